@@ -1,0 +1,316 @@
+"""Entity contracts as data: the pydantic model of a dataset spec and the catalog loader.
+
+The five built-in entities are declared in YAML under ``assets/ingestion/catalog/`` with the same
+model that user datasets use (``datasets/`` or ``$PIPELINE_DATASETS_DIR``).
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from collections.abc import Iterable, Mapping
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import polars as pl
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+BUILTIN_CATALOG_DIR = Path(__file__).parent / "catalog"
+IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+
+ColumnType = Literal["string", "integer", "float", "boolean", "date", "datetime"]
+
+POLARS_TYPES: dict[str, pl.DataType] = {
+    "string": pl.String(),
+    "integer": pl.Int64(),
+    "float": pl.Float64(),
+    "boolean": pl.Boolean(),
+    "date": pl.Date(),
+    "datetime": pl.Datetime("us"),
+}
+
+# Named patterns usable as `pattern: email` in a spec; anything else is taken as a regex.
+NAMED_PATTERNS: dict[str, str] = {
+    "email": r"^[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}$",
+    "phone": r"^\+?[0-9][0-9 ().\-]{6,24}[0-9]$",
+    "sku": r"^[A-Z]{3}-[0-9]{6}$",
+}
+
+Policy = Literal["block", "warn", "auto_fix"]
+
+
+class SpecError(ValueError):
+    """A dataset spec that cannot be used; the message names the file and the field."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ColumnSpec(_Strict):
+    name: str
+    type: ColumnType = "string"
+    required: bool = False
+    description: str = ""
+    unique: bool = False
+    min: float | str | None = None
+    max: float | str | None = None
+    allowed: list[str | int | float] | None = None
+    pattern: str | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _identifier(cls, v: str) -> str:
+        if not IDENTIFIER.match(v):
+            raise ValueError(f"column name {v!r} must match {IDENTIFIER.pattern}")
+        return v
+
+    @field_validator("pattern")
+    @classmethod
+    def _compiles(cls, v: str | None) -> str | None:
+        if v is None or v in NAMED_PATTERNS:
+            return v
+        try:
+            re.compile(v)
+        except re.error as exc:
+            raise ValueError(f"pattern {v!r} is not a valid regular expression: {exc}") from exc
+        return v
+
+    @property
+    def polars_type(self) -> pl.DataType:
+        return POLARS_TYPES[self.type]
+
+    @property
+    def regex(self) -> str | None:
+        if self.pattern is None:
+            return None
+        return NAMED_PATTERNS.get(self.pattern, self.pattern)
+
+
+class SourceSpec(_Strict):
+    """Where the raw data comes from. ``landing`` reads ``<landing root>/<folder>/``."""
+
+    kind: Literal["landing", "postgres", "api"] = "landing"
+    folder: str | None = None
+    query: str | None = None
+    watermark_column: str | None = None
+    endpoint: str | None = None
+    records_path: str | None = None
+    field_map: dict[str, str] = Field(default_factory=dict)
+
+
+class ForeignKeySpec(_Strict):
+    columns: list[str]
+    references: str
+    ref_columns: list[str]
+
+
+class CompareRule(_Strict):
+    """Cross-field rule ``left <op> right * factor`` on one row; nulls on either side pass."""
+
+    kind: Literal["compare"] = "compare"
+    name: str
+    left: str
+    op: Literal["<", "<=", ">", ">=", "==", "!="]
+    right: str
+    factor: float = 1.0
+    description: str = ""
+
+
+class LookupCompareRule(_Strict):
+    """Cross-entity rule: ``left <op> <references>.<ref_column> * factor`` through a foreign key."""
+
+    kind: Literal["lookup_compare"] = "lookup_compare"
+    name: str
+    left: str
+    op: Literal["<", "<=", ">", ">=", "==", "!="]
+    via: str
+    references: str
+    ref_key: str
+    ref_column: str
+    factor: float = 1.0
+    description: str = ""
+
+
+Rule = Annotated[CompareRule | LookupCompareRule, Field(discriminator="kind")]
+
+
+class OutlierSpec(_Strict):
+    columns: list[str]
+    method: Literal["iqr", "zscore", "both"] = "both"
+    iqr_k: float = 3.0
+    z_threshold: float = 3.0
+    action: Literal["flag", "quarantine"] = "flag"
+
+
+class ThresholdSpec(_Strict):
+    completeness: float = Field(0.95, ge=0, le=1)
+    uniqueness: float = Field(1.0, ge=0, le=1)
+    validity: float = Field(0.98, ge=0, le=1)
+    overall_score: float = Field(80.0, ge=0, le=100)
+
+
+class PartitionSpec(_Strict):
+    column: str
+    granularity: Literal["daily"] = "daily"
+    start: str = "2023-01-01"
+
+
+class FreshnessSpec(_Strict):
+    max_lag_hours: float = Field(24.0, gt=0)
+
+
+class DatasetSpec(_Strict):
+    name: str
+    description: str = ""
+    owner: str = "team:data-platform"
+    source: SourceSpec = SourceSpec()
+    columns: list[ColumnSpec]
+    key: list[str] = Field(default_factory=list)
+    unique_keys: list[list[str]] = Field(default_factory=list)
+    foreign_keys: list[ForeignKeySpec] = Field(default_factory=list)
+    rules: list[Rule] = Field(default_factory=list)
+    outliers: OutlierSpec | None = None
+    thresholds: ThresholdSpec = ThresholdSpec()
+    policy: Policy = "block"
+    partitioning: PartitionSpec | None = None
+    freshness: FreshnessSpec = FreshnessSpec()
+    max_file_bytes: int = Field(5 * 1024**3, gt=0)
+
+    @field_validator("name")
+    @classmethod
+    def _identifier(cls, v: str) -> str:
+        if not IDENTIFIER.match(v):
+            raise ValueError(f"dataset name {v!r} must match {IDENTIFIER.pattern}")
+        return v
+
+    @model_validator(mode="after")
+    def _columns_exist(self) -> DatasetSpec:
+        names = [c.name for c in self.columns]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"columns declared twice: {', '.join(dupes)}")
+        known = set(names)
+
+        def need(field: str, col: str) -> None:
+            if col not in known:
+                hint = difflib.get_close_matches(col, names, n=1)
+                suggestion = f"; did you mean {hint[0]!r}?" if hint else ""
+                raise ValueError(f"{field}: unknown column {col!r}{suggestion}")
+
+        for c in self.key:
+            need("key", c)
+        for group in self.unique_keys:
+            for c in group:
+                need("unique_keys", c)
+        for fk in self.foreign_keys:
+            for c in fk.columns:
+                need("foreign_keys.columns", c)
+            if len(fk.columns) != len(fk.ref_columns):
+                raise ValueError(
+                    "foreign_keys: columns and ref_columns must have the same length "
+                    f"({fk.columns} vs {fk.ref_columns})"
+                )
+        for rule in self.rules:
+            need(f"rules.{rule.name}.left", rule.left)
+            if isinstance(rule, CompareRule):
+                need(f"rules.{rule.name}.right", rule.right)
+            else:
+                need(f"rules.{rule.name}.via", rule.via)
+        if self.outliers:
+            for c in self.outliers.columns:
+                need("outliers.columns", c)
+        if self.partitioning:
+            need("partitioning.column", self.partitioning.column)
+        return self
+
+    @cached_property
+    def column_map(self) -> dict[str, ColumnSpec]:
+        return {c.name: c for c in self.columns}
+
+    @property
+    def required_columns(self) -> list[str]:
+        return [c.name for c in self.columns if c.required]
+
+    @property
+    def landing_folder(self) -> str:
+        return self.source.folder or self.name
+
+    @property
+    def polars_schema(self) -> dict[str, pl.DataType]:
+        return {c.name: c.polars_type for c in self.columns}
+
+
+def _format_validation_error(path: Path, exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"]) or "<root>"
+        msg = err["msg"].removeprefix("Value error, ")
+        lines.append(f"{path}: field '{loc}': {msg}")
+    return "\n".join(lines)
+
+
+def parse_spec(raw: Mapping[str, Any], path: Path) -> DatasetSpec:
+    """Validate one spec mapping; errors name the file and the field."""
+    if not isinstance(raw, Mapping):
+        raise SpecError(f"{path}: expected a mapping at the top level, got {type(raw).__name__}")
+    try:
+        return DatasetSpec.model_validate(raw)
+    except ValidationError as exc:
+        raise SpecError(_format_validation_error(path, exc)) from None
+
+
+def load_spec_file(path: Path) -> DatasetSpec:
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise SpecError(f"{path}: not valid YAML: {exc}") from None
+    return parse_spec(raw, path)
+
+
+def _spec_files(directory: Path) -> list[Path]:
+    return sorted([*directory.glob("*.yaml"), *directory.glob("*.yml")])
+
+
+def load_catalog(extra_dirs: Iterable[Path] = ()) -> dict[str, DatasetSpec]:
+    """Built-in specs plus any user spec directories; names must be unique and FKs resolvable."""
+    specs: dict[str, DatasetSpec] = {}
+    origin: dict[str, Path] = {}
+    for directory in [BUILTIN_CATALOG_DIR, *extra_dirs]:
+        if not directory.is_dir():
+            continue
+        for path in _spec_files(directory):
+            spec = load_spec_file(path)
+            if spec.name in specs:
+                raise SpecError(
+                    f"{path}: field 'name': dataset {spec.name!r} is already declared "
+                    f"in {origin[spec.name]}"
+                )
+            specs[spec.name] = spec
+            origin[spec.name] = path
+    for spec in specs.values():
+        for fk in spec.foreign_keys:
+            target = specs.get(fk.references)
+            if target is None:
+                hint = difflib.get_close_matches(fk.references, list(specs), n=1)
+                suggestion = f"; did you mean {hint[0]!r}?" if hint else ""
+                raise SpecError(
+                    f"{origin[spec.name]}: field 'foreign_keys.references': unknown dataset "
+                    f"{fk.references!r}{suggestion}"
+                )
+            for c in fk.ref_columns:
+                if c not in target.column_map:
+                    raise SpecError(
+                        f"{origin[spec.name]}: field 'foreign_keys.ref_columns': dataset "
+                        f"{fk.references!r} has no column {c!r}"
+                    )
+    return specs
+
+
+def user_spec_dirs(env: Mapping[str, str] | None = None) -> list[Path]:
+    """The user dataset directory: ``$PIPELINE_DATASETS_DIR`` or ``./datasets``."""
+    env = os.environ if env is None else env
+    return [Path(env.get("PIPELINE_DATASETS_DIR", "datasets"))]

@@ -1,0 +1,629 @@
+"""The synthetic generator: five related entities with planted effects, chunked and seeded.
+
+Every value is sampled vectorised (NumPy + Polars); Faker only builds small pools up front. Large
+entities are produced in chunks of ``chunk_rows`` so memory stays flat for any size. The same
+seed and config give byte-identical files and manifest.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from assets.ingestion.generator import defects as defects_mod
+from assets.ingestion.generator.pools import cities, countries, country_pool, occupations
+from assets.ingestion.generator.writers import FORMATS, write_frame
+
+PLANS = ["free", "basic", "pro", "enterprise"]
+PLAN_P = [0.40, 0.30, 0.20, 0.10]
+PLAN_SPEND = np.array([0.5, 1.0, 1.6, 3.0])
+PLAN_USAGE = np.array([0.6, 1.0, 1.3, 1.6])
+PLAN_SUPPORT = np.array([0.8, 1.0, 1.1, 1.2])
+# Log-odds of churning over the window: the planted churn drivers.
+CHURN_INTERCEPT = -1.3
+CHURN_PLAN_EFFECT = {"free": 1.0, "basic": 0.3, "pro": -0.4, "enterprise": -1.1}
+CHURN_SUPPORT_COEF = 1.0  # per standard deviation of support propensity
+CHURN_USAGE_COEF = -0.9  # per standard deviation of log usage intensity
+
+CATEGORIES = {
+    # category: (code, base list price EUR, planted price elasticity of demand)
+    "electronics": ("ELC", 220.0, -1.8),
+    "home": ("HOM", 60.0, -1.2),
+    "apparel": ("APP", 45.0, -1.5),
+    "sports": ("SPT", 70.0, -1.3),
+    "beauty": ("BTY", 25.0, -0.9),
+    "books": ("BKS", 18.0, -0.7),
+    "toys": ("TOY", 30.0, -1.1),
+    "grocery": ("GRC", 8.0, -0.5),
+}
+CATEGORY_NOUNS = {
+    "electronics": ["Headphones", "Speaker", "Monitor", "Keyboard", "Camera", "Tablet"],
+    "home": ["Lamp", "Blender", "Kettle", "Pillow", "Rug", "Vase"],
+    "apparel": ["Jacket", "Sneakers", "Hoodie", "Jeans", "Scarf", "Cap"],
+    "sports": ["Yoga Mat", "Dumbbell", "Racket", "Helmet", "Bottle", "Tent"],
+    "beauty": ["Serum", "Lotion", "Lipstick", "Shampoo", "Perfume", "Mask"],
+    "books": ["Novel", "Cookbook", "Atlas", "Biography", "Guide", "Anthology"],
+    "toys": ["Puzzle", "Robot", "Doll", "Blocks", "Kite", "Board Game"],
+    "grocery": ["Coffee", "Tea", "Olive Oil", "Chocolate", "Pasta", "Honey"],
+}
+WEEKDAY_EFFECT = [0.95, 0.97, 1.00, 1.02, 1.08, 1.15, 0.83]  # Monday..Sunday
+TREND_PER_YEAR = 0.25
+YEARLY_AMPLITUDE = 0.15
+YEARLY_PEAK_DAY_OF_YEAR = 330
+ANOMALY_SPIKE = 2.6
+ANOMALY_DIP = 0.25
+
+ENTITIES = ["customers", "products", "orders", "support_tickets", "usage_events"]
+US_PER_DAY = 86_400_000_000
+EPOCH = date(1970, 1, 1)
+
+
+@dataclass(frozen=True)
+class GeneratorConfig:
+    customers: int = 2_000
+    orders: int = 20_000
+    products: int | None = None  # default: customers / 50, at least 50
+    support_tickets: int | None = None  # default: customers / 2
+    usage_events: int | None = None  # default: as many as orders
+    seed: int = 7
+    start_date: date = date(2024, 1, 1)
+    end_date: date = date(2025, 12, 31)
+    defect_rates: dict[str, float] = field(default_factory=dict)
+    fmt: str = "parquet"
+    chunk_rows: int = 1_000_000
+    anomaly_days: int = 6
+
+    def __post_init__(self) -> None:
+        if self.fmt not in FORMATS:
+            raise ValueError(f"fmt: {self.fmt!r} is not one of {', '.join(FORMATS)}")
+        if self.customers < 10:
+            raise ValueError("customers: at least 10 are needed")
+        if self.orders < 1:
+            raise ValueError("orders: at least 1 is needed")
+        if self.end_date <= self.start_date + timedelta(days=180):
+            raise ValueError("end_date: must be at least 180 days after start_date")
+        if self.chunk_rows < 1_000:
+            raise ValueError("chunk_rows: at least 1000")
+        unknown = set(self.defect_rates) - set(defects_mod.DEFECT_KINDS)
+        if unknown:
+            raise ValueError(
+                f"defect_rates: unknown kinds {sorted(unknown)}; "
+                f"known: {', '.join(defects_mod.DEFECT_KINDS)}"
+            )
+        for kind, rate in self.defect_rates.items():
+            if not 0 <= rate <= 0.2:
+                raise ValueError(f"defect_rates.{kind}: {rate} is outside 0..0.2")
+
+    @property
+    def n_products(self) -> int:
+        return self.products if self.products is not None else max(50, self.customers // 50)
+
+    @property
+    def n_tickets(self) -> int:
+        if self.support_tickets is not None:
+            return self.support_tickets
+        return max(1, self.customers // 2)
+
+    @property
+    def n_events(self) -> int:
+        return self.usage_events if self.usage_events is not None else self.orders
+
+    @property
+    def span_days(self) -> int:
+        return (self.end_date - self.start_date).days + 1
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _zscore(x: np.ndarray) -> np.ndarray:
+    return (x - x.mean()) / (x.std() + 1e-12)
+
+
+def _ids(prefix: str, start: int, n: int, width: int) -> pl.Series:
+    """Sequential string keys such as C00000001, vectorised."""
+    digits = pl.int_range(start, start + n, dtype=pl.Int64, eager=True).cast(pl.String)
+    return (prefix + digits.str.zfill(width)).alias("id")
+
+
+def _weighted_pick(rng: np.random.Generator, weights: np.ndarray, n: int) -> np.ndarray:
+    cum = np.cumsum(weights, dtype=np.float64)
+    return np.searchsorted(cum, rng.random(n) * cum[-1], side="right").clip(0, len(weights) - 1)
+
+
+@dataclass
+class _World:
+    """Everything later entities need from customers and products (columnar, in memory)."""
+
+    customer_ids: pl.Series
+    plan_idx: np.ndarray
+    window_start: np.ndarray  # first day (offset from start_date) a customer can act
+    window_end: np.ndarray  # day after the last active day
+    churner: np.ndarray
+    spend_w: np.ndarray
+    usage_w: np.ndarray
+    support_w: np.ndarray
+    product_ids: pl.Series
+    list_price: np.ndarray
+    product_category: np.ndarray
+    product_pop: np.ndarray
+    price_factor: np.ndarray  # products x weeks
+    day_weight: np.ndarray  # per day: trend x weekday x season x anomalies
+    anomalies: list[dict[str, Any]]
+    elasticity: np.ndarray  # per product
+
+
+class _Progress:
+    def __init__(self, total: int, callback: Callable[[int, int], None] | None) -> None:
+        self.total, self.done, self.callback = total, 0, callback
+
+    def advance(self, rows: int) -> None:
+        self.done += rows
+        if self.callback:
+            self.callback(self.done, self.total)
+
+
+def _day_weights(cfg: GeneratorConfig, rng: np.random.Generator) -> tuple[np.ndarray, list]:
+    days = np.arange(cfg.span_days)
+    dates = np.array([cfg.start_date.toordinal()]) + days
+    weekday = (dates - 1) % 7  # date.fromordinal(1) is a Monday
+    doy = np.array([date.fromordinal(int(d)).timetuple().tm_yday for d in dates[:1]])[0] + days
+    w = (1 + TREND_PER_YEAR * days / 365.25) * np.asarray(WEEKDAY_EFFECT)[weekday]
+    w = w * (1 + YEARLY_AMPLITUDE * np.cos(2 * np.pi * (doy - YEARLY_PEAK_DAY_OF_YEAR) / 365.25))
+    anomalies = []
+    if cfg.anomaly_days:
+        # Planted anomalies sit after the first 90 days, apart from each other.
+        candidates = np.arange(90, cfg.span_days - 7, 9)
+        picked = np.sort(rng.choice(candidates, size=min(cfg.anomaly_days, len(candidates)), replace=False))
+        for i, d in enumerate(picked):
+            factor = ANOMALY_SPIKE if i % 2 == 0 else ANOMALY_DIP
+            w[d] *= factor
+            anomalies.append(
+                {
+                    "date": (cfg.start_date + timedelta(days=int(d))).isoformat(),
+                    "kind": "spike" if factor > 1 else "dip",
+                    "order_volume_factor": factor,
+                }
+            )
+    return w, anomalies
+
+
+def _customers(cfg: GeneratorConfig, rng: np.random.Generator) -> tuple[pl.DataFrame, dict]:
+    n = cfg.customers
+    ctry = countries()
+    cty = cities()
+    c_idx = _weighted_pick(rng, ctry["weight"].to_numpy(), n)
+    pool_size = 300
+    firsts, lasts, fslug, lslug, streets, companies = [], [], [], [], [], []
+    comp_offsets, domains, dom_offsets, dom_counts = [], [], [], []
+    for i, row in enumerate(ctry.iter_rows(named=True)):
+        pool = country_pool(row["locale"], cfg.seed + i, pool_size)
+        firsts += pool.first_names
+        lasts += pool.last_names
+        fslug += pool.first_slugs
+        lslug += pool.last_slugs
+        streets += pool.streets
+        comp_offsets.append(len(companies))
+        companies += pool.companies
+        ds = row["email_domains"].split("|")
+        dom_offsets.append(len(domains))
+        dom_counts.append(len(ds))
+        domains += ds
+    comp_counts = np.diff([*comp_offsets, len(companies)])
+    pick = c_idx * pool_size + rng.integers(0, pool_size, n)
+    pick_last = c_idx * pool_size + rng.integers(0, pool_size, n)
+    pick_street = c_idx * pool_size + rng.integers(0, pool_size, n)
+    pick_comp = np.asarray(comp_offsets)[c_idx] + (rng.random(n) * comp_counts[c_idx]).astype(np.int64)
+    pick_dom = np.asarray(dom_offsets)[c_idx] + (rng.random(n) * np.asarray(dom_counts)[c_idx]).astype(np.int64)
+    codes = ctry["country_code"].to_numpy()
+    cty_sorted = cty.sort("country_code", maintain_order=True)
+    city_codes = cty_sorted["country_code"].to_numpy()
+    city_off = np.searchsorted(city_codes, codes, side="left")
+    city_cnt = np.searchsorted(city_codes, codes, side="right") - city_off
+    pick_city = city_off[c_idx] + (rng.random(n) * city_cnt[c_idx]).astype(np.int64)
+    occ = occupations(cfg.seed)
+    span = cfg.span_days
+    plan_idx = _weighted_pick(rng, np.asarray(PLAN_P), n)
+    created = rng.integers(-365, span - 120, n)
+    age_days = rng.integers(18 * 365, 80 * 365, n)
+    digits = rng.integers(0, 100, n)
+    with_digits = rng.random(n) < 0.5
+    area = rng.integers(200, 1000, n)
+    mid = rng.integers(100, 1000, n)
+    last4 = rng.integers(0, 10_000, n)
+
+    # Latent behaviour: heavy-tailed spend, usage intensity, support propensity, churn.
+    spend_w = rng.lognormal(0.0, 1.0, n) * PLAN_SPEND[plan_idx]
+    usage_w = rng.lognormal(0.0, 0.6, n) * PLAN_USAGE[plan_idx]
+    support_w = rng.gamma(2.0, 0.5, n) * PLAN_SUPPORT[plan_idx]
+    plan_eff = np.asarray([CHURN_PLAN_EFFECT[p] for p in PLANS])[plan_idx]
+    logit = (
+        CHURN_INTERCEPT
+        + plan_eff
+        + CHURN_SUPPORT_COEF * _zscore(support_w)
+        + CHURN_USAGE_COEF * _zscore(np.log(usage_w))
+    )
+    window_start = np.maximum(created, 0)
+    churn_day = window_start + 45 + (rng.random(n) * np.maximum(span - window_start - 45, 1)).astype(np.int64)
+    churner = (rng.random(n) < _sigmoid(logit)) & (churn_day < span - 1)
+    window_end = np.where(churner, churn_day, span)
+
+    start_ord = cfg.start_date.toordinal() - EPOCH.toordinal()
+    s = pl.Series
+    first = s("first", firsts)[pick]
+    last = s("last", lasts)[pick_last]
+    df = pl.DataFrame(
+        {
+            "customer_id": _ids("C", 1, n, 8),
+            "first": first,
+            "last": last,
+            "fslug": s(fslug)[pick],
+            "lslug": s(lslug)[pick_last],
+            "digits": digits,
+            "with_digits": with_digits,
+            "domain": s(domains)[pick_dom],
+            "calling_code": ctry["calling_code"].to_numpy()[c_idx],
+            "area": area,
+            "mid": mid,
+            "last4": last4,
+            "address": s(streets)[pick_street],
+            "city": cty_sorted["city"].to_numpy()[pick_city],
+            "country": ctry["country"].to_numpy()[c_idx],
+            "country_code": codes[c_idx],
+            "region": cty_sorted["region"].to_numpy()[pick_city],
+            "birth_date": (start_ord + span - age_days).astype(np.int32),
+            "occupation": s(occ)[rng.integers(0, len(occ), n)],
+            "company": s(companies)[pick_comp],
+            "plan_type": np.asarray(PLANS)[plan_idx],
+            "account_created_date": (start_ord + created).astype(np.int32),
+        }
+    )
+    df = df.select(
+        "customer_id",
+        (pl.col("first") + " " + pl.col("last")).alias("name"),
+        pl.concat_str(
+            pl.col("fslug"),
+            pl.lit("."),
+            pl.col("lslug"),
+            pl.when(pl.col("with_digits")).then(pl.col("digits").cast(pl.String)).otherwise(pl.lit("")),
+            pl.lit("@"),
+            pl.col("domain"),
+        ).alias("email"),
+        pl.concat_str(
+            pl.lit("+"),
+            pl.col("calling_code"),
+            pl.lit(" "),
+            pl.col("area").cast(pl.String),
+            pl.lit(" "),
+            pl.col("mid").cast(pl.String),
+            pl.lit(" "),
+            pl.col("last4").cast(pl.String).str.zfill(4),
+        ).alias("phone"),
+        "address",
+        "city",
+        "country",
+        "country_code",
+        "region",
+        pl.col("birth_date").cast(pl.Date),
+        "occupation",
+        "company",
+        "plan_type",
+        pl.col("account_created_date").cast(pl.Date),
+    )
+    latent = {
+        "plan_idx": plan_idx,
+        "window_start": window_start,
+        "window_end": window_end,
+        "churner": churner,
+        "spend_w": spend_w,
+        "usage_w": usage_w,
+        "support_w": support_w,
+    }
+    return df, latent
+
+
+def _products(cfg: GeneratorConfig, rng: np.random.Generator) -> tuple[pl.DataFrame, dict]:
+    n = cfg.n_products
+    cats = list(CATEGORIES)
+    cat_idx = rng.integers(0, len(cats), n)
+    base = np.asarray([CATEGORIES[c][1] for c in cats])[cat_idx]
+    list_price = np.round(base * rng.lognormal(0.0, 0.45, n), 2).clip(0.5, None)
+    unit_cost = np.round(list_price * rng.uniform(0.35, 0.7, n), 2)
+    sku_num = rng.permutation(900_000)[:n] + 100_000
+    codes = np.asarray([CATEGORIES[c][0] for c in cats])[cat_idx]
+    adjectives = ["Classic", "Pro", "Ultra", "Eco", "Smart", "Mini", "Max", "Prime", "Lite", "Plus"]
+    nouns_flat, noun_off = [], []
+    for c in cats:
+        noun_off.append(len(nouns_flat))
+        nouns_flat += CATEGORY_NOUNS[c]
+    noun_pick = np.asarray(noun_off)[cat_idx] + rng.integers(0, 6, n)
+    brands = ["Acme", "Northwind", "Globex", "Initech", "Umbrella", "Stark", "Wayne", "Hooli",
+              "Vandelay", "Soylent", "Tyrell", "Cyberdyne", "Wonka", "Aperture", "Oscorp"]
+    df = pl.DataFrame(
+        {
+            "product_id": _ids("P", 1, n, 6),
+            "sku": pl.Series(codes) + "-" + pl.Series(sku_num).cast(pl.String).str.zfill(6),
+            "adj": np.asarray(adjectives)[rng.integers(0, len(adjectives), n)],
+            "noun": np.asarray(nouns_flat)[noun_pick],
+            "model": rng.integers(100, 1000, n),
+            "category": np.asarray(cats)[cat_idx],
+            "brand": np.asarray(brands)[rng.integers(0, len(brands), n)],
+            "list_price": list_price,
+            "unit_cost": unit_cost,
+        }
+    ).select(
+        "product_id",
+        "sku",
+        (pl.col("adj") + " " + pl.col("noun") + " " + pl.col("model").cast(pl.String)).alias("name"),
+        "category",
+        "brand",
+        "list_price",
+        "unit_cost",
+    )
+    n_weeks = cfg.span_days // 7 + 1
+    # Weekly prices around list price, with occasional promotions: demand responds to them.
+    pf = np.exp(rng.normal(0.0, 0.06, (n, n_weeks)))
+    promo = rng.random((n, n_weeks)) < 0.06
+    pf = np.where(promo, pf * 0.82, pf).clip(0.75, 1.2)
+    elasticity = np.asarray([CATEGORIES[c][2] for c in cats])[cat_idx]
+    popularity = 1.0 / np.arange(1, n + 1) ** 0.8
+    popularity = popularity[rng.permutation(n)]
+    return df, {
+        "list_price": list_price,
+        "category": np.asarray(cats)[cat_idx],
+        "price_factor": pf,
+        "elasticity": elasticity,
+        "popularity": popularity,
+    }
+
+
+def _draw_days(
+    rng: np.random.Generator,
+    who: np.ndarray,
+    world: _World,
+    accept: Callable[[np.ndarray, np.ndarray], np.ndarray],
+) -> np.ndarray:
+    """Days within each actor's active window, accepted with probability ``accept(who, day)``."""
+    days = np.empty(len(who), dtype=np.int64)
+    todo = np.arange(len(who))
+    for _ in range(200):
+        if len(todo) == 0:
+            break
+        a, b = world.window_start[who[todo]], world.window_end[who[todo]]
+        d = a + (rng.random(len(todo)) * (b - a)).astype(np.int64)
+        ok = rng.random(len(todo)) < accept(who[todo], d)
+        days[todo[ok]] = d[ok]
+        todo = todo[~ok]
+    if len(todo):  # astronomically unlikely: accept the last draw rather than loop forever
+        days[todo] = world.window_start[who[todo]]
+    return days
+
+
+def _timestamps(rng: np.random.Generator, days: np.ndarray, start_ord: int, mean_h: float) -> np.ndarray:
+    secs = np.clip(rng.normal(mean_h * 3600, 4 * 3600, len(days)), 0, 86_399).astype(np.int64)
+    return (start_ord + days) * US_PER_DAY + secs * 1_000_000
+
+
+def _orders_chunk(
+    cfg: GeneratorConfig, rng: np.random.Generator, world: _World, offset: int, m: int
+) -> pl.DataFrame:
+    active_len = np.maximum(world.window_end - world.window_start, 0).astype(np.float64)
+    cust_w = world.spend_w * active_len
+    gmax = np.max(world.price_factor ** world.elasticity[:, None])
+    fmax = world.day_weight.max()
+    cust = np.empty(m, dtype=np.int64)
+    prod = np.empty(m, dtype=np.int64)
+    days = np.empty(m, dtype=np.int64)
+    todo = np.arange(m)
+    # Joint rejection sampling: P(customer, product, day) is proportional to spend x popularity
+    # x seasonality x demand response to that week's price (the planted elasticity).
+    for _ in range(500):
+        if len(todo) == 0:
+            break
+        k = len(todo)
+        c = _weighted_pick(rng, cust_w, k)
+        p = _weighted_pick(rng, world.product_pop, k)
+        a, b = world.window_start[c], world.window_end[c]
+        d = a + (rng.random(k) * (b - a)).astype(np.int64)
+        pf = world.price_factor[p, d // 7]
+        prob = (world.day_weight[d] / fmax) * (pf ** world.elasticity[p] / gmax)
+        ok = rng.random(k) < prob
+        cust[todo[ok]], prod[todo[ok]], days[todo[ok]] = c[ok], p[ok], d[ok]
+        todo = todo[~ok]
+    if len(todo):
+        raise RuntimeError("order sampling did not converge; check the day weights")
+    start_ord = cfg.start_date.toordinal() - EPOCH.toordinal()
+    pf = world.price_factor[prod, days // 7]
+    unit_price = np.round(world.list_price[prod] * pf, 2)
+    quantity = 1 + np.minimum(rng.poisson(0.6, m), 4)
+    discount = np.where(rng.random(m) < 0.7, 0.0, rng.choice([0.05, 0.1, 0.15, 0.2, 0.25], m))
+    ts = _timestamps(rng, days, start_ord, 14.0)
+    return pl.DataFrame(
+        {
+            "order_id": _ids("O", offset + 1, m, 10),
+            "customer_id": world.customer_ids[cust],
+            "product_id": world.product_ids[prod],
+            "quantity": quantity.astype(np.int64),
+            "unit_price": unit_price,
+            "discount": discount,
+            "order_ts": pl.Series(ts).cast(pl.Datetime("us")),
+            "channel": np.asarray(["web", "mobile", "store", "partner"])[
+                _weighted_pick(rng, np.asarray([0.5, 0.3, 0.15, 0.05]), m)
+            ],
+            "status": np.asarray(["completed", "returned", "cancelled"])[
+                _weighted_pick(rng, np.asarray([0.9, 0.06, 0.04]), m)
+            ],
+        }
+    )
+
+
+def _tickets_chunk(
+    cfg: GeneratorConfig, rng: np.random.Generator, world: _World, offset: int, m: int
+) -> pl.DataFrame:
+    active_len = np.maximum(world.window_end - world.window_start, 0).astype(np.float64)
+    cust = _weighted_pick(rng, world.support_w * active_len, m)
+    days = _draw_days(rng, cust, world, lambda w, d: np.ones(len(w)))
+    start_ord = cfg.start_date.toordinal() - EPOCH.toordinal()
+    opened = _timestamps(rng, days, start_ord, 11.0)
+    prio_idx = _weighted_pick(rng, np.asarray([0.35, 0.4, 0.2, 0.05]), m)
+    res_hours = rng.lognormal(np.log(np.asarray([48.0, 24.0, 8.0, 3.0])[prio_idx]), 0.8)
+    closed = opened + (res_hours * 3600 * 1e6).astype(np.int64)
+    still_open = (rng.random(m) < 0.04) | (closed >= (start_ord + cfg.span_days) * US_PER_DAY)
+    sat = np.clip(np.round(5.2 - 0.45 * np.log1p(res_hours) + rng.normal(0, 0.7, m)), 1, 5)
+    return pl.DataFrame(
+        {
+            "ticket_id": _ids("T", offset + 1, m, 9),
+            "customer_id": world.customer_ids[cust],
+            "opened_ts": pl.Series(opened).cast(pl.Datetime("us")),
+            "closed_ts": pl.Series(np.where(still_open, 0, closed)).cast(pl.Datetime("us")),
+            "still_open": still_open,
+            "priority": np.asarray(["low", "medium", "high", "urgent"])[prio_idx],
+            "category": np.asarray(["billing", "technical", "account", "feature_request", "shipping"])[
+                _weighted_pick(rng, np.asarray([0.25, 0.35, 0.15, 0.15, 0.1]), m)
+            ],
+            "satisfaction": sat.astype(np.int64),
+        }
+    ).with_columns(
+        pl.when(pl.col("still_open")).then(None).otherwise(pl.col("closed_ts")).alias("closed_ts"),
+        pl.when(pl.col("still_open")).then(None).otherwise(pl.col("satisfaction")).alias("satisfaction"),
+    ).drop("still_open")
+
+
+def _events_chunk(
+    cfg: GeneratorConfig, rng: np.random.Generator, world: _World, offset: int, m: int
+) -> pl.DataFrame:
+    active_len = np.maximum(world.window_end - world.window_start, 0).astype(np.float64)
+    cust = _weighted_pick(rng, world.usage_w * active_len, m)
+
+    def fading(who: np.ndarray, day: np.ndarray) -> np.ndarray:
+        # Churners' usage fades over their last 60 active days.
+        left = (world.window_end[who] - day) / 60.0
+        return np.where(world.churner[who], np.clip(left, 0.05, 1.0), 1.0)
+
+    days = _draw_days(rng, cust, world, fading)
+    start_ord = cfg.start_date.toordinal() - EPOCH.toordinal()
+    features = ["dashboard", "reports", "export", "api", "alerts", "search", "integrations", "billing"]
+    return pl.DataFrame(
+        {
+            "event_id": _ids("E", offset + 1, m, 10),
+            "customer_id": world.customer_ids[cust],
+            "event_ts": pl.Series(_timestamps(rng, days, start_ord, 13.0)).cast(pl.Datetime("us")),
+            "feature": np.asarray(features)[
+                _weighted_pick(rng, np.asarray([0.3, 0.15, 0.08, 0.12, 0.1, 0.15, 0.06, 0.04]), m)
+            ],
+            "duration_s": np.round(np.clip(rng.lognormal(5.3, 0.6, m), 1.0, 1500.0), 1),
+            "device": np.asarray(["web", "ios", "android", "desktop"])[
+                _weighted_pick(rng, np.asarray([0.45, 0.2, 0.2, 0.15]), m)
+            ],
+        }
+    )
+
+
+def generate_dataset(
+    out_dir: Path,
+    cfg: GeneratorConfig,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, Any]:
+    """Write all five entities under ``out_dir/<entity>/`` plus ``manifest.json``; return it."""
+    out_dir = Path(out_dir)
+    seeds = np.random.SeedSequence(cfg.seed).spawn(8)
+    rng_world = np.random.default_rng(seeds[0])
+    customers, latent = _customers(cfg, np.random.default_rng(seeds[1]))
+    products, plat = _products(cfg, np.random.default_rng(seeds[2]))
+    day_weight, anomalies = _day_weights(cfg, rng_world)
+    world = _World(
+        customer_ids=customers["customer_id"],
+        plan_idx=latent["plan_idx"],
+        window_start=latent["window_start"],
+        window_end=latent["window_end"],
+        churner=latent["churner"],
+        spend_w=latent["spend_w"],
+        usage_w=latent["usage_w"],
+        support_w=latent["support_w"],
+        product_ids=products["product_id"],
+        list_price=plat["list_price"],
+        product_category=plat["category"],
+        product_pop=plat["popularity"],
+        price_factor=plat["price_factor"],
+        day_weight=day_weight,
+        anomalies=anomalies,
+        elasticity=plat["elasticity"],
+    )
+    total = cfg.customers + cfg.n_products + cfg.orders + cfg.n_tickets + cfg.n_events
+    bar = _Progress(total, progress)
+    injector = defects_mod.DefectInjector(
+        cfg.defect_rates, text_format=cfg.fmt not in ("parquet",), seed=cfg.seed,
+        n_customers=cfg.customers, n_products=cfg.n_products,
+        list_price=dict(zip(products["product_id"].to_list(), plat["list_price"].tolist(), strict=True)),
+    )
+    files: dict[str, list[str]] = {e: [] for e in ENTITIES}
+    rows: dict[str, int] = dict.fromkeys(ENTITIES, 0)
+
+    def emit(entity: str, frame: pl.DataFrame, chunk: int, rng: np.random.Generator) -> None:
+        frame = injector.inject(entity, frame, rng)
+        path = out_dir / entity / f"{entity}-{chunk:05d}.{cfg.fmt}"
+        write_frame(frame, path, cfg.fmt)
+        files[entity].append(str(path.relative_to(out_dir)))
+        rows[entity] += frame.height
+        bar.advance(frame.height)
+
+    emit("customers", customers, 0, np.random.default_rng(seeds[3]))
+    emit("products", products, 0, np.random.default_rng(seeds[3].spawn(1)[0]))
+    makers = {
+        "orders": (cfg.orders, _orders_chunk, seeds[4]),
+        "support_tickets": (cfg.n_tickets, _tickets_chunk, seeds[5]),
+        "usage_events": (cfg.n_events, _events_chunk, seeds[6]),
+    }
+    for entity, (n, make, seed) in makers.items():
+        chunk_seeds = seed.spawn(math.ceil(n / cfg.chunk_rows))
+        for i, cs in enumerate(chunk_seeds):
+            m = min(cfg.chunk_rows, n - i * cfg.chunk_rows)
+            gen_rng, defect_rng = (np.random.default_rng(s) for s in cs.spawn(2))
+            emit(entity, make(cfg, gen_rng, world, i * cfg.chunk_rows, m), i, defect_rng)
+
+    manifest = {
+        "seed": cfg.seed,
+        "config": {k: (v.isoformat() if isinstance(v, date) else v) for k, v in asdict(cfg).items()},
+        "format": cfg.fmt,
+        "row_counts": rows,
+        "files": files,
+        "defect_counts": injector.counts(),
+        "defects": injector.records(),
+        "planted": _planted(cfg, world),
+    }
+    (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True))
+    return manifest
+
+
+def _planted(cfg: GeneratorConfig, world: _World) -> dict[str, Any]:
+    return {
+        "churn": {
+            "model": "logit(p_churn) = intercept + plan_effect + support_coef * z(support) "
+            "+ usage_coef * z(log usage); churners' usage fades over their last 60 days",
+            "intercept": CHURN_INTERCEPT,
+            "plan_effect": CHURN_PLAN_EFFECT,
+            "support_coef": CHURN_SUPPORT_COEF,
+            "usage_coef": CHURN_USAGE_COEF,
+            "drivers": ["plan_type", "support_tickets", "usage_events"],
+            "churner_share": round(float(world.churner.mean()), 4),
+        },
+        "price_elasticity": {c: v[2] for c, v in CATEGORIES.items()},
+        "order_volume": {
+            "trend_per_year": TREND_PER_YEAR,
+            "weekday_effect": dict(
+                zip(["mon", "tue", "wed", "thu", "fri", "sat", "sun"], WEEKDAY_EFFECT, strict=True)
+            ),
+            "yearly_amplitude": YEARLY_AMPLITUDE,
+            "yearly_peak_day_of_year": YEARLY_PEAK_DAY_OF_YEAR,
+        },
+        "daily_revenue_anomalies": world.anomalies,
+    }
