@@ -1,0 +1,1 @@
+"""The six pipeline stages, one subpackage each: logic as plain Polars functions plus wiring."""

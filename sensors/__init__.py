@@ -1,0 +1,1 @@
+"""Sensors (landing zone, run failure, quality alerts) arrive with the orchestration issue."""

@@ -147,10 +147,10 @@ class OutlierSpec(_Strict):
 
 
 class ThresholdSpec(_Strict):
-    completeness: float = Field(0.95, ge=0, le=1)
-    uniqueness: float = Field(1.0, ge=0, le=1)
-    validity: float = Field(0.98, ge=0, le=1)
-    overall_score: float = Field(80.0, ge=0, le=100)
+    completeness: float = Field(default=0.95, ge=0, le=1)
+    uniqueness: float = Field(default=1.0, ge=0, le=1)
+    validity: float = Field(default=0.98, ge=0, le=1)
+    overall_score: float = Field(default=80.0, ge=0, le=100)
 
 
 class PartitionSpec(_Strict):
@@ -160,24 +160,24 @@ class PartitionSpec(_Strict):
 
 
 class FreshnessSpec(_Strict):
-    max_lag_hours: float = Field(24.0, gt=0)
+    max_lag_hours: float = Field(default=24.0, gt=0)
 
 
 class DatasetSpec(_Strict):
     name: str
     description: str = ""
     owner: str = "team:data-platform"
-    source: SourceSpec = SourceSpec()
+    source: SourceSpec = Field(default_factory=SourceSpec)
     columns: list[ColumnSpec]
     key: list[str] = Field(default_factory=list)
     unique_keys: list[list[str]] = Field(default_factory=list)
     foreign_keys: list[ForeignKeySpec] = Field(default_factory=list)
     rules: list[Rule] = Field(default_factory=list)
     outliers: OutlierSpec | None = None
-    thresholds: ThresholdSpec = ThresholdSpec()
+    thresholds: ThresholdSpec = Field(default_factory=ThresholdSpec)
     policy: Policy = "block"
     partitioning: PartitionSpec | None = None
-    freshness: FreshnessSpec = FreshnessSpec()
+    freshness: FreshnessSpec = Field(default_factory=FreshnessSpec)
     max_file_bytes: int = Field(5 * 1024**3, gt=0)
 
     @field_validator("name")

@@ -29,7 +29,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=FORMATS, default="parquet", dest="fmt")
     p.add_argument("--start-date", type=date.fromisoformat, default=date(2024, 1, 1))
     p.add_argument("--end-date", type=date.fromisoformat, default=date(2025, 12, 31))
-    p.add_argument("--chunk-rows", type=int, default=1_000_000, help="rows per file for big entities")
+    p.add_argument(
+        "--chunk-rows", type=int, default=1_000_000, help="rows per file for big entities"
+    )
     p.add_argument("--defect-rate", type=float, default=0.0, help="rate for every defect kind")
     for kind in DEFECT_KINDS:
         p.add_argument(

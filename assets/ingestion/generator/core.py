@@ -136,8 +136,17 @@ def _ids(prefix: str, start: int, n: int, width: int) -> pl.Series:
 
 
 def _weighted_pick(rng: np.random.Generator, weights: np.ndarray, n: int) -> np.ndarray:
-    cum = np.cumsum(weights, dtype=np.float64)
-    return np.searchsorted(cum, rng.random(n) * cum[-1], side="right").clip(0, len(weights) - 1)
+    return _pick_cum(rng, np.cumsum(weights, dtype=np.float64), n)
+
+
+def _pick_cum(rng: np.random.Generator, cum: np.ndarray, n: int) -> np.ndarray:
+    """Indices drawn with probability proportional to the weights whose running sum is ``cum``."""
+    return np.searchsorted(cum, rng.random(n) * cum[-1], side="right").clip(0, len(cum) - 1)
+
+
+def _labels(values: list[str], codes: np.ndarray) -> pl.Series:
+    """Strings by integer code: a gather from a tiny Series, not a NumPy string conversion."""
+    return pl.Series(values, dtype=pl.String).gather(codes)
 
 
 @dataclass
@@ -183,7 +192,9 @@ def _day_weights(cfg: GeneratorConfig, rng: np.random.Generator) -> tuple[np.nda
     if cfg.anomaly_days:
         # Planted anomalies sit after the first 90 days, apart from each other.
         candidates = np.arange(90, cfg.span_days - 7, 9)
-        picked = np.sort(rng.choice(candidates, size=min(cfg.anomaly_days, len(candidates)), replace=False))
+        picked = np.sort(
+            rng.choice(candidates, size=min(cfg.anomaly_days, len(candidates)), replace=False)
+        )
         for i, d in enumerate(picked):
             factor = ANOMALY_SPIKE if i % 2 == 0 else ANOMALY_DIP
             w[d] *= factor
@@ -222,8 +233,12 @@ def _customers(cfg: GeneratorConfig, rng: np.random.Generator) -> tuple[pl.DataF
     pick = c_idx * pool_size + rng.integers(0, pool_size, n)
     pick_last = c_idx * pool_size + rng.integers(0, pool_size, n)
     pick_street = c_idx * pool_size + rng.integers(0, pool_size, n)
-    pick_comp = np.asarray(comp_offsets)[c_idx] + (rng.random(n) * comp_counts[c_idx]).astype(np.int64)
-    pick_dom = np.asarray(dom_offsets)[c_idx] + (rng.random(n) * np.asarray(dom_counts)[c_idx]).astype(np.int64)
+    pick_comp = np.asarray(comp_offsets)[c_idx] + (rng.random(n) * comp_counts[c_idx]).astype(
+        np.int64
+    )
+    pick_dom = np.asarray(dom_offsets)[c_idx] + (
+        rng.random(n) * np.asarray(dom_counts)[c_idx]
+    ).astype(np.int64)
     codes = ctry["country_code"].to_numpy()
     cty_sorted = cty.sort("country_code", maintain_order=True)
     city_codes = cty_sorted["country_code"].to_numpy()
@@ -253,7 +268,11 @@ def _customers(cfg: GeneratorConfig, rng: np.random.Generator) -> tuple[pl.DataF
         + CHURN_USAGE_COEF * _zscore(np.log(usage_w))
     )
     window_start = np.maximum(created, 0)
-    churn_day = window_start + 45 + (rng.random(n) * np.maximum(span - window_start - 45, 1)).astype(np.int64)
+    churn_day = (
+        window_start
+        + 45
+        + (rng.random(n) * np.maximum(span - window_start - 45, 1)).astype(np.int64)
+    )
     churner = (rng.random(n) < _sigmoid(logit)) & (churn_day < span - 1)
     window_end = np.where(churner, churn_day, span)
 
@@ -294,7 +313,9 @@ def _customers(cfg: GeneratorConfig, rng: np.random.Generator) -> tuple[pl.DataF
             pl.col("fslug"),
             pl.lit("."),
             pl.col("lslug"),
-            pl.when(pl.col("with_digits")).then(pl.col("digits").cast(pl.String)).otherwise(pl.lit("")),
+            pl.when(pl.col("with_digits"))
+            .then(pl.col("digits").cast(pl.String))
+            .otherwise(pl.lit("")),
             pl.lit("@"),
             pl.col("domain"),
         ).alias("email"),
@@ -346,8 +367,23 @@ def _products(cfg: GeneratorConfig, rng: np.random.Generator) -> tuple[pl.DataFr
         noun_off.append(len(nouns_flat))
         nouns_flat += CATEGORY_NOUNS[c]
     noun_pick = np.asarray(noun_off)[cat_idx] + rng.integers(0, 6, n)
-    brands = ["Acme", "Northwind", "Globex", "Initech", "Umbrella", "Stark", "Wayne", "Hooli",
-              "Vandelay", "Soylent", "Tyrell", "Cyberdyne", "Wonka", "Aperture", "Oscorp"]
+    brands = [
+        "Acme",
+        "Northwind",
+        "Globex",
+        "Initech",
+        "Umbrella",
+        "Stark",
+        "Wayne",
+        "Hooli",
+        "Vandelay",
+        "Soylent",
+        "Tyrell",
+        "Cyberdyne",
+        "Wonka",
+        "Aperture",
+        "Oscorp",
+    ]
     df = pl.DataFrame(
         {
             "product_id": _ids("P", 1, n, 6),
@@ -363,7 +399,9 @@ def _products(cfg: GeneratorConfig, rng: np.random.Generator) -> tuple[pl.DataFr
     ).select(
         "product_id",
         "sku",
-        (pl.col("adj") + " " + pl.col("noun") + " " + pl.col("model").cast(pl.String)).alias("name"),
+        (pl.col("adj") + " " + pl.col("noun") + " " + pl.col("model").cast(pl.String)).alias(
+            "name"
+        ),
         "category",
         "brand",
         "list_price",
@@ -408,7 +446,9 @@ def _draw_days(
     return days
 
 
-def _timestamps(rng: np.random.Generator, days: np.ndarray, start_ord: int, mean_h: float) -> np.ndarray:
+def _timestamps(
+    rng: np.random.Generator, days: np.ndarray, start_ord: int, mean_h: float
+) -> np.ndarray:
     secs = np.clip(rng.normal(mean_h * 3600, 4 * 3600, len(days)), 0, 86_399).astype(np.int64)
     return (start_ord + days) * US_PER_DAY + secs * 1_000_000
 
@@ -416,31 +456,34 @@ def _timestamps(rng: np.random.Generator, days: np.ndarray, start_ord: int, mean
 def _orders_chunk(
     cfg: GeneratorConfig, rng: np.random.Generator, world: _World, offset: int, m: int
 ) -> pl.DataFrame:
-    active_len = np.maximum(world.window_end - world.window_start, 0).astype(np.float64)
-    cust_w = world.spend_w * active_len
-    gmax = np.max(world.price_factor ** world.elasticity[:, None])
-    fmax = world.day_weight.max()
+    day_cum = np.concatenate([[0.0], np.cumsum(world.day_weight)])
+    # A customer's share of orders: spend x the seasonal mass of the days they are active.
+    mass = day_cum[world.window_end] - day_cum[world.window_start]
+    cust_cum = np.cumsum(world.spend_w * np.maximum(mass, 0.0))
+    pop_cum = np.cumsum(world.product_pop)
+    demand = world.price_factor ** world.elasticity[:, None]
+    demand_max = demand.max(axis=1)
     cust = np.empty(m, dtype=np.int64)
     prod = np.empty(m, dtype=np.int64)
     days = np.empty(m, dtype=np.int64)
     todo = np.arange(m)
-    # Joint rejection sampling: P(customer, product, day) is proportional to spend x popularity
-    # x seasonality x demand response to that week's price (the planted elasticity).
+    # P(customer, product, day) is proportional to spend x popularity x seasonality x the demand
+    # response to that week's price (the planted elasticity). Days come from the inverse CDF of
+    # the day weights within the customer's window; only the price response needs rejection.
     for _ in range(500):
         if len(todo) == 0:
             break
         k = len(todo)
-        c = _weighted_pick(rng, cust_w, k)
-        p = _weighted_pick(rng, world.product_pop, k)
-        a, b = world.window_start[c], world.window_end[c]
-        d = a + (rng.random(k) * (b - a)).astype(np.int64)
-        pf = world.price_factor[p, d // 7]
-        prob = (world.day_weight[d] / fmax) * (pf ** world.elasticity[p] / gmax)
-        ok = rng.random(k) < prob
+        c = _pick_cum(rng, cust_cum, k)
+        p = _pick_cum(rng, pop_cum, k)
+        lo, hi = day_cum[world.window_start[c]], day_cum[world.window_end[c]]
+        d = np.searchsorted(day_cum, lo + rng.random(k) * (hi - lo), side="right") - 1
+        d = np.clip(d, world.window_start[c], world.window_end[c] - 1)
+        ok = rng.random(k) * demand_max[p] < demand[p, d // 7]
         cust[todo[ok]], prod[todo[ok]], days[todo[ok]] = c[ok], p[ok], d[ok]
         todo = todo[~ok]
     if len(todo):
-        raise RuntimeError("order sampling did not converge; check the day weights")
+        raise RuntimeError("order sampling did not converge; check the price factors")
     start_ord = cfg.start_date.toordinal() - EPOCH.toordinal()
     pf = world.price_factor[prod, days // 7]
     unit_price = np.round(world.list_price[prod] * pf, 2)
@@ -450,18 +493,20 @@ def _orders_chunk(
     return pl.DataFrame(
         {
             "order_id": _ids("O", offset + 1, m, 10),
-            "customer_id": world.customer_ids[cust],
-            "product_id": world.product_ids[prod],
+            "customer_id": world.customer_ids.gather(cust),
+            "product_id": world.product_ids.gather(prod),
             "quantity": quantity.astype(np.int64),
             "unit_price": unit_price,
             "discount": discount,
             "order_ts": pl.Series(ts).cast(pl.Datetime("us")),
-            "channel": np.asarray(["web", "mobile", "store", "partner"])[
-                _weighted_pick(rng, np.asarray([0.5, 0.3, 0.15, 0.05]), m)
-            ],
-            "status": np.asarray(["completed", "returned", "cancelled"])[
-                _weighted_pick(rng, np.asarray([0.9, 0.06, 0.04]), m)
-            ],
+            "channel": _labels(
+                ["web", "mobile", "store", "partner"],
+                _weighted_pick(rng, np.asarray([0.5, 0.3, 0.15, 0.05]), m),
+            ),
+            "status": _labels(
+                ["completed", "returned", "cancelled"],
+                _weighted_pick(rng, np.asarray([0.9, 0.06, 0.04]), m),
+            ),
         }
     )
 
@@ -479,23 +524,33 @@ def _tickets_chunk(
     closed = opened + (res_hours * 3600 * 1e6).astype(np.int64)
     still_open = (rng.random(m) < 0.04) | (closed >= (start_ord + cfg.span_days) * US_PER_DAY)
     sat = np.clip(np.round(5.2 - 0.45 * np.log1p(res_hours) + rng.normal(0, 0.7, m)), 1, 5)
-    return pl.DataFrame(
-        {
-            "ticket_id": _ids("T", offset + 1, m, 9),
-            "customer_id": world.customer_ids[cust],
-            "opened_ts": pl.Series(opened).cast(pl.Datetime("us")),
-            "closed_ts": pl.Series(np.where(still_open, 0, closed)).cast(pl.Datetime("us")),
-            "still_open": still_open,
-            "priority": np.asarray(["low", "medium", "high", "urgent"])[prio_idx],
-            "category": np.asarray(["billing", "technical", "account", "feature_request", "shipping"])[
-                _weighted_pick(rng, np.asarray([0.25, 0.35, 0.15, 0.15, 0.1]), m)
-            ],
-            "satisfaction": sat.astype(np.int64),
-        }
-    ).with_columns(
-        pl.when(pl.col("still_open")).then(None).otherwise(pl.col("closed_ts")).alias("closed_ts"),
-        pl.when(pl.col("still_open")).then(None).otherwise(pl.col("satisfaction")).alias("satisfaction"),
-    ).drop("still_open")
+    return (
+        pl.DataFrame(
+            {
+                "ticket_id": _ids("T", offset + 1, m, 9),
+                "customer_id": world.customer_ids.gather(cust),
+                "opened_ts": pl.Series(opened).cast(pl.Datetime("us")),
+                "closed_ts": pl.Series(np.where(still_open, 0, closed)).cast(pl.Datetime("us")),
+                "still_open": still_open,
+                "priority": _labels(["low", "medium", "high", "urgent"], prio_idx),
+                "category": np.asarray(
+                    ["billing", "technical", "account", "feature_request", "shipping"]
+                )[_weighted_pick(rng, np.asarray([0.25, 0.35, 0.15, 0.15, 0.1]), m)],
+                "satisfaction": sat.astype(np.int64),
+            }
+        )
+        .with_columns(
+            pl.when(pl.col("still_open"))
+            .then(None)
+            .otherwise(pl.col("closed_ts"))
+            .alias("closed_ts"),
+            pl.when(pl.col("still_open"))
+            .then(None)
+            .otherwise(pl.col("satisfaction"))
+            .alias("satisfaction"),
+        )
+        .drop("still_open")
+    )
 
 
 def _events_chunk(
@@ -511,19 +566,30 @@ def _events_chunk(
 
     days = _draw_days(rng, cust, world, fading)
     start_ord = cfg.start_date.toordinal() - EPOCH.toordinal()
-    features = ["dashboard", "reports", "export", "api", "alerts", "search", "integrations", "billing"]
+    features = [
+        "dashboard",
+        "reports",
+        "export",
+        "api",
+        "alerts",
+        "search",
+        "integrations",
+        "billing",
+    ]
     return pl.DataFrame(
         {
             "event_id": _ids("E", offset + 1, m, 10),
-            "customer_id": world.customer_ids[cust],
+            "customer_id": world.customer_ids.gather(cust),
             "event_ts": pl.Series(_timestamps(rng, days, start_ord, 13.0)).cast(pl.Datetime("us")),
-            "feature": np.asarray(features)[
-                _weighted_pick(rng, np.asarray([0.3, 0.15, 0.08, 0.12, 0.1, 0.15, 0.06, 0.04]), m)
-            ],
+            "feature": _labels(
+                features,
+                _weighted_pick(rng, np.asarray([0.3, 0.15, 0.08, 0.12, 0.1, 0.15, 0.06, 0.04]), m),
+            ),
             "duration_s": np.round(np.clip(rng.lognormal(5.3, 0.6, m), 1.0, 1500.0), 1),
-            "device": np.asarray(["web", "ios", "android", "desktop"])[
-                _weighted_pick(rng, np.asarray([0.45, 0.2, 0.2, 0.15]), m)
-            ],
+            "device": _labels(
+                ["web", "ios", "android", "desktop"],
+                _weighted_pick(rng, np.asarray([0.45, 0.2, 0.2, 0.15]), m),
+            ),
         }
     )
 
@@ -561,9 +627,14 @@ def generate_dataset(
     total = cfg.customers + cfg.n_products + cfg.orders + cfg.n_tickets + cfg.n_events
     bar = _Progress(total, progress)
     injector = defects_mod.DefectInjector(
-        cfg.defect_rates, text_format=cfg.fmt not in ("parquet",), seed=cfg.seed,
-        n_customers=cfg.customers, n_products=cfg.n_products,
-        list_price=dict(zip(products["product_id"].to_list(), plat["list_price"].tolist(), strict=True)),
+        cfg.defect_rates,
+        text_format=cfg.fmt not in ("parquet",),
+        seed=cfg.seed,
+        n_customers=cfg.customers,
+        n_products=cfg.n_products,
+        list_price=dict(
+            zip(products["product_id"].to_list(), plat["list_price"].tolist(), strict=True)
+        ),
     )
     files: dict[str, list[str]] = {e: [] for e in ENTITIES}
     rows: dict[str, int] = dict.fromkeys(ENTITIES, 0)
@@ -592,7 +663,9 @@ def generate_dataset(
 
     manifest = {
         "seed": cfg.seed,
-        "config": {k: (v.isoformat() if isinstance(v, date) else v) for k, v in asdict(cfg).items()},
+        "config": {
+            k: (v.isoformat() if isinstance(v, date) else v) for k, v in asdict(cfg).items()
+        },
         "format": cfg.fmt,
         "row_counts": rows,
         "files": files,

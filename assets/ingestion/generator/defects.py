@@ -44,12 +44,18 @@ NULLABLE_TARGETS = {
 DUPLICATE_KEY_CHANGE = {
     "customers": ("company", None),
     "products": ("brand", None),
-    "orders": ("channel", {"web": "mobile", "mobile": "store", "store": "partner", "partner": "web"}),
+    "orders": (
+        "channel",
+        {"web": "mobile", "mobile": "store", "store": "partner", "partner": "web"},
+    ),
     "support_tickets": (
         "priority",
         {"low": "medium", "medium": "high", "high": "urgent", "urgent": "low"},
     ),
-    "usage_events": ("device", {"web": "ios", "ios": "android", "android": "desktop", "desktop": "web"}),
+    "usage_events": (
+        "device",
+        {"web": "ios", "ios": "android", "android": "desktop", "desktop": "web"},
+    ),
 }
 OUT_OF_RANGE = {
     "customers": "birth_date",
@@ -139,7 +145,9 @@ class DefectInjector:
                 self._record(entity, kind, column, keys.gather(idx))
         out = pl.DataFrame(list(cols.values()))
         if appended:
-            aligned = [a.select([pl.col(c).cast(out.schema[c]) for c in out.columns]) for a in appended]
+            aligned = [
+                a.select([pl.col(c).cast(out.schema[c]) for c in out.columns]) for a in appended
+            ]
             out = pl.concat([out, *aligned])
         return out
 
@@ -190,7 +198,9 @@ class DefectInjector:
             return c, None
         if kind == "malformed_email":
             emails = cols["email"].gather(idx)
-            cols["email"] = cols["email"].scatter(idx, emails.str.replace("@", " at ", literal=True))
+            cols["email"] = cols["email"].scatter(
+                idx, emails.str.replace("@", " at ", literal=True)
+            )
             return "email", None
         if kind == "malformed_phone":
             phones = cols["phone"].gather(idx)
@@ -205,9 +215,13 @@ class DefectInjector:
                     continue
                 # One digit longer than any real key, so it can never match.
                 if c == "customer_id":
-                    fake = "C9" + pl.Series(rng.integers(0, 10**8, len(sub))).cast(pl.String).str.zfill(8)
+                    fake = "C9" + pl.Series(rng.integers(0, 10**8, len(sub))).cast(
+                        pl.String
+                    ).str.zfill(8)
                 else:
-                    fake = "P9" + pl.Series(rng.integers(0, 10**6, len(sub))).cast(pl.String).str.zfill(6)
+                    fake = "P9" + pl.Series(rng.integers(0, 10**6, len(sub))).cast(
+                        pl.String
+                    ).str.zfill(6)
                 cols[c] = cols[c].scatter(sub, fake)
                 per_col.append((c, sub))
             return per_col, None
@@ -251,7 +265,14 @@ class DefectInjector:
 
     def frame(self) -> pl.DataFrame:
         if not self._records:
-            return pl.DataFrame(schema={"entity": pl.String, "kind": pl.String, "column": pl.String, "key": pl.String})
+            return pl.DataFrame(
+                schema={
+                    "entity": pl.String,
+                    "kind": pl.String,
+                    "column": pl.String,
+                    "key": pl.String,
+                }
+            )
         return pl.concat(self._records)
 
     def records(self) -> list[dict[str, Any]]:

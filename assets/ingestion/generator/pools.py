@@ -18,7 +18,9 @@ REFERENCE_DIR = Path(__file__).resolve().parent.parent / "reference"
 
 
 def countries() -> pl.DataFrame:
-    return pl.read_csv(REFERENCE_DIR / "countries.csv", schema_overrides={"calling_code": pl.String})
+    return pl.read_csv(
+        REFERENCE_DIR / "countries.csv", schema_overrides={"calling_code": pl.String}
+    )
 
 
 def cities() -> pl.DataFrame:
@@ -76,5 +78,7 @@ def product_words(seed: int) -> tuple[list[str], list[str]]:
     fake = Faker("en_US")
     fake.seed_instance(seed)
     adjectives = ["Classic", "Pro", "Ultra", "Eco", "Smart", "Mini", "Max", "Prime", "Lite", "Plus"]
-    brands = sorted({fake.last_name() + suffix for suffix in ("", " & Co", " Labs") for _ in range(20)})
+    brands = sorted(
+        {fake.last_name() + suffix for suffix in ("", " & Co", " Labs") for _ in range(20)}
+    )
     return adjectives, brands

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import os
 from pathlib import Path
+from typing import IO, cast
 
 import polars as pl
 
@@ -23,14 +24,24 @@ def _xml(frame: pl.DataFrame, root: str) -> str:
     def esc(col: str) -> pl.Expr:
         text = pl.col(col).cast(pl.String)
         text = text.str.replace_all("&", "&amp;", literal=True)
-        text = text.str.replace_all("<", "&lt;", literal=True).str.replace_all(">", "&gt;", literal=True)
-        return pl.when(pl.col(col).is_null()).then(pl.lit("")).otherwise(
-            pl.lit(f"<{col}>") + text + pl.lit(f"</{col}>")
+        text = text.str.replace_all("<", "&lt;", literal=True).str.replace_all(
+            ">", "&gt;", literal=True
+        )
+        return (
+            pl.when(pl.col(col).is_null())
+            .then(pl.lit(""))
+            .otherwise(pl.lit(f"<{col}>") + text + pl.lit(f"</{col}>"))
         )
 
-    body = _texty(frame).select(
-        pl.concat_str([pl.lit("  <record>"), *[esc(c) for c in frame.columns], pl.lit("</record>")])
-    ).to_series()
+    body = (
+        _texty(frame)
+        .select(
+            pl.concat_str(
+                [pl.lit("  <record>"), *[esc(c) for c in frame.columns], pl.lit("</record>")]
+            )
+        )
+        .to_series()
+    )
     lines = "\n".join(body.to_list())
     return f'<?xml version="1.0" encoding="UTF-8"?>\n<{root}>\n{lines}\n</{root}>\n'
 
@@ -44,8 +55,11 @@ def write_frame(frame: pl.DataFrame, path: Path, fmt: str) -> None:
     elif fmt == "csv":
         frame.write_csv(tmp, datetime_format=DATETIME_FORMAT)
     elif fmt == "csv.gz":
-        with tmp.open("wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="") as gz:
-            frame.write_csv(gz, datetime_format=DATETIME_FORMAT)
+        with (
+            tmp.open("wb") as raw,
+            gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="") as gz,
+        ):
+            frame.write_csv(cast(IO[bytes], gz), datetime_format=DATETIME_FORMAT)
     elif fmt == "json":
         _texty(frame).write_json(tmp)
     elif fmt == "ndjson":

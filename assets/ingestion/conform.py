@@ -1,0 +1,148 @@
+"""Cast a landing frame to its dataset contract without losing a value.
+
+Spec columns get their declared types. A value that cannot be cast becomes null in the typed
+column and its original text is kept in ``_ingest_errors`` (a JSON object keyed by column), which
+flags the row for validation. Extra columns are kept as text; missing optional columns are nulls;
+a missing required column fails the file.
+"""
+
+from __future__ import annotations
+
+import difflib
+
+import polars as pl
+
+from assets.ingestion.contracts import ColumnSpec, DatasetSpec
+from assets.ingestion.readers import BadFile
+
+ERRORS_COLUMN = "_ingest_errors"
+PROVENANCE = ("_source_file", "_file_sha256", "_row_number")
+NULL_TOKENS = ("", "null", "NULL", "None")
+
+_DATETIME_FORMATS = (
+    "%Y-%m-%dT%H:%M:%S%.f",
+    "%Y-%m-%d %H:%M:%S%.f",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%dT%H:%M",
+    "%Y-%m-%d %H:%M",
+)
+_TRUE = ("true", "t", "yes", "y", "1")
+_FALSE = ("false", "f", "no", "n", "0")
+
+
+def _parse_text(text: pl.Expr, col: ColumnSpec) -> pl.Expr:
+    t = text.str.strip_chars()
+    if col.type == "string":
+        return text
+    if col.type == "integer":
+        as_float = t.cast(pl.Float64, strict=False)
+        integral = pl.when(as_float == as_float.round(0)).then(
+            as_float.cast(pl.Int64, strict=False)
+        )
+        return pl.coalesce(t.cast(pl.Int64, strict=False), integral)
+    if col.type == "float":
+        return t.cast(pl.Float64, strict=False)
+    if col.type == "boolean":
+        low = t.str.to_lowercase()
+        return pl.when(low.is_in(_TRUE)).then(True).when(low.is_in(_FALSE)).then(False)
+    if col.type == "date":
+        return pl.coalesce(
+            t.str.to_date("%Y-%m-%d", strict=False),
+            t.str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False),
+            t.str.to_date("%Y/%m/%d", strict=False),
+        )
+    if col.type == "datetime":
+        with_tz = t.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%z", strict=False, time_unit="us")
+        return pl.coalesce(
+            *[t.str.to_datetime(f, strict=False, time_unit="us") for f in _DATETIME_FORMATS],
+            with_tz.dt.convert_time_zone("UTC").dt.replace_time_zone(None),
+            t.str.to_date("%Y-%m-%d", strict=False).cast(pl.Datetime("us")),
+        )
+    raise AssertionError(col.type)
+
+
+def _typed(name: str, dtype: pl.DataType, col: ColumnSpec) -> tuple[pl.Expr, pl.Expr]:
+    """(typed value, original text when the cast failed else null) for one spec column."""
+    src = pl.col(name)
+    if dtype == pl.String:
+        text = src
+        value = _parse_text(
+            pl.when(text.str.strip_chars().is_in(NULL_TOKENS)).then(None).otherwise(text), col
+        )
+        present = text.is_not_null() & ~text.str.strip_chars().is_in(NULL_TOKENS)
+    else:
+        text = src.cast(pl.String)
+        if col.type == "date" and dtype == pl.Datetime:
+            value = src.dt.date()
+        else:
+            value = src.cast(col.polars_type, strict=False)
+        present = src.is_not_null()
+    failed = present & value.is_null()
+    return value.cast(col.polars_type), pl.when(failed).then(text)
+
+
+def _json_pair(name: str, text: pl.Expr) -> pl.Expr:
+    escaped = text.str.replace_all("\\", "\\\\", literal=True).str.replace_all(
+        '"', '\\"', literal=True
+    )
+    escaped = escaped.str.replace_all("\n", "\\n", literal=True).str.replace_all(
+        "\r", "\\r", literal=True
+    )
+    return pl.concat_str([pl.lit(f'"{name}": "'), escaped, pl.lit('"')])
+
+
+def conform(
+    lf: pl.LazyFrame, spec: DatasetSpec, *, source_file: str, file_sha256: str
+) -> pl.LazyFrame:
+    """The frame with spec columns typed, extras as text, provenance and ``_ingest_errors``."""
+    schema = lf.collect_schema()
+    present = set(schema.names())
+    missing_required = [c for c in spec.required_columns if c not in present]
+    if missing_required:
+        hints = []
+        for m in missing_required:
+            close = difflib.get_close_matches(m, sorted(present), n=1)
+            if close:
+                hints.append(f"{m!r} (found {close[0]!r})")
+            else:
+                hints.append(repr(m))
+        raise BadFile(f"missing required column(s): {', '.join(hints)}")
+    values: list[pl.Expr] = []
+    errors: list[pl.Expr] = []
+    for col in spec.columns:
+        if col.name in present:
+            value, err = _typed(col.name, schema[col.name], col)
+            values.append(value.alias(col.name))
+            errors.append(_json_pair(col.name, err))
+        else:
+            values.append(pl.lit(None, dtype=col.polars_type).alias(col.name))
+    extras = [
+        pl.col(c).cast(pl.String)
+        for c in schema.names()
+        if c not in spec.column_map and not c.startswith("_")
+    ]
+    pairs = pl.concat_list(errors).list.drop_nulls() if errors else None
+    error_col = (
+        pl.when(pairs.list.len() > 0).then(pl.lit("{") + pairs.list.join(", ") + pl.lit("}"))
+        if pairs is not None
+        else pl.lit(None, dtype=pl.String)
+    )
+    return lf.with_row_index("_row_number", offset=1).select(
+        *values,
+        *extras,
+        error_col.cast(pl.String).alias(ERRORS_COLUMN),
+        pl.lit(source_file).alias("_source_file"),
+        pl.lit(file_sha256).alias("_file_sha256"),
+        pl.col("_row_number").cast(pl.Int64),
+    )
+
+
+def empty_table(spec: DatasetSpec) -> pl.DataFrame:
+    """A zero-row frame with the full contract schema, so views and scans always resolve."""
+    schema: dict[str, pl.DataType] = dict(spec.polars_schema)
+    schema[ERRORS_COLUMN] = pl.String()
+    schema["_source_file"] = pl.String()
+    schema["_file_sha256"] = pl.String()
+    schema["_row_number"] = pl.Int64()
+    return pl.DataFrame(schema=schema)

@@ -1,0 +1,298 @@
+"""One ingestion pass over a landing folder: new files in, typed Parquet parts out, nothing lost.
+
+A file is identified by the SHA-256 of its bytes and recorded in a ledger (Parquet, replaced
+atomically) that survives restarts. Good files become one lake part each, named by their hash, so a
+crash between the part and the ledger write only repeats an idempotent write. Bad files are copied
+to quarantine with a JSON sidecar. Input files are only ever read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import polars as pl
+
+from assets.ingestion.conform import conform, empty_table
+from assets.ingestion.contracts import DatasetSpec
+from assets.ingestion.readers import BadFile, detect_format, read_landing_file
+
+LEDGER_SCHEMA = {
+    "path": pl.String,
+    "sha256": pl.String,
+    "size": pl.Int64,
+    "mtime_ns": pl.Int64,
+    "status": pl.String,  # ingested | quarantined | duplicate | refused
+    "format": pl.String,
+    "encoding": pl.String,
+    "rows": pl.Int64,
+    "flagged_rows": pl.Int64,
+    "reason": pl.String,
+    "part": pl.String,
+    "processed_at": pl.String,
+}
+
+
+@dataclass
+class FileOutcome:
+    path: str
+    sha256: str
+    size: int
+    mtime_ns: int
+    status: str
+    format: str = ""
+    encoding: str = ""
+    rows: int = 0
+    flagged_rows: int = 0
+    reason: str = ""
+    part: str = ""
+    processed_at: str = ""
+
+
+@dataclass
+class IngestReport:
+    entity: str
+    outcomes: list[FileOutcome] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def by_status(self, status: str) -> list[FileOutcome]:
+        return [o for o in self.outcomes if o.status == status]
+
+    @property
+    def rows(self) -> int:
+        return sum(o.rows for o in self.by_status("ingested"))
+
+    @property
+    def flagged_rows(self) -> int:
+        return sum(o.flagged_rows for o in self.by_status("ingested"))
+
+    @property
+    def bytes(self) -> int:
+        return sum(o.size for o in self.by_status("ingested"))
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(4 * 1024 * 1024):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def sink_parquet_atomic(lf: pl.LazyFrame | pl.DataFrame, path: Path) -> None:
+    """Stream a frame to ``path`` through a temp file in the same folder, then rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        if isinstance(lf, pl.DataFrame):
+            lf.write_parquet(tmp, compression="zstd")
+        else:
+            lf.sink_parquet(tmp, compression="zstd")
+        with tmp.open("rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def parse_failure(fmt: str, exc: Exception) -> str:
+    """One sentence for a file the engine could not parse, without echoing its content."""
+    text = str(exc)
+    if "not properly escaped" in text:
+        return f"unparseable {fmt}: an unterminated or unescaped quote"
+    if "found more fields than defined" in text or "ragged" in text:
+        return f"unparseable {fmt}: rows have more fields than the header"
+    first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    return f"unparseable {fmt}: {first[:200]}"
+
+
+def list_landing_files(
+    landing_root: Path, folder: str
+) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """Files under ``landing_root/folder`` (sorted) and the entries refused for escaping it."""
+    root = landing_root.resolve()
+    base = (landing_root / folder).resolve()
+    refused: list[tuple[Path, str]] = []
+    if not base.is_relative_to(root):
+        return [], [(landing_root / folder, "the folder resolves outside the landing zone")]
+    if not base.is_dir():
+        return [], []
+    files: list[Path] = []
+    for dirpath, dirnames, filenames in os.walk(base, followlinks=False):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith((".", "_")))
+        for name in sorted(filenames):
+            if name.startswith((".", "_")):
+                continue  # hidden and in-progress files (e.g. .x.tmp) are not data yet
+            p = Path(dirpath) / name
+            real = p.resolve()
+            if not real.is_relative_to(root):
+                refused.append((p, f"it links outside the landing zone (to {real})"))
+                continue
+            if real.is_file():
+                files.append(p)
+    return files, refused
+
+
+def load_ledger(path: Path) -> pl.DataFrame:
+    if path.exists():
+        return pl.read_parquet(path)
+    return pl.DataFrame(schema=LEDGER_SCHEMA)
+
+
+def quarantine_file(src: Path, sha: str, reason: str, entity: str, qdir: Path, copy: bool) -> Path:
+    """Copy a bad file aside (atomically) with a JSON sidecar that says why."""
+    qdir.mkdir(parents=True, exist_ok=True)
+    target = qdir / f"{sha[:16]}-{src.name}"
+    if copy and not target.exists():
+        tmp = target.with_name(f".{target.name}.tmp")
+        shutil.copyfile(src, tmp)
+        os.replace(tmp, target)
+    sidecar = {
+        "entity": entity,
+        "file": str(src),
+        "sha256": sha,
+        "reason": reason,
+        "copied_to": str(target) if copy else None,
+        "quarantined_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    atomic_write_bytes(
+        target.with_name(target.name + ".json"), json.dumps(sidecar, indent=2).encode()
+    )
+    return target
+
+
+def ingest_landing_folder(
+    spec: DatasetSpec,
+    *,
+    landing_root: Path,
+    table_dir: Path,
+    ledger_path: Path,
+    quarantine_dir: Path,
+    max_file_bytes: int | None = None,
+    log: Callable[[str], None] = lambda _m: None,
+) -> IngestReport:
+    """Ingest every new file of one dataset; see the module docstring for the guarantees."""
+    started = time.perf_counter()
+    report = IngestReport(spec.name)
+    limit = max_file_bytes or spec.max_file_bytes
+    ledger = load_ledger(ledger_path)
+    known = {
+        (r["path"], r["size"], r["mtime_ns"]): r["sha256"] for r in ledger.iter_rows(named=True)
+    }
+    seen_sha = {
+        r["sha256"]: r["path"] for r in ledger.iter_rows(named=True) if r["status"] != "refused"
+    }
+    files, refused = list_landing_files(landing_root, spec.landing_folder)
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    for path, why in refused:
+        rel = (
+            str(path.relative_to(landing_root)) if path.is_relative_to(landing_root) else str(path)
+        )
+        if not ledger.filter((pl.col("path") == rel) & (pl.col("status") == "refused")).is_empty():
+            continue
+        log(f"Refused {rel}: {why}.")
+        quarantine_file(path, "0" * 64, f"refused: {why}", spec.name, quarantine_dir, copy=False)
+        report.outcomes.append(FileOutcome(rel, "", 0, 0, "refused", reason=why, processed_at=now))
+    table_dir.mkdir(parents=True, exist_ok=True)
+    schema_part = table_dir / "part-0000-schema.parquet"
+    if not schema_part.exists():
+        sink_parquet_atomic(empty_table(spec), schema_part)
+    with tempfile.TemporaryDirectory(prefix=f"ingest-{spec.name}-") as tmp:
+        workdir = Path(tmp)
+        for path in files:
+            rel = str(path.relative_to(landing_root))
+            stat = path.stat()
+            if (rel, stat.st_size, stat.st_mtime_ns) in known:
+                continue  # already processed, unchanged: no need to hash it again
+            sha = sha256_file(path)
+            outcome = FileOutcome(rel, sha, stat.st_size, stat.st_mtime_ns, "", processed_at=now)
+            if sha in seen_sha:
+                outcome.status = "duplicate"
+                outcome.reason = f"same bytes as {seen_sha[sha]}, already processed"
+                log(f"Skipped {rel}: {outcome.reason}.")
+                report.outcomes.append(outcome)
+                known[(rel, stat.st_size, stat.st_mtime_ns)] = sha
+                continue
+            seen_sha[sha] = rel
+            try:
+                if stat.st_size == 0:
+                    raise BadFile("zero-byte file")
+                if stat.st_size > limit:
+                    raise BadFile(
+                        f"{stat.st_size:,} bytes is over the {limit:,}-byte limit for one file"
+                    )
+                with path.open("rb") as fh:
+                    head = fh.read(64)
+                fmt = detect_format(path, head)
+                lf, info = read_landing_file(path, fmt, workdir, [c.name for c in spec.columns])
+                conformed = conform(lf, spec, source_file=rel, file_sha256=sha)
+                part = table_dir / f"part-{sha[:16]}.parquet"
+                try:
+                    sink_parquet_atomic(conformed, part)
+                except pl.exceptions.PolarsError as exc:
+                    raise BadFile(parse_failure(fmt, exc)) from None
+                counts = (
+                    pl.scan_parquet(part)
+                    .select(
+                        pl.len().alias("rows"),
+                        pl.col("_ingest_errors").is_not_null().sum().alias("flagged"),
+                    )
+                    .collect()
+                )
+                if counts["rows"][0] == 0:
+                    part.unlink()
+                    raise BadFile("no data rows")
+                outcome.status = "ingested"
+                outcome.format = info.get("format", fmt)
+                outcome.encoding = info.get("encoding", "")
+                outcome.rows = int(counts["rows"][0])
+                outcome.flagged_rows = int(counts["flagged"][0])
+                outcome.part = part.name
+            except BadFile as exc:
+                outcome.status = "quarantined"
+                outcome.reason = str(exc)
+                log(f"Quarantined {rel}: {exc}.")
+                quarantine_file(path, sha, str(exc), spec.name, quarantine_dir, copy=True)
+            report.outcomes.append(outcome)
+    if report.outcomes:
+        new = pl.DataFrame([asdict(o) for o in report.outcomes], schema=LEDGER_SCHEMA)
+        merged = pl.concat([ledger, new]).unique(subset=["path", "sha256", "status"], keep="last")
+        ledger_path.parent.mkdir(parents=True, exist_ok=True)
+        sink_parquet_atomic(merged.sort("processed_at", "path"), ledger_path)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def table_parts(table_dir: Path) -> list[Path]:
+    return sorted(table_dir.glob("part-*.parquet"))
+
+
+def scan_table(table_dir: Path) -> pl.LazyFrame:
+    """All parts of a lake table, schemas unioned by name."""
+    parts = table_parts(table_dir)
+    if not parts:
+        raise FileNotFoundError(f"no lake table at {table_dir}")
+    return pl.concat([pl.scan_parquet(p) for p in parts], how="diagonal_relaxed")

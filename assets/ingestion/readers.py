@@ -1,0 +1,277 @@
+"""Landing-file readers: detect format and encoding, and expose each file as an all-text LazyFrame.
+
+Every reader streams or scans: gzip and non-UTF-8 text are transcoded to a temporary UTF-8 file in
+fixed-size blocks, JSON goes through DuckDB's streaming reader, and XML is cut into records block by
+block and parsed with vectorised regular expressions. Nothing reads a whole file into memory.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import gzip
+import io
+import re
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import polars as pl
+from charset_normalizer import from_bytes
+
+BLOCK = 8 * 1024 * 1024
+SAMPLE = 256 * 1024
+FORMATS = ("csv", "csv.gz", "json", "ndjson", "parquet", "xml")
+
+
+class BadFile(Exception):
+    """An expected, explainable problem with one landing file; it gets quarantined."""
+
+
+@dataclass(frozen=True)
+class TextSource:
+    """A file ready for the CSV/JSON/XML readers: UTF-8 path plus what was detected."""
+
+    path: Path
+    fmt: str
+    encoding: str
+
+
+def normalize_name(name: str) -> str:
+    """'Customer ID ' -> 'customer_id': headers from any source map onto spec column names."""
+    cleaned = re.sub(r"[^0-9a-zA-Z]+", "_", name.strip().lstrip("\ufeff")).strip("_").lower()
+    return cleaned or "column"
+
+
+def detect_format(path: Path, head: bytes) -> str:
+    name = path.name.lower()
+    if name.endswith((".csv.gz", ".tsv.gz")):
+        return "csv.gz"
+    if name.endswith((".parquet", ".pq")):
+        return "parquet"
+    if name.endswith((".ndjson", ".jsonl")):
+        return "ndjson"
+    if name.endswith(".xml"):
+        return "xml"
+    if name.endswith((".csv", ".tsv", ".txt")):
+        return "csv"
+    if head[:4] == b"PAR1":
+        return "parquet"
+    if head[:2] == b"\x1f\x8b":
+        return "csv.gz"
+    stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if name.endswith(".json") or stripped[:1] in (b"[", b"{"):
+        return "json" if stripped[:1] == b"[" else "ndjson"
+    if stripped[:1] == b"<":
+        return "xml"
+    return "csv"
+
+
+def detect_encoding(sample: bytes) -> str:
+    """The text encoding of ``sample``: a BOM, valid UTF-8, else charset-normalizer's best guess."""
+    if sample.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if b"\x00" in sample:
+        raise BadFile("binary content (NUL bytes), not a text file")
+    try:
+        sample.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError as exc:
+        if exc.start >= len(sample) - 4:  # a multi-byte character cut by the sample edge
+            return "utf-8"
+    best = from_bytes(sample, cp_isolation=["utf_8", "cp1252", "latin_1", "iso8859_15"]).best()
+    if best is None:
+        raise BadFile("undecodable bytes: no text encoding fits")
+    enc = best.encoding
+    # cp1252 is a superset of Latin-1 for printable text; prefer it when both fit.
+    return "cp1252" if enc in ("latin_1", "iso8859_15", "cp1252") else enc
+
+
+def _gunzip_head(path: Path, n: int) -> bytes:
+    try:
+        with gzip.open(path, "rb") as fh:
+            return fh.read(n)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise BadFile(f"not a readable gzip file: {exc}") from None
+
+
+def prepare_text(path: Path, fmt: str, workdir: Path) -> TextSource:
+    """Return a UTF-8 (no BOM) file with the same text, transcoding or gunzipping when needed."""
+    if fmt == "csv.gz":
+        sample = _gunzip_head(path, SAMPLE)
+    else:
+        with path.open("rb") as fh:
+            sample = fh.read(SAMPLE)
+    if not sample.strip():
+        raise BadFile("no content: the file is empty or only whitespace")
+    encoding = detect_encoding(sample)
+    if encoding == "utf-8" and fmt != "csv.gz":
+        return TextSource(path, fmt, encoding)
+    out = workdir / (path.name + ".utf8")
+    decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+    opener = gzip.open if fmt == "csv.gz" else open
+    try:
+        with opener(path, "rb") as src, out.open("wb") as dst:
+            while block := src.read(BLOCK):
+                dst.write(decoder.decode(block).encode("utf-8"))
+            dst.write(decoder.decode(b"", final=True).encode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise BadFile(f"bytes invalid in the detected encoding {encoding}: {exc.reason}") from None
+    except (OSError, EOFError, zlib.error) as exc:
+        raise BadFile(f"truncated or corrupt compressed data: {exc}") from None
+    return TextSource(out, "csv" if fmt == "csv.gz" else fmt, encoding)
+
+
+def _csv_dialect(text_sample: str) -> tuple[str, str]:
+    try:
+        dialect = csv.Sniffer().sniff(text_sample, delimiters=",;\t|")
+        return dialect.delimiter, dialect.quotechar or '"'
+    except csv.Error:
+        return ",", '"'
+
+
+def read_csv_text(src: TextSource, expected: list[str]) -> tuple[pl.LazyFrame, dict[str, str]]:
+    """Scan a UTF-8 CSV as all-text columns, sniffing delimiter and header."""
+    with src.path.open("r", encoding="utf-8", errors="replace", newline="") as fh:
+        sample = fh.read(SAMPLE)
+    sample = sample.lstrip("\ufeff")
+    delimiter, quote = _csv_dialect(sample)
+    first = next(csv.reader(io.StringIO(sample), delimiter=delimiter, quotechar=quote), [])
+    normalized = [normalize_name(c) for c in first]
+    known = set(expected)
+    has_header = bool(known & set(normalized)) or len(first) != len(expected)
+    try:
+        lf = pl.scan_csv(
+            src.path,
+            separator=delimiter,
+            quote_char=quote,
+            has_header=has_header,
+            infer_schema=False,
+            encoding="utf8",
+            raise_if_empty=True,
+            new_columns=None if has_header else expected,
+        )
+    except pl.exceptions.NoDataError:
+        raise BadFile("no rows: the CSV holds no data") from None
+    names = lf.collect_schema().names()
+    lf = lf.rename({n: normalize_name(n) for n in names})
+    info = {
+        "delimiter": delimiter,
+        "header": "yes" if has_header else "no (columns taken from the spec order)",
+    }
+    return lf, info
+
+
+def read_json_text(src: TextSource, workdir: Path) -> pl.LazyFrame:
+    """JSON array or NDJSON through DuckDB's streaming reader, every column as text."""
+    out = workdir / (src.path.name + ".parquet")
+    fmt = "array" if src.fmt == "json" else "newline_delimited"
+    con = duckdb.connect()
+    try:
+        con.execute("SET preserve_insertion_order = true")
+        rel = con.sql(
+            "SELECT COLUMNS(*)::VARCHAR FROM read_json($path, format = $fmt, records = true, "
+            "sample_size = -1, maximum_object_size = 16777216)",
+            params={"path": str(src.path), "fmt": fmt},
+        )
+        rel.write_parquet(str(out))
+    except duckdb.Error as exc:
+        first_line = str(exc).strip().splitlines()[0]
+        raise BadFile(f"malformed JSON: {first_line}") from None
+    finally:
+        con.close()
+    lf = pl.scan_parquet(out)
+    return lf.rename({n: normalize_name(n) for n in lf.collect_schema().names()})
+
+
+_TAG = re.compile(rb"<([A-Za-z_][\w.\-]*)[\s>/]")
+
+
+def read_xml_text(src: TextSource, workdir: Path) -> pl.LazyFrame:
+    """One element per record under the root; child elements become text columns."""
+    with src.path.open("rb") as fh:
+        head = fh.read(SAMPLE)
+    body = re.sub(rb"<\?.*?\?>|<!--.*?-->|<!DOCTYPE[^>]*>", b"", head, flags=re.S)
+    tags = _TAG.findall(body)
+    if len(tags) < 2:
+        raise BadFile("malformed XML: expected a root element with one child element per record")
+    record = tags[1].decode()
+    rec_re = re.compile(rf"<{re.escape(record)}(?:\s[^>]*)?>(.*?)</{re.escape(record)}>", re.S)
+    first_records = rec_re.findall(head.decode("utf-8", errors="replace"))
+    if not first_records:
+        raise BadFile(f"malformed XML: no complete <{record}> element found")
+    columns: list[str] = []
+    for rec in first_records[:200]:
+        for t in re.findall(r"<([A-Za-z_][\w.\-]*)[\s>/]", rec):
+            if t not in columns:
+                columns.append(t)
+    parts: list[Path] = []
+    carry = ""
+    closing = f"</{record}>"
+    with src.path.open("r", encoding="utf-8") as fh:
+        while True:
+            block = fh.read(BLOCK)
+            text = carry + block
+            cut = text.rfind(closing)
+            if cut == -1 and block:
+                carry = text
+                continue
+            complete, carry = (
+                (text, "")
+                if cut == -1
+                else (text[: cut + len(closing)], text[cut + len(closing) :])
+            )
+            records = pl.Series("r", rec_re.findall(complete), dtype=pl.String)
+            if len(records):
+                frame = pl.DataFrame(records).select(
+                    [_xml_field(c).alias(normalize_name(c)) for c in columns]
+                )
+                part = workdir / f"{src.path.name}.{len(parts):05d}.parquet"
+                frame.write_parquet(part)
+                parts.append(part)
+            if not block:
+                break
+    if carry.strip().rstrip(">").strip() and f"<{record}" in carry:
+        raise BadFile(f"malformed XML: an unterminated <{record}> element at the end (truncated?)")
+    if not parts:
+        raise BadFile(f"malformed XML: no <{record}> records")
+    return pl.concat([pl.scan_parquet(p) for p in parts], how="diagonal_relaxed")
+
+
+def _xml_field(tag: str) -> pl.Expr:
+    raw = pl.col("r").str.extract(rf"<{re.escape(tag)}(?:\s[^>]*)?>(.*?)</{re.escape(tag)}>", 1)
+    raw = raw.str.replace(r"^<!\[CDATA\[(.*)\]\]>$", "$1")
+    for ent, ch in (("&lt;", "<"), ("&gt;", ">"), ("&quot;", '"'), ("&apos;", "'"), ("&amp;", "&")):
+        raw = raw.str.replace_all(ent, ch, literal=True)
+    return raw
+
+
+def read_parquet_file(path: Path) -> pl.LazyFrame:
+    try:
+        lf = pl.scan_parquet(path)
+        schema = lf.collect_schema()
+    except Exception as exc:  # polars raises ComputeError/OSError variants for corrupt footers
+        raise BadFile(
+            f"unreadable Parquet (truncated or corrupt): {str(exc).splitlines()[0]}"
+        ) from None
+    return lf.rename({n: normalize_name(n) for n in schema.names()})
+
+
+def read_landing_file(
+    path: Path, fmt: str, workdir: Path, expected: list[str]
+) -> tuple[pl.LazyFrame, dict[str, str]]:
+    """A LazyFrame over one landing file, plus what was detected about it."""
+    if fmt == "parquet":
+        return read_parquet_file(path), {"format": "parquet", "encoding": "binary"}
+    src = prepare_text(path, fmt, workdir)
+    info = {"format": fmt, "encoding": src.encoding}
+    if src.fmt == "csv":
+        lf, extra = read_csv_text(src, expected)
+        info.update(extra)
+        return lf, info
+    if src.fmt in ("json", "ndjson"):
+        return read_json_text(src, workdir), info
+    if src.fmt == "xml":
+        return read_xml_text(src, workdir), info
+    raise BadFile(f"unsupported format {fmt!r}")

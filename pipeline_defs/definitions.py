@@ -1,0 +1,58 @@
+"""The code location: one ``Definitions`` assembled from the stage packages."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from assets.ingestion.assets import GROUP as INGESTION
+from assets.ingestion.assets import build_ingestion_assets
+from assets.ingestion.contracts import load_catalog
+from pipeline_defs.settings import Settings
+from resources import LakeResource, LandingZoneResource, WarehouseResource
+
+
+def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
+    """The embedded defaults: local landing zone, local Parquet lake, DuckDB warehouse."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return {
+        "landing": LandingZoneResource(
+            root=settings.landing_uri, quarantine_root=str(settings.quarantine_dir)
+        ),
+        "lake": LakeResource(root=settings.lake_uri),
+        "warehouse": WarehouseResource(database=str(settings.warehouse_path)),
+    }
+
+
+def build_jobs() -> list[dg.UnresolvedAssetJobDefinition]:
+    return [
+        dg.define_asset_job(
+            "full_pipeline",
+            selection=dg.AssetSelection.all(),
+            description="Every stage, from landing files to reports.",
+        ),
+        dg.define_asset_job(
+            "ingest_and_validate",
+            selection=dg.AssetSelection.groups(INGESTION),
+            description="Read new landing files into the lake and run the quality gates.",
+        ),
+        dg.define_asset_job(
+            "generate_sample_data",
+            selection=dg.AssetSelection.assets("sample_landing_data"),
+            description="Fill the landing zone with seeded synthetic data.",
+        ),
+    ]
+
+
+def build_definitions(settings: Settings | None = None) -> dg.Definitions:
+    settings = settings or Settings.from_env()
+    catalog = load_catalog([settings.datasets_dir])
+    return dg.Definitions(
+        assets=build_ingestion_assets(catalog),
+        jobs=build_jobs(),
+        resources=build_resources(settings),
+    )
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return build_definitions()

@@ -1,0 +1,39 @@
+"""Settings shared by several stages, read from the environment when definitions load."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Paths and environment. No secrets here: those reach resources through ``dg.EnvVar``."""
+
+    data_dir: Path
+    landing_uri: str
+    lake_uri: str
+    warehouse_path: Path
+    quarantine_dir: Path
+    reports_dir: Path
+    datasets_dir: Path
+    environment: str
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        data_dir = Path(env.get("PIPELINE_DATA_DIR", "data")).absolute()
+        return cls(
+            data_dir=data_dir,
+            landing_uri=env.get("PIPELINE_LANDING_URI", str(data_dir / "landing")),
+            lake_uri=env.get("PIPELINE_LAKE_URI", str(data_dir / "lake")),
+            warehouse_path=Path(
+                env.get("PIPELINE_WAREHOUSE_PATH", str(data_dir / "warehouse.duckdb"))
+            ),
+            quarantine_dir=data_dir / "quarantine",
+            reports_dir=data_dir / "reports",
+            datasets_dir=Path(env.get("PIPELINE_DATASETS_DIR", "datasets")),
+            environment=env.get("PIPELINE_ENV", "local"),
+        )

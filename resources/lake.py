@@ -1,0 +1,68 @@
+"""The Parquet lake: one folder per table, written atomically, read lazily with Polars."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+from pydantic import Field
+
+FULL_PART = "part-full.parquet"
+
+
+class LakeResource(dg.ConfigurableResource):
+    """Tables live in ``<root>/<group>/<table>/part-*.parquet``; state in ``<root>/_state``."""
+
+    root: str = Field(description="Lake root folder holding <group>/<table>/ Parquet parts.")
+
+    def table_dir(self, group: str, name: str) -> Path:
+        return Path(self.root) / group / name
+
+    def state_path(self, *parts: str) -> Path:
+        return Path(self.root, "_state", *parts)
+
+    def glob(self, group: str, name: str) -> str:
+        return str((self.table_dir(group, name) / "part-*.parquet").resolve())
+
+    def parts(self, group: str, name: str) -> list[Path]:
+        return sorted(self.table_dir(group, name).glob("part-*.parquet"))
+
+    def exists(self, group: str, name: str) -> bool:
+        return bool(self.parts(group, name))
+
+    def scan(self, group: str, name: str) -> pl.LazyFrame:
+        """Every part of a table as one LazyFrame, schemas unioned by column name."""
+        parts = self.parts(group, name)
+        if not parts:
+            raise FileNotFoundError(
+                f"lake table {group}.{name} has no data at {self.table_dir(group, name)}; "
+                "materialize it first"
+            )
+        return pl.concat([pl.scan_parquet(p) for p in parts], how="diagonal_relaxed")
+
+    def replace(self, group: str, name: str, frame: pl.LazyFrame | pl.DataFrame) -> Path:
+        """Replace a whole table with ``frame``: stream to a temp file, fsync, rename.
+
+        Readers see the old table or the new one, never a partial file.
+        """
+        directory = self.table_dir(group, name)
+        directory.mkdir(parents=True, exist_ok=True)
+        target = directory / FULL_PART
+        tmp = directory / f".{FULL_PART}.{os.getpid()}.tmp"
+        try:
+            if isinstance(frame, pl.DataFrame):
+                frame.write_parquet(tmp, compression="zstd")
+            else:
+                frame.sink_parquet(tmp, compression="zstd")
+            with tmp.open("rb") as fh:
+                os.fsync(fh.fileno())
+            os.replace(tmp, target)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        for stale in directory.glob("part-*.parquet"):
+            if stale.name != FULL_PART:
+                stale.unlink()
+        return target

@@ -1,0 +1,50 @@
+"""The DuckDB warehouse: every lake table is queryable as a view ``<group>.<table>``."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import duckdb
+from dagster_duckdb import DuckDBResource
+
+_IDENT = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+
+
+def _quote_ident(name: str) -> str:
+    if not _IDENT.match(name):
+        raise ValueError(f"not a safe SQL identifier: {name!r}")
+    return f'"{name}"'
+
+
+def _quote_literal(text: str) -> str:
+    # DDL cannot take bound parameters; a literal is quoted by doubling single quotes.
+    return "'" + text.replace("'", "''") + "'"
+
+
+class WarehouseResource(DuckDBResource):
+    """dagster-duckdb's resource plus view registration over lake Parquet."""
+
+    lock_wait_seconds: float = 30.0
+
+    def register_view(self, group: str, name: str, parquet_glob: str) -> None:
+        """Create or replace ``group.name`` as a view over the Parquet parts (one transaction)."""
+        schema, view = _quote_ident(group), _quote_ident(name)
+        sql = (
+            f"CREATE OR REPLACE VIEW {schema}.{view} AS SELECT * FROM "  # noqa: S608 - identifiers checked, literal quoted
+            f"read_parquet({_quote_literal(parquet_glob)}, union_by_name = true)"
+        )
+        deadline = time.monotonic() + self.lock_wait_seconds
+        while True:
+            try:
+                with self.get_connection() as con:
+                    con.execute("BEGIN")
+                    con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+                    con.execute(sql)
+                    con.execute("COMMIT")
+                return
+            except duckdb.IOException as exc:
+                # Another process holds the file's write lock; it only does so for milliseconds.
+                if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)

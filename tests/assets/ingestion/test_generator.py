@@ -1,0 +1,169 @@
+"""The generator: determinism, referential integrity, and a manifest that matches the data."""
+
+import hashlib
+import json
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from assets.ingestion.generator import GeneratorConfig, generate_dataset
+from assets.ingestion.generator.cli import main as cli_main
+from assets.ingestion.generator.defects import DEFECT_KINDS
+from assets.ingestion.generator.writers import FORMATS
+
+ALL = dict.fromkeys(DEFECT_KINDS, 0.02)
+
+
+def _digest(folder: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def _read(folder: Path, entity: str) -> pl.DataFrame:
+    return pl.concat([pl.read_parquet(p) for p in sorted((folder / entity).glob("*.parquet"))])
+
+
+def _read_text(folder: Path, entity: str) -> pl.DataFrame:
+    return pl.concat(
+        [pl.read_csv(p, infer_schema=False) for p in sorted((folder / entity).glob("*.csv"))]
+    )
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def test_same_seed_gives_the_same_bytes(tmp_path, fmt):
+    cfg = GeneratorConfig(customers=300, orders=3000, defect_rates=ALL, fmt=fmt, chunk_rows=1000)
+    generate_dataset(tmp_path / "a", cfg)
+    generate_dataset(tmp_path / "b", cfg)
+    assert _digest(tmp_path / "a") == _digest(tmp_path / "b")
+    other = GeneratorConfig(
+        customers=300, orders=3000, defect_rates=ALL, fmt=fmt, chunk_rows=1000, seed=8
+    )
+    generate_dataset(tmp_path / "c", other)
+    assert _digest(tmp_path / "a") != _digest(tmp_path / "c")
+
+
+def test_foreign_keys_are_valid_and_nothing_is_injected_at_zero_rates(tmp_path):
+    m = generate_dataset(tmp_path, GeneratorConfig(customers=500, orders=8000, chunk_rows=3000))
+    assert m["defects"] == [] and m["defect_counts"] == {}
+    customers = _read(tmp_path, "customers")
+    products = _read(tmp_path, "products")
+    assert customers["customer_id"].is_unique().all()
+    for entity in ("orders", "support_tickets", "usage_events"):
+        frame = _read(tmp_path, entity)
+        assert frame.height == m["row_counts"][entity]
+        assert frame["customer_id"].is_in(customers["customer_id"].implode()).all()
+    assert _read(tmp_path, "orders")["product_id"].is_in(products["product_id"].implode()).all()
+    # No activity before the account existed.
+    orders = _read(tmp_path, "orders").join(customers, on="customer_id")
+    assert (orders["order_ts"].dt.date() >= orders["account_created_date"]).all()
+
+
+def test_realism_emails_derive_from_names_and_cities_lie_in_their_country(tmp_path):
+    generate_dataset(tmp_path, GeneratorConfig(customers=2000, orders=100))
+    customers = _read(tmp_path, "customers")
+    cities = pl.read_csv(Path("assets/ingestion/reference/cities.csv"))
+    joined = customers.join(cities, on=["country_code", "city"], how="left", coalesce=True)
+    assert joined["region_right"].null_count() == 0
+    local = customers["email"].str.split("@").list.first()
+    assert (local.str.contains(r"^[a-z0-9]+\.[a-z0-9]+[0-9]{0,2}$")).all()
+    assert customers["plan_type"].is_in(["free", "basic", "pro", "enterprise"]).all()
+
+
+def test_manifest_matches_the_data_for_every_defect_kind(tmp_path):
+    cfg = GeneratorConfig(
+        customers=1000, orders=10000, defect_rates=ALL, fmt="csv", chunk_rows=4000
+    )
+    m = generate_dataset(tmp_path, cfg)
+    labelled = pl.DataFrame(m["defects"])
+    got = {
+        (r["entity"], r["kind"]): r["len"]
+        for r in labelled.group_by("entity", "kind").len().to_dicts()
+    }
+
+    customers = _read_text(tmp_path, "customers")
+    products = _read_text(tmp_path, "products")
+    orders = _read_text(tmp_path, "orders")
+    tickets = _read_text(tmp_path, "support_tickets")
+    events = _read_text(tmp_path, "usage_events")
+    cust_ids = customers["customer_id"].unique().implode()
+    prod_ids = products["product_id"].unique().implode()
+
+    def dup_rows(df: pl.DataFrame) -> int:
+        return df.height - df.unique().height
+
+    def dup_keys(df: pl.DataFrame, key: str) -> int:
+        distinct = df.unique()
+        return distinct.height - distinct[key].n_unique()
+
+    # Counted from the files alone, independently of the injector.
+    measured = {
+        ("customers", "exact_duplicate"): dup_rows(customers),
+        ("customers", "duplicate_key"): dup_keys(customers, "customer_id"),
+        ("customers", "malformed_email"): customers["email"].str.contains(" at ").sum(),
+        ("customers", "malformed_phone"): customers["phone"].str.contains("x").sum(),
+        ("customers", "null_required"): customers.select(
+            pl.any_horizontal(pl.col("email", "plan_type", "country").is_null()).sum()
+        ).item(),
+        ("customers", "out_of_range"): (customers["birth_date"] > date.today().isoformat()).sum(),
+        ("orders", "exact_duplicate"): dup_rows(orders),
+        ("orders", "duplicate_key"): dup_keys(orders, "order_id"),
+        ("orders", "orphan_fk"): (~orders["customer_id"].is_in(cust_ids)).sum()
+        + (~orders["product_id"].is_in(prod_ids)).sum(),
+        ("orders", "wrong_type"): (orders["quantity"] == "N/A").sum(),
+        ("orders", "out_of_range"): (orders["quantity"].cast(pl.Int64, strict=False) < 0).sum(),
+        ("orders", "outlier"): (orders["quantity"].cast(pl.Int64, strict=False) >= 50).sum(),
+        ("support_tickets", "inconsistent"): (tickets["closed_ts"] < tickets["opened_ts"]).sum(),
+        ("support_tickets", "orphan_fk"): (~tickets["customer_id"].is_in(cust_ids)).sum(),
+        ("usage_events", "outlier"): (
+            events["duration_s"].cast(pl.Float64, strict=False) > 10_000
+        ).sum(),
+        ("usage_events", "wrong_type"): (events["duration_s"] == "N/A").sum(),
+    }
+    for key, n in measured.items():
+        assert n == got[key], key
+    # Row counts in the manifest are the rows in the files.
+    for entity, frame in [("customers", customers), ("orders", orders), ("usage_events", events)]:
+        assert frame.height == m["row_counts"][entity]
+    # Every labelled key exists in its entity's data.
+    keyed = {"customers": (customers, "customer_id"), "orders": (orders, "order_id")}
+    for entity, (frame, key) in keyed.items():
+        keys = labelled.filter(pl.col("entity") == entity)["key"]
+        assert keys.is_in(frame[key].implode()).all()
+    saved = json.loads((tmp_path / "manifest.json").read_text())
+    assert saved["planted"]["price_elasticity"]["electronics"] < 0
+    assert len(saved["planted"]["daily_revenue_anomalies"]) == cfg.anomaly_days
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_every_format_round_trips_through_the_cli(tmp_path, fmt, capsys):
+    rc = cli_main(
+        ["--out", str(tmp_path), "--customers", "200", "--orders", "1500", "--format", fmt]
+    )
+    assert rc == 0
+    assert "wrote customers 200" in capsys.readouterr().out
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    for entity, files in manifest["files"].items():
+        for rel in files:
+            path = tmp_path / rel
+            assert path.name.endswith(fmt)
+            frame = {
+                "parquet": pl.read_parquet,
+                "csv": pl.read_csv,
+                "csv.gz": pl.read_csv,
+                "ndjson": pl.read_ndjson,
+                "json": pl.read_json,
+            }.get(fmt)
+            if frame is not None:
+                assert frame(path).height == manifest["row_counts"][entity]
+            else:  # xml: one <record> per row
+                assert path.read_text().count("<record>") == manifest["row_counts"][entity]
+
+
+def test_cli_refuses_bad_options_with_the_field(capsys):
+    assert cli_main(["--out", "/tmp/x", "--customers", "3"]) == 2
+    assert "customers: at least 10" in capsys.readouterr().err

@@ -1,0 +1,79 @@
+"""The dagster CLI as CI uses it, as subprocesses, on the committed instance configs."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import psycopg
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+DAGSTER = str(Path(sys.executable).with_name("dagster"))
+pytestmark = pytest.mark.e2e
+
+
+def _env(tmp_path: Path, instance_yaml: Path, **extra: str) -> dict[str, str]:
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copyfile(instance_yaml, home / "dagster.yaml")
+    return {
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        "PIPELINE_DATA_DIR": str(tmp_path / "data"),
+        "PIPELINE_DATASETS_DIR": str(tmp_path / "datasets"),
+        **extra,
+    }
+
+
+def _materialize(env: dict[str, str], select: str = "*") -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [DAGSTER, "asset", "materialize", "-m", "pipeline_defs", "--select", select],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def test_definitions_validate_and_materialize_everything_on_sqlite(tmp_path):
+    env = _env(tmp_path, ROOT / "dagster.yaml")
+    check = subprocess.run(
+        [DAGSTER, "definitions", "validate", "-w", "workspace.yaml"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert check.returncode == 0, check.stderr[-2000:]
+    done = _materialize(env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "RUN_SUCCESS" in done.stderr
+    with duckdb.connect(str(tmp_path / "data" / "warehouse.duckdb"), read_only=True) as con:
+        views = {
+            r[0]
+            for r in con.execute(
+                "SELECT table_schema || '.' || table_name FROM information_schema.tables"
+            ).fetchall()
+        }
+        assert {"ingestion.raw_orders", "ingestion.raw_customers"} <= views
+        assert con.execute("SELECT count(*) FROM ingestion.raw_orders").fetchone()[0] > 0
+    assert (
+        tmp_path / "dagster_home" / "history"
+    ).exists()  # the SQLite instance under DAGSTER_HOME
+
+
+def test_instance_on_postgres_records_the_run(tmp_path, pg_url):
+    env = _env(tmp_path, ROOT / "instance" / "dagster.postgres.yaml", DAGSTER_PG_URL=pg_url)
+    with psycopg.connect(pg_url, autocommit=True) as con:
+        con.execute("DROP TABLE IF EXISTS runs, event_logs, secondary_indexes CASCADE")
+    done = _materialize(env, "sample_landing_data")
+    assert done.returncode == 0, done.stderr[-3000:]
+    with psycopg.connect(pg_url) as con:
+        statuses = [r[0] for r in con.execute("SELECT status FROM runs").fetchall()]
+    assert statuses == ["SUCCESS"]
+    assert not (tmp_path / "dagster_home" / "history").exists()  # nothing went to SQLite
