@@ -7,6 +7,8 @@ import dagster as dg
 from assets.ingestion.assets import GROUP as INGESTION
 from assets.ingestion.assets import build_ingestion_assets
 from assets.ingestion.contracts import load_catalog
+from assets.validation.assets import GROUP as VALIDATION
+from assets.validation.assets import build_validation_assets
 from pipeline_defs.settings import Settings
 from resources import LakeResource, LandingZoneResource, WarehouseResource
 
@@ -32,7 +34,7 @@ def build_jobs() -> list[dg.UnresolvedAssetJobDefinition]:
         ),
         dg.define_asset_job(
             "ingest_and_validate",
-            selection=dg.AssetSelection.groups(INGESTION),
+            selection=dg.AssetSelection.groups(INGESTION, VALIDATION),
             description="Read new landing files into the lake and run the quality gates.",
         ),
         dg.define_asset_job(
@@ -47,7 +49,10 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     settings = settings or Settings.from_env()
     catalog = load_catalog([settings.datasets_dir])
     return dg.Definitions(
-        assets=build_ingestion_assets(catalog),
+        assets=[
+            *build_ingestion_assets(catalog),
+            *build_validation_assets(catalog, settings.quality_policy),
+        ],
         jobs=build_jobs(),
         resources=build_resources(settings),
     )

@@ -20,10 +20,16 @@ class Settings:
     reports_dir: Path
     datasets_dir: Path
     environment: str
+    quality_policy: str | None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
+        policy = env.get("PIPELINE_QUALITY_POLICY") or None
+        if policy not in (None, "block", "warn", "auto_fix"):
+            raise ValueError(
+                f"PIPELINE_QUALITY_POLICY must be block, warn or auto_fix, not {policy!r}"
+            )
         data_dir = Path(env.get("PIPELINE_DATA_DIR", "data")).absolute()
         return cls(
             data_dir=data_dir,
@@ -36,4 +42,5 @@ class Settings:
             reports_dir=data_dir / "reports",
             datasets_dir=Path(env.get("PIPELINE_DATASETS_DIR", "datasets")),
             environment=env.get("PIPELINE_ENV", "local"),
+            quality_policy=policy,
         )

@@ -15,10 +15,10 @@ def test_groups_jobs_and_raw_assets(settings):
     d = build_definitions(settings)
     graph = d.resolve_asset_graph()
     groups = {graph.get(k).group_name for k in graph.get_all_asset_keys()}
-    assert groups == {"ingestion"}
+    assert groups == {"ingestion", "validation"}
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
     for entity in ("customers", "products", "orders", "support_tickets", "usage_events"):
-        assert f"raw_{entity}" in keys
+        assert {f"raw_{entity}", f"validated_{entity}", f"quarantined_{entity}"} <= keys
     for job in ("full_pipeline", "ingest_and_validate", "generate_sample_data"):
         assert d.resolve_job_def(job).name == job
 
@@ -32,4 +32,16 @@ def test_user_dataset_spec_becomes_a_raw_asset(settings):
         " ref_columns: [customer_id]}\n"
     )
     graph = build_definitions(settings).resolve_asset_graph()
-    assert dg.AssetKey("raw_invoices") in graph.get_all_asset_keys()
+    for key in ("raw_invoices", "validated_invoices", "quarantined_invoices"):
+        assert dg.AssetKey(key) in graph.get_all_asset_keys()
+    # The foreign key makes validation read the parent's raw table.
+    assert dg.AssetKey("raw_customers") in graph.get(dg.AssetKey("validated_invoices")).parent_keys
+
+
+def test_bad_policy_in_env_is_refused_naming_the_variable():
+    import pytest
+
+    from pipeline_defs.settings import Settings
+
+    with pytest.raises(ValueError, match="PIPELINE_QUALITY_POLICY must be block, warn or auto_fix"):
+        Settings.from_env({"PIPELINE_QUALITY_POLICY": "lenient"})

@@ -42,7 +42,18 @@ class SampleDataConfig(dg.Config):
     )
     seed: int = Field(default=7, description="Random seed; the same seed gives the same bytes.")
     defect_rate: float = Field(
-        default=0.01, ge=0.0, le=0.2, description="Rate of every planted defect kind (0 = clean)."
+        default=0.002,
+        ge=0.0,
+        le=0.2,
+        description="Rate of every planted defect kind except duplicate keys (0 = clean). The "
+        "default keeps every quality gate passing while the quarantine shows each kind.",
+    )
+    duplicate_key_rate: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=0.2,
+        description="Rate of rows that reuse an existing key with different content; any of them "
+        "fails the keys_unique gate under the block policy, by design.",
     )
     file_format: Literal["csv", "csv.gz", "json", "ndjson", "parquet", "xml"] = Field(
         default="csv", description=f"Landing file format, one of {', '.join(FORMATS)}."
@@ -74,7 +85,10 @@ def sample_landing_data(
         customers=config.customers,
         orders=config.orders,
         seed=config.seed,
-        defect_rates={k: config.defect_rate for k in DEFECT_KINDS} if config.defect_rate else {},
+        defect_rates={
+            k: (config.duplicate_key_rate if k == "duplicate_key" else config.defect_rate)
+            for k in DEFECT_KINDS
+        },
         fmt=config.file_format,
     )
     batch = f"sample-{context.run.run_id[:8]}"

@@ -151,6 +151,7 @@ class ThresholdSpec(_Strict):
     uniqueness: float = Field(default=1.0, ge=0, le=1)
     validity: float = Field(default=0.98, ge=0, le=1)
     overall_score: float = Field(default=80.0, ge=0, le=100)
+    referential_integrity: float = Field(default=0.99, ge=0, le=1)
 
 
 class PartitionSpec(_Strict):

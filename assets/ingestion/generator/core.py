@@ -585,7 +585,8 @@ def _events_chunk(
                 features,
                 _weighted_pick(rng, np.asarray([0.3, 0.15, 0.08, 0.12, 0.1, 0.15, 0.06, 0.04]), m),
             ),
-            "duration_s": np.round(np.clip(rng.lognormal(5.3, 0.6, m), 1.0, 1500.0), 1),
+            # Sessions time out after 10 minutes, so natural durations stay under 600 s.
+            "duration_s": np.round(np.clip(rng.lognormal(5.3, 0.45, m), 1.0, 600.0), 1),
             "device": _labels(
                 ["web", "ios", "android", "desktop"],
                 _weighted_pick(rng, np.asarray([0.45, 0.2, 0.2, 0.15]), m),

@@ -112,6 +112,7 @@ class DefectInjector:
         self.n_products = n_products
         self.list_price = list_price
         self._records: list[pl.DataFrame] = []
+        self.defective_products: set[str] = set()
 
     def inject(self, entity: str, frame: pl.DataFrame, rng: np.random.Generator) -> pl.DataFrame:
         kinds = [k for k in applicable_kinds(entity, self.text_format) if self.rates.get(k, 0) > 0]
@@ -124,6 +125,19 @@ class DefectInjector:
         if total >= n:
             raise ValueError(f"defect rates for {entity} add up to more rows than it has ({n})")
         perm = rng.permutation(n)
+        if entity == "orders" and "inconsistent" in counts and self.defective_products:
+            # A price can only be judged against a valid list price: plant price inconsistencies
+            # on orders of clean products, so every planted defect is detectable.
+            clean_product = ~frame["product_id"].is_in(sorted(self.defective_products)).to_numpy()
+            head = perm[:total]
+            eligible = head[clean_product[head]]
+            k = counts["inconsistent"]
+            if len(eligible) >= k:
+                chosen = eligible[:k]
+                rest = np.setdiff1d(head, chosen, assume_unique=True)
+                offset = sum(counts[x] for x in kinds[: kinds.index("inconsistent")])
+                head = np.concatenate([rest[:offset], chosen, rest[offset:]])
+                perm = np.concatenate([head, perm[total:]])
         clean_pool = perm[total:]  # sources for duplicates: rows with no defect of their own
         start = 0
         appended: list[pl.DataFrame] = []
@@ -143,6 +157,10 @@ class DefectInjector:
                     self._record(entity, kind, c, keys.gather(sub))
             else:
                 self._record(entity, kind, column, keys.gather(idx))
+        if entity == "products":
+            self.defective_products = set(
+                self.frame().filter(pl.col("entity") == "products")["key"].to_list()
+            )
         out = pl.DataFrame(list(cols.values()))
         if appended:
             aligned = [

@@ -1,0 +1,92 @@
+"""Quality history: robust anomaly detection on each metric against its own past, and drift."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import polars as pl
+
+MAD_TO_SIGMA = 1.4826
+HISTORY_SCHEMA = {
+    "run_id": pl.String,
+    "dataset": pl.String,
+    "metric": pl.String,
+    "value": pl.Float64,
+    "recorded_at": pl.Datetime("us", "UTC"),
+}
+
+
+def history_rows(
+    run_id: str, dataset: str, metrics: Mapping[str, float], recorded_at
+) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "run_id": [run_id] * len(metrics),
+            "dataset": [dataset] * len(metrics),
+            "metric": list(metrics),
+            "value": [float(v) for v in metrics.values()],
+            "recorded_at": [recorded_at] * len(metrics),
+        },
+        schema=HISTORY_SCHEMA,
+    )
+
+
+def metric_anomalies(
+    history: pl.DataFrame,
+    current: Mapping[str, float],
+    *,
+    k: float = 3.5,
+    min_points: int = 5,
+    relative_floor: float = 0.01,
+) -> list[dict[str, float | str]]:
+    """Metrics more than ``k`` robust standard deviations from the median of their own history.
+
+    The robust standard deviation is 1.4826 x the median absolute deviation. A history with no
+    spread (MAD 0, common for a metric stuck at 1.0) would call any change infinite, so the scale
+    has a floor of ``relative_floor`` x |median| (and 1e-9).
+    """
+    if history.is_empty():
+        return []
+    stats = (
+        history.group_by("metric")
+        .agg(
+            pl.len().alias("n"),
+            pl.col("value").median().alias("median"),
+            (pl.col("value") - pl.col("value").median()).abs().median().alias("mad"),
+        )
+        .filter(pl.col("n") >= min_points)
+    )
+    out = []
+    for metric, n, median, mad in stats.iter_rows():
+        if metric not in current:
+            continue
+        scale = max(MAD_TO_SIGMA * mad, relative_floor * abs(median), 1e-9)
+        z = (current[metric] - median) / scale
+        if abs(z) > k:
+            out.append(
+                {
+                    "metric": metric,
+                    "value": current[metric],
+                    "median": median,
+                    "robust_z": round(z, 2),
+                    "points": n,
+                }
+            )
+    return out
+
+
+def schema_drift(
+    previous: Mapping[str, str] | None, current: Mapping[str, str]
+) -> dict[str, list[str]]:
+    """Columns added, removed or retyped since the last successful materialization."""
+    if previous is None:
+        return {"added": [], "removed": [], "retyped": []}
+    return {
+        "added": sorted(set(current) - set(previous)),
+        "removed": sorted(set(previous) - set(current)),
+        "retyped": sorted(
+            f"{c}: {previous[c]} -> {current[c]}"
+            for c in set(previous) & set(current)
+            if previous[c] != current[c]
+        ),
+    }

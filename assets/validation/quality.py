@@ -1,0 +1,292 @@
+"""Quality metrics from flagged rows, the gates they feed, and the split into valid/quarantined.
+
+Metrics (all shares of the rows left after exact duplicates are removed):
+- completeness per column: non-null values (values that failed to cast count as missing);
+- uniqueness per key: rows whose key does not repeat an earlier row's;
+- validity: rows that break no column rule (type, required, range, allowed values, pattern);
+- consistency: rows that break no cross-field or cross-entity rule (foreign keys, comparisons);
+- referential integrity per foreign key: non-null references that resolve.
+
+The overall score, 0 to 100, is 30 x validity + 25 x mean completeness of required columns
++ 20 x the lowest key uniqueness + 25 x consistency.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+
+from assets.ingestion.contracts import DatasetSpec
+from assets.validation.rules import (
+    COLUMN_KINDS,
+    CROSS_KINDS,
+    EXACT_DUP,
+    FIXES,
+    OUTLIERS,
+    REASONS,
+    ROW_ID,
+    RULES,
+)
+
+WEIGHTS = {"validity": 30.0, "completeness": 25.0, "uniqueness": 20.0, "consistency": 25.0}
+
+
+@dataclass
+class QualityReport:
+    rows_in: int
+    exact_duplicates: int
+    rows_checked: int
+    valid_rows: int
+    quarantined_rows: int
+    completeness: dict[str, float]
+    uniqueness: dict[str, float]
+    referential: dict[str, float]
+    validity: float
+    consistency: float
+    overall_score: float
+    rule_failures: dict[str, int] = field(default_factory=dict)
+    outliers: dict[str, int] = field(default_factory=dict)
+    fixes: dict[str, int] = field(default_factory=dict)
+    required_columns: list[str] = field(default_factory=list)
+
+    @property
+    def required_completeness(self) -> tuple[str, float]:
+        """The least complete required column and its completeness."""
+        if not self.required_columns:
+            return "", 1.0
+        col = min(self.required_columns, key=lambda c: self.completeness[c])
+        return col, self.completeness[col]
+
+    def metrics(self) -> dict[str, float]:
+        """Flat metric name -> value, for history and plotting."""
+        out: dict[str, float] = {
+            "rows_in": float(self.rows_in),
+            "valid_rows": float(self.valid_rows),
+            "quarantined_rows": float(self.quarantined_rows),
+            "exact_duplicates": float(self.exact_duplicates),
+            "validity": self.validity,
+            "consistency": self.consistency,
+            "overall_score": self.overall_score,
+            "required_completeness": self.required_completeness[1],
+            "key_uniqueness": min(self.uniqueness.values(), default=1.0),
+        }
+        out.update({f"completeness:{c}": v for c, v in self.completeness.items()})
+        out.update({f"referential:{k}": v for k, v in self.referential.items()})
+        return out
+
+
+def _share(numerator: Any, denominator: Any) -> float:
+    return 1.0 if not denominator else round(float(numerator) / float(denominator), 6)
+
+
+def measure(flagged: pl.LazyFrame, spec: DatasetSpec) -> QualityReport:
+    """All metrics in two small aggregations over the flagged frame."""
+    has_kind = {
+        k: pl.col(RULES).list.eval(pl.element().str.starts_with(f"{k}:")).list.any()
+        for k in (*COLUMN_KINDS, *CROSS_KINDS, "unique")
+    }
+    column_bad = pl.any_horizontal([has_kind[k] for k in COLUMN_KINDS])
+    cross_bad = pl.any_horizontal([has_kind[k] for k in CROSS_KINDS])
+    kept = ~pl.col(EXACT_DUP)
+    aggs = [
+        pl.len().alias("rows_in"),
+        pl.col(EXACT_DUP).sum().alias("exact_duplicates"),
+        (kept & (pl.col(RULES).list.len() == 0)).sum().alias("valid_rows"),
+        (kept & (pl.col(RULES).list.len() > 0)).sum().alias("quarantined_rows"),
+        (kept & ~column_bad).sum().alias("column_ok"),
+        (kept & ~cross_bad).sum().alias("cross_ok"),
+    ]
+    aggs += [
+        (kept & pl.col(c.name).is_not_null()).sum().alias(f"nn|{c.name}") for c in spec.columns
+    ]
+    for group in [spec.key, *spec.unique_keys]:
+        if group:
+            name = ", ".join(group)
+            present = pl.all_horizontal([pl.col(c).is_not_null() for c in group])
+            aggs.append((kept & present).sum().alias(f"keys|{name}"))
+    for fk in spec.foreign_keys:
+        present = pl.all_horizontal([pl.col(c).is_not_null() for c in fk.columns])
+        aggs.append((kept & present).sum().alias(f"refs|{', '.join(fk.columns)}->{fk.references}"))
+    if OUTLIERS not in flagged.collect_schema():
+        flagged = flagged.with_columns(pl.lit([], dtype=pl.List(pl.String)).alias(OUTLIERS))
+    row = flagged.select(aggs).collect().row(0, named=True)
+    counts = (
+        flagged.filter(kept)
+        .select(pl.col(RULES).explode().alias("rule"))
+        .drop_nulls()
+        .group_by("rule")
+        .len()
+        .collect()
+    )
+    failures = {r: int(n) for r, n in counts.iter_rows()}
+    outlier_counts = (
+        flagged.filter(kept)
+        .select(pl.col(OUTLIERS).explode().alias("o"))
+        .drop_nulls()
+        .group_by("o")
+        .len()
+        .collect()
+    )
+    fix_counts = (
+        flagged.filter(kept)
+        .select(pl.col(FIXES).explode().alias("f"))
+        .drop_nulls()
+        .group_by("f")
+        .len()
+        .collect()
+    )
+    checked = int(row["rows_in"]) - int(row["exact_duplicates"])
+    completeness = {c.name: _share(row[f"nn|{c.name}"], checked) for c in spec.columns}
+    uniqueness = {}
+    for group in [spec.key, *spec.unique_keys]:
+        if group:
+            name = ", ".join(group)
+            uniqueness[name] = (
+                1.0 - _share(failures.get(f"unique:{name}", 0), row[f"keys|{name}"])
+                if row[f"keys|{name}"]
+                else 1.0
+            )
+    referential = {}
+    for fk in spec.foreign_keys:
+        label = f"{', '.join(fk.columns)}->{fk.references}"
+        present = row[f"refs|{label}"]
+        referential[label] = (
+            1.0 - _share(failures.get(f"fk:{label}", 0), present) if present else 1.0
+        )
+    validity = _share(row["column_ok"], checked)
+    consistency = _share(row["cross_ok"], checked)
+    required = [c.name for c in spec.columns if c.required]
+    req_complete = sum(completeness[c] for c in required) / len(required) if required else 1.0
+    score = (
+        WEIGHTS["validity"] * validity
+        + WEIGHTS["completeness"] * req_complete
+        + WEIGHTS["uniqueness"] * min(uniqueness.values(), default=1.0)
+        + WEIGHTS["consistency"] * consistency
+    )
+    return QualityReport(
+        rows_in=int(row["rows_in"]),
+        exact_duplicates=int(row["exact_duplicates"]),
+        rows_checked=checked,
+        valid_rows=int(row["valid_rows"]),
+        quarantined_rows=int(row["quarantined_rows"]),
+        completeness=completeness,
+        uniqueness=uniqueness,
+        referential=referential,
+        validity=validity,
+        consistency=consistency,
+        overall_score=round(score, 3),
+        rule_failures=dict(sorted(failures.items())),
+        outliers={r: int(n) for r, n in outlier_counts.iter_rows()},
+        fixes={r: int(n) for r, n in fix_counts.iter_rows()},
+        required_columns=required,
+    )
+
+
+@dataclass(frozen=True)
+class Gate:
+    name: str
+    passed: bool
+    value: float
+    threshold: float
+    description: str
+    failing_rule_prefixes: tuple[str, ...]
+
+
+def gates(report: QualityReport, spec: DatasetSpec) -> list[Gate]:
+    """The blocking quality gates of one dataset, evaluated against its thresholds."""
+    t = spec.thresholds
+    name = spec.name
+    col, comp = report.required_completeness
+    out = [
+        Gate(
+            f"{name}_required_fields_complete",
+            comp >= t.completeness,
+            comp,
+            t.completeness,
+            f"Every required field is at least {t.completeness:.0%} complete "
+            f"(least complete: {col or 'none'}).",
+            ("required:", "type:"),
+        ),
+        Gate(
+            f"{name}_keys_unique",
+            min(report.uniqueness.values(), default=1.0) >= t.uniqueness,
+            min(report.uniqueness.values(), default=1.0),
+            t.uniqueness,
+            f"Keys are unique in at least {t.uniqueness:.0%} of rows (exact duplicates are "
+            "removed first and do not count).",
+            ("unique:",),
+        ),
+        Gate(
+            f"{name}_validity_at_least_threshold",
+            report.validity >= t.validity,
+            report.validity,
+            t.validity,
+            f"At least {t.validity:.0%} of rows pass every column rule (type, required, range, "
+            "allowed values, pattern).",
+            ("type:", "required:", "range:", "allowed:", "pattern:"),
+        ),
+        Gate(
+            f"{name}_quality_score_at_least_threshold",
+            report.overall_score >= t.overall_score,
+            report.overall_score,
+            t.overall_score,
+            f"The overall quality score (0-100) is at least {t.overall_score:g}.",
+            ("",),
+        ),
+    ]
+    for fk in spec.foreign_keys:
+        label = f"{', '.join(fk.columns)}->{fk.references}"
+        share = report.referential[label]
+        out.append(
+            Gate(
+                f"{name}_reference_{fk.references}",
+                share >= t.referential_integrity,
+                share,
+                t.referential_integrity,
+                f"At least {t.referential_integrity:.0%} of {', '.join(fk.columns)} values match "
+                f"a row in {fk.references}.",
+                (f"fk:{label}",),
+            )
+        )
+    return out
+
+
+def valid_rows(flagged: pl.LazyFrame) -> pl.LazyFrame:
+    return flagged.filter(~pl.col(EXACT_DUP) & (pl.col(RULES).list.len() == 0)).drop(
+        RULES, REASONS, EXACT_DUP, ROW_ID
+    )
+
+
+def quarantined_rows(flagged: pl.LazyFrame) -> pl.LazyFrame:
+    """Failing rows with their original values, the rules they broke and why, as text."""
+    return (
+        flagged.filter(~pl.col(EXACT_DUP) & (pl.col(RULES).list.len() > 0))
+        .with_columns(
+            pl.col(RULES).list.join(", ").alias("_rules"),
+            pl.col(REASONS).list.join("; ").alias("_reason"),
+        )
+        .drop(REASONS, EXACT_DUP, ROW_ID)
+    )
+
+
+def failing_examples(
+    flagged: pl.LazyFrame, spec: DatasetSpec, prefixes: tuple[str, ...], n: int = 10
+) -> list[str]:
+    """A sample of keys of rows that broke a rule with one of ``prefixes``."""
+    key = spec.key or [c.name for c in spec.columns[:1]]
+    hit = (
+        pl.col(RULES)
+        .list.eval(pl.any_horizontal([pl.element().str.starts_with(p) for p in prefixes]))
+        .list.any()
+    )
+    sample = (
+        flagged.filter(~pl.col(EXACT_DUP) & hit)
+        .select(
+            pl.concat_str([pl.col(c).cast(pl.String).fill_null("null") for c in key], separator="|")
+        )
+        .head(n)
+        .collect()
+    )
+    return sample.to_series().to_list()

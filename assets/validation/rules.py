@@ -1,0 +1,462 @@
+"""Row rules compiled from a dataset spec into vectorised Polars expressions.
+
+``flag_rows`` adds to every raw row the names of the rules it breaks (``_rules``) and a readable
+reason for each (``_reasons``); nothing is evaluated row by row in Python. Rule names are stable
+and say what broke: ``type:quantity``, ``required:email``, ``range:quantity``, ``allowed:channel``,
+``pattern:email``, ``unique:order_id``, ``fk:customer_id->customers``, ``rule:closed_after_opened``,
+``outlier:quantity``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import polars as pl
+
+from assets.ingestion.conform import ERRORS_COLUMN
+from assets.ingestion.contracts import (
+    ColumnSpec,
+    CompareRule,
+    DatasetSpec,
+    LookupCompareRule,
+)
+
+RULES = "_rules"
+REASONS = "_reasons"
+FIXES = "_fixes"
+OUTLIERS = "_outliers"
+EXACT_DUP = "_exact_duplicate"
+ROW_ID = "_row_id"
+
+COLUMN_KINDS = ("type", "required", "range", "allowed", "pattern")
+CROSS_KINDS = ("fk", "rule")
+_OPS = {
+    "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b,
+    ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b,
+    "==": lambda a, b: a == b,
+    "!=": lambda a, b: a != b,
+}
+
+
+@dataclass(frozen=True)
+class RowRule:
+    name: str
+    kind: str
+    column: str
+    failed: pl.Expr
+    reason: pl.Expr
+
+
+def data_columns(schema: Mapping[str, Any]) -> list[str]:
+    """Columns that carry data (not lineage or validation bookkeeping)."""
+    return [c for c in schema if not c.startswith("_")]
+
+
+def bound(col: ColumnSpec, value: float | str, today: date) -> Any:
+    """A spec bound as a value comparable with the column: numbers, dates, or ``today``."""
+    if col.type in ("date", "datetime"):
+        day = today if value == "today" else date.fromisoformat(str(value))
+        return day if col.type == "date" else datetime(day.year, day.month, day.day)
+    return float(value)
+
+
+def _text(expr: pl.Expr) -> pl.Expr:
+    return expr.cast(pl.String).fill_null("null")
+
+
+def column_rules(spec: DatasetSpec, today: date) -> list[RowRule]:
+    rules: list[RowRule] = []
+    errors = pl.col(ERRORS_COLUMN)
+    for col in spec.columns:
+        c = pl.col(col.name)
+        type_failed = errors.is_not_null() & errors.str.contains(f'"{col.name}": ', literal=True)
+        if col.type != "string":
+            original = errors.str.extract(rf'"{col.name}": "((?:[^"\\]|\\.)*)"', 1)
+            rules.append(
+                RowRule(
+                    f"type:{col.name}",
+                    "type",
+                    col.name,
+                    type_failed.fill_null(False),
+                    pl.lit(f"{col.name} is not a valid {col.type}: '") + original + pl.lit("'"),
+                )
+            )
+        if col.required:
+            rules.append(
+                RowRule(
+                    f"required:{col.name}",
+                    "required",
+                    col.name,
+                    c.is_null() & ~type_failed.fill_null(False),
+                    pl.lit(f"{col.name} is required but missing"),
+                )
+            )
+        if col.min is not None or col.max is not None:
+            lo = bound(col, col.min, today) if col.min is not None else None
+            hi = bound(col, col.max, today) if col.max is not None else None
+            below = (c < lo) if lo is not None else pl.lit(False)
+            above = (c > hi) if hi is not None else pl.lit(False)
+            rules.append(
+                RowRule(
+                    f"range:{col.name}",
+                    "range",
+                    col.name,
+                    (below | above).fill_null(False),
+                    pl.when(below)
+                    .then(
+                        pl.lit(f"{col.name} ")
+                        + _text(c)
+                        + pl.lit(f" is below the minimum {col.min}")
+                    )
+                    .otherwise(
+                        pl.lit(f"{col.name} ")
+                        + _text(c)
+                        + pl.lit(f" is above the maximum {col.max}")
+                    ),
+                )
+            )
+        if col.allowed is not None:
+            allowed = [str(v) for v in col.allowed] if col.type == "string" else col.allowed
+            shown = ", ".join(str(v) for v in col.allowed)
+            rules.append(
+                RowRule(
+                    f"allowed:{col.name}",
+                    "allowed",
+                    col.name,
+                    (~c.is_in(allowed)).fill_null(False),
+                    pl.lit(f"{col.name} '") + _text(c) + pl.lit(f"' is not one of {shown}"),
+                )
+            )
+        if col.regex is not None:
+            label = col.pattern if col.pattern in ("email", "phone", "sku") else "the pattern"
+            rules.append(
+                RowRule(
+                    f"pattern:{col.name}",
+                    "pattern",
+                    col.name,
+                    (~c.cast(pl.String).str.contains(col.regex)).fill_null(False),
+                    pl.lit(f"{col.name} '") + _text(c) + pl.lit(f"' does not look like {label}"),
+                )
+            )
+    return rules
+
+
+def trusted_reference(
+    raw: pl.LazyFrame, spec: DatasetSpec, column: str, today: date
+) -> pl.LazyFrame:
+    """Parent rows whose ``column`` passes its own column rules: what lookup rules compare with.
+
+    A child row is not blamed for a parent value that is itself invalid; that parent row is
+    quarantined on its own account.
+    """
+    own = [r.failed for r in column_rules(spec, today) if r.column == column]
+    ok = ~pl.any_horizontal(own) if own else pl.lit(True)
+    return raw.filter(ok & pl.col(column).is_not_null())
+
+
+def _fk_flag(i: int) -> str:
+    return f"_fk_{i}_found"
+
+
+def _lookup_col(i: int) -> str:
+    return f"_lookup_{i}"
+
+
+def attach_references(
+    lf: pl.LazyFrame,
+    spec: DatasetSpec,
+    parent_keys: Mapping[str, pl.LazyFrame],
+    lookups: Mapping[str, pl.LazyFrame],
+) -> pl.LazyFrame:
+    """Join what cross-entity rules need: a found-flag per foreign key, a value per lookup."""
+    for i, fk in enumerate(spec.foreign_keys):
+        parent = parent_keys.get(fk.references)
+        if parent is None:
+            continue
+        keys = (
+            parent.select(
+                [pl.col(r).alias(c) for c, r in zip(fk.columns, fk.ref_columns, strict=True)]
+            )
+            .drop_nulls()
+            .unique()
+            .with_columns(pl.lit(True).alias(_fk_flag(i)))
+        )
+        lf = lf.join(keys, on=fk.columns, how="left", maintain_order="left")
+    for i, rule in enumerate(spec.rules):
+        if isinstance(rule, LookupCompareRule) and rule.references in lookups:
+            ref = (
+                lookups[rule.references]
+                .select(
+                    pl.col(rule.ref_key).alias(rule.via),
+                    pl.col(rule.ref_column).alias(_lookup_col(i)),
+                )
+                .drop_nulls(rule.via)
+                .unique(subset=[rule.via], keep="first", maintain_order=True)
+            )
+            lf = lf.join(ref, on=rule.via, how="left", maintain_order="left")
+    return lf
+
+
+def cross_rules(
+    spec: DatasetSpec, parent_keys: Mapping[str, pl.LazyFrame], lookups: Mapping[str, pl.LazyFrame]
+) -> list[RowRule]:
+    rules: list[RowRule] = []
+    for i, fk in enumerate(spec.foreign_keys):
+        if fk.references not in parent_keys:
+            continue
+        present = pl.all_horizontal([pl.col(c).is_not_null() for c in fk.columns])
+        cols = ", ".join(fk.columns)
+        shown = pl.concat_str([_text(pl.col(c)) for c in fk.columns], separator=", ")
+        rules.append(
+            RowRule(
+                f"fk:{cols}->{fk.references}",
+                "fk",
+                cols,
+                present & pl.col(_fk_flag(i)).is_null(),
+                pl.lit(f"{cols} '") + shown + pl.lit(f"' has no match in {fk.references}"),
+            )
+        )
+    for i, rule in enumerate(spec.rules):
+        left = pl.col(rule.left)
+        if isinstance(rule, CompareRule):
+            right, right_name = pl.col(rule.right), rule.right
+        elif rule.references in lookups:
+            right, right_name = pl.col(_lookup_col(i)), f"{rule.references}.{rule.ref_column}"
+        else:
+            continue
+        scaled = right * rule.factor if rule.factor != 1.0 else right
+        factor = f" x {rule.factor:g}" if rule.factor != 1.0 else ""
+        holds = _OPS[rule.op](left, scaled)
+        rules.append(
+            RowRule(
+                f"rule:{rule.name}",
+                "rule",
+                rule.left,
+                (~holds).fill_null(False),
+                pl.lit(f"{rule.name}: {rule.left} ")
+                + _text(left)
+                + pl.lit(f" is not {rule.op} {right_name}{factor} (")
+                + _text(scaled)
+                + pl.lit(")"),
+            )
+        )
+    return rules
+
+
+def uniqueness_rules(spec: DatasetSpec) -> list[RowRule]:
+    """Later rows repeating a key seen earlier (exact duplicates are removed before this)."""
+    rules = []
+    for group in [spec.key, *spec.unique_keys]:
+        if not group:
+            continue
+        present = pl.all_horizontal([pl.col(c).is_not_null() for c in group])
+        repeat = ~pl.struct(group).is_first_distinct().over(pl.lit(True))
+        names = ", ".join(group)
+        shown = pl.concat_str([_text(pl.col(c)) for c in group], separator=", ")
+        rules.append(
+            RowRule(
+                f"unique:{names}",
+                "unique",
+                names,
+                present & repeat,
+                pl.lit(f"{names} '") + shown + pl.lit("' repeats a key already seen"),
+            )
+        )
+    for col in spec.columns:
+        if col.unique and [col.name] != spec.key and [col.name] not in spec.unique_keys:
+            present = pl.col(col.name).is_not_null()
+            rules.append(
+                RowRule(
+                    f"unique:{col.name}",
+                    "unique",
+                    col.name,
+                    present & ~pl.col(col.name).is_first_distinct(),
+                    pl.lit(f"{col.name} '") + _text(pl.col(col.name)) + pl.lit("' repeats"),
+                )
+            )
+    return rules
+
+
+def _collect_lists(rules: list[RowRule]) -> tuple[pl.Expr, pl.Expr]:
+    if not rules:
+        empty = pl.lit([], dtype=pl.List(pl.String))
+        return empty, empty
+    names = pl.concat_list(
+        [pl.when(r.failed).then(pl.lit(r.name)) for r in rules]
+    ).list.drop_nulls()
+    reasons = pl.concat_list(
+        [pl.when(r.failed).then(r.reason.cast(pl.String)) for r in rules]
+    ).list.drop_nulls()
+    return names, reasons
+
+
+def imputation_values(lf: pl.LazyFrame, spec: DatasetSpec) -> dict[str, Any]:
+    """auto_fix fill values: the median for numbers, the most frequent value for text.
+
+    Keys, foreign keys and dates are never imputed: a made-up identity or time is worse than a
+    quarantined row.
+    """
+    never = set(spec.key) | {c for fk in spec.foreign_keys for c in fk.columns}
+    targets = [c for c in spec.columns if c.required and c.name not in never]
+    exprs = []
+    for col in targets:
+        if col.type in ("integer", "float"):
+            exprs.append(pl.col(col.name).median().cast(col.polars_type).alias(col.name))
+        elif col.type in ("string", "boolean"):
+            exprs.append(pl.col(col.name).drop_nulls().mode().first().alias(col.name))
+    if not exprs:
+        return {}
+    row = lf.select(exprs).collect().row(0, named=True)
+    return {k: v for k, v in row.items() if v is not None}
+
+
+def apply_imputation(lf: pl.LazyFrame, fills: Mapping[str, Any]) -> pl.LazyFrame:
+    """Fill missing values (including values that failed to cast), recording each fix."""
+    if not fills:
+        return lf.with_columns(pl.lit([], dtype=pl.List(pl.String)).alias(FIXES))
+    fixes = pl.concat_list(
+        [pl.when(pl.col(c).is_null()).then(pl.lit(f"imputed:{c}")) for c in fills]
+    ).list.drop_nulls()
+    errors = pl.col(ERRORS_COLUMN)
+    cleaned_errors = errors
+    for c in fills:
+        # The imputed value replaces the uncastable text; drop that column's entry.
+        cleaned_errors = cleaned_errors.str.replace(rf'(, )?"{c}": "(?:[^"\\]|\\.)*"', "")
+    cleaned_errors = cleaned_errors.str.replace(r"^\{, ", "{")
+    cleaned_errors = pl.when(cleaned_errors == "{}").then(None).otherwise(cleaned_errors)
+    return lf.with_columns(fixes.alias(FIXES)).with_columns(
+        *[pl.col(c).fill_null(pl.lit(v)) for c, v in fills.items()],
+        cleaned_errors.alias(ERRORS_COLUMN),
+    )
+
+
+def flag_rows(
+    raw: pl.LazyFrame,
+    spec: DatasetSpec,
+    *,
+    parent_keys: Mapping[str, pl.LazyFrame],
+    lookups: Mapping[str, pl.LazyFrame],
+    today: date,
+    auto_fix: bool = False,
+) -> pl.LazyFrame:
+    """Every raw row with ``_exact_duplicate``, ``_rules``, ``_reasons`` and ``_fixes``."""
+    schema = raw.collect_schema()
+    payload = data_columns(schema)
+    lf = raw.with_row_index(ROW_ID)
+    lf = lf.with_columns((~pl.struct(payload).is_first_distinct()).alias(EXACT_DUP))
+    if auto_fix:
+        lf = apply_imputation(lf, imputation_values(lf.filter(~pl.col(EXACT_DUP)), spec))
+    else:
+        lf = lf.with_columns(pl.lit([], dtype=pl.List(pl.String)).alias(FIXES))
+    lf = attach_references(lf, spec, parent_keys, lookups)
+    # Uniqueness is judged among rows that are not exact duplicates.
+    unique_rules = uniqueness_rules(spec)
+    if unique_rules:
+        deduped = lf.filter(~pl.col(EXACT_DUP)).select(
+            ROW_ID, *[r.failed.alias(f"_u{i}") for i, r in enumerate(unique_rules)]
+        )
+        lf = lf.join(deduped, on=ROW_ID, how="left", maintain_order="left")
+        unique_rules = [
+            RowRule(r.name, r.kind, r.column, pl.col(f"_u{i}").fill_null(False), r.reason)
+            for i, r in enumerate(unique_rules)
+        ]
+    rules = [*column_rules(spec, today), *unique_rules, *cross_rules(spec, parent_keys, lookups)]
+    names, reasons = _collect_lists(rules)
+    helper = [c for c in lf.collect_schema() if c.startswith(("_fk_", "_lookup_", "_u"))]
+    return lf.with_columns(names.alias(RULES), reasons.alias(REASONS)).drop(helper)
+
+
+def outlier_fences(flagged: pl.LazyFrame, spec: DatasetSpec) -> dict[str, dict[str, float]]:
+    """IQR fences and mean/std per outlier column, from rows that pass every other rule."""
+    if spec.outliers is None:
+        return {}
+    o = spec.outliers
+    clean = flagged.filter(~pl.col(EXACT_DUP) & (pl.col(RULES).list.len() == 0))
+    exprs = []
+    for c in o.columns:
+        x = pl.col(c).cast(pl.Float64)
+        exprs += [
+            x.quantile(0.25, "linear").alias(f"{c}|q1"),
+            x.quantile(0.75, "linear").alias(f"{c}|q3"),
+            x.mean().alias(f"{c}|mean"),
+            x.std().alias(f"{c}|std"),
+        ]
+    row = clean.select(exprs).collect().row(0, named=True)
+    fences: dict[str, dict[str, float]] = {}
+    for c in o.columns:
+        q1, q3 = row[f"{c}|q1"], row[f"{c}|q3"]
+        if q1 is None or q3 is None:
+            continue
+        iqr = q3 - q1
+        fences[c] = {
+            "q1": q1,
+            "q3": q3,
+            "low": q1 - o.iqr_k * iqr,
+            "high": q3 + o.iqr_k * iqr,
+            "mean": row[f"{c}|mean"] or 0.0,
+            "std": row[f"{c}|std"] or 0.0,
+        }
+    return fences
+
+
+def flag_outliers(
+    flagged: pl.LazyFrame,
+    spec: DatasetSpec,
+    fences: Mapping[str, Mapping[str, float]],
+    *,
+    cap: bool,
+) -> pl.LazyFrame:
+    """Mark outliers in ``_outliers``; quarantine them if the spec says so; cap them if fixing."""
+    if spec.outliers is None or not fences:
+        return flagged.with_columns(pl.lit([], dtype=pl.List(pl.String)).alias(OUTLIERS))
+    o = spec.outliers
+    marks, reasons, caps, cap_fixes = [], [], [], []
+    for c, f in fences.items():
+        x = pl.col(c).cast(pl.Float64)
+        by_iqr = (x < f["low"]) | (x > f["high"])
+        by_z = ((x - f["mean"]).abs() / f["std"] > o.z_threshold) if f["std"] > 0 else pl.lit(False)
+        # Only rows that pass every other rule are judged: the rest are quarantined already.
+        clean = pl.col(RULES).list.len() == 0
+        hit = clean & {"iqr": by_iqr, "zscore": by_z, "both": by_iqr | by_z}[o.method].fill_null(
+            False
+        )
+        marks.append(pl.when(hit).then(pl.lit(f"outlier:{c}")))
+        reasons.append(
+            pl.when(hit).then(
+                pl.lit(f"{c} ")
+                + _text(pl.col(c))
+                + pl.lit(f" is an outlier (IQR fences {f['low']:.4g}..{f['high']:.4g}, ")
+                + pl.lit(f"mean {f['mean']:.4g}, std {f['std']:.4g})")
+            )
+        )
+        if cap:
+            dtype = spec.column_map[c].polars_type
+            caps.append(
+                pl.when(hit)
+                .then(x.clip(f["low"], f["high"]).cast(dtype))
+                .otherwise(pl.col(c))
+                .alias(c)
+            )
+            cap_fixes.append(
+                pl.when(hit & (pl.col(RULES).list.len() == 0)).then(pl.lit(f"capped:{c}"))
+            )
+    out = flagged.with_columns(
+        pl.concat_list(marks).list.drop_nulls().alias(OUTLIERS),
+        pl.concat_list(reasons).list.drop_nulls().alias("_outlier_reasons"),
+    )
+    if o.action == "quarantine" and not cap:
+        out = out.with_columns(
+            pl.col(RULES).list.concat(pl.col(OUTLIERS)).alias(RULES),
+            pl.col(REASONS).list.concat(pl.col("_outlier_reasons")).alias(REASONS),
+        )
+    if cap:
+        out = out.with_columns(
+            *caps,
+            pl.col(FIXES).list.concat(pl.concat_list(cap_fixes).list.drop_nulls()).alias(FIXES),
+        )
+    return out.drop("_outlier_reasons")

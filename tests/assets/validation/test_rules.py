@@ -1,0 +1,256 @@
+"""Each rule, metric and history function on small hand-built frames."""
+
+from datetime import date, datetime
+
+import polars as pl
+import pytest
+
+from assets.ingestion.contracts import DatasetSpec
+from assets.validation.history import metric_anomalies, schema_drift
+from assets.validation.quality import gates, measure, quarantined_rows, valid_rows
+from assets.validation.rules import (
+    EXACT_DUP,
+    FIXES,
+    OUTLIERS,
+    REASONS,
+    RULES,
+    flag_outliers,
+    flag_rows,
+    outlier_fences,
+    trusted_reference,
+)
+
+TODAY = date(2026, 1, 1)
+
+SPEC = DatasetSpec.model_validate(
+    {
+        "name": "items",
+        "key": ["id"],
+        "columns": [
+            {"name": "id", "type": "string", "required": True, "unique": True},
+            {"name": "qty", "type": "integer", "required": True, "min": 1, "max": 10},
+            {"name": "kind", "type": "string", "allowed": ["a", "b"]},
+            {"name": "email", "type": "string", "pattern": "email"},
+            {"name": "born", "type": "date", "max": "today"},
+            {"name": "opened", "type": "datetime"},
+            {"name": "closed", "type": "datetime"},
+            {"name": "parent_id", "type": "string"},
+            {"name": "price", "type": "float"},
+        ],
+        "foreign_keys": [
+            {"columns": ["parent_id"], "references": "parents", "ref_columns": ["pid"]}
+        ],
+        "rules": [
+            {
+                "kind": "compare",
+                "name": "closed_after_opened",
+                "left": "closed",
+                "op": ">=",
+                "right": "opened",
+            },
+            {
+                "kind": "lookup_compare",
+                "name": "price_within_cap",
+                "left": "price",
+                "op": "<=",
+                "via": "parent_id",
+                "references": "parents",
+                "ref_key": "pid",
+                "ref_column": "cap",
+                "factor": 2.0,
+            },
+        ],
+        "outliers": {"columns": ["price"], "method": "iqr", "iqr_k": 1.5},
+    }
+)
+PARENT = DatasetSpec.model_validate(
+    {
+        "name": "parents",
+        "key": ["pid"],
+        "columns": [{"name": "pid", "required": True}, {"name": "cap", "type": "float", "min": 0}],
+    }
+)
+PARENTS = pl.LazyFrame(
+    {"pid": ["P1", "P2", "P3"], "cap": [10.0, 5.0, -1.0], "_ingest_errors": [None, None, None]},
+    schema_overrides={"_ingest_errors": pl.String},
+)
+
+GOOD = {
+    "id": "ok",
+    "qty": 3,
+    "kind": "a",
+    "email": "a.b@c.io",
+    "born": date(1990, 1, 1),
+    "opened": datetime(2025, 1, 1),
+    "closed": datetime(2025, 1, 2),
+    "parent_id": "P1",
+    "price": 10.0,
+    "_ingest_errors": None,
+    "_source_file": "f",
+    "_file_sha256": "h",
+    "_row_number": 1,
+}
+
+
+def frame(*changes: dict) -> pl.LazyFrame:
+    rows = [{**GOOD, "id": f"r{i}", **ch} for i, ch in enumerate(changes)]
+    schema = {
+        "id": pl.String,
+        "qty": pl.Int64,
+        "kind": pl.String,
+        "email": pl.String,
+        "born": pl.Date,
+        "opened": pl.Datetime("us"),
+        "closed": pl.Datetime("us"),
+        "parent_id": pl.String,
+        "price": pl.Float64,
+        "_ingest_errors": pl.String,
+        "_source_file": pl.String,
+        "_file_sha256": pl.String,
+        "_row_number": pl.Int64,
+    }
+    return pl.LazyFrame(rows, schema=schema)
+
+
+def flag(lf: pl.LazyFrame, auto_fix: bool = False) -> pl.DataFrame:
+    lookups = {"parents": trusted_reference(PARENTS, PARENT, "cap", TODAY)}
+    return flag_rows(
+        lf, SPEC, parent_keys={"parents": PARENTS}, lookups=lookups, today=TODAY, auto_fix=auto_fix
+    ).collect()
+
+
+def rules_of(changes: dict) -> list[str]:
+    return flag(frame({}, changes))[RULES].to_list()[1]
+
+
+@pytest.mark.parametrize(
+    ("change", "rule", "reason"),
+    [
+        (
+            {"qty": None, "_ingest_errors": '{"qty": "N/A"}'},
+            "type:qty",
+            "qty is not a valid integer: 'N/A'",
+        ),
+        ({"qty": None}, "required:qty", "qty is required but missing"),
+        ({"qty": 0}, "range:qty", "qty 0 is below the minimum 1"),
+        ({"qty": 11}, "range:qty", "qty 11 is above the maximum 10"),
+        ({"born": date(2030, 5, 1)}, "range:born", "born 2030-05-01 is above the maximum today"),
+        ({"kind": "z"}, "allowed:kind", "kind 'z' is not one of a, b"),
+        ({"email": "a.b at c.io"}, "pattern:email", "email 'a.b at c.io' does not look like email"),
+        ({"parent_id": "P9"}, "fk:parent_id->parents", "parent_id 'P9' has no match in parents"),
+        (
+            {"closed": datetime(2024, 12, 31)},
+            "rule:closed_after_opened",
+            "closed_after_opened: closed",
+        ),
+        (
+            {"price": 20.5},
+            "rule:price_within_cap",
+            "price_within_cap: price 20.5 is not <= parents.cap x 2 (20.0)",
+        ),
+    ],
+)
+def test_each_rule_flags_its_row_with_a_readable_reason(change, rule, reason):
+    flagged = flag(frame({}, change))
+    assert flagged[RULES].to_list() == [[], [rule]]
+    assert flagged[REASONS][1][0].startswith(reason)
+
+
+def test_nulls_pass_optional_and_cross_field_rules():
+    assert (
+        rules_of({"kind": None, "email": None, "closed": None, "parent_id": None, "price": None})
+        == []
+    )
+
+
+def test_lookup_ignores_an_invalid_parent_value():
+    # P3's cap is -1, itself invalid (min 0): the child is not blamed for it.
+    assert rules_of({"parent_id": "P3", "price": 1000.0}) == []
+
+
+def test_exact_duplicates_are_removed_not_quarantined_and_repeated_keys_are():
+    flagged = flag(frame({"id": "x"}, {"id": "x"}, {"id": "x", "qty": 4}))
+    assert flagged[EXACT_DUP].to_list() == [False, True, False]
+    assert flagged[RULES].to_list() == [[], [], ["unique:id"]]
+    assert valid_rows(flagged.lazy()).collect()["id"].to_list() == ["x"]
+    q = quarantined_rows(flagged.lazy()).collect()
+    assert q["_rules"].to_list() == ["unique:id"] and q["qty"].to_list() == [4]
+
+
+def test_metrics_match_hand_computation():
+    flagged = flag(frame({}, {}, {"qty": None}, {"kind": "z"}, {"parent_id": "P9"}, {}))
+    report = measure(flagged.lazy(), SPEC)
+    # 6 rows; one with a missing qty, one bad kind, one orphan.
+    assert report.rows_checked == 6 and report.valid_rows == 3 and report.quarantined_rows == 3
+    assert report.completeness["qty"] == pytest.approx(5 / 6, abs=1e-6)
+    assert report.validity == pytest.approx(4 / 6, abs=1e-6)
+    assert report.consistency == pytest.approx(5 / 6, abs=1e-6)
+    assert report.referential["parent_id->parents"] == pytest.approx(5 / 6, abs=1e-6)
+    expected = 30 * 4 / 6 + 25 * (1 + 5 / 6) / 2 + 20 * 1.0 + 25 * 5 / 6
+    assert report.overall_score == pytest.approx(expected, abs=1e-3)
+    by_name = {g.name: g for g in gates(report, SPEC)}
+    assert not by_name["items_required_fields_complete"].passed  # 0.83 < 0.95
+    assert by_name["items_keys_unique"].passed
+    assert not by_name["items_reference_parents"].passed
+
+
+def test_outliers_by_iqr_are_flagged_on_clean_rows_only():
+    prices = [10.0, 11.0, 12.0, 13.0, 14.0, 500.0]
+    lf = frame(
+        *[{"price": p, "parent_id": None} for p in prices],
+        {"price": 900.0, "qty": 0, "parent_id": None},
+    )
+    flagged = flag(lf)
+    fences = outlier_fences(flagged.lazy(), SPEC)
+    out = flag_outliers(flagged.lazy(), SPEC, fences, cap=False).collect()
+    assert out[OUTLIERS].to_list() == [[], [], [], [], [], ["outlier:price"], []]
+    assert out[RULES].to_list()[-1] == ["range:qty"]  # quarantined already, not an outlier
+
+
+def test_zscore_method():
+    spec = SPEC.model_copy(
+        update={
+            "outliers": SPEC.outliers.model_copy(update={"method": "zscore", "z_threshold": 2.0})
+        }
+    )
+    values = [10.0] * 20 + [11.0] * 20 + [40.0]
+    lf = frame(*[{"price": v, "parent_id": None} for v in values])
+    flagged = flag_rows(lf, spec, parent_keys={}, lookups={}, today=TODAY).collect()
+    out = flag_outliers(
+        flagged.lazy(), spec, outlier_fences(flagged.lazy(), spec), cap=False
+    ).collect()
+    assert out[OUTLIERS].list.len().to_list() == [0] * 40 + [1]
+
+
+def test_auto_fix_imputes_required_values_and_caps_outliers():
+    lf = frame(
+        {"qty": 2},
+        {"qty": 4},
+        {"qty": None, "_ingest_errors": '{"qty": "N/A"}'},
+        *[{"price": p, "parent_id": None} for p in [10.0, 11.0, 12.0, 13.0, 500.0]],
+    )
+    flagged = flag(lf, auto_fix=True)
+    assert flagged[RULES].to_list()[2] == []  # imputed, so no longer failing
+    assert flagged["qty"][2] == 3  # the median of the valid quantities
+    assert flagged[FIXES].to_list()[2] == ["imputed:qty"]
+    assert flagged["_ingest_errors"][2] is None
+    capped = flag_outliers(
+        flagged.lazy(), SPEC, outlier_fences(flagged.lazy(), SPEC), cap=True
+    ).collect()
+    assert capped["price"][-1] < 500.0 and "capped:price" in capped[FIXES][-1]
+
+
+def test_history_anomaly_uses_median_absolute_deviation():
+    history = pl.DataFrame(
+        {"metric": ["validity"] * 6, "value": [0.99, 0.991, 0.989, 0.99, 0.992, 0.99]}
+    )
+    assert metric_anomalies(history, {"validity": 0.9905}) == []
+    [hit] = metric_anomalies(history, {"validity": 0.90})
+    assert hit["metric"] == "validity" and hit["robust_z"] < -3.5
+    assert metric_anomalies(history.head(3), {"validity": 0.5}) == []  # too little history
+
+
+def test_schema_drift_reports_added_removed_and_retyped():
+    drift = schema_drift({"a": "Int64", "b": "String"}, {"a": "Float64", "c": "String"})
+    assert drift == {"added": ["c"], "removed": ["b"], "retyped": ["a: Int64 -> Float64"]}
+    assert schema_drift(None, {"a": "Int64"}) == {"added": [], "removed": [], "retyped": []}

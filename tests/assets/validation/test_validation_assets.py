@@ -1,0 +1,185 @@
+"""Validation assets in real in-process runs: gates, policies, history, quarantine, DuckDB."""
+
+from datetime import UTC, datetime
+
+import dagster as dg
+import duckdb
+import pytest
+
+from assets.ingestion.generator import GeneratorConfig, generate_dataset
+from assets.ingestion.generator.defects import DEFECT_KINDS
+from assets.validation.history import history_rows
+from pipeline_defs import build_definitions
+
+
+@dg.asset(deps=["validated_orders"], group_name="test")
+def orders_consumer() -> dg.MaterializeResult:
+    """Stands in for the next stage: it must not run after a failed blocking gate."""
+    return dg.MaterializeResult(metadata={"ran": True})
+
+
+def _run(settings, run_config=None, extra=()):
+    d = build_definitions(settings)
+    with dg.instance_for_test() as instance:
+        return dg.materialize(
+            [*d.assets, *extra],
+            resources=d.resources,
+            run_config=run_config or {},
+            instance=instance,
+            raise_on_error=False,
+            selection=dg.AssetSelection.all() - dg.AssetSelection.assets("sample_landing_data"),
+        )
+
+
+def _land(settings, **rates):
+    generate_dataset(
+        settings.data_dir / "landing",
+        GeneratorConfig(customers=400, orders=4000, fmt="csv", defect_rates=rates),
+    )
+
+
+def _checks(result):
+    return {c.check_name: c for c in result.get_asset_check_evaluations()}
+
+
+def _materialized(result):
+    return {
+        m.asset_key.to_user_string(): m.materialization.metadata
+        for m in result.get_asset_materialization_events()
+    }
+
+
+def test_failed_gate_blocks_downstream_under_block_policy(settings):
+    _land(settings, null_required=0.1)
+    result = _run(settings, extra=[orders_consumer])
+    checks = _checks(result)
+    gate = checks["orders_validity_at_least_threshold"]
+    assert not gate.passed and gate.severity == dg.AssetCheckSeverity.ERROR
+    assert gate.metadata["value"].value < 0.98 and gate.metadata["threshold"].value == 0.98
+    assert len(gate.metadata["failing_rows_sample"].value) == 10
+    mats = _materialized(result)
+    assert "validated_orders" in mats and "orders_consumer" not in mats
+    assert mats["validated_orders"]["policy"].value == "block"
+
+
+def test_warn_policy_records_and_continues(settings):
+    _land(settings, null_required=0.1)
+    config = {"ops": {"validate_orders": {"config": {"policy": "warn"}}}}
+    result = _run(settings, run_config=config, extra=[orders_consumer])
+    gate = _checks(result)["orders_validity_at_least_threshold"]
+    assert not gate.passed and gate.severity == dg.AssetCheckSeverity.WARN
+    mats = _materialized(result)
+    assert mats["orders_consumer"]["ran"].value is True
+    assert mats["validated_orders"]["policy"].value == "warn"
+
+
+def test_auto_fix_imputes_and_counts_every_fix(settings):
+    _land(settings, null_required=0.1, outlier=0.01)
+    config = {"ops": {"validate_orders": {"config": {"policy": "auto_fix"}}}}
+    result = _run(settings, run_config=config, extra=[orders_consumer])
+    meta = _materialized(result)["validated_orders"]
+    fixes = meta["fixes"].value
+    # quantity and channel are imputed (order_ts is a time and never made up); outliers capped.
+    assert fixes["imputed:quantity"] > 0 and fixes["imputed:channel"] > 0
+    assert fixes["capped:quantity"] == 40
+    assert "imputed:order_ts" not in fixes
+    # Only the missing order timestamps (a third of the 10%) still fail; nothing else does.
+    validity = _checks(result)["orders_validity_at_least_threshold"].metadata["value"].value
+    assert 0.95 < validity < 0.98
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        rules = {
+            r[0]
+            for r in con.execute(
+                "SELECT DISTINCT _rules FROM validation.quarantined_orders"
+            ).fetchall()
+        }
+    assert (
+        "required:order_ts" in rules
+        and "required:quantity" not in rules
+        and "required:channel" not in rules
+    )
+
+
+def test_quarantine_keeps_rows_rules_and_reasons_and_nothing_is_lost(settings):
+    _land(settings, **dict.fromkeys(DEFECT_KINDS, 0.01))
+    result = _run(settings)
+    # 1% duplicate keys fail the uniqueness gates, so the run fails; the data is still all there.
+    assert not result.success
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        raw = con.execute("SELECT count(*) FROM ingestion.raw_orders").fetchone()[0]
+        valid = con.execute("SELECT count(*) FROM validation.validated_orders").fetchone()[0]
+        bad = con.execute("SELECT count(*) FROM validation.quarantined_orders").fetchone()[0]
+        reasons = con.execute(
+            "SELECT _rules, _reason FROM validation.quarantined_orders "
+            "WHERE _rules LIKE 'type:%' LIMIT 1"
+        ).fetchone()
+        history = con.execute(
+            "SELECT count(DISTINCT dataset) FROM validation.quality_history"
+        ).fetchone()[0]
+    dups = _materialized(result)["validated_orders"]["exact_duplicates_removed"].value
+    assert raw == valid + bad + dups
+    assert reasons == ("type:quantity", "quantity is not a valid integer: 'N/A'")
+    assert history == 5
+
+
+def test_clean_data_passes_every_gate_and_warning_with_zero_false_positives(settings):
+    _land(settings)
+    result = _run(settings)
+    assert result.success
+    failed = [name for name, c in _checks(result).items() if not c.passed]
+    assert failed == []
+    assert all(
+        m["rows_quarantined"].value == 0
+        for k, m in _materialized(result).items()
+        if k.startswith("validated_")
+    )
+
+
+def test_history_check_flags_a_metric_far_from_its_median(settings):
+    # Six earlier runs with validity near 1.0, then a run with 10% of rows missing a field.
+    history_dir = settings.data_dir / "lake" / "validation" / "quality_history"
+    history_dir.mkdir(parents=True)
+    for i in range(6):
+        history_rows(
+            f"old{i}",
+            "orders",
+            {"validity": 0.999 - i * 0.0005, "rows_in": 4000.0 + i},
+            datetime.now(UTC),
+        ).write_parquet(history_dir / f"part-orders-old{i}.parquet")
+    _land(settings, null_required=0.1)
+    checks = _checks(
+        _run(settings, run_config={"ops": {"validate_orders": {"config": {"policy": "warn"}}}})
+    )
+    stable = checks["orders_quality_metrics_stable"]
+    assert not stable.passed and stable.severity == dg.AssetCheckSeverity.WARN
+    assert [a["metric"] for a in stable.metadata["anomalies"].value] == ["validity"]
+    assert checks["orders_row_count_within_history"].passed
+
+
+def test_schema_drift_warns_when_a_column_appears(settings):
+    _land(settings)
+    _run(settings)
+    extra = settings.data_dir / "landing" / "orders" / "late.csv"
+    extra.write_text(
+        "order_id,customer_id,product_id,quantity,unit_price,order_ts,channel,status,coupon\n"
+        "O9,C00000001,P000001,1,1.0,2025-01-01T00:00:00,web,completed,SAVE10\n"
+    )
+    drift = _checks(_run(settings))["orders_schema_unchanged"]
+    assert not drift.passed and drift.metadata["drift"].value["added"] == ["coupon"]
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("rate", [0.0, 0.005, 0.03])
+def test_precision_and_recall_per_defect_kind_against_ground_truth(tmp_path, rate):
+    from benchmarks.validation_accuracy import accuracy
+
+    cfg = GeneratorConfig(
+        customers=3000, orders=30_000, fmt="csv", defect_rates=dict.fromkeys(DEFECT_KINDS, rate)
+    )
+    table = accuracy(tmp_path, cfg)
+    if rate == 0:
+        assert table.height == 0  # nothing planted, nothing flagged
+        return
+    assert set(table["kind"]) == set(DEFECT_KINDS)
+    weak = table.filter((table["precision"] < 0.99) | (table["recall"] < 0.99))
+    assert weak.height == 0, weak
