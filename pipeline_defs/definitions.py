@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dagster as dg
 
+from assets.enrichment.assets import ENRICHMENT_ASSETS
+from assets.features.assets import FEATURE_ASSETS
 from assets.ingestion.assets import GROUP as INGESTION
 from assets.ingestion.assets import build_ingestion_assets
 from assets.ingestion.contracts import load_catalog
@@ -52,8 +54,16 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
         assets=[
             *build_ingestion_assets(catalog),
             *build_validation_assets(catalog, settings.quality_policy),
+            *ENRICHMENT_ASSETS,
+            *FEATURE_ASSETS,
         ],
         jobs=build_jobs(),
+        # In-process by default: each step here is seconds of Polars work, and a subprocess per
+        # step costs more than it saves on two cores. Multiprocess parallelises big independent
+        # steps (the five ingestions, the five validations); pick it with PIPELINE_EXECUTOR.
+        executor=dg.in_process_executor
+        if settings.executor == "in_process"
+        else dg.multiprocess_executor.configured({"max_concurrent": 2}),
         resources=build_resources(settings),
     )
 

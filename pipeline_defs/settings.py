@@ -21,6 +21,7 @@ class Settings:
     datasets_dir: Path
     environment: str
     quality_policy: str | None
+    executor: str
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -29,6 +30,11 @@ class Settings:
         if policy not in (None, "block", "warn", "auto_fix"):
             raise ValueError(
                 f"PIPELINE_QUALITY_POLICY must be block, warn or auto_fix, not {policy!r}"
+            )
+        executor = env.get("PIPELINE_EXECUTOR", "in_process")
+        if executor not in ("in_process", "multiprocess"):
+            raise ValueError(
+                f"PIPELINE_EXECUTOR must be in_process or multiprocess, not {executor!r}"
             )
         data_dir = Path(env.get("PIPELINE_DATA_DIR", "data")).absolute()
         return cls(
@@ -43,4 +49,5 @@ class Settings:
             datasets_dir=Path(env.get("PIPELINE_DATASETS_DIR", "datasets")),
             environment=env.get("PIPELINE_ENV", "local"),
             quality_policy=policy,
+            executor=executor,
         )

@@ -1,0 +1,1 @@
+"""Enrichment: validated entities joined with each other and with time and geography."""

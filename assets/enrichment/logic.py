@@ -1,0 +1,198 @@
+"""Enrichment logic: plain functions over Polars LazyFrames, no Dagster.
+
+Money: ``gross_amount = quantity x unit_price``, ``discount_amount = gross_amount x discount``;
+``revenue`` and ``margin`` count completed orders only (returned and cancelled lines carry 0), so
+every later stage sums the same definition.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+
+REFERENCE_DIR = Path(__file__).resolve().parent.parent / "ingestion" / "reference"
+SEASONS_NORTH = {
+    12: "winter",
+    1: "winter",
+    2: "winter",
+    3: "spring",
+    4: "spring",
+    5: "spring",
+    6: "summer",
+    7: "summer",
+    8: "summer",
+    9: "autumn",
+    10: "autumn",
+    11: "autumn",
+}
+SOUTH_OF = {"winter": "summer", "spring": "autumn", "summer": "winter", "autumn": "spring"}
+
+
+def geography() -> pl.LazyFrame:
+    """The versioned country reference (assets/ingestion/reference/countries.csv)."""
+    return pl.scan_csv(REFERENCE_DIR / "countries.csv").select(
+        "country", "world_region", "country_group", "hemisphere"
+    )
+
+
+def _season(month: pl.Expr, hemisphere: pl.Expr) -> pl.Expr:
+    north = month.replace_strict(SEASONS_NORTH, return_dtype=pl.String)
+    south = north.replace_strict(SOUTH_OF, return_dtype=pl.String)
+    return pl.when(hemisphere == "south").then(south).otherwise(north)
+
+
+def enriched_orders(
+    orders: pl.LazyFrame, products: pl.LazyFrame, customers: pl.LazyFrame
+) -> pl.LazyFrame:
+    """Orders with product and customer attributes, money, time parts and geography."""
+    prod = products.select("product_id", "category", "brand", "list_price", "unit_cost")
+    cust = customers.select(
+        "customer_id", "country", "region", "plan_type", "account_created_date"
+    ).join(geography(), on="country", how="left")
+    completed = pl.col("status") == "completed"
+    gross = pl.col("quantity") * pl.col("unit_price")
+    ts = pl.col("order_ts")
+    return (
+        orders.select(
+            "order_id",
+            "customer_id",
+            "product_id",
+            "quantity",
+            "unit_price",
+            pl.col("discount").fill_null(0.0),
+            "order_ts",
+            "channel",
+            "status",
+        )
+        .join(prod.unique("product_id", keep="first"), on="product_id", how="left")
+        .join(cust.unique("customer_id", keep="first"), on="customer_id", how="left")
+        .with_columns(
+            gross.alias("gross_amount"),
+            (gross * pl.col("discount")).alias("discount_amount"),
+            pl.when(completed)
+            .then(gross * (1 - pl.col("discount")))
+            .otherwise(0.0)
+            .alias("revenue"),
+            pl.when(completed)
+            .then(gross * (1 - pl.col("discount")) - pl.col("quantity") * pl.col("unit_cost"))
+            .otherwise(0.0)
+            .alias("margin"),
+            ts.dt.date().alias("order_date"),
+            ts.dt.hour().alias("hour"),
+            ts.dt.weekday().alias("day_of_week"),
+            ts.dt.week().alias("week"),
+            ts.dt.month().alias("month"),
+            ts.dt.quarter().alias("quarter"),
+            (ts.dt.weekday() >= 6).alias("is_weekend"),
+            _season(ts.dt.month(), pl.col("hemisphere")).alias("season"),
+        )
+    )
+
+
+def _last(frame: pl.LazyFrame, ts: str, name: str) -> pl.LazyFrame:
+    return frame.group_by("customer_id").agg(pl.col(ts).max().dt.date().alias(name))
+
+
+def customer_profiles(
+    customers: pl.LazyFrame,
+    orders: pl.LazyFrame,
+    tickets: pl.LazyFrame,
+    events: pl.LazyFrame,
+    as_of: date,
+) -> pl.LazyFrame:
+    """One row per customer: activity, tenure, value, support and usage as of ``as_of``.
+
+    ``orders`` is ``enriched_orders``; only activity on or before ``as_of`` counts.
+    """
+    cutoff = pl.lit(as_of).cast(pl.Datetime("us")) + pl.duration(days=1)
+    o = orders.filter(pl.col("order_ts") < cutoff)
+    t = tickets.filter(pl.col("opened_ts") < cutoff)
+    e = events.filter(pl.col("event_ts") < cutoff)
+    order_stats = o.group_by("customer_id").agg(
+        pl.len().alias("order_count"),
+        pl.col("revenue").sum().alias("total_value"),
+        pl.col("order_ts").max().dt.date().alias("last_order_date"),
+    )
+    ticket_stats = t.group_by("customer_id").agg(
+        pl.len().alias("support_ticket_count"),
+        pl.col("opened_ts").max().dt.date().alias("last_ticket_date"),
+    )
+    usage_stats = e.group_by("customer_id").agg(
+        pl.len().alias("feature_usage_count"),
+        pl.col("feature").n_unique().alias("distinct_features_used"),
+        pl.col("event_ts").max().dt.date().alias("last_event_date"),
+    )
+    zero = [
+        "order_count",
+        "total_value",
+        "support_ticket_count",
+        "feature_usage_count",
+        "distinct_features_used",
+    ]
+    return (
+        customers.filter(pl.col("account_created_date") <= as_of)
+        .select("customer_id", "country", "region", "plan_type", "account_created_date")
+        .join(geography(), on="country", how="left")
+        .join(order_stats, on="customer_id", how="left")
+        .join(ticket_stats, on="customer_id", how="left")
+        .join(usage_stats, on="customer_id", how="left")
+        .with_columns(pl.col(c).fill_null(0) for c in zero)
+        .with_columns(
+            pl.max_horizontal("last_order_date", "last_ticket_date", "last_event_date").alias(
+                "last_activity_date"
+            ),
+            (pl.lit(as_of) - pl.col("account_created_date")).dt.total_days().alias("tenure_days"),
+            pl.when(pl.col("order_count") > 0)
+            .then(pl.col("total_value") / pl.col("order_count"))
+            .otherwise(0.0)
+            .alias("avg_order_value"),
+            pl.lit(as_of).alias("as_of_date"),
+        )
+        .drop("last_order_date", "last_ticket_date", "last_event_date")
+    )
+
+
+def daily_revenue(orders: pl.LazyFrame, customers: pl.LazyFrame) -> pl.LazyFrame:
+    """One row per calendar day (gaps are zeros): revenue, orders, active and new customers."""
+    per_day = orders.group_by("order_date").agg(
+        pl.col("revenue").sum().alias("revenue"),
+        pl.col("margin").sum().alias("margin"),
+        (pl.col("status") == "completed").sum().alias("orders"),
+        pl.col("customer_id").n_unique().alias("active_customers"),
+    )
+    new = customers.group_by(pl.col("account_created_date").alias("order_date")).agg(
+        pl.len().alias("new_customers")
+    )
+    bounds = orders.select(
+        pl.col("order_date").min().alias("lo"), pl.col("order_date").max().alias("hi")
+    )
+    calendar = bounds.select(pl.date_ranges("lo", "hi").explode().alias("order_date"))
+    return (
+        calendar.join(per_day, on="order_date", how="left")
+        .join(new, on="order_date", how="left")
+        .with_columns(
+            pl.col(c).fill_null(0)
+            for c in ("revenue", "margin", "orders", "active_customers", "new_customers")
+        )
+        .rename({"order_date": "date"})
+        .sort("date")
+    )
+
+
+def product_daily_sales(orders: pl.LazyFrame) -> pl.LazyFrame:
+    """Product x day: quantity, quantity-weighted average price, revenue (completed orders)."""
+    done = orders.filter(pl.col("status") == "completed")
+    return (
+        done.group_by("product_id", "category", pl.col("order_date").alias("date"))
+        .agg(
+            pl.col("quantity").sum().alias("quantity"),
+            ((pl.col("unit_price") * pl.col("quantity")).sum() / pl.col("quantity").sum()).alias(
+                "avg_price"
+            ),
+            pl.col("revenue").sum().alias("revenue"),
+            pl.len().alias("orders"),
+        )
+        .sort("product_id", "date")
+    )

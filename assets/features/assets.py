@@ -1,0 +1,386 @@
+"""Features wiring: churn, revenue and price blueprints, and the fitted preprocessing artifact."""
+
+import hashlib
+import io
+import json
+import time
+from datetime import date
+from typing import Literal
+
+import dagster as dg
+import joblib
+import polars as pl
+from pydantic import Field, field_validator
+
+from assets.common.metadata import markdown_preview
+from assets.common.publish import publish_table, row_count
+from assets.enrichment.assets import latest_activity_date
+from assets.features.blueprints import (
+    CHURN,
+    CHURN_FEATURES,
+    PRICE,
+    REVENUE,
+    Blueprint,
+    BlueprintError,
+    churn_features,
+    compatibility,
+    default_cutoff,
+    price_features,
+    revenue_features,
+    roc_auc,
+    sparse_fields,
+)
+from assets.features.preprocessing import PreprocessingOptions, build_preprocessor, to_pandas_inputs
+from resources import LakeResource, WarehouseResource
+
+GROUP = "features"
+ENRICHMENT = "enrichment"
+VALIDATION = "validation"
+KINDS = {"polars", "duckdb", "parquet"}
+OWNER = ["team:data-science"]
+PREPROCESSOR = "churn_preprocessor"
+NUMERIC_FEATURES = [f for f in CHURN_FEATURES if f != "engagement_score"] + ["engagement_score"]
+CATEGORICAL_FEATURES = ["plan_type"]
+
+
+class ChurnFeatureConfig(dg.Config):
+    """When churn features are measured and how far ahead the label looks."""
+
+    horizon_days: int = Field(
+        default=60,
+        ge=7,
+        le=365,
+        description="Churned = no activity in this many days after the cutoff.",
+    )
+    cutoff_date: str | None = Field(
+        default=None,
+        description="ISO date of the training cutoff; default: latest activity minus the horizon.",
+    )
+
+    @field_validator("cutoff_date")
+    @classmethod
+    def _iso(cls, v: str | None) -> str | None:
+        if v is not None:
+            date.fromisoformat(v)
+        return v
+
+
+class PreprocessingConfig(dg.Config):
+    """The preprocessing every model reuses (see assets/features/preprocessing.py)."""
+
+    missing_value_strategy: Literal["auto", "drop", "mean", "median", "mode"] = Field(
+        default="auto", description="auto picks the median for skewed numbers, else the mean."
+    )
+    outlier_method: Literal["iqr", "zscore", "none"] = Field(
+        default="iqr", description="Outliers are capped at the learned bounds, not removed."
+    )
+    encoding_strategy: Literal["auto", "onehot", "ordinal", "target"] = Field(
+        default="auto", description="auto: one-hot up to 10 categories, target encoding above."
+    )
+    scaling_method: Literal["robust", "standard", "minmax", "none"] = Field(default="robust")
+
+
+def _compatibility_check(
+    blueprint: Blueprint, asset_name: str, frames: dict[str, pl.LazyFrame]
+) -> dg.AssetCheckResult:
+    """Coverage of every required field; a missing field fails the asset with its name."""
+    try:
+        coverage = compatibility(blueprint, frames)
+    except BlueprintError as exc:
+        raise dg.Failure(description=str(exc), allow_retries=False) from None
+    sparse = sparse_fields(coverage, blueprint.min_coverage)
+    return dg.AssetCheckResult(
+        check_name=f"{asset_name}_blueprint_compatible",
+        passed=not sparse,
+        metadata={
+            "coverage": dg.MetadataValue.json(coverage),
+            "threshold": dg.MetadataValue.float(blueprint.min_coverage),
+            "too_sparse": dg.MetadataValue.json(sparse),
+        },
+    )
+
+
+def _compat_spec(asset_name: str, blueprint: Blueprint) -> dg.AssetCheckSpec:
+    required = "; ".join(f"{i}: {', '.join(c)}" for i, c in blueprint.inputs.items())
+    return dg.AssetCheckSpec(
+        f"{asset_name}_blueprint_compatible",
+        asset=asset_name,
+        blocking=True,
+        description=f"The inputs carry every field the {blueprint.name} blueprint requires "
+        f"({required}), "
+        f"each at least {blueprint.min_coverage:.0%} non-null.",
+    )
+
+
+def _churn_inputs(lake: LakeResource) -> dict[str, pl.LazyFrame]:
+    return {
+        "customers": lake.scan(VALIDATION, "validated_customers"),
+        "orders": lake.scan(ENRICHMENT, "enriched_orders"),
+        "support_tickets": lake.scan(VALIDATION, "validated_support_tickets"),
+        "usage_events": lake.scan(VALIDATION, "validated_usage_events"),
+    }
+
+
+CHURN_DEPS = [
+    "validated_customers",
+    "enriched_orders",
+    "validated_support_tickets",
+    "validated_usage_events",
+]
+
+
+@dg.asset(
+    name="churn_features",
+    group_name=GROUP,
+    deps=CHURN_DEPS,
+    kinds=KINDS,
+    owners=OWNER,
+    description="Churn blueprint, training set: nine features per customer as of a cutoff, and "
+    "the churned label (no activity in the horizon after it). Nothing after the cutoff enters a "
+    "feature.",
+    check_specs=[
+        _compat_spec("churn_features", CHURN),
+        dg.AssetCheckSpec(
+            "churn_features_no_future_data",
+            asset="churn_features",
+            blocking=True,
+            description="No feature uses activity after the cutoff "
+            "(days since last activity >= 0).",
+        ),
+    ],
+)
+def churn_features_asset(
+    context: dg.AssetExecutionContext,
+    config: ChurnFeatureConfig,
+    lake: LakeResource,
+    warehouse: WarehouseResource,
+):
+    started = time.perf_counter()
+    frames = _churn_inputs(lake)
+    check = _compatibility_check(CHURN, "churn_features", frames)
+    latest = latest_activity_date(lake)
+    cutoff = (
+        date.fromisoformat(config.cutoff_date)
+        if config.cutoff_date
+        else default_cutoff(latest, config.horizon_days)
+    )
+    frame = churn_features(
+        frames["customers"],
+        frames["orders"],
+        frames["support_tickets"],
+        frames["usage_events"],
+        cutoff=cutoff,
+        horizon_days=config.horizon_days,
+    )
+    rows_in = row_count(lake, VALIDATION, "validated_customers")
+    meta = publish_table(
+        lake, warehouse, GROUP, "churn_features", frame, rows_in=rows_in, started=started
+    )
+    out = (
+        lake.scan(GROUP, "churn_features")
+        .select("churned", "engagement_score", "days_since_last_activity")
+        .collect()
+    )
+    auc = roc_auc(1 - out["engagement_score"], out["churned"])
+    churn_rate = float(out.select(pl.col("churned").cast(pl.Float64).mean()).item() or 0.0)
+    min_days = float(out.select(pl.col("days_since_last_activity").min()).item() or 0.0)
+    meta.update(
+        {
+            "cutoff_date": cutoff.isoformat(),
+            "horizon_days": config.horizon_days,
+            "churn_rate": dg.MetadataValue.float(round(churn_rate, 4)),
+            "engagement_score_auc": dg.MetadataValue.float(round(auc, 4)),
+        }
+    )
+    context.log.info(
+        f"Churn features as of {cutoff}: churn rate {churn_rate:.1%}, engagement AUC {auc:.3f}."
+    )
+    yield dg.MaterializeResult(metadata=meta)
+    yield check
+    yield dg.AssetCheckResult(
+        check_name="churn_features_no_future_data",
+        passed=bool((out["days_since_last_activity"] >= 0).all()),
+        metadata={"min_days_since_last_activity": dg.MetadataValue.float(min_days)},
+    )
+
+
+@dg.asset(
+    name="churn_features_current",
+    group_name=GROUP,
+    deps=CHURN_DEPS,
+    kinds=KINDS,
+    owners=OWNER,
+    description="Churn blueprint, scoring set: the same nine features for every current customer "
+    "as of the latest data, with no label.",
+    check_specs=[_compat_spec("churn_features_current", CHURN)],
+)
+def churn_features_current_asset(lake: LakeResource, warehouse: WarehouseResource):
+    started = time.perf_counter()
+    frames = _churn_inputs(lake)
+    check = _compatibility_check(CHURN, "churn_features_current", frames)
+    latest = latest_activity_date(lake)
+    frame = churn_features(
+        frames["customers"],
+        frames["orders"],
+        frames["support_tickets"],
+        frames["usage_events"],
+        cutoff=latest,
+        horizon_days=None,
+    )
+    rows_in = row_count(lake, VALIDATION, "validated_customers")
+    meta = publish_table(
+        lake, warehouse, GROUP, "churn_features_current", frame, rows_in=rows_in, started=started
+    )
+    meta["cutoff_date"] = latest.isoformat()
+    yield dg.MaterializeResult(metadata=meta)
+    yield check
+
+
+@dg.asset(
+    name="revenue_features",
+    group_name=GROUP,
+    deps=["daily_revenue"],
+    kinds=KINDS,
+    owners=OWNER,
+    description="Revenue blueprint, one row per day: 7/30/90-day moving averages, 1/7/30-day "
+    "growth, "
+    "day-of-week, month and quarter indices, and 30-day volatility.",
+    check_specs=[_compat_spec("revenue_features", REVENUE)],
+)
+def revenue_features_asset(lake: LakeResource, warehouse: WarehouseResource):
+    started = time.perf_counter()
+    daily = lake.scan(ENRICHMENT, "daily_revenue")
+    check = _compatibility_check(REVENUE, "revenue_features", {"daily_revenue": daily})
+    rows_in = row_count(lake, ENRICHMENT, "daily_revenue")
+    meta = publish_table(
+        lake,
+        warehouse,
+        GROUP,
+        "revenue_features",
+        revenue_features(daily),
+        rows_in=rows_in,
+        started=started,
+    )
+    yield dg.MaterializeResult(metadata=meta)
+    yield check
+
+
+@dg.asset(
+    name="price_features",
+    group_name=GROUP,
+    deps=["product_daily_sales"],
+    kinds=KINDS,
+    owners=OWNER,
+    description="Price blueprint, product x week: revenue, price index against the product's "
+    "median, "
+    "demand trend, elasticity indicator and price position within the category.",
+    check_specs=[_compat_spec("price_features", PRICE)],
+)
+def price_features_asset(lake: LakeResource, warehouse: WarehouseResource):
+    started = time.perf_counter()
+    sales = lake.scan(ENRICHMENT, "product_daily_sales")
+    check = _compatibility_check(PRICE, "price_features", {"product_daily_sales": sales})
+    rows_in = row_count(lake, ENRICHMENT, "product_daily_sales")
+    meta = publish_table(
+        lake,
+        warehouse,
+        GROUP,
+        "price_features",
+        price_features(sales),
+        rows_in=rows_in,
+        started=started,
+    )
+    yield dg.MaterializeResult(metadata=meta)
+    yield check
+
+
+def preprocessor_path(lake: LakeResource):
+    return lake.table_dir(GROUP, PREPROCESSOR)
+
+
+def load_preprocessor(lake: LakeResource):
+    """The latest fitted preprocessing pipeline and its record, as analytics and scoring use it."""
+    pointer = json.loads((preprocessor_path(lake) / "latest.json").read_text())
+    return joblib.load(preprocessor_path(lake) / pointer["artifact"]), pointer
+
+
+@dg.asset(
+    name=PREPROCESSOR,
+    group_name=GROUP,
+    deps=["churn_features"],
+    kinds={"sklearn", "python"},
+    owners=OWNER,
+    description="The scikit-learn preprocessing (impute, cap outliers, encode, scale) fitted on "
+    "the "
+    "churn training features and saved as a versioned artifact for analytics and scoring.",
+)
+def churn_preprocessor_asset(
+    context: dg.AssetExecutionContext, config: PreprocessingConfig, lake: LakeResource
+) -> dg.MaterializeResult:
+    started = time.perf_counter()
+    train = lake.scan(GROUP, "churn_features").collect()
+    options = PreprocessingOptions(
+        missing_value_strategy=config.missing_value_strategy,
+        outlier_method=config.outlier_method,
+        encoding_strategy=config.encoding_strategy,
+        scaling_method=config.scaling_method,
+    )
+    if options.missing_value_strategy == "drop":
+        train = train.drop_nulls([*NUMERIC_FEATURES, *CATEGORICAL_FEATURES])
+    pipeline, choices = build_preprocessor(train, NUMERIC_FEATURES, CATEGORICAL_FEATURES, options)
+    X = to_pandas_inputs(train, [*NUMERIC_FEATURES, *CATEGORICAL_FEATURES])
+    pipeline.fit(X, train["churned"].cast(pl.Int8).to_numpy())
+    buffer = io.BytesIO()
+    joblib.dump(pipeline, buffer)
+    blob = buffer.getvalue()
+    version = hashlib.sha256(blob).hexdigest()[:12]
+    directory = preprocessor_path(lake)
+    directory.mkdir(parents=True, exist_ok=True)
+    artifact = directory / f"preprocessor-{version}.joblib"
+    for path, data in ((artifact, blob), (directory / "latest.json", None)):
+        tmp = path.with_name(f".{path.name}.tmp")
+        if data is None:
+            data = json.dumps(
+                {
+                    "artifact": artifact.name,
+                    "version": version,
+                    "choices": choices,
+                    "numeric": NUMERIC_FEATURES,
+                    "categorical": CATEGORICAL_FEATURES,
+                },
+                indent=1,
+            ).encode()
+        tmp.write_bytes(data)
+        tmp.replace(path)  # the artifact lands before the pointer that names it
+    names_out = pipeline.get_feature_names_out()
+    names = [str(n) for n in (names_out if names_out is not None else [])]
+    context.log.info(
+        f"Fitted preprocessing {version} on {train.height:,} rows -> {len(names)} features."
+    )
+    table = pl.DataFrame(
+        [
+            {"column": c, **{k: str(v) for k, v in spec.items()}}
+            for c, spec in choices["numeric"].items()
+        ]
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "version": version,
+            "artifact": dg.MetadataValue.path(str(artifact)),
+            "rows_in": dg.MetadataValue.int(train.height),
+            "rows_out": dg.MetadataValue.int(train.height),
+            "duration_s": dg.MetadataValue.float(round(time.perf_counter() - started, 3)),
+            "output_features": dg.MetadataValue.json(names),
+            "choices": dg.MetadataValue.json(choices),
+            "numeric_choices": dg.MetadataValue.md(markdown_preview(table)),
+        }
+    )
+
+
+FEATURE_ASSETS = [
+    churn_features_asset,
+    churn_features_current_asset,
+    revenue_features_asset,
+    price_features_asset,
+    churn_preprocessor_asset,
+]

@@ -1,0 +1,111 @@
+"""Enrichment formulas against values worked out by hand."""
+
+from datetime import date, datetime
+
+import polars as pl
+import pytest
+
+from assets.enrichment.logic import (
+    customer_profiles,
+    daily_revenue,
+    enriched_orders,
+    product_daily_sales,
+)
+
+CUSTOMERS = pl.LazyFrame(
+    {
+        "customer_id": ["C1", "C2"],
+        "country": ["Germany", "Australia"],
+        "region": ["Bavaria", "Victoria"],
+        "plan_type": ["pro", "free"],
+        "account_created_date": [date(2024, 1, 1), date(2024, 1, 3)],
+    }
+)
+PRODUCTS = pl.LazyFrame(
+    {
+        "product_id": ["P1"],
+        "category": ["home"],
+        "brand": ["Acme"],
+        "list_price": [10.0],
+        "unit_cost": [4.0],
+    }
+)
+ORDERS = pl.LazyFrame(
+    {
+        "order_id": ["O1", "O2", "O3", "O4"],
+        "customer_id": ["C1", "C2", "C1", "C9"],
+        "product_id": ["P1", "P1", "P1", "P1"],
+        "quantity": [2, 1, 3, 1],
+        "unit_price": [10.0, 12.0, 8.0, 10.0],
+        "discount": [0.1, None, 0.0, 0.0],
+        "order_ts": [
+            datetime(2024, 1, 6, 9),
+            datetime(2024, 7, 1, 23),
+            datetime(2024, 1, 8, 12),
+            datetime(2024, 1, 8, 1),
+        ],
+        "channel": ["web"] * 4,
+        "status": ["completed", "completed", "returned", "completed"],
+    }
+)
+
+
+def test_money_time_parts_and_season_by_hemisphere():
+    e = enriched_orders(ORDERS, PRODUCTS, CUSTOMERS).collect().sort("order_id")
+    o1, o2, o3, o4 = e.iter_rows(named=True)
+    assert o1["gross_amount"] == 20.0 and o1["discount_amount"] == pytest.approx(2.0)
+    assert o1["revenue"] == pytest.approx(18.0) and o1["margin"] == pytest.approx(18.0 - 8.0)
+    assert (o1["day_of_week"], o1["is_weekend"], o1["hour"], o1["quarter"]) == (6, True, 9, 1)
+    assert o1["season"] == "winter" and o1["world_region"] == "Western Europe"
+    assert o2["season"] == "winter" and o2["hemisphere"] == "south"  # July in Australia
+    assert o2["revenue"] == 12.0  # a missing discount is no discount
+    assert o3["revenue"] == 0.0 and o3["margin"] == 0.0  # returned lines earn nothing
+    assert o4["country"] is None and o4["revenue"] == 10.0  # kept although its customer is unknown
+
+
+def test_customer_profile_takes_the_latest_of_orders_tickets_and_events():
+    e = enriched_orders(ORDERS, PRODUCTS, CUSTOMERS)
+    tickets = pl.LazyFrame({"customer_id": ["C1"], "opened_ts": [datetime(2024, 2, 1)]})
+    events = pl.LazyFrame(
+        {
+            "customer_id": ["C1", "C1", "C2"],
+            "event_ts": [datetime(2024, 1, 20), datetime(2024, 3, 5), datetime(2024, 1, 4)],
+            "feature": ["api", "api", "search"],
+        }
+    )
+    p = (
+        customer_profiles(CUSTOMERS, e, tickets, events, as_of=date(2024, 2, 15))
+        .collect()
+        .sort("customer_id")
+    )
+    c1 = p.row(0, named=True)
+    assert c1["last_activity_date"] == date(2024, 2, 1)  # the March event is after as_of
+    assert c1["order_count"] == 2 and c1["total_value"] == pytest.approx(18.0)
+    assert c1["avg_order_value"] == pytest.approx(9.0)
+    assert (
+        c1["support_ticket_count"],
+        c1["feature_usage_count"],
+        c1["distinct_features_used"],
+    ) == (1, 1, 1)
+    assert c1["tenure_days"] == 45
+
+
+def test_daily_revenue_fills_gaps_and_counts_new_customers():
+    e = enriched_orders(ORDERS, PRODUCTS, CUSTOMERS)
+    d = daily_revenue(e, CUSTOMERS).collect()
+    assert (
+        d["date"].min() == date(2024, 1, 6)
+        and d.height == (date(2024, 7, 1) - date(2024, 1, 6)).days + 1
+    )
+    jan8 = d.filter(pl.col("date") == date(2024, 1, 8)).row(0, named=True)
+    assert jan8["revenue"] == 10.0 and jan8["orders"] == 1 and jan8["active_customers"] == 2
+    assert d.filter(pl.col("date") == date(2024, 1, 7))["revenue"].item() == 0
+
+
+def test_product_daily_sales_weights_price_by_quantity():
+    orders = ORDERS.with_columns(
+        pl.lit("completed").alias("status"), pl.lit(datetime(2024, 1, 6)).alias("order_ts")
+    )
+    s = product_daily_sales(enriched_orders(orders, PRODUCTS, CUSTOMERS)).collect()
+    assert s["quantity"].item() == 7
+    assert s["avg_price"].item() == pytest.approx((20 + 12 + 24 + 10) / 7)
