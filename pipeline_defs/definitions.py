@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from assets.analytics.assets import ANALYTICS_ASSETS
 from assets.enrichment.assets import ENRICHMENT_ASSETS
 from assets.features.assets import FEATURE_ASSETS
 from assets.ingestion.assets import GROUP as INGESTION
@@ -40,6 +41,11 @@ def build_jobs() -> list[dg.UnresolvedAssetJobDefinition]:
             description="Read new landing files into the lake and run the quality gates.",
         ),
         dg.define_asset_job(
+            "refresh_analytics",
+            selection=dg.AssetSelection.groups("enrichment", "features", "analytics"),
+            description="Rebuild enrichment, features and models from the validated tables.",
+        ),
+        dg.define_asset_job(
             "generate_sample_data",
             selection=dg.AssetSelection.assets("sample_landing_data"),
             description="Fill the landing zone with seeded synthetic data.",
@@ -56,6 +62,7 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
             *build_validation_assets(catalog, settings.quality_policy),
             *ENRICHMENT_ASSETS,
             *FEATURE_ASSETS,
+            *ANALYTICS_ASSETS,
         ],
         jobs=build_jobs(),
         # In-process by default: each step here is seconds of Polars work, and a subprocess per

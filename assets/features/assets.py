@@ -4,7 +4,7 @@ import hashlib
 import io
 import json
 import time
-from datetime import date
+from datetime import date, timedelta
 from typing import Literal
 
 import dagster as dg
@@ -135,9 +135,9 @@ CHURN_DEPS = [
     deps=CHURN_DEPS,
     kinds=KINDS,
     owners=OWNER,
-    description="Churn blueprint, training set: nine features per customer as of a cutoff, and "
-    "the churned label (no activity in the horizon after it). Nothing after the cutoff enters a "
-    "feature.",
+    description="Churn blueprint, labelled: nine features per customer as of a cutoff and the "
+    "churned label (no activity in the horizon after it), in two snapshots one horizon apart "
+    "(snapshot = train, holdout). Nothing after a snapshot's cutoff enters its features.",
     check_specs=[
         _compat_spec("churn_features", CHURN),
         dg.AssetCheckSpec(
@@ -164,13 +164,22 @@ def churn_features_asset(
         if config.cutoff_date
         else default_cutoff(latest, config.horizon_days)
     )
-    frame = churn_features(
+    train_cutoff = cutoff - timedelta(days=config.horizon_days)
+    inputs = (
         frames["customers"],
         frames["orders"],
         frames["support_tickets"],
         frames["usage_events"],
-        cutoff=cutoff,
-        horizon_days=config.horizon_days,
+    )
+    # Two labelled snapshots one horizon apart: models fit on "train" and are judged on the later
+    # "holdout", whose labels lie after anything the train rows could see (time-aware holdout).
+    frame = pl.concat(
+        [
+            churn_features(*inputs, cutoff=c, horizon_days=config.horizon_days).with_columns(
+                pl.lit(name).alias("snapshot")
+            )
+            for name, c in (("train", train_cutoff), ("holdout", cutoff))
+        ]
     )
     rows_in = row_count(lake, VALIDATION, "validated_customers")
     meta = publish_table(
@@ -178,6 +187,7 @@ def churn_features_asset(
     )
     out = (
         lake.scan(GROUP, "churn_features")
+        .filter(pl.col("snapshot") == "holdout")
         .select("churned", "engagement_score", "days_since_last_activity")
         .collect()
     )
@@ -187,6 +197,7 @@ def churn_features_asset(
     meta.update(
         {
             "cutoff_date": cutoff.isoformat(),
+            "train_cutoff_date": train_cutoff.isoformat(),
             "horizon_days": config.horizon_days,
             "churn_rate": dg.MetadataValue.float(round(churn_rate, 4)),
             "engagement_score_auc": dg.MetadataValue.float(round(auc, 4)),
@@ -318,7 +329,7 @@ def churn_preprocessor_asset(
     context: dg.AssetExecutionContext, config: PreprocessingConfig, lake: LakeResource
 ) -> dg.MaterializeResult:
     started = time.perf_counter()
-    train = lake.scan(GROUP, "churn_features").collect()
+    train = lake.scan(GROUP, "churn_features").filter(pl.col("snapshot") == "train").collect()
     options = PreprocessingOptions(
         missing_value_strategy=config.missing_value_strategy,
         outlier_method=config.outlier_method,

@@ -23,7 +23,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--customers", type=int, default=2_000)
     p.add_argument("--orders", type=int, default=20_000)
     p.add_argument("--products", type=int, default=None, help="default: customers/50, min 50")
-    p.add_argument("--tickets", type=int, default=None, help="default: customers/2")
+    p.add_argument("--tickets", type=int, default=None, help="default: two per customer")
     p.add_argument("--events", type=int, default=None, help="default: as many as orders")
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--format", choices=FORMATS, default="parquet", dest="fmt")

@@ -58,7 +58,7 @@ WEEKDAY_EFFECT = [0.95, 0.97, 1.00, 1.02, 1.08, 1.15, 0.83]  # Monday..Sunday
 TREND_PER_YEAR = 0.25
 YEARLY_AMPLITUDE = 0.15
 YEARLY_PEAK_DAY_OF_YEAR = 330
-ANOMALY_SPIKE = 2.6
+ANOMALY_SPIKE = 4.0  # symmetric in log space with the dip: log 4 = -log 0.25
 ANOMALY_DIP = 0.25
 
 ENTITIES = ["customers", "products", "orders", "support_tickets", "usage_events"]
@@ -71,7 +71,7 @@ class GeneratorConfig:
     customers: int = 2_000
     orders: int = 20_000
     products: int | None = None  # default: customers / 50, at least 50
-    support_tickets: int | None = None  # default: customers / 2
+    support_tickets: int | None = None  # default: two per customer
     usage_events: int | None = None  # default: as many as orders
     seed: int = 7
     start_date: date = date(2024, 1, 1)
@@ -110,7 +110,7 @@ class GeneratorConfig:
     def n_tickets(self) -> int:
         if self.support_tickets is not None:
             return self.support_tickets
-        return max(1, self.customers // 2)
+        return max(1, 2 * self.customers)
 
     @property
     def n_events(self) -> int:
@@ -248,7 +248,8 @@ def _customers(cfg: GeneratorConfig, rng: np.random.Generator) -> tuple[pl.DataF
     occ = occupations(cfg.seed)
     span = cfg.span_days
     plan_idx = _weighted_pick(rng, np.asarray(PLAN_P), n)
-    created = rng.integers(-365, span - 120, n)
+    # Sign-ups continue to the last fortnight, so the active base keeps the planted trend.
+    created = rng.integers(-365, span - 14, n)
     age_days = rng.integers(18 * 365, 80 * 365, n)
     digits = rng.integers(0, 100, n)
     with_digits = rng.random(n) < 0.5

@@ -61,6 +61,22 @@ def test_full_pipeline_builds_enrichment_and_features(settings):
         out.shape[0] == current.height
         and pointer["version"] == mats["churn_preprocessor"]["version"].value
     )
+    # Analytics ran on top, and its headline numbers are on the materializations.
+    assert mats["churn_model"]["roc_auc"].value > 0.75
+    assert mats["revenue_forecast"]["backtest_mape"].value > 0
+    assert sum(mats["churn_scores"]["risk_bands"].value.values()) == current.height
+    assert mats["customer_segments"]["k"].value in range(3, 7)
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        forecast_days = con.execute("SELECT count(*) FROM analytics.revenue_forecast").fetchone()[0]
+        categories = con.execute(
+            "SELECT count(*) FROM analytics.price_elasticity WHERE level = 'category'"
+        ).fetchone()[0]
+        kinds = {
+            r[0]
+            for r in con.execute("SELECT DISTINCT entity_type FROM analytics.anomalies").fetchall()
+        }
+    assert forecast_days == 90 and categories == 8
+    assert "day" in kinds and kinds <= {"day", "product", "customer"}
 
 
 def test_blueprint_missing_field_fails_with_its_name(settings):

@@ -1,0 +1,1 @@
+"""Analytics: churn model, segments, revenue forecast, price elasticity, anomalies."""

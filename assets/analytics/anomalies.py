@@ -1,0 +1,100 @@
+"""Anomalies in days, products and customers, each with a score and what drove it.
+
+- days: robust z-scores of daily revenue against the seasonal model (see forecast.py);
+- products: robust z-scores of each product's weekly log revenue against its own median;
+- customers: IsolationForest on log-scaled profile features; drivers are the features whose
+  value is furthest (in robust z) from the population median.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+from sklearn.ensemble import IsolationForest
+
+SEED = 0
+CUSTOMER_FEATURES = [
+    "order_count",
+    "total_value",
+    "avg_order_value",
+    "support_ticket_count",
+    "feature_usage_count",
+    "distinct_features_used",
+    "tenure_days",
+]
+SCHEMA = {
+    "entity_type": pl.String,
+    "entity_id": pl.String,
+    "period": pl.Date,
+    "score": pl.Float64,
+    "method": pl.String,
+    "drivers": pl.String,
+}
+
+
+def day_anomalies(days: pl.DataFrame) -> pl.DataFrame:
+    """``days`` from forecast.residual_anomalies."""
+    return days.select(
+        pl.lit("day").alias("entity_type"),
+        pl.col("date").cast(pl.String).alias("entity_id"),
+        pl.col("date").alias("period"),
+        pl.col("robust_z").abs().alias("score"),
+        pl.lit("robust z-score vs seasonal model").alias("method"),
+        pl.format(
+            "revenue {} vs expected {} (z {})",
+            pl.col("revenue").round(0),
+            pl.col("expected_revenue").round(0),
+            pl.col("robust_z").round(1),
+        ).alias("drivers"),
+    )
+
+
+def product_anomalies(weekly: pl.DataFrame, z: float = 4.0) -> pl.DataFrame:
+    lr = pl.col("revenue").log1p()
+    med = lr.median().over("product_id")
+    mad = (lr - med).abs().median().over("product_id") * 1.4826
+    scored = weekly.with_columns(((lr - med) / pl.max_horizontal(mad, pl.lit(1e-6))).alias("rz"))
+    return scored.filter(pl.col("rz").abs() > z).select(
+        pl.lit("product").alias("entity_type"),
+        pl.col("product_id").alias("entity_id"),
+        pl.col("period").cast(pl.Date),
+        pl.col("rz").abs().alias("score"),
+        pl.lit("robust z-score of weekly revenue").alias("method"),
+        pl.format(
+            "weekly revenue {} (z {})", pl.col("revenue").round(0), pl.col("rz").round(1)
+        ).alias("drivers"),
+    )
+
+
+def customer_anomalies(profiles: pl.DataFrame, contamination: float = 0.01) -> pl.DataFrame:
+    X = np.log1p(
+        profiles.select(CUSTOMER_FEATURES).fill_null(0).to_numpy().astype(float).clip(0, None)
+    )
+    # set_params: the stubs type contamination from its "auto" default as a string.
+    forest = IsolationForest(n_estimators=200, random_state=SEED)
+    forest.set_params(contamination=contamination).fit(X)
+    score = -forest.score_samples(X)
+    flagged = forest.predict(X) == -1
+    med = np.median(X, axis=0)
+    mad = np.median(np.abs(X - med), axis=0) * 1.4826
+    rz = (X - med) / np.where(mad > 0, mad, 1.0)
+    drivers = []
+    for row in rz[flagged]:
+        top = np.argsort(-np.abs(row))[:3]
+        drivers.append(
+            ", ".join(
+                f"{CUSTOMER_FEATURES[i]} {'high' if row[i] > 0 else 'low'} (z {row[i]:.1f})"
+                for i in top
+            )
+        )
+    return pl.DataFrame(
+        {
+            "entity_type": "customer",
+            "entity_id": profiles["customer_id"].filter(pl.Series(flagged)),
+            "period": profiles["as_of_date"].filter(pl.Series(flagged)),
+            "score": score[flagged],
+            "method": "IsolationForest on customer profile",
+            "drivers": drivers,
+        },
+        schema=SCHEMA,
+    )

@@ -1,0 +1,210 @@
+"""Churn model and customer segments: scikit-learn with every random state fixed.
+
+The churn model is the saved preprocessing followed by a gradient-boosted classifier, trained on
+the ``train`` snapshot and judged on the later ``holdout`` snapshot. The decision threshold is
+the one that maximises F1 on the training rows; risk bands are fixed probability cut-offs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import polars as pl
+from sklearn.base import clone
+from sklearn.calibration import calibration_curve
+from sklearn.cluster import KMeans
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.inspection import permutation_importance
+from sklearn.metrics import (
+    average_precision_score,
+    brier_score_loss,
+    precision_recall_curve,
+    roc_auc_score,
+    silhouette_score,
+)
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+
+from assets.features.preprocessing import to_pandas_inputs
+
+SEED = 0
+RISK_BANDS = [(0.6, "high"), (0.3, "medium"), (0.0, "low")]
+
+
+@dataclass
+class ChurnModelResult:
+    model: Pipeline
+    threshold: float
+    metrics: dict[str, float]
+    importances: list[dict[str, float | str]]
+    calibration: list[dict[str, float]]
+
+
+def train_churn_model(
+    features: pl.DataFrame, preprocessor: Pipeline, columns: list[str]
+) -> ChurnModelResult:
+    """Fit on snapshot == train, evaluate on snapshot == holdout."""
+    train = features.filter(pl.col("snapshot") == "train")
+    test = features.filter(pl.col("snapshot") == "holdout")
+    if train.height == 0 or test.height == 0:
+        raise ValueError("churn_features needs both a train and a holdout snapshot")
+    X_train, y_train = to_pandas_inputs(train, columns), train["churned"].cast(pl.Int8).to_numpy()
+    X_test, y_test = to_pandas_inputs(test, columns), test["churned"].cast(pl.Int8).to_numpy()
+    model = Pipeline(
+        [
+            ("preprocess", clone(preprocessor)),
+            (
+                "classifier",
+                HistGradientBoostingClassifier(
+                    max_iter=200,
+                    learning_rate=0.08,
+                    max_leaf_nodes=31,
+                    l2_regularization=1.0,
+                    random_state=SEED,
+                ),
+            ),
+        ]
+    )
+    model.fit(X_train, y_train)
+    train_proba = model.predict_proba(X_train)[:, 1]
+    precision, recall, thresholds = precision_recall_curve(y_train, train_proba)
+    f1 = 2 * precision * recall / np.clip(precision + recall, 1e-12, None)
+    threshold = float(thresholds[int(np.argmax(f1[:-1]))]) if len(thresholds) else 0.5
+    proba = model.predict_proba(X_test)[:, 1]
+    predicted = (proba >= threshold).astype(int)
+    tp = int((predicted & y_test).sum())
+    metrics = {
+        "roc_auc": float(roc_auc_score(y_test, proba)),
+        "pr_auc": float(average_precision_score(y_test, proba)),
+        "precision_at_threshold": float(tp / max(predicted.sum(), 1)),
+        "recall_at_threshold": float(tp / max(y_test.sum(), 1)),
+        "threshold": threshold,
+        "brier_score": float(brier_score_loss(y_test, proba)),
+        "holdout_churn_rate": float(y_test.mean()),
+        "train_rows": float(len(y_train)),
+        "holdout_rows": float(len(y_test)),
+    }
+    frac_pos, mean_pred = calibration_curve(y_test, proba, n_bins=10, strategy="quantile")
+    calibration = [
+        {"mean_predicted": float(p), "observed_rate": float(o)}
+        for p, o in zip(mean_pred, frac_pos, strict=True)
+    ]
+    # Permutation importance on at most 5,000 holdout rows: enough for a stable ranking.
+    sample = np.random.default_rng(SEED).permutation(len(y_test))[:5000]
+    perm: Any = permutation_importance(
+        model,
+        X_test.iloc[sample],
+        y_test[sample],
+        scoring="roc_auc",
+        n_repeats=3,
+        random_state=SEED,
+        n_jobs=1,
+    )
+    order = np.argsort(-perm["importances_mean"])
+    importances = [
+        {
+            "feature": columns[i],
+            "auc_drop": round(float(perm["importances_mean"][i]), 5),
+            "std": round(float(perm["importances_std"][i]), 5),
+        }
+        for i in order
+    ]
+    return ChurnModelResult(model, threshold, metrics, importances, calibration)
+
+
+def risk_band(probability: pl.Expr) -> pl.Expr:
+    expr = pl.lit("low")
+    for cut, name in reversed(RISK_BANDS[:-1]):
+        expr = pl.when(probability >= cut).then(pl.lit(name)).otherwise(expr)
+    return expr
+
+
+def score_customers(current: pl.DataFrame, model: Pipeline, columns: list[str]) -> pl.DataFrame:
+    proba = model.predict_proba(to_pandas_inputs(current, columns))[:, 1]
+    return (
+        current.select("customer_id", "plan_type", "cutoff_date")
+        .with_columns(pl.Series("churn_probability", proba).round(5))
+        .with_columns(risk_band(pl.col("churn_probability")).alias("risk_band"))
+    )
+
+
+SEGMENT_FEATURES = {
+    "recency_days": "recent activity",
+    "order_count": "purchase frequency",
+    "total_value": "value",
+    "feature_usage_count": "product usage",
+    "distinct_features_used": "feature breadth",
+}
+
+
+def _level(z: float) -> str:
+    return "high" if z > 0.5 else "low" if z < -0.5 else "average"
+
+
+def describe_centroid(z: dict[str, float]) -> str:
+    """Plain words for a centroid in standard units, strongest traits first.
+
+    Recency is inverted for reading: few days since the last activity is *high* recent activity.
+    """
+    traits = []
+    for feature, label in SEGMENT_FEATURES.items():
+        value = -z[feature] if feature == "recency_days" else z[feature]
+        traits.append((abs(value), f"{_level(value)} {label}"))
+    traits.sort(key=lambda t: -t[0])
+    strong = [text for size, text in traits if size > 0.5][:3]
+    return ", ".join(strong) if strong else "average on every trait"
+
+
+def segment_customers(
+    profiles: pl.DataFrame, k_range: range = range(3, 7), sample: int = 5000
+) -> tuple[pl.DataFrame, dict[str, Any]]:
+    """KMeans on log-scaled RFM and engagement; k chosen by silhouette on a fixed sample."""
+    frame = profiles.with_columns(
+        (
+            pl.col("as_of_date")
+            - pl.col("last_activity_date").fill_null(pl.col("account_created_date"))
+        )
+        .dt.total_days()
+        .alias("recency_days")
+    )
+    cols = list(SEGMENT_FEATURES)
+    X = np.log1p(frame.select(cols).fill_null(0).to_numpy().astype(float).clip(0, None))
+    scaler = StandardScaler().fit(X)
+    Z = scaler.transform(X)
+    rng = np.random.default_rng(SEED)
+    idx = rng.choice(len(Z), size=min(sample, len(Z)), replace=False)
+    scores = {}
+    for k in k_range:
+        if k >= len(Z):
+            break
+        labels = KMeans(n_clusters=k, random_state=SEED).fit_predict(Z)
+        scores[k] = float(silhouette_score(Z[idx], labels[idx]))
+    best = max(scores, key=lambda k: scores[k])
+    km = KMeans(n_clusters=best, random_state=SEED).fit(Z)
+    names = {}
+    centroids = []
+    for i, center in enumerate(km.cluster_centers_):
+        z = dict(zip(cols, center.tolist(), strict=True))
+        names[i] = describe_centroid(z)
+        raw = np.expm1(scaler.inverse_transform(center.reshape(1, -1))[0])
+        centroids.append(
+            {
+                "segment": i,
+                "description": names[i],
+                **{c: round(float(v), 2) for c, v in zip(cols, raw, strict=True)},
+            }
+        )
+    out = (
+        frame.select("customer_id", *cols)
+        .with_columns(
+            pl.Series("segment", np.asarray(km.predict(Z), dtype=np.int64)),
+        )
+        .with_columns(
+            pl.col("segment")
+            .replace_strict(names, return_dtype=pl.String)
+            .alias("segment_description")
+        )
+    )
+    return out, {"k": best, "silhouette": scores, "centroids": centroids}
