@@ -10,10 +10,11 @@ from assets.features.assets import FEATURE_ASSETS
 from assets.ingestion.assets import GROUP as INGESTION
 from assets.ingestion.assets import build_ingestion_assets
 from assets.ingestion.contracts import load_catalog
+from assets.reports.assets import REPORT_ASSETS, build_pipeline_report
 from assets.validation.assets import GROUP as VALIDATION
 from assets.validation.assets import build_validation_assets
 from pipeline_defs.settings import Settings
-from resources import LakeResource, LandingZoneResource, WarehouseResource
+from resources import LakeResource, LandingZoneResource, ReportsResource, WarehouseResource
 
 
 def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
@@ -25,6 +26,7 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
         ),
         "lake": LakeResource(root=settings.lake_uri),
         "warehouse": WarehouseResource(database=str(settings.warehouse_path)),
+        "reports": ReportsResource(root=str(settings.reports_dir)),
     }
 
 
@@ -56,14 +58,20 @@ def build_jobs() -> list[dg.UnresolvedAssetJobDefinition]:
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     settings = settings or Settings.from_env()
     catalog = load_catalog([settings.datasets_dir])
+    assets = [
+        *build_ingestion_assets(catalog),
+        *build_validation_assets(catalog, settings.quality_policy),
+        *ENRICHMENT_ASSETS,
+        *FEATURE_ASSETS,
+        *ANALYTICS_ASSETS,
+        *REPORT_ASSETS,
+    ]
+    stage_of = {
+        key.to_user_string(): group for a in assets for key, group in a.group_names_by_key.items()
+    }
+    assets.append(build_pipeline_report(stage_of))
     return dg.Definitions(
-        assets=[
-            *build_ingestion_assets(catalog),
-            *build_validation_assets(catalog, settings.quality_policy),
-            *ENRICHMENT_ASSETS,
-            *FEATURE_ASSETS,
-            *ANALYTICS_ASSETS,
-        ],
+        assets=assets,
         jobs=build_jobs(),
         # In-process by default: each step here is seconds of Polars work, and a subprocess per
         # step costs more than it saves on two cores. Multiprocess parallelises big independent

@@ -2,6 +2,7 @@
 
 from resources.lake import LakeResource
 from resources.landing import LandingZoneResource
+from resources.reports import ReportsResource
 from resources.warehouse import WarehouseResource
 
-__all__ = ["LakeResource", "LandingZoneResource", "WarehouseResource"]
+__all__ = ["LakeResource", "LandingZoneResource", "ReportsResource", "WarehouseResource"]

@@ -15,7 +15,7 @@ def test_groups_jobs_and_raw_assets(settings):
     d = build_definitions(settings)
     graph = d.resolve_asset_graph()
     groups = {graph.get(k).group_name for k in graph.get_all_asset_keys()}
-    assert groups == {"ingestion", "validation", "enrichment", "features", "analytics"}
+    assert groups == {"ingestion", "validation", "enrichment", "features", "analytics", "reports"}
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
     for entity in ("customers", "products", "orders", "support_tickets", "usage_events"):
         assert {f"raw_{entity}", f"validated_{entity}", f"quarantined_{entity}"} <= keys

@@ -354,6 +354,11 @@ def _warning_checks(
     previous = json.loads(state.read_text()) if state.exists() else None
     drift = schema_drift(previous, current_schema)
     drifted = any(drift.values())
+    drift_state = lake.state_path(GROUP, f"{name}_drift.json")
+    drift_tmp = drift_state.with_suffix(".tmp")
+    drift_state.parent.mkdir(parents=True, exist_ok=True)
+    drift_tmp.write_text(json.dumps({"first_run": previous is None, **drift}))
+    drift_tmp.replace(drift_state)
     state.parent.mkdir(parents=True, exist_ok=True)
     tmp = state.with_suffix(".tmp")
     tmp.write_text(json.dumps(current_schema, indent=1, sort_keys=True))

@@ -1,0 +1,1 @@
+"""Reports: insights, recommendations, HTML reports with charts, and exports."""

@@ -1,0 +1,148 @@
+"""Insights, recommendations and HTML reports from a real in-process run of the whole pipeline."""
+
+import json
+import shutil
+import subprocess
+
+import dagster as dg
+import duckdb
+import pytest
+from PIL import Image
+
+from pipeline_defs import build_definitions
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    from pipeline_defs.settings import Settings
+
+    root = tmp_path_factory.mktemp("reports")
+    settings = Settings.from_env(
+        {"PIPELINE_DATA_DIR": str(root / "data"), "PIPELINE_DATASETS_DIR": str(root / "datasets")}
+    )
+    d = build_definitions(settings)
+    config = {"ops": {"sample_landing_data": {"config": {"customers": 4000, "orders": 80_000}}}}
+    with dg.instance_for_test() as instance:
+        result = dg.materialize(
+            d.assets,
+            resources=d.resources,
+            instance=instance,
+            run_config=config,
+            raise_on_error=False,
+        )
+    return result, settings
+
+
+def _insights(settings):
+    return json.loads((settings.reports_dir / "insights_report.json").read_text())["insights"]
+
+
+@pytest.mark.e2e
+def test_insights_name_the_churn_driver_with_its_effect_size(run):
+    result, settings = run
+    assert result.success
+    by_id = {i["insight_id"]: i for i in _insights(settings)}
+    plan = by_id["churn-plan"]
+    evidence = json.loads(plan["evidence"])
+    worst = max(evidence["by_plan"], key=lambda r: r["rate"])
+    # The planted driver: free plans churn most, enterprise least.
+    assert worst["plan_type"] == "free"
+    ratio = worst["rate"] / evidence["base_rate"]
+    assert ratio > 1.2
+    assert plan["statement"].startswith(f"Free customers churn at {ratio:.1f}x the base rate")
+    assert {"churn", "revenue", "pricing", "segments", "anomalies", "data quality"} <= {
+        i["category"] for i in _insights(settings)
+    }
+
+
+@pytest.mark.e2e
+def test_three_numbers_recomputed_independently_in_sql(run):
+    _, settings = run
+    by_id = {i["insight_id"]: json.loads(i["evidence"]) for i in _insights(settings)}
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        base = con.execute(
+            "SELECT avg(churned::INT) FROM features.churn_features WHERE snapshot = 'holdout'"
+        ).fetchone()[0]
+        last30 = con.execute(
+            "SELECT sum(revenue) FROM (SELECT revenue FROM enrichment.daily_revenue ORDER BY date "
+            "DESC LIMIT 30)"
+        ).fetchone()[0]
+        loss = con.execute(
+            "SELECT count(*), sum(f.daily_value_rate * 365 * s.churn_probability) FROM "
+            "analytics.churn_scores s "
+            "JOIN features.churn_features_current f USING (customer_id) WHERE s.risk_band = 'high'"
+        ).fetchone()
+    assert by_id["churn-plan"]["base_rate"] == pytest.approx(base, abs=1e-4)
+    assert by_id["revenue-forecast"]["last_30_days"] == pytest.approx(last30, rel=1e-6)
+    risk = by_id["churn-revenue-at-risk"]
+    assert risk["high_risk_customers"] == loss[0]
+    assert risk["expected_annual_loss_eur"] == pytest.approx(loss[1], rel=1e-4)
+
+
+@pytest.mark.e2e
+def test_recommendations_are_ranked_by_priority(run):
+    _, settings = run
+    recs = json.loads((settings.reports_dir / "insights_report.json").read_text())[
+        "recommendations"
+    ]
+    priorities = [r["priority"] for r in recs]
+    assert priorities == sorted(priorities, reverse=True) and [r["rank"] for r in recs] == list(
+        range(1, len(recs) + 1)
+    )
+    assert any(r["category"] == "data quality" for r in recs)  # quarantined rows become actions
+    assert all(r["owner"] and r["target"] and r["expected_effect"] for r in recs)
+
+
+def _chromium() -> str:
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if path is None:
+        pytest.skip("Chromium not installed: apt-get install chromium (.ci/run installs it)")
+    return path
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize(
+    ("report", "charts", "min_ink"),
+    [
+        ("insights_report", ["churn-risk", "revenue-forecast", "elasticity", "segments"], 5_000),
+        ("quality_report", ["quality-trend"], 300),  # one run so far: a point per dataset
+        ("pipeline_report", ["stage-time"], 2_000),
+    ],
+)
+def test_reports_render_their_charts_in_headless_chromium(run, tmp_path, report, charts, min_ink):
+    _, settings = run
+    browser = _chromium()
+    page = (settings.reports_dir / f"{report}.html").resolve()
+    flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        "--hide-scrollbars",
+    ]
+    dom = subprocess.run(
+        [browser, *flags, "--dump-dom", page.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
+    for name in charts:  # each chart made it into the rendered DOM as drawn SVG
+        start = dom.index(f'data-chart="{name}"')
+        assert "<path" in dom[start : start + 200_000]
+    shot = tmp_path / f"{report}.png"
+    subprocess.run(
+        [browser, *flags, "--window-size=1200,4000", f"--screenshot={shot}", page.as_uri()],
+        capture_output=True,
+        timeout=120,
+        check=True,
+    )
+    image = Image.open(shot).convert("RGB")
+    pixels = image.getdata()
+    # Coloured ink (text and rules are grey): the charts were drawn, not just linked.
+    drawn = sum(1 for r, g, b in pixels if max(r, g, b) - min(r, g, b) > 60)
+    assert drawn > min_ink, (report, drawn, str(shot))
