@@ -12,6 +12,26 @@ from pydantic import Field
 FULL_PART = "part-full.parquet"
 
 
+def sink_parquet_atomic(frame: pl.LazyFrame | pl.DataFrame, path: Path) -> None:
+    """Stream a frame to ``path`` through a temp file in the same folder, fsync, then rename.
+
+    A crash at any point leaves the old file or the new one, never a partial file.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        if isinstance(frame, pl.DataFrame):
+            frame.write_parquet(tmp, compression="zstd")
+        else:
+            frame.sink_parquet(tmp, compression="zstd")
+        with tmp.open("rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
 class LakeResource(dg.ConfigurableResource):
     """Tables live in ``<root>/<group>/<table>/part-*.parquet``; state in ``<root>/_state``."""
 
@@ -48,20 +68,8 @@ class LakeResource(dg.ConfigurableResource):
         Readers see the old table or the new one, never a partial file.
         """
         directory = self.table_dir(group, name)
-        directory.mkdir(parents=True, exist_ok=True)
         target = directory / FULL_PART
-        tmp = directory / f".{FULL_PART}.{os.getpid()}.tmp"
-        try:
-            if isinstance(frame, pl.DataFrame):
-                frame.write_parquet(tmp, compression="zstd")
-            else:
-                frame.sink_parquet(tmp, compression="zstd")
-            with tmp.open("rb") as fh:
-                os.fsync(fh.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+        sink_parquet_atomic(frame, target)
         for stale in directory.glob("part-*.parquet"):
             if stale.name != FULL_PART:
                 stale.unlink()

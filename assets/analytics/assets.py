@@ -1,21 +1,18 @@
 """Analytics wiring: churn model and scores, segments, forecast, elasticity, anomalies."""
 
-import hashlib
-import io
-import json
 import math
 import time
 from datetime import date, timedelta
 from typing import cast
 
 import dagster as dg
-import joblib
 import polars as pl
 
 from assets.analytics.anomalies import customer_anomalies, day_anomalies, product_anomalies
 from assets.analytics.elasticity import elasticities
 from assets.analytics.forecast import backtest_mape, fit_seasonal, forecast, residual_anomalies
 from assets.analytics.models import score_customers, segment_customers, train_churn_model
+from assets.common.artifacts import load_artifact, save_artifact
 from assets.common.metadata import markdown_preview
 from assets.common.publish import publish_table
 from assets.features.assets import CATEGORICAL_FEATURES, NUMERIC_FEATURES, load_preprocessor
@@ -30,38 +27,12 @@ MODEL = "churn_model"
 COLUMNS = [*NUMERIC_FEATURES, *CATEGORICAL_FEATURES]
 
 
-def _save_artifact(lake: LakeResource, name: str, obj: object, record: dict) -> tuple[str, str]:
-    """Content-versioned joblib artifact, then a latest.json pointer (written last)."""
-    buffer = io.BytesIO()
-    joblib.dump(obj, buffer)
-    blob = buffer.getvalue()
-    version = hashlib.sha256(blob).hexdigest()[:12]
-    directory = lake.table_dir(GROUP, name)
-    directory.mkdir(parents=True, exist_ok=True)
-    artifact = directory / f"{name}-{version}.joblib"
-    for path, data in (
-        (artifact, blob),
-        (
-            directory / "latest.json",
-            json.dumps(
-                {"artifact": artifact.name, "version": version, **record}, indent=1
-            ).encode(),
-        ),
-    ):
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_bytes(data)
-        tmp.replace(path)
-    return version, str(artifact)
-
-
 def _rounded(frame: pl.DataFrame, digits: int = 3) -> pl.DataFrame:
     return frame.with_columns(pl.col(pl.Float64).round(digits))
 
 
 def load_churn_model(lake: LakeResource):
-    directory = lake.table_dir(GROUP, MODEL)
-    pointer = json.loads((directory / "latest.json").read_text())
-    return joblib.load(directory / pointer["artifact"]), pointer
+    return load_artifact(lake.table_dir(GROUP, MODEL))
 
 
 @dg.asset(
@@ -80,8 +51,8 @@ def churn_model_asset(
     features = lake.scan(FEATURES, "churn_features").collect()
     preprocessor, pre_record = load_preprocessor(lake)
     result = train_churn_model(features, preprocessor, COLUMNS)
-    version, path = _save_artifact(
-        lake,
+    version, artifact = save_artifact(
+        lake.table_dir(GROUP, MODEL),
         MODEL,
         result.model,
         {
@@ -99,7 +70,7 @@ def churn_model_asset(
     return dg.MaterializeResult(
         metadata={
             "version": version,
-            "artifact": dg.MetadataValue.path(path),
+            "artifact": dg.MetadataValue.path(str(artifact)),
             "roc_auc": dg.MetadataValue.float(round(m["roc_auc"], 4)),
             "pr_auc": dg.MetadataValue.float(round(m["pr_auc"], 4)),
             "precision_at_threshold": dg.MetadataValue.float(round(m["precision_at_threshold"], 4)),

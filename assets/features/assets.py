@@ -1,17 +1,14 @@
 """Features wiring: churn, revenue and price blueprints, and the fitted preprocessing artifact."""
 
-import hashlib
-import io
-import json
 import time
 from datetime import date, timedelta
 from typing import Literal
 
 import dagster as dg
-import joblib
 import polars as pl
 from pydantic import Field, field_validator
 
+from assets.common.artifacts import load_artifact, save_artifact
 from assets.common.metadata import markdown_preview
 from assets.common.publish import publish_table, row_count
 from assets.enrichment.assets import latest_activity_date
@@ -311,8 +308,7 @@ def preprocessor_path(lake: LakeResource):
 
 def load_preprocessor(lake: LakeResource):
     """The latest fitted preprocessing pipeline and its record, as analytics and scoring use it."""
-    pointer = json.loads((preprocessor_path(lake) / "latest.json").read_text())
-    return joblib.load(preprocessor_path(lake) / pointer["artifact"]), pointer
+    return load_artifact(preprocessor_path(lake))
 
 
 @dg.asset(
@@ -341,28 +337,8 @@ def churn_preprocessor_asset(
     pipeline, choices = build_preprocessor(train, NUMERIC_FEATURES, CATEGORICAL_FEATURES, options)
     X = to_pandas_inputs(train, [*NUMERIC_FEATURES, *CATEGORICAL_FEATURES])
     pipeline.fit(X, train["churned"].cast(pl.Int8).to_numpy())
-    buffer = io.BytesIO()
-    joblib.dump(pipeline, buffer)
-    blob = buffer.getvalue()
-    version = hashlib.sha256(blob).hexdigest()[:12]
-    directory = preprocessor_path(lake)
-    directory.mkdir(parents=True, exist_ok=True)
-    artifact = directory / f"preprocessor-{version}.joblib"
-    for path, data in ((artifact, blob), (directory / "latest.json", None)):
-        tmp = path.with_name(f".{path.name}.tmp")
-        if data is None:
-            data = json.dumps(
-                {
-                    "artifact": artifact.name,
-                    "version": version,
-                    "choices": choices,
-                    "numeric": NUMERIC_FEATURES,
-                    "categorical": CATEGORICAL_FEATURES,
-                },
-                indent=1,
-            ).encode()
-        tmp.write_bytes(data)
-        tmp.replace(path)  # the artifact lands before the pointer that names it
+    record = {"choices": choices, "numeric": NUMERIC_FEATURES, "categorical": CATEGORICAL_FEATURES}
+    version, artifact = save_artifact(preprocessor_path(lake), "preprocessor", pipeline, record)
     names_out = pipeline.get_feature_names_out()
     names = [str(n) for n in (names_out if names_out is not None else [])]
     context.log.info(

@@ -24,6 +24,7 @@ import polars as pl
 from assets.ingestion.conform import conform, empty_table
 from assets.ingestion.contracts import DatasetSpec
 from assets.ingestion.readers import BadFile, detect_format, read_landing_file
+from resources.lake import sink_parquet_atomic
 
 LEDGER_SCHEMA = {
     "path": pl.String,
@@ -98,23 +99,6 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def sink_parquet_atomic(lf: pl.LazyFrame | pl.DataFrame, path: Path) -> None:
-    """Stream a frame to ``path`` through a temp file in the same folder, then rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        if isinstance(lf, pl.DataFrame):
-            lf.write_parquet(tmp, compression="zstd")
-        else:
-            lf.sink_parquet(tmp, compression="zstd")
-        with tmp.open("rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
         raise
 
 

@@ -1,0 +1,39 @@
+"""Versioned model artifacts: joblib named by content hash, then a latest.json pointer."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import joblib
+
+
+def save_artifact(directory: Path, stem: str, obj: Any, record: dict[str, Any]) -> tuple[str, Path]:
+    """Write ``obj`` as ``<stem>-<sha12>.joblib`` and point ``latest.json`` at it.
+
+    The artifact lands (atomically) before the pointer that names it, so a reader following
+    ``latest.json`` always finds a complete file. Returns (version, artifact path).
+    """
+    buffer = io.BytesIO()
+    joblib.dump(obj, buffer)
+    blob = buffer.getvalue()
+    version = hashlib.sha256(blob).hexdigest()[:12]
+    directory.mkdir(parents=True, exist_ok=True)
+    artifact = directory / f"{stem}-{version}.joblib"
+    pointer = json.dumps(
+        {"artifact": artifact.name, "version": version, **record}, indent=1, default=str
+    )
+    for path, data in ((artifact, blob), (directory / "latest.json", pointer.encode())):
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_bytes(data)
+        tmp.replace(path)
+    return version, artifact
+
+
+def load_artifact(directory: Path) -> tuple[Any, dict[str, Any]]:
+    """The artifact ``latest.json`` points at, and the pointer's record."""
+    pointer = json.loads((directory / "latest.json").read_text())
+    return joblib.load(directory / pointer["artifact"]), pointer
