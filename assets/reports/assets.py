@@ -10,6 +10,7 @@ import polars as pl
 
 from assets.common.metadata import markdown_preview
 from assets.common.publish import publish_table
+from assets.ingestion.generator.writers import write_frame
 from assets.reports import html as h
 from assets.reports.insights import (
     anomaly_insights,
@@ -514,4 +515,46 @@ def build_pipeline_report(stage_of: dict[str, str]) -> dg.AssetsDefinition:
     return pipeline_report
 
 
-REPORT_ASSETS = [build_insights, quality_report, insights_report]
+EXPORT_TABLES = {
+    "insights": "reports",
+    "recommendations": "reports",
+    "churn_scores": "analytics",
+    "customer_segments": "analytics",
+    "revenue_forecast": "analytics",
+    "price_elasticity": "analytics",
+    "anomalies": "analytics",
+}
+EXPORT_FORMATS = ("csv", "json", "xml", "parquet")
+
+
+@dg.asset(
+    name="exports",
+    group_name=GROUP,
+    deps=list(EXPORT_TABLES),
+    owners=OWNER,
+    kinds={"polars", "csv", "json", "xml", "parquet"},
+    description="The final tables as CSV, JSON, XML and Parquet under reports/exports/, each file "
+    "written atomically (Postgres export arrives with the Postgres resource).",
+)
+def exports(lake: LakeResource, reports: ReportsResource) -> dg.MaterializeResult:
+    started = time.perf_counter()
+    folder = Path(reports.root) / "exports"
+    counts = {}
+    for table, group in EXPORT_TABLES.items():
+        frame = lake.scan(group, table).collect()
+        for fmt in EXPORT_FORMATS:
+            write_frame(frame, folder / f"{table}.{fmt}", fmt)
+        counts[table] = frame.height
+    return dg.MaterializeResult(
+        metadata={
+            "folder": dg.MetadataValue.path(str(folder)),
+            "rows_by_table": dg.MetadataValue.json(counts),
+            "rows_in": dg.MetadataValue.int(sum(counts.values())),
+            "rows_out": dg.MetadataValue.int(sum(counts.values())),
+            "files": dg.MetadataValue.int(len(counts) * len(EXPORT_FORMATS)),
+            "duration_s": dg.MetadataValue.float(round(time.perf_counter() - started, 3)),
+        }
+    )
+
+
+REPORT_ASSETS = [build_insights, quality_report, insights_report, exports]

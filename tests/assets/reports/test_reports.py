@@ -146,3 +146,23 @@ def test_reports_render_their_charts_in_headless_chromium(run, tmp_path, report,
     # Coloured ink (text and rules are grey): the charts were drawn, not just linked.
     drawn = sum(1 for r, g, b in pixels if max(r, g, b) - min(r, g, b) > 60)
     assert drawn > min_ink, (report, drawn, str(shot))
+
+
+@pytest.mark.e2e
+def test_exports_read_back_with_matching_row_counts(run):
+    import polars as pl
+
+    _, settings = run
+    folder = settings.reports_dir / "exports"
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        for table, query in (
+            ("insights", "SELECT count(*) FROM reports.insights"),
+            ("churn_scores", "SELECT count(*) FROM analytics.churn_scores"),
+            ("revenue_forecast", "SELECT count(*) FROM analytics.revenue_forecast"),
+            ("anomalies", "SELECT count(*) FROM analytics.anomalies"),
+        ):
+            expected = con.execute(query).fetchone()[0]
+            assert pl.read_csv(folder / f"{table}.csv").height == expected
+            assert pl.read_json(folder / f"{table}.json").height == expected
+            assert pl.read_parquet(folder / f"{table}.parquet").height == expected
+            assert (folder / f"{table}.xml").read_text().count("<record>") == expected
