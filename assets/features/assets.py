@@ -244,62 +244,50 @@ def churn_features_current_asset(lake: LakeResource, warehouse: WarehouseResourc
     yield check
 
 
-@dg.asset(
-    name="revenue_features",
-    group_name=GROUP,
-    deps=["daily_revenue"],
-    kinds=KINDS,
-    owners=OWNER,
-    description="Revenue blueprint, one row per day: 7/30/90-day moving averages, 1/7/30-day "
-    "growth, "
+def blueprint_table_asset(
+    name: str, blueprint: Blueprint, source: str, build, description: str
+) -> dg.AssetsDefinition:
+    """A blueprint fed by one enrichment table: check compatibility, compute, publish."""
+
+    @dg.asset(
+        name=name,
+        group_name=GROUP,
+        deps=[source],
+        kinds=KINDS,
+        owners=OWNER,
+        description=description,
+        check_specs=[_compat_spec(name, blueprint)],
+    )
+    def _asset(lake: LakeResource, warehouse: WarehouseResource):
+        started = time.perf_counter()
+        frame = lake.scan(ENRICHMENT, source)
+        check = _compatibility_check(blueprint, name, {source: frame})
+        rows_in = row_count(lake, ENRICHMENT, source)
+        meta = publish_table(
+            lake, warehouse, GROUP, name, build(frame), rows_in=rows_in, started=started
+        )
+        yield dg.MaterializeResult(metadata=meta)
+        yield check
+
+    return _asset
+
+
+revenue_features_asset = blueprint_table_asset(
+    "revenue_features",
+    REVENUE,
+    "daily_revenue",
+    revenue_features,
+    "Revenue blueprint, one row per day: 7/30/90-day moving averages, 1/7/30-day growth, "
     "day-of-week, month and quarter indices, and 30-day volatility.",
-    check_specs=[_compat_spec("revenue_features", REVENUE)],
 )
-def revenue_features_asset(lake: LakeResource, warehouse: WarehouseResource):
-    started = time.perf_counter()
-    daily = lake.scan(ENRICHMENT, "daily_revenue")
-    check = _compatibility_check(REVENUE, "revenue_features", {"daily_revenue": daily})
-    rows_in = row_count(lake, ENRICHMENT, "daily_revenue")
-    meta = publish_table(
-        lake,
-        warehouse,
-        GROUP,
-        "revenue_features",
-        revenue_features(daily),
-        rows_in=rows_in,
-        started=started,
-    )
-    yield dg.MaterializeResult(metadata=meta)
-    yield check
-
-
-@dg.asset(
-    name="price_features",
-    group_name=GROUP,
-    deps=["product_daily_sales"],
-    kinds=KINDS,
-    owners=OWNER,
-    description="Price blueprint, product x week: revenue, price index against the product's "
-    "median, "
+price_features_asset = blueprint_table_asset(
+    "price_features",
+    PRICE,
+    "product_daily_sales",
+    price_features,
+    "Price blueprint, product x week: revenue, price index against the product's median, "
     "demand trend, elasticity indicator and price position within the category.",
-    check_specs=[_compat_spec("price_features", PRICE)],
 )
-def price_features_asset(lake: LakeResource, warehouse: WarehouseResource):
-    started = time.perf_counter()
-    sales = lake.scan(ENRICHMENT, "product_daily_sales")
-    check = _compatibility_check(PRICE, "price_features", {"product_daily_sales": sales})
-    rows_in = row_count(lake, ENRICHMENT, "product_daily_sales")
-    meta = publish_table(
-        lake,
-        warehouse,
-        GROUP,
-        "price_features",
-        price_features(sales),
-        rows_in=rows_in,
-        started=started,
-    )
-    yield dg.MaterializeResult(metadata=meta)
-    yield check
 
 
 def preprocessor_path(lake: LakeResource):
