@@ -27,3 +27,13 @@ def pg_url() -> str:
     if not url:
         pytest.skip("set PIPELINE_TEST_PG_URL=postgresql://user:pass@host/db to run Postgres tests")
     return url
+
+
+@pytest.fixture
+def unused_port() -> int:
+    """A loopback port nothing listens on (bound, read, released)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -14,7 +14,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -146,8 +146,21 @@ def load_ledger(path: Path) -> pl.DataFrame:
     return pl.DataFrame(schema=LEDGER_SCHEMA)
 
 
-def quarantine_file(src: Path, sha: str, reason: str, entity: str, qdir: Path, copy: bool) -> Path:
-    """Copy a bad file aside (atomically) with a JSON sidecar that says why."""
+def quarantine_file(
+    src: Path,
+    sha: str,
+    reason: str,
+    entity: str,
+    qdir: Path,
+    copy: bool,
+    *,
+    label: str | None = None,
+) -> Path:
+    """Copy a bad file aside (atomically) with a JSON sidecar that says why.
+
+    ``label`` is where the file came from when ``src`` is only a local copy (an S3 object, an
+    API response); the sidecar names it.
+    """
     qdir.mkdir(parents=True, exist_ok=True)
     target = qdir / f"{sha[:16]}-{src.name}"
     if copy and not target.exists():
@@ -156,7 +169,7 @@ def quarantine_file(src: Path, sha: str, reason: str, entity: str, qdir: Path, c
         os.replace(tmp, target)
     sidecar = {
         "entity": entity,
-        "file": str(src),
+        "file": label or str(src),
         "sha256": sha,
         "reason": reason,
         "copied_to": str(target) if copy else None,
@@ -166,6 +179,77 @@ def quarantine_file(src: Path, sha: str, reason: str, entity: str, qdir: Path, c
         target.with_name(target.name + ".json"), json.dumps(sidecar, indent=2).encode()
     )
     return target
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One input to ingest: a landing file, an S3 object, or a pull from a database or API.
+
+    ``rel`` is its name in the ledger; ``(rel, size, version_ns)`` unchanged means already seen.
+    ``fetch(workdir)`` returns a local readable copy (a local file returns itself).
+    """
+
+    rel: str
+    size: int
+    version_ns: int
+    fetch: Callable[[Path], Path]
+    local: bool = True
+
+
+def local_candidates(
+    landing_root: Path, folder: str
+) -> tuple[list[Candidate], list[tuple[Path, str]]]:
+    """Candidates for every file under ``landing_root/folder``, and the refused entries."""
+    files, refused = list_landing_files(landing_root, folder)
+    out = []
+    for path in files:
+        stat = path.stat()
+        out.append(
+            Candidate(
+                rel=str(path.relative_to(landing_root)),
+                size=stat.st_size,
+                version_ns=stat.st_mtime_ns,
+                fetch=lambda _w, p=path: p,
+            )
+        )
+    return out, refused
+
+
+def _ingest_one(
+    spec: DatasetSpec, path: Path, outcome: FileOutcome, table_dir: Path, workdir: Path, limit: int
+) -> None:
+    """Read, conform and write one file as a lake part; raise BadFile with a reason if it is bad."""
+    if outcome.size == 0:
+        raise BadFile("zero-byte file")
+    if outcome.size > limit:
+        raise BadFile(f"{outcome.size:,} bytes is over the {limit:,}-byte limit for one file")
+    with path.open("rb") as fh:
+        head = fh.read(64)
+    fmt = detect_format(Path(outcome.path), head)
+    lf, info = read_landing_file(path, fmt, workdir, [c.name for c in spec.columns])
+    conformed = conform(lf, spec, source_file=outcome.path, file_sha256=outcome.sha256)
+    part = table_dir / f"part-{outcome.sha256[:16]}.parquet"
+    try:
+        sink_parquet_atomic(conformed, part)
+    except pl.exceptions.PolarsError as exc:
+        raise BadFile(parse_failure(fmt, exc)) from None
+    counts = (
+        pl.scan_parquet(part)
+        .select(
+            pl.len().alias("rows"),
+            pl.col("_ingest_errors").is_not_null().sum().alias("flagged"),
+        )
+        .collect()
+    )
+    if counts["rows"][0] == 0:
+        part.unlink()
+        raise BadFile("no data rows")
+    outcome.status = "ingested"
+    outcome.format = info.get("format", fmt)
+    outcome.encoding = info.get("encoding", "")
+    outcome.rows = int(counts["rows"][0])
+    outcome.flagged_rows = int(counts["flagged"][0])
+    outcome.part = part.name
 
 
 def ingest_landing_folder(
@@ -178,7 +262,39 @@ def ingest_landing_folder(
     max_file_bytes: int | None = None,
     log: Callable[[str], None] = lambda _m: None,
 ) -> IngestReport:
-    """Ingest every new file of one dataset; see the module docstring for the guarantees."""
+    """Ingest every new file of one dataset's local landing folder (see the module docstring)."""
+    candidates, refused = local_candidates(landing_root, spec.landing_folder)
+    return ingest_candidates(
+        spec,
+        candidates,
+        refused=[
+            (
+                str(p.relative_to(landing_root)) if p.is_relative_to(landing_root) else str(p),
+                p,
+                why,
+            )
+            for p, why in refused
+        ],
+        table_dir=table_dir,
+        ledger_path=ledger_path,
+        quarantine_dir=quarantine_dir,
+        max_file_bytes=max_file_bytes,
+        log=log,
+    )
+
+
+def ingest_candidates(
+    spec: DatasetSpec,
+    candidates: Iterable[Candidate],
+    *,
+    table_dir: Path,
+    ledger_path: Path,
+    quarantine_dir: Path,
+    refused: Iterable[tuple[str, Path, str]] = (),
+    max_file_bytes: int | None = None,
+    log: Callable[[str], None] = lambda _m: None,
+) -> IngestReport:
+    """Ingest every candidate not already in the ledger; the same bytes twice are a duplicate."""
     started = time.perf_counter()
     report = IngestReport(spec.name)
     limit = max_file_bytes or spec.max_file_bytes
@@ -189,12 +305,8 @@ def ingest_landing_folder(
     seen_sha = {
         r["sha256"]: r["path"] for r in ledger.iter_rows(named=True) if r["status"] != "refused"
     }
-    files, refused = list_landing_files(landing_root, spec.landing_folder)
     now = datetime.now(UTC).isoformat(timespec="seconds")
-    for path, why in refused:
-        rel = (
-            str(path.relative_to(landing_root)) if path.is_relative_to(landing_root) else str(path)
-        )
+    for rel, path, why in refused:
         if not ledger.filter((pl.col("path") == rel) & (pl.col("status") == "refused")).is_empty():
             continue
         log(f"Refused {rel}: {why}.")
@@ -206,61 +318,36 @@ def ingest_landing_folder(
         sink_parquet_atomic(empty_table(spec), schema_part)
     with tempfile.TemporaryDirectory(prefix=f"ingest-{spec.name}-") as tmp:
         workdir = Path(tmp)
-        for path in files:
-            rel = str(path.relative_to(landing_root))
-            stat = path.stat()
-            if (rel, stat.st_size, stat.st_mtime_ns) in known:
-                continue  # already processed, unchanged: no need to hash it again
-            sha = sha256_file(path)
-            outcome = FileOutcome(rel, sha, stat.st_size, stat.st_mtime_ns, "", processed_at=now)
-            if sha in seen_sha:
-                outcome.status = "duplicate"
-                outcome.reason = f"same bytes as {seen_sha[sha]}, already processed"
-                log(f"Skipped {rel}: {outcome.reason}.")
-                report.outcomes.append(outcome)
-                known[(rel, stat.st_size, stat.st_mtime_ns)] = sha
-                continue
-            seen_sha[sha] = rel
+        for cand in candidates:
+            if (cand.rel, cand.size, cand.version_ns) in known:
+                continue  # already processed, unchanged: no need to fetch or hash it again
+            path = cand.fetch(workdir)
             try:
-                if stat.st_size == 0:
-                    raise BadFile("zero-byte file")
-                if stat.st_size > limit:
-                    raise BadFile(
-                        f"{stat.st_size:,} bytes is over the {limit:,}-byte limit for one file"
-                    )
-                with path.open("rb") as fh:
-                    head = fh.read(64)
-                fmt = detect_format(path, head)
-                lf, info = read_landing_file(path, fmt, workdir, [c.name for c in spec.columns])
-                conformed = conform(lf, spec, source_file=rel, file_sha256=sha)
-                part = table_dir / f"part-{sha[:16]}.parquet"
-                try:
-                    sink_parquet_atomic(conformed, part)
-                except pl.exceptions.PolarsError as exc:
-                    raise BadFile(parse_failure(fmt, exc)) from None
-                counts = (
-                    pl.scan_parquet(part)
-                    .select(
-                        pl.len().alias("rows"),
-                        pl.col("_ingest_errors").is_not_null().sum().alias("flagged"),
-                    )
-                    .collect()
+                sha = sha256_file(path)
+                outcome = FileOutcome(
+                    cand.rel, sha, cand.size, cand.version_ns, "", processed_at=now
                 )
-                if counts["rows"][0] == 0:
-                    part.unlink()
-                    raise BadFile("no data rows")
-                outcome.status = "ingested"
-                outcome.format = info.get("format", fmt)
-                outcome.encoding = info.get("encoding", "")
-                outcome.rows = int(counts["rows"][0])
-                outcome.flagged_rows = int(counts["flagged"][0])
-                outcome.part = part.name
-            except BadFile as exc:
-                outcome.status = "quarantined"
-                outcome.reason = str(exc)
-                log(f"Quarantined {rel}: {exc}.")
-                quarantine_file(path, sha, str(exc), spec.name, quarantine_dir, copy=True)
-            report.outcomes.append(outcome)
+                known[(cand.rel, cand.size, cand.version_ns)] = sha
+                if sha in seen_sha:
+                    outcome.status = "duplicate"
+                    outcome.reason = f"same bytes as {seen_sha[sha]}, already processed"
+                    log(f"Skipped {cand.rel}: {outcome.reason}.")
+                    report.outcomes.append(outcome)
+                    continue
+                seen_sha[sha] = cand.rel
+                try:
+                    _ingest_one(spec, path, outcome, table_dir, workdir, limit)
+                except BadFile as exc:
+                    outcome.status = "quarantined"
+                    outcome.reason = str(exc)
+                    log(f"Quarantined {cand.rel}: {exc}.")
+                    quarantine_file(
+                        path, sha, str(exc), spec.name, quarantine_dir, copy=True, label=cand.rel
+                    )
+                report.outcomes.append(outcome)
+            finally:
+                if not cand.local:
+                    path.unlink(missing_ok=True)  # a fetched copy: keep the workdir small
     if report.outcomes:
         new = pl.DataFrame([asdict(o) for o in report.outcomes], schema=LEDGER_SCHEMA)
         merged = pl.concat([ledger, new]).unique(subset=["path", "sha256", "status"], keep="last")
