@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import dagster as dg
 
 from assets.analytics.assets import ANALYTICS_ASSETS
@@ -10,15 +12,25 @@ from assets.features.assets import FEATURE_ASSETS
 from assets.ingestion.assets import GROUP as INGESTION
 from assets.ingestion.assets import build_ingestion_assets
 from assets.ingestion.contracts import load_catalog
-from assets.reports.assets import REPORT_ASSETS, build_pipeline_report
+from assets.reports.assets import REPORT_ASSETS, build_pipeline_report, postgres_exports
 from assets.validation.assets import GROUP as VALIDATION
 from assets.validation.assets import build_validation_assets
 from pipeline_defs.settings import Settings
 from resources import LakeResource, LandingZoneResource, ReportsResource, WarehouseResource
+from resources.postgres import PostgresResource
+from resources.rest_api import RestApiResource
+from resources.s3 import S3StorageResource
 
 
-def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
-    """The embedded defaults: local landing zone, local Parquet lake, DuckDB warehouse."""
+def _env(settings: Settings, name: str) -> dg.EnvVar | None:
+    """``dg.EnvVar(name)`` when the variable is set, else None (the field keeps its default)."""
+    return dg.EnvVar(name) if settings.has(name) else None
+
+
+def build_resources(settings: Settings) -> dict[str, Any]:
+    """The embedded defaults (local landing zone, local Parquet lake, DuckDB warehouse) plus the
+    S3, PostgreSQL and REST API connections, whose settings and secrets come from the environment
+    as ``dg.EnvVar`` and are resolved only when a step that uses them starts."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     return {
         "landing": LandingZoneResource(
@@ -27,6 +39,22 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
         "lake": LakeResource(root=settings.lake_uri),
         "warehouse": WarehouseResource(database=str(settings.warehouse_path)),
         "reports": ReportsResource(root=str(settings.reports_dir)),
+        "s3": S3StorageResource(
+            region_name=_env(settings, "AWS_REGION"),
+            endpoint_url=_env(settings, "AWS_ENDPOINT_URL"),
+            aws_access_key_id=_env(settings, "AWS_ACCESS_KEY_ID"),
+            aws_secret_access_key=_env(settings, "AWS_SECRET_ACCESS_KEY"),
+            aws_session_token=_env(settings, "AWS_SESSION_TOKEN"),
+        ),
+        "postgres": PostgresResource(url=dg.EnvVar("PIPELINE_PG_URL")),
+        "api": RestApiResource(
+            base_url=dg.EnvVar("PIPELINE_API_BASE_URL"),
+            auth=settings.api_auth,  # type: ignore[arg-type]  # checked in Settings
+            token=_env(settings, "PIPELINE_API_TOKEN"),
+            token_url=_env(settings, "PIPELINE_API_TOKEN_URL"),
+            client_id=_env(settings, "PIPELINE_API_CLIENT_ID"),
+            client_secret=_env(settings, "PIPELINE_API_CLIENT_SECRET"),
+        ),
     }
 
 
@@ -70,6 +98,9 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
         key.to_user_string(): group for a in assets for key, group in a.group_names_by_key.items()
     }
     assets.append(build_pipeline_report(stage_of))
+    if settings.has("PIPELINE_PG_URL"):
+        # Published only where a database is configured, so the embedded demo needs none.
+        assets.append(postgres_exports)
     return dg.Definitions(
         assets=assets,
         jobs=build_jobs(),

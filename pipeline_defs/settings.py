@@ -7,6 +7,20 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+OPTIONAL_ENV = (
+    "AWS_ENDPOINT_URL",
+    "AWS_REGION",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "PIPELINE_PG_URL",
+    "PIPELINE_API_BASE_URL",
+    "PIPELINE_API_TOKEN",
+    "PIPELINE_API_TOKEN_URL",
+    "PIPELINE_API_CLIENT_ID",
+    "PIPELINE_API_CLIENT_SECRET",
+)
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -22,6 +36,12 @@ class Settings:
     environment: str
     quality_policy: str | None
     executor: str
+    # Which optional connections are configured (names only; values reach resources as EnvVar).
+    env_present: frozenset[str] = frozenset()
+    api_auth: str = "none"
+
+    def has(self, name: str) -> bool:
+        return name in self.env_present
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -35,6 +55,13 @@ class Settings:
         if executor not in ("in_process", "multiprocess"):
             raise ValueError(
                 f"PIPELINE_EXECUTOR must be in_process or multiprocess, not {executor!r}"
+            )
+        api_auth = env.get("PIPELINE_API_AUTH") or (
+            "bearer" if env.get("PIPELINE_API_TOKEN") else "none"
+        )
+        if api_auth not in ("none", "api_key", "bearer", "oauth2"):
+            raise ValueError(
+                f"PIPELINE_API_AUTH must be none, api_key, bearer or oauth2, not {api_auth!r}"
             )
         data_dir = Path(env.get("PIPELINE_DATA_DIR", "data")).absolute()
         return cls(
@@ -50,4 +77,6 @@ class Settings:
             environment=env.get("PIPELINE_ENV", "local"),
             quality_policy=policy,
             executor=executor,
+            env_present=frozenset(k for k in OPTIONAL_ENV if env.get(k)),
+            api_auth=api_auth,
         )

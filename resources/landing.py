@@ -11,7 +11,10 @@ from pydantic import Field
 class LandingZoneResource(dg.ConfigurableResource):
     """Root of incoming files (``<root>/<dataset>/``) and of the file quarantine."""
 
-    root: str = Field(description="Landing-zone root folder; each dataset reads <root>/<dataset>/.")
+    root: str = Field(
+        description="Landing-zone root: a folder or s3://bucket/prefix; each dataset reads "
+        "<root>/<dataset>/."
+    )
     quarantine_root: str = Field(
         description="Where bad files are copied, with a JSON sidecar giving the reason."
     )

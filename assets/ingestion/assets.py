@@ -15,8 +15,23 @@ from assets.ingestion.contracts import BUILTIN_CATALOG_DIR, DatasetSpec
 from assets.ingestion.generator import GeneratorConfig, generate_dataset
 from assets.ingestion.generator.defects import DEFECT_KINDS
 from assets.ingestion.generator.writers import FORMATS
-from assets.ingestion.landing import IngestReport, ingest_landing_folder
+from assets.ingestion.landing import (
+    Candidate,
+    IngestReport,
+    ingest_candidates,
+    local_candidates,
+)
+from assets.ingestion.sources import (
+    SourcePullError,
+    lake_watermark,
+    pull_api,
+    pull_postgres,
+    s3_candidates,
+    source_label,
+)
 from resources import LakeResource, LandingZoneResource, WarehouseResource
+from resources.rest_api import ApiError, CircuitOpenError
+from resources.s3 import S3StorageResource, is_s3_uri, join_key, split_s3_uri
 
 GROUP = "ingestion"
 SAMPLE_ASSET = "sample_landing_data"
@@ -69,10 +84,18 @@ class SampleDataConfig(dg.Config):
     "when it has none, so the pipeline runs out of the box.",
 )
 def sample_landing_data(
-    context: dg.AssetExecutionContext, config: SampleDataConfig, landing: LandingZoneResource
+    context: dg.AssetExecutionContext,
+    config: SampleDataConfig,
+    landing: LandingZoneResource,
+    s3: S3StorageResource,
 ) -> dg.MaterializeResult:
     names = builtin_dataset_names()
-    occupied = [n for n in names if landing.has_files(n)]
+    on_s3 = is_s3_uri(landing.root)
+    bucket, prefix = split_s3_uri(landing.root) if on_s3 else ("", "")
+    if on_s3:
+        occupied = [n for n in names if s3_candidates(s3, bucket, prefix, n)]
+    else:
+        occupied = [n for n in names if landing.has_files(n)]
     if config.mode == "never" or (config.mode == "if_empty" and occupied):
         reason = (
             "mode is never"
@@ -92,27 +115,40 @@ def sample_landing_data(
         fmt=config.file_format,
     )
     batch = f"sample-{context.run.run_id[:8]}"
-    landing.path.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=landing.path, prefix=".generating-") as tmp:
+    staging_parent = None if on_s3 else landing.path
+    if staging_parent is not None:
+        staging_parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=staging_parent, prefix=".generating-") as tmp:
         manifest = generate_dataset(Path(tmp), cfg, progress=_progress_logger(context))
         # New files only get new names, so existing landing files are never overwritten.
         for entity, files in manifest["files"].items():
-            target_dir = landing.path / entity
-            target_dir.mkdir(parents=True, exist_ok=True)
             for rel in files:
-                os.replace(Path(tmp) / rel, target_dir / f"{batch}-{Path(rel).name}")
-        manifests = landing.path / "_manifests"
-        manifests.mkdir(exist_ok=True)
-        shutil.move(str(Path(tmp) / "manifest.json"), manifests / f"{batch}.json")
+                name = f"{batch}-{Path(rel).name}"
+                if on_s3:
+                    s3.upload(Path(tmp) / rel, bucket, join_key(prefix, entity, name))
+                else:
+                    target_dir = landing.path / entity
+                    target_dir.mkdir(parents=True, exist_ok=True)
+                    os.replace(Path(tmp) / rel, target_dir / name)
+        if on_s3:
+            manifest_at = f"s3://{bucket}/{join_key(prefix, '_manifests', batch + '.json')}"
+            s3.upload(
+                Path(tmp) / "manifest.json", bucket, join_key(prefix, "_manifests", batch + ".json")
+            )
+        else:
+            manifests = landing.path / "_manifests"
+            manifests.mkdir(exist_ok=True)
+            shutil.move(str(Path(tmp) / "manifest.json"), manifests / f"{batch}.json")
+            manifest_at = str(manifests / f"{batch}.json")
     rows = sum(manifest["row_counts"].values())
     defects = sum(sum(v.values()) for v in manifest["defect_counts"].values())
-    context.log.info(f"Generated {rows:,} rows ({defects:,} planted defects) into {landing.path}.")
+    context.log.info(f"Generated {rows:,} rows ({defects:,} planted defects) into {landing.root}.")
     return dg.MaterializeResult(
         metadata={
             "generated": True,
             "rows_out": dg.MetadataValue.int(rows),
             "planted_defects": dg.MetadataValue.int(defects),
-            "manifest": dg.MetadataValue.path(str(manifests / f"{batch}.json")),
+            "manifest": dg.MetadataValue.path(manifest_at),
             "row_counts": dg.MetadataValue.json(manifest["row_counts"]),
         }
     )
@@ -165,48 +201,131 @@ def _ingest_metadata(report: IngestReport) -> dict:
     return meta
 
 
+# Network sources retry a failed step with backoff and jitter; the instance's run retries are
+# kept for crashed runs only (retry_on_asset_or_op_failure: false), so the two never multiply.
+NETWORK_RETRY = dg.RetryPolicy(
+    max_retries=2, delay=5, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
+)
+
+
+def _source_resource_keys(spec: DatasetSpec) -> set[str]:
+    return {"landing", "lake", "warehouse"} | {
+        "landing": {"s3"},
+        "postgres": {"postgres"},
+        "api": {"api"},
+    }[spec.source.kind]
+
+
+def _pull_candidates(
+    spec: DatasetSpec,
+    context: dg.AssetExecutionContext,
+    table_dir: Path,
+    landing: LandingZoneResource,
+    workdir: Path,
+) -> tuple[list[Candidate], list[tuple[str, Path, str]]]:
+    """What this run should look at: landing files, S3 objects, or one fresh pull."""
+    kind = spec.source.kind
+    if kind == "landing":
+        if is_s3_uri(landing.root):
+            bucket, prefix = split_s3_uri(landing.root)
+            s3: S3StorageResource = context.resources.s3
+            return s3_candidates(s3, bucket, prefix, spec.landing_folder), []
+        return local_candidates(landing.path, spec.landing_folder)
+    watermark = lake_watermark(table_dir, spec)
+    if watermark is not None:
+        context.log.info(
+            f"Pulling {spec.name} rows with {spec.source.watermark_column} > {watermark}."
+        )
+    try:
+        if kind == "postgres":
+            pulled = pull_postgres(spec, context.resources.postgres, workdir, watermark)
+        else:
+            pulled = pull_api(
+                spec,
+                context.resources.api,
+                workdir,
+                watermark,
+                quarantine_dir=landing.quarantine_dir(spec.name),
+                log=context.log.info,
+            )
+    except (SourcePullError, ApiError) as exc:
+        if isinstance(exc, ApiError) and exc.retryable:
+            raise
+        permanent = isinstance(exc, SourcePullError | CircuitOpenError) or (
+            exc.status is not None and exc.status < 500 and exc.status != 429
+        )
+        if not permanent:
+            raise
+        raise dg.Failure(description=f"{spec.name}: {exc}", allow_retries=False) from None
+    if pulled is None:
+        context.log.info(f"No new rows for {spec.name} from {source_label(spec)}.")
+        return [], []
+    return [pulled], []
+
+
 def build_raw_asset(spec: DatasetSpec, *, with_sample_data: bool) -> dg.AssetsDefinition:
-    """``raw_<name>``: every new landing file of the dataset, typed to its contract, in the lake."""
+    """``raw_<name>``: every new file, object or pulled batch of the dataset, typed, in the lake."""
     asset_name = f"raw_{spec.name}"
-    check_name = f"{spec.name}_landing_files_readable"
+    kind = spec.source.kind
+    check_name = (
+        f"{spec.name}_landing_files_readable"
+        if kind == "landing"
+        else f"{spec.name}_source_readable"
+    )
     descriptions = {c.name: c.description for c in spec.columns}
+    where = {
+        "landing": f"the landing zone (landing/{spec.landing_folder}/, local or S3)",
+        "postgres": f"PostgreSQL ({spec.source.table or 'a query'})",
+        "api": f"the REST API ({spec.source.endpoint})",
+    }[kind]
+    kinds = {"polars", "duckdb", "parquet"} | {
+        "landing": set(),
+        "postgres": {"postgres"},
+        "api": {"api"},
+    }[kind]
 
     @dg.asset(
         name=asset_name,
         group_name=GROUP,
         deps=[SAMPLE_ASSET] if with_sample_data else [],
-        description=f"{spec.description or spec.name} Raw rows from the landing zone, typed to the "
+        description=f"{spec.description or spec.name} Raw rows from {where}, typed to the "
         "contract; uncastable values keep their text in _ingest_errors.",
         owners=[spec.owner],
-        kinds={"polars", "duckdb", "parquet"},
+        kinds=kinds,
         metadata={
             "dataset": spec.name,
+            "source": kind,
             "dagster/column_schema": column_schema(spec.polars_schema, descriptions),
         },
+        required_resource_keys=_source_resource_keys(spec),
+        retry_policy=None if kind == "landing" else NETWORK_RETRY,
+        tags={"pipeline/source": kind} if kind != "landing" else None,
         check_specs=[
             dg.AssetCheckSpec(
                 check_name,
                 asset=asset_name,
-                description=f"Every new file under landing/{spec.landing_folder}/ could be read; "
-                "bad files are quarantined with their reason (warns, does not block).",
+                description=f"Every new input from {where} could be read; bad inputs are "
+                "quarantined with their reason (warns, does not block).",
             )
         ],
     )
-    def _raw(
-        context: dg.AssetExecutionContext,
-        landing: LandingZoneResource,
-        lake: LakeResource,
-        warehouse: WarehouseResource,
-    ) -> dg.MaterializeResult:
-        report = ingest_landing_folder(
-            spec,
-            landing_root=landing.path,
-            table_dir=lake.table_dir(GROUP, asset_name),
-            ledger_path=lake.state_path(GROUP, f"{spec.name}_ledger.parquet"),
-            quarantine_dir=landing.quarantine_dir(spec.name),
-            max_file_bytes=landing.max_file_bytes,
-            log=context.log.warning,
-        )
+    def _raw(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+        landing: LandingZoneResource = context.resources.landing
+        lake: LakeResource = context.resources.lake
+        warehouse: WarehouseResource = context.resources.warehouse
+        table_dir = lake.table_dir(GROUP, asset_name)
+        with tempfile.TemporaryDirectory(prefix=f"pull-{spec.name}-") as tmp:
+            candidates, refused = _pull_candidates(spec, context, table_dir, landing, Path(tmp))
+            report = ingest_candidates(
+                spec,
+                candidates,
+                refused=refused,
+                table_dir=table_dir,
+                ledger_path=lake.state_path(GROUP, f"{spec.name}_ledger.parquet"),
+                quarantine_dir=landing.quarantine_dir(spec.name),
+                max_file_bytes=landing.max_file_bytes,
+                log=context.log.warning,
+            )
         for o in report.by_status("ingested"):
             context.log.info(f"Ingested {o.path}: {o.rows:,} rows ({o.format}, {o.encoding}).")
         warehouse.register_view(GROUP, asset_name, lake.glob(GROUP, asset_name))
@@ -215,9 +334,11 @@ def build_raw_asset(spec: DatasetSpec, *, with_sample_data: bool) -> dg.AssetsDe
             rows_in=report.rows,
             seconds=report.seconds,
             descriptions=descriptions,
-            location=str(lake.table_dir(GROUP, asset_name)),
+            location=str(table_dir),
         )
         meta.update(_ingest_metadata(report))
+        if kind == "api":
+            meta["api_requests"] = dg.MetadataValue.int(context.resources.api.attempts)
         bad = report.by_status("quarantined") + report.by_status("refused")
         check = dg.AssetCheckResult(
             check_name=check_name,
@@ -238,6 +359,5 @@ def build_ingestion_assets(catalog: dict[str, DatasetSpec]) -> list[dg.AssetsDef
     raw = [
         build_raw_asset(spec, with_sample_data=name in builtin)
         for name, spec in sorted(catalog.items())
-        if spec.source.kind == "landing"
     ]
     return [sample_landing_data, *raw]

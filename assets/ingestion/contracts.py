@@ -91,15 +91,37 @@ class ColumnSpec(_Strict):
 
 
 class SourceSpec(_Strict):
-    """Where the raw data comes from. ``landing`` reads ``<landing root>/<folder>/``."""
+    """Where the raw data comes from.
+
+    ``landing`` reads ``<landing root>/<folder>/`` (a local folder or an S3 prefix); ``postgres``
+    pulls a ``table`` or a ``query`` from the ``postgres`` resource; ``api`` pages through an
+    ``endpoint`` of the ``api`` resource. With a ``watermark_column``, each pull asks only for
+    rows above the largest value already in the lake.
+    """
 
     kind: Literal["landing", "postgres", "api"] = "landing"
     folder: str | None = None
+    table: str | None = Field(default=None, pattern=r"^[A-Za-z_][\w$]*(\.[A-Za-z_][\w$]*)?$")
     query: str | None = None
     watermark_column: str | None = None
     endpoint: str | None = None
     records_path: str | None = None
     field_map: dict[str, str] = Field(default_factory=dict)
+    pagination: Literal["none", "page", "offset", "cursor", "link"] = "none"
+    page_size: int = Field(default=100, ge=1, le=100_000)
+    params: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    next_cursor_path: str = "next_cursor"
+    watermark_param: str | None = None
+
+    @model_validator(mode="after")
+    def _complete(self) -> SourceSpec:
+        if self.kind == "postgres" and (self.table is None) == (self.query is None):
+            raise ValueError("table: a postgres source needs exactly one of table or query")
+        if self.kind == "api" and not self.endpoint:
+            raise ValueError("endpoint: an api source needs an endpoint, e.g. /v1/orders")
+        if self.watermark_param and not self.watermark_column:
+            raise ValueError("watermark_param: needs watermark_column to know what to send")
+        return self
 
 
 class ForeignKeySpec(_Strict):
@@ -226,6 +248,10 @@ class DatasetSpec(_Strict):
                 need("outliers.columns", c)
         if self.partitioning:
             need("partitioning.column", self.partitioning.column)
+        if self.source.watermark_column:
+            need("source.watermark_column", self.source.watermark_column)
+        for c in self.source.field_map:
+            need("source.field_map", c)
         return self
 
     @cached_property

@@ -198,7 +198,7 @@ class Candidate:
 
 def local_candidates(
     landing_root: Path, folder: str
-) -> tuple[list[Candidate], list[tuple[Path, str]]]:
+) -> tuple[list[Candidate], list[tuple[str, Path, str]]]:
     """Candidates for every file under ``landing_root/folder``, and the refused entries."""
     files, refused = list_landing_files(landing_root, folder)
     out = []
@@ -212,7 +212,11 @@ def local_candidates(
                 fetch=lambda _w, p=path: p,
             )
         )
-    return out, refused
+    named = [
+        (str(p.relative_to(landing_root)) if p.is_relative_to(landing_root) else str(p), p, why)
+        for p, why in refused
+    ]
+    return out, named
 
 
 def _ingest_one(
@@ -267,14 +271,7 @@ def ingest_landing_folder(
     return ingest_candidates(
         spec,
         candidates,
-        refused=[
-            (
-                str(p.relative_to(landing_root)) if p.is_relative_to(landing_root) else str(p),
-                p,
-                why,
-            )
-            for p, why in refused
-        ],
+        refused=refused,
         table_dir=table_dir,
         ledger_path=ledger_path,
         quarantine_dir=quarantine_dir,

@@ -1,14 +1,16 @@
 """Reports wiring: insights, recommendations, and the quality, insights and pipeline reports."""
 
 import json
+import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
 import polars as pl
+from pydantic import Field
 
-from assets.common.metadata import markdown_preview
+from assets.common.metadata import markdown_preview, run_metadata
 from assets.common.publish import publish_table
 from assets.ingestion.generator.writers import write_frame
 from assets.reports import html as h
@@ -22,7 +24,9 @@ from assets.reports.insights import (
     revenue_insights,
     segment_insights,
 )
+from assets.reports.postgres_export import POSTGRES_TABLES, publish_frame
 from resources import LakeResource, LandingZoneResource, ReportsResource, WarehouseResource
+from resources.postgres import PostgresResource
 
 GROUP = "reports"
 OWNER = ["team:analytics-engineering"]
@@ -534,7 +538,7 @@ EXPORT_FORMATS = ("csv", "json", "xml", "parquet")
     owners=OWNER,
     kinds={"polars", "csv", "json", "xml", "parquet"},
     description="The final tables as CSV, JSON, XML and Parquet under reports/exports/, each file "
-    "written atomically (Postgres export arrives with the Postgres resource).",
+    "written atomically.",
 )
 def exports(lake: LakeResource, reports: ReportsResource) -> dg.MaterializeResult:
     started = time.perf_counter()
@@ -553,6 +557,54 @@ def exports(lake: LakeResource, reports: ReportsResource) -> dg.MaterializeResul
             "rows_out": dg.MetadataValue.int(sum(counts.values())),
             "files": dg.MetadataValue.int(len(counts) * len(EXPORT_FORMATS)),
             "duration_s": dg.MetadataValue.float(round(time.perf_counter() - started, 3)),
+        }
+    )
+
+
+class PostgresExportConfig(dg.Config):
+    """Where in PostgreSQL the final tables are published."""
+
+    schema_name: str = Field(
+        default="pipeline",
+        pattern=r"^[a-z_][a-z0-9_]{0,62}$",
+        description="PostgreSQL schema that receives the tables (created if missing).",
+    )
+
+
+@dg.asset(
+    name="postgres_exports",
+    group_name=GROUP,
+    deps=list(POSTGRES_TABLES),
+    owners=OWNER,
+    kinds={"polars", "postgres"},
+    retry_policy=dg.RetryPolicy(
+        max_retries=2, delay=5, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
+    ),
+    description="Validated entities, current churn features, scores, segments, insights and "
+    "recommendations published to PostgreSQL (PIPELINE_PG_URL); each table is swapped in whole "
+    "in one transaction, so a failed publish leaves the old rows intact.",
+)
+def postgres_exports(
+    config: PostgresExportConfig, lake: LakeResource, postgres: PostgresResource
+) -> dg.MaterializeResult:
+    started = time.perf_counter()
+    counts: dict[str, int] = {}
+    with tempfile.TemporaryDirectory(prefix="pg-export-") as tmp:
+        for table, (group, key) in POSTGRES_TABLES.items():
+            counts[f"{config.schema_name}.{table}"] = publish_frame(
+                postgres,
+                lake.scan(group, table),
+                f"{config.schema_name}.{table}",
+                Path(tmp),
+                key=key,
+            )
+    seconds = time.perf_counter() - started
+    total = sum(counts.values())
+    return dg.MaterializeResult(
+        metadata={
+            "rows_by_table": dg.MetadataValue.json(counts),
+            "tables": dg.MetadataValue.int(len(counts)),
+            **run_metadata(rows_in=total, rows_out=total, seconds=seconds),
         }
     )
 

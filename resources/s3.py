@@ -1,0 +1,88 @@
+"""S3 (or any S3-compatible store): dagster-aws's S3Resource plus listing, streaming and uploads.
+
+Listing is paginated, downloads stream to a local file in chunks, and uploads go through boto3's
+managed transfer: a single PUT or a multipart upload that only becomes visible once completed,
+so a reader never sees a partial object.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from dagster_aws.s3 import S3Resource
+
+
+def is_s3_uri(uri: str) -> bool:
+    return uri.startswith("s3://")
+
+
+def split_s3_uri(uri: str) -> tuple[str, str]:
+    """``s3://bucket/some/prefix`` -> ``("bucket", "some/prefix")`` (prefix without slashes)."""
+    if not is_s3_uri(uri):
+        raise ValueError(f"not an s3:// URI: {uri!r}")
+    bucket, _, prefix = uri[len("s3://") :].partition("/")
+    if not bucket:
+        raise ValueError(f"no bucket in {uri!r}")
+    return bucket, prefix.strip("/")
+
+
+def join_key(*parts: str) -> str:
+    return "/".join(p.strip("/") for p in parts if p and p.strip("/"))
+
+
+class S3StorageResource(S3Resource):
+    """S3 client settings from dagster-aws (region, endpoint_url, credentials via dg.EnvVar).
+
+    Unset fields fall back to the standard AWS variables (``AWS_ENDPOINT_URL``,
+    ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_REGION``), for boto3 and Polars alike.
+    """
+
+    def list_objects(self, bucket: str, prefix: str) -> Iterator[dict[str, Any]]:
+        """Every object under ``prefix`` (a folder: a trailing slash is added), page by page."""
+        paginator = self.get_client().get_paginator("list_objects_v2")
+        folder = prefix.rstrip("/") + "/" if prefix else ""
+        for page in paginator.paginate(Bucket=bucket, Prefix=folder):
+            yield from page.get("Contents", [])
+
+    def download(self, bucket: str, key: str, dest: Path) -> Path:
+        """Stream one object to ``dest`` (chunked, never whole in memory)."""
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        self.get_client().download_file(bucket, key, str(dest))
+        return dest
+
+    def upload(self, path: Path, bucket: str, key: str) -> None:
+        """Upload a local file; visible only when complete (single PUT or completed multipart)."""
+        self.get_client().upload_file(str(path), bucket, key)
+
+    def put_bytes(self, bucket: str, key: str, data: bytes) -> None:
+        self.get_client().put_object(Bucket=bucket, Key=key, Body=data)
+
+    def get_bytes(self, bucket: str, key: str) -> bytes:
+        return self.get_client().get_object(Bucket=bucket, Key=key)["Body"].read()
+
+    def storage_options(self) -> dict[str, str]:
+        """The same connection for Polars (``pl.scan_parquet(uri, storage_options=...)``)."""
+        env = os.environ
+        endpoint = self.endpoint_url or env.get("AWS_ENDPOINT_URL")
+        options = {
+            "aws_region": self.region_name
+            or env.get("AWS_REGION")
+            or env.get("AWS_DEFAULT_REGION")
+            or "us-east-1",
+        }
+        key_id = self.aws_access_key_id or env.get("AWS_ACCESS_KEY_ID")
+        secret = self.aws_secret_access_key or env.get("AWS_SECRET_ACCESS_KEY")
+        if key_id and secret:
+            options["aws_access_key_id"] = key_id
+            options["aws_secret_access_key"] = secret
+        token = self.aws_session_token or env.get("AWS_SESSION_TOKEN")
+        if token:
+            options["aws_session_token"] = token
+        if endpoint:
+            options["aws_endpoint_url"] = endpoint
+            if endpoint.startswith("http://"):
+                options["aws_allow_http"] = "true"
+        return options
