@@ -40,11 +40,16 @@ class S3StorageResource(S3Resource):
     ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_REGION``), for boto3 and Polars alike.
     """
 
-    def list_objects(self, bucket: str, prefix: str) -> Iterator[dict[str, Any]]:
+    def list_objects(
+        self, bucket: str, prefix: str, page_size: int = 1000
+    ) -> Iterator[dict[str, Any]]:
         """Every object under ``prefix`` (a folder: a trailing slash is added), page by page."""
         paginator = self.get_client().get_paginator("list_objects_v2")
         folder = prefix.rstrip("/") + "/" if prefix else ""
-        for page in paginator.paginate(Bucket=bucket, Prefix=folder):
+        pages = paginator.paginate(
+            Bucket=bucket, Prefix=folder, PaginationConfig={"PageSize": page_size}
+        )
+        for page in pages:
             yield from page.get("Contents", [])
 
     def download(self, bucket: str, key: str, dest: Path) -> Path:
