@@ -40,6 +40,10 @@ class S3StorageResource(S3Resource):
     ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_REGION``), for boto3 and Polars alike.
     """
 
+    def get_object_to_set_on_execution_context(self) -> Any:
+        # dagster-aws hands ops the bare boto3 client; the pipeline wants these methods too.
+        return self
+
     def list_objects(
         self, bucket: str, prefix: str, page_size: int = 1000
     ) -> Iterator[dict[str, Any]]:

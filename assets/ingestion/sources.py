@@ -162,7 +162,7 @@ def pull_api(
             if number % 50 == 0:
                 log(f"{spec.name}: {number} pages read from {src.endpoint}.")
     except MalformedResponseError as exc:
-        body = workdir / "malformed-response.json"
+        body = workdir / "malformed-response.txt"
         atomic_write_bytes(body, exc.body)
         sha = sha256_file(body)
         reason = str(exc)

@@ -436,7 +436,5 @@ def build_validation_assets(
     catalog: dict[str, DatasetSpec], default_policy: str | None = None
 ) -> list[dg.AssetsDefinition]:
     return [
-        build_validation_asset(spec, catalog, default_policy)
-        for _, spec in sorted(catalog.items())
-        if spec.source.kind == "landing"
+        build_validation_asset(spec, catalog, default_policy) for _, spec in sorted(catalog.items())
     ]

@@ -18,7 +18,9 @@ pytestmark = pytest.mark.postgres
 
 def rows(pg_url: str, table: str) -> list[tuple]:
     with psycopg.connect(pg_url) as conn:
-        return conn.execute(sql.SQL("SELECT * FROM {} ORDER BY 1").format(qualified(table))).fetchall()
+        return conn.execute(
+            sql.SQL("SELECT * FROM {} ORDER BY 1").format(qualified(table))
+        ).fetchall()
 
 
 def test_copy_to_csv_streams_a_parameterised_query(pg_url: str, tmp_path: Path) -> None:
