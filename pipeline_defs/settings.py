@@ -64,6 +64,11 @@ class Settings:
                 f"PIPELINE_API_AUTH must be none, api_key, bearer or oauth2, not {api_auth!r}"
             )
         data_dir = Path(env.get("PIPELINE_DATA_DIR", "data")).absolute()
+        if env.get("PIPELINE_LAKE_URI", "").startswith("s3://"):
+            raise ValueError(
+                "PIPELINE_LAKE_URI: the lake on S3 is not supported yet; use a local folder "
+                "(the landing zone can be s3:// with PIPELINE_LANDING_URI)"
+            )
         return cls(
             data_dir=data_dir,
             landing_uri=env.get("PIPELINE_LANDING_URI", str(data_dir / "landing")),

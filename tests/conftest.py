@@ -77,7 +77,7 @@ def moto_endpoint() -> Iterator[str]:
     deadline = time.monotonic() + 30
     while True:
         try:
-            urllib.request.urlopen(url + "/moto-api/", timeout=1)  # noqa: S310 - loopback
+            urllib.request.urlopen(url + "/moto-api/", timeout=1)
             break
         except OSError:
             if time.monotonic() > deadline or proc.poll() is not None:

@@ -50,3 +50,55 @@ def test_bad_policy_in_env_is_refused_naming_the_variable():
 
     with pytest.raises(ValueError, match="PIPELINE_QUALITY_POLICY must be block, warn or auto_fix"):
         Settings.from_env({"PIPELINE_QUALITY_POLICY": "lenient"})
+
+
+def test_bad_source_settings_are_refused_naming_the_field(tmp_path):
+    import pytest
+
+    from assets.ingestion.contracts import SpecError, load_catalog
+    from pipeline_defs.settings import Settings
+
+    with pytest.raises(ValueError, match="PIPELINE_LAKE_URI: the lake on S3 is not supported"):
+        Settings.from_env({"PIPELINE_LAKE_URI": "s3://bucket/lake"})
+    with pytest.raises(ValueError, match="PIPELINE_API_AUTH must be none, api_key, bearer"):
+        Settings.from_env({"PIPELINE_API_AUTH": "basic"})
+    cases = {
+        "source:\n  kind: postgres\n": "field 'source': Value error, table: a postgres source "
+        "needs exactly one of table or query",
+        "source: {kind: api}\n": "endpoint: an api source needs an endpoint",
+        "source: {kind: postgres, table: 'x; drop'}\n": "field 'source.table'",
+        "source: {kind: postgres, table: t, watermark_column: updatd_at}\n": "source."
+        "watermark_column: unknown column 'updatd_at'; did you mean 'updated_at'?",
+    }
+    for i, (source, message) in enumerate(cases.items()):
+        folder = tmp_path / str(i)
+        folder.mkdir()
+        (folder / "pulled.yaml").write_text(
+            "name: pulled\ncolumns:\n  - {name: id, required: true}\n"
+            "  - {name: updated_at, type: datetime}\n" + source
+        )
+        with pytest.raises(SpecError) as err:
+            load_catalog([folder])
+        assert message.replace("Value error, ", "") in str(err.value), str(err.value)
+
+
+def test_source_resources_take_secrets_as_env_vars(settings):
+    from pipeline_defs.settings import Settings
+
+    env = {
+        "PIPELINE_DATA_DIR": str(settings.data_dir),
+        "PIPELINE_PG_URL": "postgresql://u:pw@h/db",
+        "PIPELINE_API_BASE_URL": "http://api",
+        "PIPELINE_API_TOKEN": "tok",
+        "AWS_SECRET_ACCESS_KEY": "sk",
+    }
+    d = build_definitions(Settings.from_env(env))
+    resources = d.resources
+    assert isinstance(resources["postgres"].url, dg.EnvVar)
+    assert resources["api"].token == dg.EnvVar("PIPELINE_API_TOKEN")
+    assert resources["api"].auth == "bearer"
+    assert resources["s3"].aws_secret_access_key == dg.EnvVar("AWS_SECRET_ACCESS_KEY")
+    graph = d.resolve_asset_graph()
+    assert dg.AssetKey("postgres_exports") in graph.get_all_asset_keys()
+    without = build_definitions(settings).resolve_asset_graph()
+    assert dg.AssetKey("postgres_exports") not in without.get_all_asset_keys()

@@ -1,28 +1,41 @@
 """Insights, recommendations and HTML reports from a real in-process run of the whole pipeline."""
 
 import json
+import os
 import shutil
 import subprocess
+import uuid
 
 import dagster as dg
 import duckdb
+import psycopg
 import pytest
 from PIL import Image
+from psycopg import sql
 
+from assets.reports.postgres_export import POSTGRES_TABLES
 from pipeline_defs import build_definitions
+
+PG_SCHEMA = f"reports_{uuid.uuid4().hex[:8]}"
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
+    """The whole pipeline once; with a test database, postgres_exports publishes into it too."""
     from pipeline_defs.settings import Settings
 
     root = tmp_path_factory.mktemp("reports")
-    settings = Settings.from_env(
-        {"PIPELINE_DATA_DIR": str(root / "data"), "PIPELINE_DATASETS_DIR": str(root / "datasets")}
-    )
-    d = build_definitions(settings)
+    env = {"PIPELINE_DATA_DIR": str(root / "data"), "PIPELINE_DATASETS_DIR": str(root / "datasets")}
+    pg_url = os.environ.get("PIPELINE_TEST_PG_URL")
     config = {"ops": {"sample_landing_data": {"config": {"customers": 4000, "orders": 80_000}}}}
-    with dg.instance_for_test() as instance:
+    if pg_url:
+        env["PIPELINE_PG_URL"] = pg_url
+        config["ops"]["postgres_exports"] = {"config": {"schema_name": PG_SCHEMA}}
+    settings = Settings.from_env(env)
+    d = build_definitions(settings)
+    with pytest.MonkeyPatch.context() as mp, dg.instance_for_test() as instance:
+        if pg_url:
+            mp.setenv("PIPELINE_PG_URL", pg_url)
         result = dg.materialize(
             d.assets,
             resources=d.resources,
@@ -30,7 +43,50 @@ def run(tmp_path_factory):
             run_config=config,
             raise_on_error=False,
         )
-    return result, settings
+    yield result, settings
+    if pg_url:
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(PG_SCHEMA))
+            )
+
+
+@pytest.mark.e2e
+@pytest.mark.postgres
+def test_postgres_exports_match_the_warehouse(run, pg_url):
+    result, settings = run
+    assert result.success
+    mats = {
+        m.asset_key.to_user_string(): m.materialization.metadata
+        for m in result.get_asset_materialization_events()
+    }
+    published = mats["postgres_exports"]["rows_by_table"].value
+    assert len(published) == len(POSTGRES_TABLES)
+    with (
+        duckdb.connect(str(settings.warehouse_path), read_only=True) as con,
+        psycopg.connect(pg_url) as pg,
+    ):
+        for table, (group, key) in POSTGRES_TABLES.items():
+            lake = con.execute(f"SELECT count(*) FROM {group}.{table}").fetchone()[0]  # noqa: S608 - fixed names
+            target = sql.Identifier(PG_SCHEMA, table)
+            in_pg = pg.execute(sql.SQL("SELECT count(*) FROM {}").format(target)).fetchone()[0]
+            assert in_pg == lake == published[f"{PG_SCHEMA}.{table}"] > 0, table
+            if key:
+                pk = pg.execute(
+                    "SELECT count(*) FROM pg_indexes WHERE schemaname = %s AND tablename = %s "
+                    "AND indexdef LIKE 'CREATE UNIQUE INDEX%%'",
+                    [PG_SCHEMA, table],
+                ).fetchone()[0]
+                assert pk == 1, f"{table} has its key as primary key"
+        revenue = pg.execute(
+            sql.SQL("SELECT round(sum(unit_price * quantity)::numeric, 2) FROM {}").format(
+                sql.Identifier(PG_SCHEMA, "validated_orders")
+            )
+        ).fetchone()[0]
+        lake_revenue = con.execute(
+            "SELECT round(sum(unit_price * quantity), 2) FROM validation.validated_orders"
+        ).fetchone()[0]
+    assert float(revenue) == pytest.approx(float(lake_revenue))
 
 
 def _insights(settings):
