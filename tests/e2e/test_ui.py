@@ -1,0 +1,175 @@
+"""The Dagster UI as people use it: `dagster dev` driven by Debian's headless Chromium.
+
+Playwright (Python) drives the system browser (/usr/bin/chromium, installed by .ci/run); it never
+downloads a browser of its own. Screenshots of every page are kept in the test's temp folder.
+Select it alone with ``-m ui``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+DAGSTER = str(Path(sys.executable).with_name("dagster"))
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+BROWSER_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+GROUPS = ["ingestion", "validation", "enrichment", "features", "analytics", "reports"]
+
+pytestmark = [pytest.mark.e2e, pytest.mark.ui]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _graphql(base: str, query: str) -> dict:
+    request = urllib.request.Request(
+        base + "/graphql",
+        data=json.dumps({"query": query}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:  # loopback only
+        return json.load(response)
+
+
+@pytest.fixture
+def dagster_dev(tmp_path: Path) -> Iterator[str]:
+    """`dagster dev` (webserver and daemon) on a free loopback port with a temp DAGSTER_HOME."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Chromium is not installed (apt-get install chromium; .ci/run does it)")
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copyfile(ROOT / "dagster.yaml", home / "dagster.yaml")
+    port = _free_port()
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        "PIPELINE_DATA_DIR": str(tmp_path / "data"),
+        "PIPELINE_DATASETS_DIR": str(tmp_path / "datasets"),
+    }
+    log = (tmp_path / "dagster_dev.log").open("wb")
+    proc = subprocess.Popen(
+        [DAGSTER, "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # its own process group, so teardown stops every child
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 180
+    while True:
+        try:
+            urllib.request.urlopen(base + "/server_info", timeout=2)
+            break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                os.killpg(proc.pid, signal.SIGKILL)
+                raise RuntimeError(
+                    "dagster dev did not start:\n"
+                    + (tmp_path / "dagster_dev.log").read_text()[-3000:]
+                ) from None
+            time.sleep(1)
+    try:
+        yield base
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            pass
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)  # children that outlived their parent
+        except ProcessLookupError:
+            pass
+        log.close()
+
+
+def test_launch_ingest_and_validate_from_the_ui(dagster_dev: str, tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    base = dagster_dev
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=BROWSER_ARGS)
+        page = browser.new_page(viewport={"width": 1600, "height": 1000})
+
+        def dismiss_welcome() -> None:
+            skip = page.get_by_role("button", name="Skip")
+            if skip.count():
+                skip.click()
+
+        # 1. The asset graph shows the six stages as groups.
+        page.goto(base + "/asset-groups", wait_until="networkidle", timeout=120_000)
+        dismiss_welcome()
+        for group in GROUPS:
+            page.get_by_text(group, exact=True).first.wait_for(timeout=60_000)
+        page.screenshot(path=shots / "1-asset-graph.png")
+
+        # 2. Launch ingest_and_validate from its job page.
+        page.goto(
+            base + "/locations/dq_pipeline/jobs/ingest_and_validate",
+            wait_until="networkidle",
+            timeout=120_000,
+        )
+        dismiss_welcome()
+        page.get_by_text("Read new landing files into the lake").first.wait_for(timeout=60_000)
+        page.get_by_role("button", name="Materialize all").click()
+        page.get_by_text("Launched run").first.wait_for(timeout=60_000)
+        page.screenshot(path=shots / "2-launched.png")
+
+        # 3. Wait for the run to succeed (the daemon dequeues it; the run worker executes it).
+        deadline = time.monotonic() + 300
+        runs: list[dict] = []
+        while time.monotonic() < deadline:
+            runs = _graphql(
+                base, "{ runsOrError { ... on Runs { results { runId status jobName } } } }"
+            )["data"]["runsOrError"]["results"]
+            if runs and runs[0]["status"] in ("SUCCESS", "FAILURE", "CANCELED"):
+                break
+            time.sleep(2)
+        assert runs and runs[0]["jobName"] == "ingest_and_validate"
+        assert runs[0]["status"] == "SUCCESS", runs
+        page.goto(base + f"/runs/{runs[0]['runId']}", wait_until="networkidle", timeout=120_000)
+        page.get_by_text("Success").first.wait_for(timeout=60_000)
+        page.screenshot(path=shots / "3-run.png")
+
+        # 4. The validated asset shows its quality score and its check results.
+        page.goto(base + "/assets/validated_orders", wait_until="networkidle", timeout=120_000)
+        page.get_by_text("quality_score", exact=True).first.wait_for(timeout=60_000)
+        body = page.inner_text("body")
+        assert "Row count" in body and "Stable order identifier" in body  # column descriptions
+        page.screenshot(path=shots / "4-asset.png", full_page=True)
+        page.goto(
+            base + "/assets/validated_orders?view=checks", wait_until="networkidle", timeout=120_000
+        )
+        page.get_by_text("orders_keys_unique", exact=True).first.wait_for(timeout=60_000)
+        body = page.inner_text("body")
+        assert "This is a blocking asset check." in body
+        assert "Succeeded" in body
+        page.screenshot(path=shots / "5-checks.png", full_page=True)
+        browser.close()
+    assert len(list(shots.glob("*.png"))) == 5
