@@ -7,6 +7,7 @@ Select it alone with ``-m ui``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -96,14 +97,10 @@ def dagster_dev(tmp_path: Path) -> Iterator[str]:
         yield base
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            pass
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)  # children that outlived their parent
-        except ProcessLookupError:
-            pass
         log.close()
 
 
