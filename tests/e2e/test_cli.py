@@ -77,3 +77,47 @@ def test_instance_on_postgres_records_the_run(tmp_path, pg_url):
         statuses = [r[0] for r in con.execute("SELECT status FROM runs").fetchall()]
     assert statuses == ["SUCCESS"]
     assert not (tmp_path / "dagster_home" / "history").exists()  # nothing went to SQLite
+
+
+def _materialize_with_config(env, select: str, config_yaml: str, tmp_path: Path):
+    config = tmp_path / "config.yaml"
+    config.write_text(config_yaml)
+    return subprocess.run(
+        [DAGSTER, "asset", "materialize", "-m", "pipeline_defs", "--select", select, "-c", config],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def test_failed_blocking_check_exits_non_zero_and_names_the_check(tmp_path):
+    env = _env(tmp_path, ROOT / "dagster.yaml")
+    done = _materialize_with_config(
+        env,
+        "group:ingestion or group:validation",
+        "ops:\n  sample_landing_data:\n"
+        "    config: {customers: 300, orders: 3000, duplicate_key_rate: 0.02}\n",
+        tmp_path,
+    )
+    assert done.returncode != 0
+    out = done.stdout + done.stderr
+    assert "blocking asset check failed" in out
+    assert "validated_orders: orders_keys_unique" in out
+    assert "RUN_FAILURE" in out
+
+
+def test_invalid_run_config_is_refused_before_the_run_naming_the_field(tmp_path):
+    env = _env(tmp_path, ROOT / "dagster.yaml")
+    done = _materialize_with_config(
+        env,
+        "sample_landing_data",
+        "ops:\n  sample_landing_data:\n    config: {file_format: docx}\n",
+        tmp_path,
+    )
+    assert done.returncode != 0
+    out = done.stdout + done.stderr
+    assert "file_format" in out and "docx" in out
+    assert "RUN_START" not in out  # refused before any step ran
+    assert not (tmp_path / "data" / "landing").exists()
