@@ -17,9 +17,13 @@ from assets.validation.assets import GROUP as VALIDATION
 from assets.validation.assets import build_validation_assets
 from pipeline_defs.settings import Settings
 from resources import LakeResource, LandingZoneResource, ReportsResource, WarehouseResource
+from resources.alerts import AlertSinkResource
 from resources.postgres import PostgresResource
 from resources.rest_api import RestApiResource
 from resources.s3 import S3StorageResource
+from schedules.cron import SOURCES_JOB, build_schedules
+from sensors.alerting import build_quality_alert_sensor, run_failure_alert_sensor
+from sensors.landing import build_landing_zone_sensor
 
 
 def _env(settings: Settings, name: str) -> dg.EnvVar | None:
@@ -47,6 +51,11 @@ def build_resources(settings: Settings) -> dict[str, Any]:
             aws_session_token=_env(settings, "AWS_SESSION_TOKEN"),
         ),
         "postgres": PostgresResource(url=dg.EnvVar("PIPELINE_PG_URL")),
+        "alerts": AlertSinkResource(
+            log_path=str(settings.data_dir / "alerts" / "alerts.jsonl"),
+            webhook_url=_env(settings, "PIPELINE_ALERT_WEBHOOK_URL"),
+            ui_base_url=settings.ui_url,
+        ),
         "api": RestApiResource(
             base_url=dg.EnvVar("PIPELINE_API_BASE_URL"),
             auth=settings.api_auth,  # type: ignore[arg-type]  # checked in Settings
@@ -56,6 +65,11 @@ def build_resources(settings: Settings) -> dict[str, Any]:
             client_secret=_env(settings, "PIPELINE_API_CLIENT_SECRET"),
         ),
     }
+
+
+PULLED = dg.AssetSelection.tag("pipeline/source", "api") | dg.AssetSelection.tag(
+    "pipeline/source", "postgres"
+)
 
 
 def build_jobs() -> list[dg.UnresolvedAssetJobDefinition]:
@@ -74,6 +88,11 @@ def build_jobs() -> list[dg.UnresolvedAssetJobDefinition]:
             "refresh_analytics",
             selection=dg.AssetSelection.groups("enrichment", "features", "analytics"),
             description="Rebuild enrichment, features and models from the validated tables.",
+        ),
+        dg.define_asset_job(
+            SOURCES_JOB,
+            selection=PULLED | PULLED.downstream(depth=1),
+            description="Pull the PostgreSQL and REST API sources into the lake and validate them.",
         ),
         dg.define_asset_job(
             "generate_sample_data",
@@ -101,9 +120,17 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     if settings.has("PIPELINE_PG_URL"):
         # Published only where a database is configured, so the embedded demo needs none.
         assets.append(postgres_exports)
+    validated = sorted(f"validated_{name}" for name in catalog)
+    pulled = any(spec.source.kind != "landing" for spec in catalog.values())
     return dg.Definitions(
         assets=assets,
         jobs=build_jobs(),
+        schedules=build_schedules(settings.timezone, has_pulled_sources=pulled),
+        sensors=[
+            build_landing_zone_sensor(list(catalog.values()), job_name="ingest_and_validate"),
+            run_failure_alert_sensor,
+            build_quality_alert_sensor(validated),
+        ],
         # In-process by default: each step here is seconds of Polars work, and a subprocess per
         # step costs more than it saves on two cores. Multiprocess parallelises big independent
         # steps (the five ingestions, the five validations); pick it with PIPELINE_EXECUTOR.

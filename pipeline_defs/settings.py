@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 OPTIONAL_ENV = (
     "AWS_ENDPOINT_URL",
@@ -19,6 +20,7 @@ OPTIONAL_ENV = (
     "PIPELINE_API_TOKEN_URL",
     "PIPELINE_API_CLIENT_ID",
     "PIPELINE_API_CLIENT_SECRET",
+    "PIPELINE_ALERT_WEBHOOK_URL",
 )
 
 
@@ -39,6 +41,8 @@ class Settings:
     # Which optional connections are configured (names only; values reach resources as EnvVar).
     env_present: frozenset[str] = frozenset()
     api_auth: str = "none"
+    timezone: str = "UTC"
+    ui_url: str = "http://127.0.0.1:3000"
 
     def has(self, name: str) -> bool:
         return name in self.env_present
@@ -63,6 +67,14 @@ class Settings:
             raise ValueError(
                 f"PIPELINE_API_AUTH must be none, api_key, bearer or oauth2, not {api_auth!r}"
             )
+        timezone = env.get("PIPELINE_TIMEZONE", "UTC")
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"PIPELINE_TIMEZONE must be an IANA time zone such as Europe/Berlin, not "
+                f"{timezone!r}"
+            ) from None
         data_dir = Path(env.get("PIPELINE_DATA_DIR", "data")).absolute()
         if env.get("PIPELINE_LAKE_URI", "").startswith("s3://"):
             raise ValueError(
@@ -84,4 +96,6 @@ class Settings:
             executor=executor,
             env_present=frozenset(k for k in OPTIONAL_ENV if env.get(k)),
             api_auth=api_auth,
+            timezone=timezone,
+            ui_url=env.get("PIPELINE_UI_URL", "http://127.0.0.1:3000"),
         )

@@ -280,6 +280,17 @@ def build_validation_asset(
             location=str(lake.table_dir(GROUP, validated)),
         )
         validated_meta.update(_report_metadata(report, policy))
+        # Failed gates and checks by name, so alerting can read them off the materialization.
+        # Failed gates (whatever the policy made their severity) and failed warning checks, by
+        # name, so alerting can read them off the materialization.
+        gate_checks = {g.name for g in gate_list} | {f"{name}_contract_conforms"}
+        failed = sorted(c.check_name for c in checks if not c.passed)
+        validated_meta["gates_failed"] = dg.MetadataValue.json(
+            [c for c in failed if c in gate_checks]
+        )
+        validated_meta["checks_warned"] = dg.MetadataValue.json(
+            [c for c in failed if c not in gate_checks]
+        )
         quarantine_meta = table_metadata(
             lake.scan(GROUP, quarantined),
             rows_in=report.rows_in,

@@ -1,0 +1,151 @@
+"""The landing-zone sensor: one run per batch of new files, keyed by the files' content hashes.
+
+The cursor (JSON) holds, per dataset, the arrival stamp of the newest file handled and the hashes
+of recently requested files. It only moves forward. A file counts as arrived when it appeared in
+the folder: locally the later of its mtime and ctime (a copy that preserves an old mtime still
+gets a fresh ctime), on S3 its LastModified. The ``run_key`` is derived from the batch's
+content hashes, so a repeated tick or a daemon restart never starts a second run for the same
+files, and the same bytes dropped again under another name start none.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+
+from assets.ingestion.contracts import DatasetSpec
+from assets.ingestion.landing import list_landing_files, sha256_file
+from assets.ingestion.sources import s3_candidates
+from resources import LandingZoneResource, S3StorageResource
+from resources.s3 import is_s3_uri, split_s3_uri
+
+MAX_FILES_PER_TICK = 500
+RECENT_HASHES = 2000
+
+
+@dataclass(frozen=True)
+class Arrival:
+    stamp: int  # nanoseconds
+    rel: str
+    local_path: Path | None = None
+    bucket: str = ""
+    key: str = ""
+
+
+def _local_arrivals(landing: LandingZoneResource, folder: str) -> list[Arrival]:
+    files, _refused = list_landing_files(landing.path, folder)  # refusals are ingestion's to report
+    out = []
+    for path in files:
+        st = path.stat()
+        out.append(
+            Arrival(max(st.st_mtime_ns, st.st_ctime_ns), str(path.relative_to(landing.path)), path)
+        )
+    return out
+
+
+def _s3_arrivals(landing: LandingZoneResource, s3: S3StorageResource, folder: str) -> list[Arrival]:
+    bucket, prefix = split_s3_uri(landing.root)
+    return [
+        Arrival(c.version_ns, c.rel, None, bucket, c.rel[len(f"s3://{bucket}/") :])
+        for c in s3_candidates(s3, bucket, prefix, folder)
+    ]
+
+
+def _content_hash(arrival: Arrival, s3: S3StorageResource, workdir: Path) -> str:
+    if arrival.local_path is not None:
+        return sha256_file(arrival.local_path)
+    copy = s3.download(arrival.bucket, arrival.key, workdir / "object")
+    try:
+        return sha256_file(copy)
+    finally:
+        copy.unlink(missing_ok=True)
+
+
+def plan_dataset(
+    spec: DatasetSpec,
+    arrivals: list[Arrival],
+    state: dict,
+    hasher,
+) -> tuple[dg.RunRequest | None, dict, int]:
+    """The run to request for one dataset's new files (if any), its new cursor state, and how
+    many new files are still waiting for the next tick."""
+    after = tuple(state.get("after", (0, "")))
+    recent: list[str] = list(state.get("recent", []))
+    new = sorted((a for a in arrivals if (a.stamp, a.rel) > after), key=lambda a: (a.stamp, a.rel))
+    batch, waiting = new[:MAX_FILES_PER_TICK], max(0, len(new) - MAX_FILES_PER_TICK)
+    if not batch:
+        return None, state, 0
+    seen = set(recent)
+    hashes = []
+    for arrival in batch:
+        digest = hasher(arrival)
+        if digest not in seen:
+            hashes.append(digest)
+            seen.add(digest)
+    last = batch[-1]
+    new_state = {"after": [last.stamp, last.rel], "recent": (recent + hashes)[-RECENT_HASHES:]}
+    if not hashes:
+        return None, new_state, waiting
+    batch_key = hashlib.sha256("\n".join(sorted(hashes)).encode()).hexdigest()[:32]
+    request = dg.RunRequest(
+        run_key=f"landing:{spec.name}:{batch_key}",
+        asset_selection=[
+            dg.AssetKey(f"raw_{spec.name}"),
+            dg.AssetKey(f"validated_{spec.name}"),
+            dg.AssetKey(f"quarantined_{spec.name}"),
+        ],
+        tags={"pipeline/dataset": spec.name, "pipeline/new_files": str(len(hashes))},
+    )
+    return request, new_state, waiting
+
+
+def build_landing_zone_sensor(specs: list[DatasetSpec], job_name: str) -> dg.SensorDefinition:
+    landing_specs = sorted((s for s in specs if s.source.kind == "landing"), key=lambda s: s.name)
+
+    @dg.sensor(
+        name="landing_zone_sensor",
+        job_name=job_name,
+        minimum_interval_seconds=30,
+        description="Starts ingest-and-validate for a dataset when new files land in "
+        "landing/<dataset>/ (local or S3); one run per batch, keyed by the files' content hashes.",
+    )
+    def landing_zone_sensor(
+        context: dg.SensorEvaluationContext, landing: LandingZoneResource, s3: S3StorageResource
+    ) -> dg.SensorResult:
+        import tempfile
+
+        cursor = json.loads(context.cursor) if context.cursor else {}
+        datasets: dict = dict(cursor.get("datasets", {}))
+        requests: list[dg.RunRequest] = []
+        waiting_total = 0
+        on_s3 = is_s3_uri(landing.root)
+        with tempfile.TemporaryDirectory(prefix="landing-sensor-") as tmp:
+            for spec in landing_specs:
+                arrivals = (
+                    _s3_arrivals(landing, s3, spec.landing_folder)
+                    if on_s3
+                    else _local_arrivals(landing, spec.landing_folder)
+                )
+                request, state, waiting = plan_dataset(
+                    spec,
+                    arrivals,
+                    datasets.get(spec.name, {}),
+                    lambda a: _content_hash(a, s3, Path(tmp)),
+                )
+                datasets[spec.name] = state
+                waiting_total += waiting
+                if request is not None:
+                    requests.append(request)
+        if waiting_total:
+            context.log.info(f"{waiting_total} more new files wait for the next tick.")
+        return dg.SensorResult(
+            run_requests=requests,
+            cursor=json.dumps({"v": 1, "datasets": datasets}, sort_keys=True),
+            skip_reason=None if requests else dg.SkipReason("no new landing files"),
+        )
+
+    return landing_zone_sensor

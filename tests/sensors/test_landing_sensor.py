@@ -1,0 +1,108 @@
+"""landing_zone_sensor through build_sensor_context on a real instance and a real folder."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+import sensors.landing as landing_sensor_module
+from assets.ingestion.contracts import load_catalog
+from resources import LandingZoneResource, S3StorageResource
+from sensors.landing import build_landing_zone_sensor
+
+
+@pytest.fixture
+def sensor() -> dg.SensorDefinition:
+    return build_landing_zone_sensor(list(load_catalog().values()), job_name="ingest_and_validate")
+
+
+def tick(sensor, root: Path, cursor: str | None, instance) -> dg.SensorResult:
+    context = dg.build_sensor_context(
+        cursor=cursor,
+        instance=instance,
+        resources={
+            "landing": LandingZoneResource(root=str(root), quarantine_root=str(root / "q")),
+            "s3": S3StorageResource(),
+        },
+    )
+    result = sensor(context)
+    assert isinstance(result, dg.SensorResult)
+    return result
+
+
+def test_new_files_start_one_run_and_the_cursor_only_moves_forward(sensor, tmp_path: Path) -> None:
+    root = tmp_path / "landing"
+    (root / "orders").mkdir(parents=True)
+    with dg.instance_for_test() as instance:
+        empty = tick(sensor, root, None, instance)
+        assert not empty.run_requests
+        assert empty.skip_reason is not None
+
+        (root / "orders" / "a.csv").write_text("order_id\nO1\n")
+        (root / "orders" / "b.csv").write_text("order_id\nO2\n")
+        (root / "orders" / ".c.csv.tmp").write_text("in progress")
+        first = tick(sensor, root, empty.cursor, instance)
+        assert len(first.run_requests) == 1
+        request = first.run_requests[0]
+        assert request.run_key.startswith("landing:orders:")
+        assert request.asset_selection == [
+            dg.AssetKey("raw_orders"),
+            dg.AssetKey("validated_orders"),
+            dg.AssetKey("quarantined_orders"),
+        ]
+        assert request.tags["pipeline/new_files"] == "2"
+
+        # The same tick evaluated again without its cursor (a crash before the cursor was saved)
+        # asks for the same run_key, which Dagster starts only once.
+        replay = tick(sensor, root, empty.cursor, instance)
+        assert replay.run_requests[0].run_key == request.run_key
+
+        # After it: nothing new, nothing requested.
+        after = tick(sensor, root, first.cursor, instance)
+        assert not after.run_requests
+
+        # A "daemon restart" is a new evaluation from the stored cursor: the same bytes under a
+        # new name start no run, a genuinely new file does.
+        (root / "orders" / "a-again.csv").write_text("order_id\nO1\n")
+        restarted = tick(sensor, root, after.cursor, instance)
+        assert not restarted.run_requests
+        (root / "orders" / "d.csv").write_text("order_id\nO4\n")
+        newer = tick(sensor, root, restarted.cursor, instance)
+        assert len(newer.run_requests) == 1
+        assert newer.run_requests[0].run_key != request.run_key
+
+
+def test_a_copy_that_keeps_an_old_mtime_is_still_seen(sensor, tmp_path: Path) -> None:
+    root = tmp_path / "landing"
+    (root / "customers").mkdir(parents=True)
+    with dg.instance_for_test() as instance:
+        (root / "customers" / "new.csv").write_text("customer_id\nC1\n")
+        first = tick(sensor, root, None, instance)
+        assert len(first.run_requests) == 1
+        old = root / "customers" / "restored.csv"
+        old.write_text("customer_id\nC2\n")
+        os.utime(old, ns=(1_000_000_000, 1_000_000_000))  # as `cp -p` of a 1970 file would
+        second = tick(sensor, root, first.cursor, instance)
+        assert len(second.run_requests) == 1
+
+
+def test_a_large_backlog_is_taken_in_bounded_ticks(
+    sensor, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(landing_sensor_module, "MAX_FILES_PER_TICK", 3)
+    root = tmp_path / "landing"
+    (root / "products").mkdir(parents=True)
+    for i in range(7):
+        (root / "products" / f"p{i}.csv").write_text(f"product_id\nP{i}\n")
+    with dg.instance_for_test() as instance:
+        cursor, counts = None, []
+        for _ in range(4):
+            result = tick(sensor, root, cursor, instance)
+            cursor = result.cursor
+            counts.append(
+                int(result.run_requests[0].tags["pipeline/new_files"]) if result.run_requests else 0
+            )
+    assert counts == [3, 3, 1, 0]
