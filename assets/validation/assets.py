@@ -284,7 +284,7 @@ def build_validation_asset(
         # Failed gates (whatever the policy made their severity) and failed warning checks, by
         # name, so alerting can read them off the materialization.
         gate_checks = {g.name for g in gate_list} | {f"{name}_contract_conforms"}
-        failed = sorted(c.check_name for c in checks if not c.passed)
+        failed = sorted(c.check_name or "" for c in checks if not c.passed)
         validated_meta["gates_failed"] = dg.MetadataValue.json(
             [c for c in failed if c in gate_checks]
         )
