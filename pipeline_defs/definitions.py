@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import dagster as dg
@@ -11,7 +12,7 @@ from assets.enrichment.assets import ENRICHMENT_ASSETS
 from assets.features.assets import FEATURE_ASSETS
 from assets.ingestion.assets import GROUP as INGESTION
 from assets.ingestion.assets import build_ingestion_assets
-from assets.ingestion.contracts import load_catalog
+from assets.ingestion.contracts import DatasetSpec, load_catalog
 from assets.reports.assets import REPORT_ASSETS, build_pipeline_report, postgres_exports
 from assets.validation.assets import GROUP as VALIDATION
 from assets.validation.assets import build_validation_assets
@@ -102,6 +103,35 @@ def build_jobs() -> list[dg.UnresolvedAssetJobDefinition]:
     ]
 
 
+# Later stages follow their inputs: when an upstream asset is updated they run, but only once
+# every blocking quality gate upstream has passed, so a failed gate never feeds the next stage.
+FOLLOW_UPSTREAM = (
+    dg.AutomationCondition.eager() & dg.AutomationCondition.all_deps_blocking_checks_passed()
+)
+
+
+def declare_automation(
+    assets: list[dg.AssetsDefinition], catalog: dict[str, DatasetSpec]
+) -> list[dg.AssetsDefinition]:
+    """Freshness on every raw and validated table (from its spec), and eager automation with
+    blocking-check gating on every asset after ingestion."""
+
+    def declare(spec: dg.AssetSpec) -> dg.AssetSpec:
+        name = spec.key.to_user_string()
+        dataset = name.split("_", 1)[1] if name.startswith(("raw_", "validated_")) else None
+        freshness = None
+        if dataset in catalog:
+            lag = timedelta(hours=catalog[dataset].freshness.max_lag_hours)
+            freshness = dg.FreshnessPolicy.time_window(fail_window=lag)
+        automation = FOLLOW_UPSTREAM if spec.group_name != INGESTION else None
+        return spec.replace_attributes(
+            freshness_policy=freshness or spec.freshness_policy,
+            automation_condition=automation or spec.automation_condition,
+        )
+
+    return [dg.map_asset_specs(declare, [a])[0] for a in assets]
+
+
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     settings = settings or Settings.from_env()
     catalog = load_catalog([settings.datasets_dir])
@@ -120,6 +150,7 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     if settings.has("PIPELINE_PG_URL"):
         # Published only where a database is configured, so the embedded demo needs none.
         assets.append(postgres_exports)
+    assets = declare_automation(assets, catalog)
     validated = sorted(f"validated_{name}" for name in catalog)
     pulled = any(spec.source.kind != "landing" for spec in catalog.values())
     return dg.Definitions(
