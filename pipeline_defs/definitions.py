@@ -158,7 +158,11 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
         jobs=build_jobs(),
         schedules=build_schedules(settings.timezone, has_pulled_sources=pulled),
         sensors=[
-            build_landing_zone_sensor(list(catalog.values()), job_name="ingest_and_validate"),
+            build_landing_zone_sensor(
+                list(catalog.values()),
+                job_name="ingest_and_validate",
+                interval_s=settings.sensor_interval_s,
+            ),
             run_failure_alert_sensor,
             build_quality_alert_sensor(validated),
         ],

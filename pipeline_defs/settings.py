@@ -42,6 +42,7 @@ class Settings:
     env_present: frozenset[str] = frozenset()
     api_auth: str = "none"
     timezone: str = "UTC"
+    sensor_interval_s: int = 30
     ui_url: str = "http://127.0.0.1:3000"
 
     def has(self, name: str) -> bool:
@@ -97,5 +98,15 @@ class Settings:
             env_present=frozenset(k for k in OPTIONAL_ENV if env.get(k)),
             api_auth=api_auth,
             timezone=timezone,
+            sensor_interval_s=_positive_int(env, "PIPELINE_SENSOR_INTERVAL_S", 30),
             ui_url=env.get("PIPELINE_UI_URL", "http://127.0.0.1:3000"),
         )
+
+
+def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit() or int(raw) < 1:
+        raise ValueError(f"{name} must be a whole number of seconds >= 1, not {raw!r}")
+    return int(raw)

@@ -103,13 +103,15 @@ def plan_dataset(
     return request, new_state, waiting
 
 
-def build_landing_zone_sensor(specs: list[DatasetSpec], job_name: str) -> dg.SensorDefinition:
+def build_landing_zone_sensor(
+    specs: list[DatasetSpec], job_name: str, interval_s: int = 30
+) -> dg.SensorDefinition:
     landing_specs = sorted((s for s in specs if s.source.kind == "landing"), key=lambda s: s.name)
 
     @dg.sensor(
         name="landing_zone_sensor",
         job_name=job_name,
-        minimum_interval_seconds=30,
+        minimum_interval_seconds=interval_s,
         description="Starts ingest-and-validate for a dataset when new files land in "
         "landing/<dataset>/ (local or S3); one run per batch, keyed by the files' content hashes.",
     )
