@@ -172,6 +172,7 @@ class RestApiResource(dg.ConfigurableResource):
     _access_token: str | None = PrivateAttr(default=None)
     _token_expires: float = PrivateAttr(default=0.0)
     _attempts: int = PrivateAttr(default=0)
+    _retries: int = PrivateAttr(default=0)
 
     @model_validator(mode="after")
     def _auth_complete(self) -> RestApiResource:
@@ -191,6 +192,11 @@ class RestApiResource(dg.ConfigurableResource):
     def attempts(self) -> int:
         """Requests sent so far (retries included), for metadata."""
         return self._attempts
+
+    @property
+    def retries(self) -> int:
+        """Attempts that repeated a failed request, for metadata."""
+        return self._retries
 
     def _client(self) -> httpx.Client:
         if self._http is None:
@@ -296,6 +302,9 @@ class RestApiResource(dg.ConfigurableResource):
         self._breaker.record(ok=True)
         return response
 
+    def _count_retry(self) -> None:
+        self._retries += 1
+
     def _send(
         self, method: str, url: str, *, with_auth: bool = True, **kwargs: Any
     ) -> httpx.Response:
@@ -304,6 +313,7 @@ class RestApiResource(dg.ConfigurableResource):
             stop=tenacity.stop_after_attempt(self.max_attempts),
             wait=self._wait,
             reraise=True,
+            before_sleep=lambda _state: self._count_retry(),
         )
         try:
             return retrying(self._attempt, method, url, with_auth, **kwargs)

@@ -339,6 +339,7 @@ def build_raw_asset(spec: DatasetSpec, *, with_sample_data: bool) -> dg.AssetsDe
         meta.update(_ingest_metadata(report))
         if kind == "api":
             meta["api_requests"] = dg.MetadataValue.int(context.resources.api.attempts)
+            meta["api_retries"] = dg.MetadataValue.int(context.resources.api.retries)
         bad = report.by_status("quarantined") + report.by_status("refused")
         check = dg.AssetCheckResult(
             check_name=check_name,

@@ -20,6 +20,9 @@ from werkzeug import Request, Response
 
 from pipeline_defs import build_definitions
 from pipeline_defs.settings import Settings
+from resources.alerts import AlertSinkResource
+from resources.rest_api import RestApiResource
+from sensors.alerting import run_failure_alert_sensor
 
 pytestmark = pytest.mark.e2e
 
@@ -178,6 +181,7 @@ def test_api_source_pages_retries_and_never_shows_the_token(
     m = meta(result, "raw_helpdesk_tickets")
     assert m["new_rows"] == 11
     assert m["api_requests"] == 5  # pages 1, 2 (x3), 3
+    assert m["api_retries"] == 2
     raw = lake_rows(settings, "ingestion", "raw_helpdesk_tickets").sort("ticket_ref")
     assert raw["ticket_ref"].to_list() == sorted(t["ref"]["id"] for t in TICKETS)
     assert raw["opened_ts"].dtype == pl.Datetime("us")
@@ -269,3 +273,48 @@ def test_s3_landing_zone_ingests_quarantines_and_stays_idempotent(
     assert meta(third, "raw_shipments")["files_duplicate"] == 1
     assert meta(third, "raw_shipments")["new_rows"] == 0
     assert s3.head_object(Bucket=bucket, Key="landing/shipments/2024/a.csv")["ETag"] == etag_before
+
+
+def test_api_that_always_fails_alerts_once_without_a_retry_storm(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, httpserver: HTTPServer
+) -> None:
+    hits: list[int] = []
+
+    def down(_request: Request) -> Response:
+        hits.append(1)
+        return Response("maintenance", status=503)
+
+    httpserver.expect_request("/v1/tickets").respond_with_handler(down)
+    settings = make_settings(tmp_path, monkeypatch, PIPELINE_API_BASE_URL=httpserver.url_for(""))
+    write_spec(settings, TICKET_SPEC)
+    d = build_definitions(settings)
+    alerts_log = tmp_path / "alerts.jsonl"
+    resources = {
+        **d.resources,
+        "api": RestApiResource(
+            base_url=httpserver.url_for(""), backoff_initial_s=0.01, max_attempts=3
+        ),
+    }
+    raw = next(a for a in d.assets if dg.AssetKey("raw_helpdesk_tickets") in a.keys)
+    with dg.instance_for_test() as instance:
+        result = dg.materialize([raw], resources=resources, instance=instance, raise_on_error=False)
+        assert not result.success
+        run = instance.get_run_by_id(result.run_id)
+        failure = next(
+            e.dagster_event
+            for e in instance.all_logs(result.run_id)
+            if e.dagster_event is not None and e.dagster_event.is_run_failure
+        )
+        context = dg.build_run_status_sensor_context(
+            sensor_name="run_failure_alert_sensor",
+            dagster_event=failure,
+            dagster_instance=instance,
+            dagster_run=run,
+            resources={"alerts": AlertSinkResource(log_path=str(alerts_log))},
+        ).for_run_failure()
+        run_failure_alert_sensor(context)
+    # 3 attempts per try, and the step's RetryPolicy allows 2 more tries: 9 requests at most.
+    assert len(hits) == 9
+    [alert] = [json.loads(line) for line in alerts_log.read_text().splitlines()]
+    assert "answered 503 (gave up after 3 attempts)" in alert["error"]
+    assert alert["failed_steps"] == ["raw_helpdesk_tickets"]
