@@ -38,12 +38,11 @@ class Arrival:
 
 def _local_arrivals(landing: LandingZoneResource, folder: str) -> list[Arrival]:
     files, _refused = list_landing_files(landing.path, folder)  # refusals are ingestion's to report
+    root = landing.path.resolve()
     out = []
     for path in files:
         st = path.stat()
-        out.append(
-            Arrival(max(st.st_mtime_ns, st.st_ctime_ns), str(path.relative_to(landing.path)), path)
-        )
+        out.append(Arrival(max(st.st_mtime_ns, st.st_ctime_ns), str(path.relative_to(root)), path))
     return out
 
 

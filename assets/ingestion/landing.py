@@ -201,12 +201,13 @@ def local_candidates(
 ) -> tuple[list[Candidate], list[tuple[str, Path, str]]]:
     """Candidates for every file under ``landing_root/folder``, and the refused entries."""
     files, refused = list_landing_files(landing_root, folder)
+    root = landing_root.resolve()  # the walk yields resolved paths; the root may be a link
     out = []
     for path in files:
         stat = path.stat()
         out.append(
             Candidate(
-                rel=str(path.relative_to(landing_root)),
+                rel=str(path.relative_to(root)),
                 size=stat.st_size,
                 version_ns=stat.st_mtime_ns,
                 fetch=lambda _w, p=path: p,

@@ -319,3 +319,25 @@ def test_property_rows_in_equal_valid_plus_flagged(tmp_path_factory, rows, delim
         original = rows[int(row["order_id"][1:])]
         if "quantity" in errors:
             assert errors["quantity"] == original[0]
+
+
+def test_a_landing_root_behind_a_symlink_is_read(tmp_path):
+    """Deployments often mount data behind a link (/data -> /mnt/disk1/data)."""
+    real = tmp_path / "disk" / "landing"
+    (real / "customers").mkdir(parents=True)
+    (real / "customers" / "c.csv").write_text(
+        "customer_id,name,email,country,plan_type,account_created_date\n"
+        "C1,Ann,ann@example.com,Germany,pro,2024-01-01\n"
+    )
+    link = tmp_path / "landing"
+    link.symlink_to(real, target_is_directory=True)
+    report = ingest_landing_folder(
+        load_catalog()["customers"],
+        landing_root=link,
+        table_dir=tmp_path / "lake" / "customers",
+        ledger_path=tmp_path / "state" / "ledger.parquet",
+        quarantine_dir=tmp_path / "q",
+    )
+    assert [(o.path, o.status, o.rows) for o in report.outcomes] == [
+        ("customers/c.csv", "ingested", 1)
+    ]

@@ -1,0 +1,310 @@
+"""The benchmark: the pipeline against a pandas baseline and the raw engines, in one run.
+
+    .venv/bin/python -m benchmarks.run --scale small            # 3 repetitions, median
+    .venv/bin/python -m benchmarks.run --scale medium --reps 3
+    .venv/bin/python -m benchmarks.run --scale small --reps 1   # what CI runs, as a smoke test
+
+The data is generated once with the project's generator (CSV, default defect rate). Every
+contender then runs in its own subprocess, one after the other, on the same files, so each one's
+peak RSS is its own and the ratios hold on a noisy machine:
+
+- ``pipeline``: every stage through Dagster (``execute_in_process`` of ``full_pipeline``), with
+  seconds per stage from the run's step statistics, and Dagster's overhead (run wall time minus
+  the steps' time);
+- ``pandas``: ``benchmarks/pandas_baseline.py`` (pandas + pandera-on-pandas) for ingest,
+  validate and enrich;
+- ``duckdb_floor`` and ``polars_floor``: ``duckdb.read_csv`` / ``polars.scan_csv`` counting the
+  rows of the same files: the practical floor for ingestion.
+
+It prints a table and writes ``benchmarks/results/<scale>-<date>.json``. It asserts nothing about
+time: timings belong here, not in tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+SCALES = {
+    "tiny": (1_000, 10_000),
+    "small": (10_000, 200_000),
+    "medium": (100_000, 2_000_000),
+    "large": (500_000, 10_000_000),
+    "xl": (2_500_000, 50_000_000),
+}
+CONTENDERS = ("pipeline", "pandas", "duckdb_floor", "polars_floor")
+COMPARED = ("ingestion", "validation", "enrichment")
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def _csv_bytes(landing: Path) -> int:
+    return sum(p.stat().st_size for p in landing.rglob("*.csv"))
+
+
+def generate(workdir: Path, scale: str) -> Path:
+    from assets.ingestion.generator import GeneratorConfig, generate_dataset
+
+    customers, orders = SCALES[scale]
+    landing = workdir / "landing"
+    generate_dataset(
+        landing,
+        GeneratorConfig(
+            customers=customers,
+            orders=orders,
+            fmt="csv",
+            defect_rates=dict.fromkeys(
+                (
+                    "null_required",
+                    "exact_duplicate",
+                    "out_of_range",
+                    "malformed_email",
+                    "malformed_phone",
+                    "orphan_fk",
+                    "inconsistent",
+                    "outlier",
+                    "wrong_type",
+                ),
+                0.002,
+            ),
+        ),
+    )
+    (landing / "manifest.json").rename(workdir / "manifest.json")
+    return landing
+
+
+# -- contenders (each runs in a subprocess: `python -m benchmarks.run --contender NAME DIR`) ----
+
+
+def _pipeline(data_dir: Path) -> dict:
+    import dagster as dg
+
+    from pipeline_defs import build_definitions
+    from pipeline_defs.settings import Settings
+
+    settings = Settings.from_env({"PIPELINE_DATA_DIR": str(data_dir)})
+    d = build_definitions(settings)
+    group_of = {
+        key.to_user_string(): group
+        for a in d.assets  # type: ignore[union-attr]
+        for key, group in a.group_names_by_key.items()  # type: ignore[union-attr]
+    }
+    config = {"ops": {"sample_landing_data": {"config": {"mode": "never"}}}}
+    with dg.instance_for_test() as instance:
+        started = time.perf_counter()
+        result = d.resolve_job_def("full_pipeline").execute_in_process(
+            instance=instance, run_config=config
+        )
+        wall = time.perf_counter() - started
+        stats = instance.get_run_step_stats(result.run_id)
+    stages: dict[str, float] = {}
+    for s in stats:
+        name = s.step_key
+        group = group_of.get(name) or (
+            "validation" if name.startswith("validate_") else group_of.get(f"raw_{name}", "other")
+        )
+        stages[group] = stages.get(group, 0.0) + ((s.end_time or 0) - (s.start_time or 0))
+    return {
+        "stages": stages,
+        "run_wall_s": wall,
+        "dagster_overhead_s": wall - sum(stages.values()),
+    }
+
+
+def _pandas(data_dir: Path) -> dict:
+    from benchmarks.pandas_baseline import run
+
+    with tempfile.TemporaryDirectory() as tmp:
+        return {"stages": run(data_dir, Path(tmp))}
+
+
+def _duckdb_floor(data_dir: Path) -> dict:
+    import duckdb
+
+    stages = {}
+    started = time.perf_counter()
+    with duckdb.connect() as con:
+        for folder in sorted((data_dir / "landing").iterdir()):
+            files = sorted(str(p) for p in folder.glob("*.csv"))
+            if files:
+                con.execute("SELECT count(*) FROM read_csv(?, union_by_name = true)", [files])
+    stages["ingestion"] = time.perf_counter() - started
+    return {"stages": stages}
+
+
+def _polars_floor(data_dir: Path) -> dict:
+    import polars as pl
+
+    started = time.perf_counter()
+    for folder in sorted((data_dir / "landing").iterdir()):
+        files = sorted(folder.glob("*.csv"))
+        if files:
+            pl.concat([pl.scan_csv(f, infer_schema=False) for f in files], how="diagonal").select(
+                pl.len()
+            ).collect()
+    return {"stages": {"ingestion": time.perf_counter() - started}}
+
+
+def contender_main(name: str, data_dir: Path) -> None:
+    result = {
+        "pipeline": _pipeline,
+        "pandas": _pandas,
+        "duckdb_floor": _duckdb_floor,
+        "polars_floor": _polars_floor,
+    }[name](data_dir)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    result["cpu_s"] = usage.ru_utime + usage.ru_stime
+    result["peak_rss_mb"] = usage.ru_maxrss / 1024
+    print("RESULT " + json.dumps(result))
+
+
+def run_contender(name: str, landing: Path, workdir: Path) -> dict:
+    data_dir = workdir / f"run-{name}"
+    shutil.rmtree(data_dir, ignore_errors=True)
+    data_dir.mkdir(parents=True)
+    (data_dir / "landing").symlink_to(landing, target_is_directory=True)
+    started = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.run", "--contender", name, str(data_dir)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "DAGSTER_HOME": str(workdir / "dagster_home")},
+        check=False,
+    )
+    wall = time.perf_counter() - started
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+    if proc.returncode != 0 or not lines:
+        raise RuntimeError(f"{name} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}")
+    result = json.loads(lines[-1][len("RESULT ") :])
+    result["process_wall_s"] = wall
+    shutil.rmtree(data_dir, ignore_errors=True)
+    return result
+
+
+def _median(values: list[float]) -> float:
+    return statistics.median(values) if values else 0.0
+
+
+def summarise(reps: list[dict[str, dict]], csv_mb: float) -> dict:
+    out: dict[str, dict] = {}
+    for name in CONTENDERS:
+        runs = [r[name] for r in reps]
+        stages = sorted({s for r in runs for s in r["stages"]})
+        out[name] = {
+            "stages_s": {
+                s: round(_median([r["stages"].get(s, 0.0) for r in runs]), 3) for s in stages
+            },
+            "process_wall_s": round(_median([r["process_wall_s"] for r in runs]), 3),
+            "cpu_s": round(_median([r["cpu_s"] for r in runs]), 3),
+            "peak_rss_mb": round(max(r["peak_rss_mb"] for r in runs), 1),
+        }
+        if name == "pipeline":
+            out[name]["dagster_overhead_s"] = round(
+                _median([r["dagster_overhead_s"] for r in runs]), 3
+            )
+            out[name]["run_wall_s"] = round(_median([r["run_wall_s"] for r in runs]), 3)
+    pipe, pandas = out["pipeline"]["stages_s"], out["pandas"]["stages_s"]
+    covered_pipe = sum(pipe.get(s, 0.0) for s in COMPARED)
+    covered_pandas = sum(pandas.get(s, 0.0) for s in COMPARED)
+    ingest_validate = pipe.get("ingestion", 0.0) + pipe.get("validation", 0.0)
+    floor = min(
+        out["duckdb_floor"]["stages_s"]["ingestion"], out["polars_floor"]["stages_s"]["ingestion"]
+    )
+    out["ratios"] = {
+        "pandas_over_pipeline_ingest_validate_enrich": round(covered_pandas / covered_pipe, 2)
+        if covered_pipe
+        else None,
+        "pandas_over_pipeline_peak_rss": round(
+            out["pandas"]["peak_rss_mb"] / out["pipeline"]["peak_rss_mb"], 2
+        ),
+        "pipeline_ingest_validate_over_engine_floor": round(ingest_validate / floor, 2)
+        if floor
+        else None,
+        "pipeline_ingest_mb_per_s": round(csv_mb / pipe["ingestion"], 1)
+        if pipe.get("ingestion")
+        else None,
+        "dagster_overhead_share": round(
+            out["pipeline"]["dagster_overhead_s"] / out["pipeline"]["run_wall_s"], 3
+        ),
+    }
+    return out
+
+
+def print_table(summary: dict, scale: str, csv_mb: float) -> None:
+    print(f"\nscale {scale}: {csv_mb:.0f} MB of CSV (median of the repetitions)\n")
+    stages = ["ingestion", "validation", "enrichment", "features", "analytics", "reports"]
+    head = f"{'contender':<14}" + "".join(f"{s[:10]:>11}" for s in stages)
+    print(head + f"{'wall s':>9}{'cpu s':>8}{'peak MB':>9}")
+    for name in CONTENDERS:
+        row = summary[name]
+        cells = "".join(
+            f"{row['stages_s'][s]:>11.2f}" if s in row["stages_s"] else f"{'-':>11}" for s in stages
+        )
+        print(
+            f"{name:<14}{cells}{row['process_wall_s']:>9.1f}{row['cpu_s']:>8.1f}{row['peak_rss_mb']:>9.0f}"
+        )
+    print("\nratios:", json.dumps(summary["ratios"], indent=2))
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--scale", choices=sorted(SCALES), default="small")
+    p.add_argument("--reps", type=int, default=None, help="default: 3 (1 at large and xl)")
+    p.add_argument("--out", type=Path, default=RESULTS)
+    p.add_argument("--contender", choices=CONTENDERS, help=argparse.SUPPRESS)
+    p.add_argument("data_dir", nargs="?", type=Path, help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.contender:
+        contender_main(args.contender, args.data_dir)
+        return
+    reps = args.reps or (3 if args.scale in ("tiny", "small", "medium") else 1)
+    with tempfile.TemporaryDirectory(prefix=f"bench-{args.scale}-") as tmp:
+        workdir = Path(tmp)
+        started = time.perf_counter()
+        landing = generate(workdir, args.scale)
+        print(f"generated {args.scale} data in {time.perf_counter() - started:.1f} s", flush=True)
+        csv_mb = _csv_bytes(landing) / 1e6
+        results = []
+        for rep in range(reps):
+            one = {}
+            for name in CONTENDERS:
+                one[name] = run_contender(name, landing, workdir)
+                print(
+                    f"rep {rep + 1}/{reps} {name}: {one[name]['process_wall_s']:.1f} s", flush=True
+                )
+            results.append(one)
+    summary = summarise(results, csv_mb)
+    print_table(summary, args.scale, csv_mb)
+    report = {
+        "scale": args.scale,
+        "customers_orders": SCALES[args.scale],
+        "csv_mb": round(csv_mb, 1),
+        "repetitions": reps,
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "compared_stages": list(COMPARED),
+        "summary": summary,
+        "runs": results,
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / f"{args.scale}-{datetime.now(UTC).date().isoformat()}.json"
+    path.write_text(json.dumps(report, indent=2))
+    print(f"\nwrote {path}")
+
+
+if __name__ == "__main__":
+    main()
