@@ -122,10 +122,11 @@ def conform(
         for c in schema.names()
         if c not in spec.column_map and not c.startswith("_")
     ]
-    pairs = pl.concat_list(errors).list.drop_nulls() if errors else None
+    # concat_str skips the null pairs (columns that cast fine) without building lists per row.
+    joined = pl.concat_str(errors, separator=", ", ignore_nulls=True) if errors else None
     error_col = (
-        pl.when(pairs.list.len() > 0).then(pl.lit("{") + pairs.list.join(", ") + pl.lit("}"))
-        if pairs is not None
+        pl.when(joined.str.len_bytes() > 0).then(pl.lit("{") + joined + pl.lit("}"))
+        if joined is not None
         else pl.lit(None, dtype=pl.String)
     )
     return lf.with_row_index("_row_number", offset=1).select(
