@@ -12,7 +12,9 @@ from assets.enrichment.assets import ENRICHMENT_ASSETS
 from assets.features.assets import FEATURE_ASSETS
 from assets.ingestion.assets import GROUP as INGESTION
 from assets.ingestion.assets import build_ingestion_assets
-from assets.ingestion.contracts import DatasetSpec, load_catalog
+from assets.ingestion.contracts import DatasetSpec, SpecError, load_catalog
+from assets.pipelines.assets import build_pipeline_assets
+from assets.pipelines.transform import load_pipelines
 from assets.reports.assets import REPORT_ASSETS, build_pipeline_report, postgres_exports
 from assets.validation.assets import GROUP as VALIDATION
 from assets.validation.assets import build_validation_assets
@@ -135,6 +137,7 @@ def declare_automation(
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     settings = settings or Settings.from_env()
     catalog = load_catalog([settings.datasets_dir])
+    pipelines = load_pipelines([settings.datasets_dir], catalog)
     assets = [
         *build_ingestion_assets(catalog),
         *build_validation_assets(catalog, settings.quality_policy),
@@ -143,6 +146,14 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
         *ANALYTICS_ASSETS,
         *REPORT_ASSETS,
     ]
+    taken = {key.to_user_string() for a in assets for key in a.keys}
+    for p in pipelines:
+        if p.spec.name in taken:
+            raise SpecError(
+                f"{p.path}: field 'pipeline.name': {p.spec.name!r} is already an asset of this "
+                "project; choose another name"
+            )
+    assets += build_pipeline_assets(pipelines, catalog)
     stage_of = {
         key.to_user_string(): group for a in assets for key, group in a.group_names_by_key.items()
     }

@@ -29,9 +29,22 @@ class WarehouseResource(DuckDBResource):
 
     def register_view(self, group: str, name: str, parquet_glob: str) -> None:
         """Create or replace ``group.name`` as a view over the Parquet parts (one transaction)."""
+        self._replace(group, name, parquet_glob, "VIEW")
+
+    def copy_table(self, group: str, name: str, parquet_glob: str) -> int:
+        """Create or replace ``group.name`` as a table holding a copy of the Parquet parts, in one
+        transaction (readers see the old table or the new one); returns its row count."""
+        self._replace(group, name, parquet_glob, "TABLE")
+        with self.get_connection() as con:
+            row = con.execute(
+                f"SELECT count(*) FROM {_quote_ident(group)}.{_quote_ident(name)}"  # noqa: S608 - identifiers checked
+            ).fetchone()
+        return int(row[0]) if row else 0
+
+    def _replace(self, group: str, name: str, parquet_glob: str, kind: str) -> None:
         schema, view = _quote_ident(group), _quote_ident(name)
         sql = (
-            f"CREATE OR REPLACE VIEW {schema}.{view} AS SELECT * FROM "  # noqa: S608 - identifiers checked, literal quoted
+            f"CREATE OR REPLACE {kind} {schema}.{view} AS SELECT * FROM "  # noqa: S608 - identifiers checked, literal quoted
             f"read_parquet({_quote_literal(parquet_glob)}, union_by_name = true)"
         )
         deadline = time.monotonic() + self.lock_wait_seconds

@@ -271,10 +271,13 @@ class DatasetSpec(_Strict):
         return {c.name: c.polars_type for c in self.columns}
 
 
-def _format_validation_error(path: Path, exc: ValidationError) -> str:
+def format_validation_error(path: Path, exc: ValidationError) -> str:
     lines = []
     for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"]) or "<root>"
+        parts = [str(p) for p in err["loc"]]
+        # A tagged union repeats the tag (steps.0.join.join.on): say it once.
+        parts = [p for i, p in enumerate(parts) if i == 0 or p != parts[i - 1]]
+        loc = ".".join(parts) or "<root>"
         msg = err["msg"].removeprefix("Value error, ")
         lines.append(f"{path}: field '{loc}': {msg}")
     return "\n".join(lines)
@@ -287,37 +290,70 @@ def parse_spec(raw: Mapping[str, Any], path: Path) -> DatasetSpec:
     try:
         return DatasetSpec.model_validate(raw)
     except ValidationError as exc:
-        raise SpecError(_format_validation_error(path, exc)) from None
+        raise SpecError(format_validation_error(path, exc)) from None
+
+
+class SpecLoader(yaml.SafeLoader):
+    """YAML 1.2 booleans: only true/false. Under YAML 1.1 ``on:`` (a join key) or ``no`` (a
+    country code) would silently become booleans."""
+
+
+SpecLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+SpecLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool",
+    re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+    list("tTfF"),
+)
+
+
+def read_yaml(path: Path) -> Any:
+    try:
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=SpecLoader)  # safe: SafeLoader
+    except yaml.YAMLError as exc:
+        raise SpecError(f"{path}: not valid YAML: {exc}") from None
 
 
 def load_spec_file(path: Path) -> DatasetSpec:
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise SpecError(f"{path}: not valid YAML: {exc}") from None
-    return parse_spec(raw, path)
+    return parse_spec(read_yaml(path), path)
 
 
 def _spec_files(directory: Path) -> list[Path]:
     return sorted([*directory.glob("*.yaml"), *directory.glob("*.yml")])
 
 
+def is_pipeline_document(raw: Any) -> bool:
+    """A declarative pipeline (top-level ``pipeline:``), which shares the spec folders."""
+    return isinstance(raw, Mapping) and "pipeline" in raw
+
+
+def read_spec_documents(directories: Iterable[Path]) -> list[tuple[Path, Any]]:
+    """Every YAML document in ``directories`` (sorted by file name), parsed but not validated."""
+    return [
+        (path, read_yaml(path))
+        for directory in directories
+        if directory.is_dir()
+        for path in _spec_files(directory)
+    ]
+
+
 def load_catalog(extra_dirs: Iterable[Path] = ()) -> dict[str, DatasetSpec]:
     """Built-in specs plus any user spec directories; names must be unique and FKs resolvable."""
     specs: dict[str, DatasetSpec] = {}
     origin: dict[str, Path] = {}
-    for directory in [BUILTIN_CATALOG_DIR, *extra_dirs]:
-        if not directory.is_dir():
+    for path, raw in read_spec_documents([BUILTIN_CATALOG_DIR, *extra_dirs]):
+        if is_pipeline_document(raw):
             continue
-        for path in _spec_files(directory):
-            spec = load_spec_file(path)
-            if spec.name in specs:
-                raise SpecError(
-                    f"{path}: field 'name': dataset {spec.name!r} is already declared "
-                    f"in {origin[spec.name]}"
-                )
-            specs[spec.name] = spec
-            origin[spec.name] = path
+        spec = parse_spec(raw, path)
+        if spec.name in specs:
+            raise SpecError(
+                f"{path}: field 'name': dataset {spec.name!r} is already declared "
+                f"in {origin[spec.name]}"
+            )
+        specs[spec.name] = spec
+        origin[spec.name] = path
     for spec in specs.values():
         for fk in spec.foreign_keys:
             target = specs.get(fk.references)

@@ -11,6 +11,7 @@ import polars as pl
 from pydantic import Field
 
 from assets.common.metadata import markdown_preview, run_metadata
+from assets.common.postgres import publish_frame
 from assets.common.publish import publish_table
 from assets.ingestion.generator.writers import write_frame
 from assets.reports import html as h
@@ -24,7 +25,7 @@ from assets.reports.insights import (
     revenue_insights,
     segment_insights,
 )
-from assets.reports.postgres_export import POSTGRES_TABLES, publish_frame
+from assets.reports.postgres_export import POSTGRES_TABLES
 from resources import LakeResource, LandingZoneResource, ReportsResource, WarehouseResource
 from resources.postgres import PostgresResource
 

@@ -1,18 +1,9 @@
-"""Publishing the final tables to PostgreSQL: each one replaced whole, in one transaction.
+"""The final tables that ``postgres_exports`` publishes to PostgreSQL, with their keys.
 
-A table is streamed from the lake to a local CSV file, copied into a staging table and swapped
-in (see ``PostgresResource.replace_table``): readers of the old table never see a half-loaded
-one, and a failed publish leaves the old rows as they were.
+Each one is replaced whole in one transaction by ``assets.common.postgres.publish_frame``.
 """
 
 from __future__ import annotations
-
-from pathlib import Path
-
-import polars as pl
-
-from assets.common.frames import as_json_text, is_nested
-from resources.postgres import PostgresResource
 
 # The chosen outputs, their lake group and their key (the key becomes the primary key).
 POSTGRES_TABLES: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -25,29 +16,3 @@ POSTGRES_TABLES: dict[str, tuple[str, tuple[str, ...]]] = {
     "insights": ("reports", ()),
     "recommendations": ("reports", ()),
 }
-
-
-def csv_ready(frame: pl.LazyFrame) -> pl.LazyFrame:
-    """Nested columns as JSON text, so every column has a plain PostgreSQL type."""
-    nested = [(n, t) for n, t in frame.collect_schema().items() if is_nested(t)]
-    return frame.with_columns(as_json_text(n, t) for n, t in nested) if nested else frame
-
-
-def publish_frame(
-    pg: PostgresResource,
-    frame: pl.LazyFrame,
-    table: str,
-    workdir: Path,
-    *,
-    key: tuple[str, ...] = (),
-) -> int:
-    """Replace ``table`` (``schema.name``) with ``frame``; returns the rows now in it."""
-    ready = csv_ready(frame)
-    columns = list(ready.collect_schema().items())
-    csv_path = workdir / f"{table}.csv"
-    # Polars writes null as an empty field and "" as a quoted empty string, as COPY expects.
-    ready.sink_csv(csv_path, datetime_format="%Y-%m-%dT%H:%M:%S%.6f")
-    try:
-        return pg.replace_table(table, columns, csv_path, key=key)
-    finally:
-        csv_path.unlink(missing_ok=True)

@@ -10,7 +10,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from assets.reports.postgres_export import publish_frame
+from assets.common.postgres import publish_frame
 from resources.postgres import PostgresResource, pg_type, qualified, redact_dsn
 
 pytestmark = pytest.mark.postgres

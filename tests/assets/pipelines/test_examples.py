@@ -1,0 +1,173 @@
+"""The shipped examples, in real runs: a user dataset (invoices) and a declarative pipeline.
+
+A spec in a test directory must become assets that materialize, validate and quarantine exactly
+as the built-in ones do; the pipeline's CSV and PostgreSQL outputs must equal the same computation
+written by hand in Polars.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import polars as pl
+import psycopg
+import pytest
+from polars.testing import assert_frame_equal
+
+from assets.ingestion.generator import GeneratorConfig, generate_dataset
+from pipeline_defs import build_definitions
+from pipeline_defs.settings import Settings
+
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
+pytestmark = pytest.mark.e2e
+
+
+def _settings(tmp_path: Path, pg_url: str | None) -> Settings:
+    env = {
+        "PIPELINE_DATA_DIR": str(tmp_path / "data"),
+        "PIPELINE_DATASETS_DIR": str(tmp_path / "datasets"),
+    }
+    if pg_url:
+        env["PIPELINE_PG_URL"] = pg_url
+    return Settings.from_env(env)
+
+
+def _materialize(settings: Settings, selection: dg.AssetSelection):
+    d = build_definitions(settings)
+    with dg.instance_for_test() as instance:
+        return dg.materialize(
+            list(d.assets),
+            resources=d.resources,
+            instance=instance,
+            raise_on_error=False,
+            selection=selection,
+        )
+
+
+@pytest.fixture
+def example_root(tmp_path: Path) -> Path:
+    shutil.copytree(EXAMPLES / "datasets", tmp_path / "datasets")
+    landing = tmp_path / "data" / "landing"
+    generate_dataset(landing, GeneratorConfig(customers=400, orders=4000, fmt="csv"))
+    shutil.copytree(EXAMPLES / "landing" / "invoices", landing / "invoices")
+    return tmp_path
+
+
+def test_invoices_spec_becomes_assets_that_validate_and_quarantine_like_the_builtins(
+    example_root: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("PIPELINE_PG_URL", pg_url)
+    settings = _settings(example_root, pg_url)
+    defs = build_definitions(settings)
+    keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
+    assert {"raw_invoices", "validated_invoices", "quarantined_invoices"} <= keys
+    # Same checks as a built-in entity, named after the dataset.
+    check_names = {k.name for k in defs.resolve_asset_graph().asset_check_keys}
+    for builtin in ("orders_validity_at_least_threshold", "orders_contract_conforms"):
+        assert builtin.replace("orders", "invoices") in check_names
+
+    result = _materialize(
+        settings,
+        dg.AssetSelection.groups("ingestion", "validation")
+        - dg.AssetSelection.assets("sample_landing_data"),
+    )
+    assert result.success
+    src = pl.read_csv(EXAMPLES / "landing" / "invoices" / "invoices-2025-01.csv")
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        valid = con.execute("SELECT count(*) FROM validation.validated_invoices").fetchone()
+        bad = con.execute(
+            "SELECT invoice_id, _rules FROM validation.quarantined_invoices ORDER BY invoice_id"
+        ).fetchall()
+    assert valid is not None and valid[0] + len(bad) == src.height  # nothing lost
+    rules = dict(bad)
+    assert set(rules) == {"INV-000007", "INV-000013", "INV-000019"}
+    assert rules["INV-000007"] == "fk:customer_id->customers"
+    assert "amount" in rules["INV-000013"]
+    assert "due_after_issue" in rules["INV-000019"]
+    # Input files are never modified.
+    landed = example_root / "data" / "landing" / "invoices" / "invoices-2025-01.csv"
+    assert landed.read_bytes() == (EXAMPLES / "landing/invoices/invoices-2025-01.csv").read_bytes()
+
+
+def test_revenue_pipeline_writes_csv_and_postgres_equal_to_a_hand_computation(
+    example_root: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("PIPELINE_PG_URL", pg_url)
+    settings = _settings(example_root, pg_url)
+    result = _materialize(
+        settings,
+        dg.AssetSelection.assets("revenue_by_region_month")
+        .upstream()
+        .required_multi_asset_neighbors()
+        - dg.AssetSelection.assets("sample_landing_data"),
+    )
+    assert result.success
+    checks = {c.check_name: c.passed for c in result.get_asset_check_evaluations()}
+    assert checks["revenue_by_region_month_uniqueness_country_region_month"]
+    assert all(checks.values()), checks
+
+    lake = settings.data_dir / "lake" / "validation"
+    orders = pl.read_parquet(lake / "validated_orders" / "*.parquet")
+    customers = pl.read_parquet(lake / "validated_customers" / "*.parquet")
+    want = (
+        orders.filter(pl.col("status") == "completed")
+        .join(customers.select("customer_id", "country", "region"), on="customer_id", how="left")
+        .group_by(
+            "country",
+            "region",
+            pl.col("order_ts").dt.truncate("1mo").dt.date().alias("month"),
+        )
+        .agg(
+            (pl.col("quantity") * pl.col("unit_price") * (1 - pl.col("discount").fill_null(0)))
+            .sum()
+            .round(2)
+            .alias("revenue"),
+            pl.len().cast(pl.UInt32).alias("orders"),
+            pl.col("customer_id").n_unique().cast(pl.UInt32).alias("customers"),
+        )
+        .sort("country", "region", "month", nulls_last=True)
+    )
+    csv = pl.read_csv(
+        settings.reports_dir / "pipelines" / "revenue_by_region_month.csv",
+        schema_overrides={"month": pl.Date, "orders": pl.UInt32, "customers": pl.UInt32},
+    )
+    assert_frame_equal(csv, want, check_dtypes=False, abs_tol=0.01)
+
+    with psycopg.connect(pg_url) as conn:
+        rows = conn.execute(
+            "SELECT country, region, month, revenue, orders, customers "
+            "FROM analytics.revenue_by_region_month ORDER BY country, region NULLS LAST, month"
+        ).fetchall()
+        conn.execute("DROP SCHEMA analytics CASCADE")
+    pg = pl.DataFrame(rows, schema=want.columns, orient="row")
+    assert_frame_equal(pg, want, check_dtypes=False, abs_tol=0.01)
+
+
+def test_a_failed_blocking_check_holds_back_the_destinations(example_root: Path):
+    spec = example_root / "datasets" / "revenue_by_region_month.yaml"
+    text = spec.read_text().replace(
+        "{row_count: {min: 1, max: 100000}}", "{row_count: {min: 1, max: 2}}"
+    )
+    spec.write_text(
+        text.replace("    - {format: postgres, table: analytics.revenue_by_region_month}\n", "")
+    )
+    settings = _settings(example_root, None)
+    result = _materialize(
+        settings,
+        dg.AssetSelection.assets("revenue_by_region_month")
+        .upstream()
+        .required_multi_asset_neighbors()
+        - dg.AssetSelection.assets("sample_landing_data"),
+    )
+    checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
+    assert not checks["revenue_by_region_month_row_count"].passed
+    assert not (settings.reports_dir / "pipelines" / "revenue_by_region_month.csv").exists()
+    mats = {
+        m.asset_key.to_user_string(): m.materialization.metadata
+        for m in result.get_asset_materialization_events()
+    }
+    held = mats["revenue_by_region_month"]["destinations_held_back_by"].value
+    assert held == ["revenue_by_region_month_row_count"]
