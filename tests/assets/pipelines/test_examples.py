@@ -171,3 +171,40 @@ def test_a_failed_blocking_check_holds_back_the_destinations(example_root: Path)
     }
     held = mats["revenue_by_region_month"]["destinations_held_back_by"].value
     assert held == ["revenue_by_region_month_row_count"]
+
+
+def test_every_file_destination_and_duckdb_hold_the_lake_result(example_root: Path):
+    spec = example_root / "datasets" / "revenue_by_region_month.yaml"
+    spec.write_text(
+        spec.read_text().replace(
+            "    - {format: postgres, table: analytics.revenue_by_region_month}\n",
+            "    - {format: parquet}\n    - {format: json}\n    - {format: xml}\n"
+            "    - {format: duckdb, table: marts.revenue}\n",
+        )
+    )
+    settings = _settings(example_root, None)
+    result = _materialize(
+        settings,
+        dg.AssetSelection.assets("revenue_by_region_month")
+        .upstream()
+        .required_multi_asset_neighbors()
+        - dg.AssetSelection.assets("sample_landing_data"),
+    )
+    assert result.success
+    lake = pl.read_parquet(
+        settings.data_dir / "lake" / "pipelines" / "revenue_by_region_month" / "*.parquet"
+    )
+    out = settings.reports_dir / "pipelines"
+    assert_frame_equal(pl.read_parquet(out / "revenue_by_region_month.parquet"), lake)
+    as_json = pl.read_json(out / "revenue_by_region_month.json")
+    assert as_json.height == lake.height
+    assert as_json["revenue"].sum() == pytest.approx(lake["revenue"].sum())
+    xml = (out / "revenue_by_region_month.xml").read_text()
+    assert xml.count("<revenue>") == lake.height
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        table = con.sql("SELECT * FROM marts.revenue").pl()
+        kinds = con.execute(
+            "SELECT table_type FROM information_schema.tables WHERE table_schema = 'marts'"
+        ).fetchall()
+    assert kinds == [("BASE TABLE",)]
+    assert_frame_equal(table, lake, check_dtypes=False)
