@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
+import typing
 from collections.abc import Iterable, Mapping
 from functools import cached_property
 from pathlib import Path
@@ -271,14 +272,47 @@ class DatasetSpec(_Strict):
         return {c.name: c.polars_type for c in self.columns}
 
 
-def format_validation_error(path: Path, exc: ValidationError) -> str:
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    """The pydantic models an annotation can hold (through Optional, list, Union, Annotated)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for arg in typing.get_args(annotation) for m in _models_in(arg)]
+
+
+def _fields_at(root: type[BaseModel], parts: list[str]) -> list[str]:
+    """The field names valid at ``parts`` (a validation error's location) under ``root``."""
+    candidates = [root]
+    for part in parts:
+        if part.isdigit():
+            continue
+        holders = [m for m in candidates if part in m.model_fields]
+        if not holders:
+            return []
+        candidates = [m for h in holders for m in _models_in(h.model_fields[part].annotation)]
+    return sorted({f for m in candidates for f in m.model_fields})
+
+
+_FIELD_FIRST = re.compile(r"^([a-z_][a-z0-9_]*(?:\.[a-z0-9_]+)*): (.+)$", re.S)
+
+
+def format_validation_error(path: Path, exc: ValidationError, root: type[BaseModel]) -> str:
     lines = []
     for err in exc.errors():
         parts = [str(p) for p in err["loc"]]
         # A tagged union repeats the tag (steps.0.join.join.on): say it once.
         parts = [p for i, p in enumerate(parts) if i == 0 or p != parts[i - 1]]
-        loc = ".".join(parts) or "<root>"
         msg = err["msg"].removeprefix("Value error, ")
+        # Model-level rules name their field first ("key: unknown column ..."): point there.
+        named = _FIELD_FIRST.match(msg) if err["type"] == "value_error" else None
+        if named:
+            parts, msg = [*parts, *named.group(1).split(".")], named.group(2)
+        loc = ".".join(parts) or "<root>"
+        if err["type"] == "extra_forbidden" and parts:
+            valid = _fields_at(root, parts[:-1])
+            hint = difflib.get_close_matches(parts[-1], valid, n=1)
+            msg = f"unknown field {parts[-1]!r}" + (
+                f"; did you mean {hint[0]!r}?" if hint else f"; expected one of {', '.join(valid)}"
+            )
         lines.append(f"{path}: field '{loc}': {msg}")
     return "\n".join(lines)
 
@@ -290,7 +324,7 @@ def parse_spec(raw: Mapping[str, Any], path: Path) -> DatasetSpec:
     try:
         return DatasetSpec.model_validate(raw)
     except ValidationError as exc:
-        raise SpecError(format_validation_error(path, exc)) from None
+        raise SpecError(format_validation_error(path, exc, DatasetSpec)) from None
 
 
 class SpecLoader(yaml.SafeLoader):

@@ -270,7 +270,7 @@ def parse_pipeline(raw: Mapping[str, Any], path: Path) -> PipelineSpec:
     try:
         return PipelineDocument.model_validate(raw).pipeline
     except ValidationError as exc:
-        raise SpecError(format_validation_error(path, exc)) from None
+        raise SpecError(format_validation_error(path, exc, PipelineDocument)) from None
 
 
 def load_pipelines(

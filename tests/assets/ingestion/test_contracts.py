@@ -26,7 +26,7 @@ def test_unknown_key_column_names_the_field_and_suggests_the_nearest(tmp_path):
     with pytest.raises(SpecError) as err:
         load_spec_file(path)
     assert str(err.value) == (
-        f"{path}: field '<root>': key: unknown column 'invoce_id'; did you mean 'invoice_id'?"
+        f"{path}: field 'key': unknown column 'invoce_id'; did you mean 'invoice_id'?"
     )
 
 

@@ -1,0 +1,170 @@
+"""Malformed dataset and pipeline specs: each refused with one exact message naming the file,
+the field and what was expected, before anything runs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from assets.ingestion.contracts import SpecError, load_catalog
+from assets.pipelines.transform import load_pipelines
+
+INVOICES = """\
+name: invoices
+columns:
+  - {name: invoice_id, type: string, required: true}
+  - {name: customer_id, type: string}
+  - {name: amount, type: float, min: 0}
+  - {name: issued_on, type: date}
+"""
+PIPELINE = """\
+pipeline:
+  name: revenue_by_country
+  source: orders
+  steps:
+    - join: {dataset: customers, on: [customer_id], columns: [country]}
+    - aggregate: {by: [country], metrics: {units: {sum: quantity}}}
+"""
+
+CASES = [
+    (
+        "typo_in_key",
+        INVOICES + "key: [invoce_id]\n",
+        "field 'key': unknown column 'invoce_id'; did you mean 'invoice_id'?",
+    ),
+    (
+        "unknown_column_type",
+        INVOICES.replace("type: float", "type: money"),
+        "field 'columns.2.type': Input should be 'string', 'integer', 'float', 'boolean', "
+        "'date' or 'datetime'",
+    ),
+    (
+        "misspelt_field",
+        INVOICES.replace("columns:", "colums:"),
+        "field 'columns': Field required\n{path}: field 'colums': unknown field 'colums'; "
+        "did you mean 'columns'?",
+    ),
+    (
+        "misspelt_column_field",
+        INVOICES.replace("required: true", "requird: true"),
+        "field 'columns.0.requird': unknown field 'requird'; did you mean 'required'?",
+    ),
+    (
+        "bad_regex",
+        INVOICES.replace("type: string, required: true", "pattern: '^INV-[0-9'"),
+        "field 'columns.0.pattern': pattern '^INV-[0-9' is not a valid regular expression: "
+        "unterminated character set at position 5",
+    ),
+    (
+        "threshold_out_of_range",
+        INVOICES + "thresholds: {completeness: 1.5}\n",
+        "field 'thresholds.completeness': Input should be less than or equal to 1",
+    ),
+    (
+        "foreign_key_to_unknown_dataset",
+        INVOICES + "foreign_keys:\n  - {columns: [customer_id], references: customer, "
+        "ref_columns: [customer_id]}\n",
+        "field 'foreign_keys.references': unknown dataset 'customer'; did you mean 'customers'?",
+    ),
+    (
+        "postgres_source_without_table",
+        INVOICES + "source: {kind: postgres}\n",
+        "field 'source.table': a postgres source needs exactly one of table or query",
+    ),
+    (
+        "not_yaml",
+        "name: invoices\ncolumns: [\n",
+        "not valid YAML",
+    ),
+    (
+        "pipeline_unknown_step_kind",
+        PIPELINE.replace("- aggregate:", "- agregate:"),
+        "field 'pipeline.steps.1': unknown step kind 'agregate'; did you mean 'aggregate'?",
+    ),
+    (
+        "pipeline_unknown_column_after_join",
+        PIPELINE.replace("by: [country]", "by: [contry]"),
+        "field 'pipeline.steps.1.aggregate.by': unknown column 'contry'; did you mean 'country'?",
+    ),
+    (
+        "pipeline_bad_expression",
+        PIPELINE.replace("    - aggregate", '    - filter: "quantity >> 2"\n    - aggregate'),
+        "field 'pipeline.steps.1.filter': unexpected '>' at 10",
+    ),
+    (
+        "pipeline_unknown_source",
+        PIPELINE.replace("source: orders", "source: order"),
+        "field 'pipeline.source': unknown dataset 'order'; did you mean 'orders'?",
+    ),
+    (
+        "pipeline_postgres_destination_without_table",
+        PIPELINE + "  destinations: [{format: postgres}]\n",
+        "field 'pipeline.destinations.0.table': a postgres destination needs a table, "
+        "e.g. analytics.revenue",
+    ),
+]
+
+
+def _load(directory: Path) -> None:
+    catalog = load_catalog([directory])
+    load_pipelines([directory], catalog)
+
+
+@pytest.mark.parametrize(("name", "text", "expected"), CASES, ids=[c[0] for c in CASES])
+def test_malformed_spec_has_one_exact_message(tmp_path: Path, name: str, text: str, expected):
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(text)
+    with pytest.raises(SpecError) as err:
+        _load(tmp_path)
+    message = str(err.value)
+    if expected == "not valid YAML":
+        assert message.startswith(f"{path}: not valid YAML: ")
+    else:
+        assert message == f"{path}: " + expected.format(path=path)
+
+
+def test_the_good_specs_load(tmp_path: Path):
+    (tmp_path / "invoices.yaml").write_text(INVOICES)
+    (tmp_path / "pipeline.yaml").write_text(PIPELINE)
+    catalog = load_catalog([tmp_path])
+    assert "invoices" in catalog
+    assert [p.spec.name for p in load_pipelines([tmp_path], catalog)] == ["revenue_by_country"]
+
+
+@pytest.mark.e2e
+def test_dagster_definitions_validate_fails_with_the_message(tmp_path: Path):
+    datasets = tmp_path / "datasets"
+    datasets.mkdir()
+    (datasets / "invoices.yaml").write_text(INVOICES + "key: [invoce_id]\n")
+    root = Path(__file__).resolve().parents[3]
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(tmp_path),
+        "PIPELINE_DATA_DIR": str(tmp_path / "data"),
+        "PIPELINE_DATASETS_DIR": str(datasets),
+    }
+    (tmp_path / "dagster.yaml").write_text((root / "dagster.yaml").read_text())
+    done = subprocess.run(
+        [
+            str(Path(sys.executable).with_name("dagster")),
+            "definitions",
+            "validate",
+            "-w",
+            "workspace.yaml",
+        ],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode != 0
+    output = done.stdout + done.stderr
+    assert (
+        f"{datasets / 'invoices.yaml'}: field 'key': unknown column 'invoce_id'; "
+        "did you mean 'invoice_id'?"
+    ) in output
