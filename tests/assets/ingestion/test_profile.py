@@ -1,0 +1,157 @@
+"""pipeline-profile: a draft spec that validates its own file and catches planted defects."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import polars as pl
+import pytest
+import yaml
+
+from assets.ingestion.contracts import load_spec_file
+from assets.ingestion.generator import GeneratorConfig, generate_dataset
+from assets.ingestion.profile import infer_types, profile_frame, shape_regex
+from pipeline_defs import build_definitions
+from pipeline_defs.settings import Settings
+
+PROFILE = str(Path(sys.executable).with_name("pipeline-profile"))
+
+
+def test_types_follow_the_ingestion_parsers():
+    lf = pl.LazyFrame(
+        {
+            "code": ["00123", "00456", None],
+            "n": ["1", "2", "3"],
+            "x": ["1.5", "2", ""],
+            "flag": ["yes", "no", "Y"],
+            "day": ["2024-01-02", "2024-02-03", "null"],
+            "ts": ["2024-01-02T10:00:00", "2024-01-02 11:00:00", "2024-01-03"],
+            "name": ["Ann", "Bob", "Cy"],
+        }
+    )
+    assert infer_types(lf) == {
+        "code": "string",
+        "n": "integer",
+        "x": "float",
+        "flag": "boolean",
+        "day": "date",
+        "ts": "datetime",
+        "name": "string",
+    }
+
+
+def test_draft_has_keys_null_rates_ranges_patterns_and_value_lists():
+    n = 200
+    lf = pl.LazyFrame(
+        {
+            "order_id": [f"ORD-{i:06d}" for i in range(n)],
+            "email": [f"user{i}@example.com" for i in range(n)],
+            "qty": [str(1 + i % 9) for i in range(n)],
+            "channel": [["web", "store", "mobile"][i % 3] for i in range(n)],
+            "note": [None if i % 4 else "x" for i in range(n)],
+        }
+    )
+    draft = profile_frame(lf, "orders_x")
+    cols = {c["name"]: c for c in draft["columns"]}
+    assert draft["key"] == ["order_id"]
+    assert cols["order_id"]["unique"] and cols["order_id"]["pattern"] == "^[A-Z]{3}-[0-9]{6}$"
+    assert cols["email"]["pattern"] == "email"
+    assert cols["qty"]["type"] == "integer" and cols["qty"]["min"] == 0 and cols["qty"]["max"] >= 9
+    assert cols["channel"]["allowed"] == ["mobile", "store", "web"]
+    assert "required" not in cols["note"] and "75.0% null" in cols["note"]["description"]
+
+
+def test_shape_regex_escapes_punctuation():
+    assert shape_regex("A.9(9)") == r"^[A-Z]{1}\.[0-9]{1}\([0-9]{1}\)$"
+
+
+def _validate(tmp_path: Path, settings: Settings):
+    d = build_definitions(settings)
+    with dg.instance_for_test() as instance:
+        return dg.materialize(
+            list(d.assets),
+            resources=d.resources,
+            instance=instance,
+            raise_on_error=False,
+            selection=dg.AssetSelection.assets(
+                "raw_shop_orders", "validated_shop_orders"
+            ).required_multi_asset_neighbors(),
+        )
+
+
+@pytest.mark.e2e
+def test_profiled_spec_validates_its_file_with_nothing_quarantined_then_catches_defects(
+    tmp_path: Path,
+):
+    gen = tmp_path / "gen"
+    generate_dataset(gen, GeneratorConfig(customers=300, orders=3000, fmt="csv", defect_rates={}))
+    source = next((gen / "orders").glob("*.csv"))
+    datasets = tmp_path / "datasets"
+    done = subprocess.run(
+        [PROFILE, str(source), "--name", "shop_orders", "--out", str(datasets / "shop.yaml")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    spec = load_spec_file(datasets / "shop.yaml")
+    assert spec.key == ["order_id"]
+    assert spec.column_map["order_ts"].type == "datetime"
+    assert spec.column_map["quantity"].type == "integer"
+    assert spec.column_map["status"].allowed is not None
+
+    settings = Settings.from_env(
+        {"PIPELINE_DATA_DIR": str(tmp_path / "data"), "PIPELINE_DATASETS_DIR": str(datasets)}
+    )
+    landing = settings.data_dir / "landing" / "shop_orders"
+    landing.mkdir(parents=True)
+    shutil.copy(source, landing / "part-1.csv")
+    assert _validate(tmp_path, settings).success
+
+    def counts() -> tuple[int, list[tuple[str, str]]]:
+        with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+            valid = con.execute("SELECT count(*) FROM validation.validated_shop_orders")
+            n = valid.fetchone()[0]  # type: ignore[index]
+            bad = con.execute(
+                "SELECT order_id, _rules FROM validation.quarantined_shop_orders ORDER BY 1"
+            ).fetchall()
+        return n, bad
+
+    rows = pl.read_csv(source, infer_schema=False)
+    valid, bad = counts()
+    assert (valid, bad) == (rows.height, [])
+
+    # Planted afterwards, in a new file: each breaks one rule the profile wrote down.
+    planted = rows.head(4).with_columns(
+        pl.Series("order_id", ["ZZ-1", "NEW-000002", "NEW-000003", "NEW-000004"]),
+    )
+    planted = planted.with_columns(
+        pl.when(pl.col("order_id") == "NEW-000002")
+        .then(pl.lit("fax"))
+        .otherwise(pl.col("channel"))
+        .alias("channel"),
+        pl.when(pl.col("order_id") == "NEW-000003")
+        .then(pl.lit("99999999"))
+        .otherwise(pl.col("quantity"))
+        .alias("quantity"),
+        pl.when(pl.col("order_id") == "NEW-000004")
+        .then(pl.lit(None))
+        .otherwise(pl.col("customer_id"))
+        .alias("customer_id"),
+    )
+    planted.write_csv(landing / "part-2.csv")
+    assert yaml.safe_load((datasets / "shop.yaml").read_text())["name"] == "shop_orders"
+    _validate(tmp_path, settings)
+    valid, bad = counts()
+    assert valid == rows.height
+    rules = dict(bad)
+    assert set(rules) == {"ZZ-1", "NEW-000002", "NEW-000003", "NEW-000004"}
+    assert "pattern" in rules["ZZ-1"]
+    assert "channel" in rules["NEW-000002"]
+    assert "quantity" in rules["NEW-000003"]
+    assert "customer_id" in rules["NEW-000004"]
