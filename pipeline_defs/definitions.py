@@ -9,7 +9,7 @@ import dagster as dg
 
 from assets.analytics.assets import ANALYTICS_ASSETS
 from assets.enrichment.assets import ENRICHMENT_ASSETS
-from assets.features.assets import FEATURE_ASSETS
+from assets.features.assets import FEATURE_ASSETS, build_blueprint_feed_assets
 from assets.ingestion.assets import GROUP as INGESTION
 from assets.ingestion.assets import build_ingestion_assets
 from assets.ingestion.contracts import DatasetSpec, SpecError, load_catalog
@@ -143,6 +143,7 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
         *build_validation_assets(catalog, settings.quality_policy),
         *ENRICHMENT_ASSETS,
         *FEATURE_ASSETS,
+        *build_blueprint_feed_assets(catalog),
         *ANALYTICS_ASSETS,
         *REPORT_ASSETS,
     ]

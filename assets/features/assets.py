@@ -13,21 +13,26 @@ from assets.common.metadata import markdown_preview
 from assets.common.publish import publish_table, row_count
 from assets.enrichment.assets import latest_activity_date
 from assets.features.blueprints import (
+    BLUEPRINTS,
     CHURN,
     CHURN_FEATURES,
     PRICE,
     REVENUE,
     Blueprint,
     BlueprintError,
+    apply_mapping,
     churn_features,
     compatibility,
     default_cutoff,
+    feed_input,
     price_features,
     revenue_features,
     roc_auc,
     sparse_fields,
+    unmapped_fields,
 )
 from assets.features.preprocessing import PreprocessingOptions, build_preprocessor, to_pandas_inputs
+from assets.ingestion.contracts import BlueprintFeed, DatasetSpec, SpecError
 from resources import LakeResource, WarehouseResource
 
 GROUP = "features"
@@ -350,6 +355,102 @@ def churn_preprocessor_asset(
             "numeric_choices": dg.MetadataValue.md(markdown_preview(table)),
         }
     )
+
+
+CHURN_TIMESTAMPS = {
+    "orders": "order_ts",
+    "support_tickets": "opened_ts",
+    "usage_events": "event_ts",
+}
+
+
+def latest_in(frames: dict[str, pl.LazyFrame]) -> date:
+    """The last day with an order, ticket or event among the churn inputs actually used."""
+    stamps = [frames[i].select(pl.col(ts).max().alias("ts")) for i, ts in CHURN_TIMESTAMPS.items()]
+    latest = pl.concat(stamps).select(pl.col("ts").max()).collect().item()
+    if latest is None:
+        raise dg.Failure(
+            "No orders, tickets or usage events to measure churn on.", allow_retries=False
+        )
+    return latest.date()
+
+
+def build_blueprint_feed_asset(
+    spec: DatasetSpec, index: int, feed: BlueprintFeed
+) -> dg.AssetsDefinition:
+    """``<blueprint>_features_<dataset>``: a blueprint computed on a user dataset through its
+    column mapping, checked for compatibility like the built-in blueprint assets."""
+    blueprint = BLUEPRINTS[feed.blueprint]
+    try:
+        input_name = feed_input(blueprint, feed.input)
+    except BlueprintError as exc:
+        field, _, message = str(exc).partition(": ")
+        raise SpecError(
+            f"dataset {spec.name!r}: field 'blueprints.{index}.{field}': {message}"
+        ) from None
+    blueprint = Blueprint(
+        blueprint.name, blueprint.inputs, blueprint.optional, min_coverage=feed.min_coverage
+    )
+    name = f"{feed.blueprint}_features_{spec.name}"
+    validated = f"validated_{spec.name}"
+    deps = [validated]
+    if feed.blueprint == "churn":
+        replaced = {"customers": "validated_customers", "orders": "enriched_orders"}.get(
+            input_name, f"validated_{input_name}"
+        )
+        deps += [d for d in CHURN_DEPS if d != replaced]
+    mapped_note = ", ".join(f"{f} <- {c}" for f, c in feed.mapping.items()) or "native names"
+
+    @dg.asset(
+        name=name,
+        group_name=GROUP,
+        deps=deps,
+        kinds=KINDS,
+        owners=[spec.owner],
+        description=f"The {feed.blueprint} blueprint on {spec.name} as its {input_name!r} input "
+        f"({mapped_note}).",
+        check_specs=[_compat_spec(name, blueprint)],
+    )
+    def _asset(lake: LakeResource, warehouse: WarehouseResource):
+        started = time.perf_counter()
+        mapped = apply_mapping(lake.scan(VALIDATION, validated), feed.mapping)
+        missing = unmapped_fields(blueprint, input_name, mapped.collect_schema().names())
+        if missing:
+            raise dg.Failure(
+                description=f"blueprint {feed.blueprint!r}: field(s) {', '.join(missing)} of "
+                f"input {input_name!r} are unmapped; map them in {spec.name}'s spec under "
+                f"blueprints.{index}.mapping (field: column)",
+                allow_retries=False,
+            )
+        if feed.blueprint == "churn":
+            frames = {**_churn_inputs(lake), input_name: mapped}
+            check = _compatibility_check(blueprint, name, frames)
+            frame = churn_features(
+                frames["customers"],
+                frames["orders"],
+                frames["support_tickets"],
+                frames["usage_events"],
+                cutoff=latest_in(frames),
+                horizon_days=None,
+            )
+        else:
+            check = _compatibility_check(blueprint, name, {input_name: mapped})
+            frame = (revenue_features if feed.blueprint == "revenue" else price_features)(mapped)
+        rows_in = row_count(lake, VALIDATION, validated)
+        meta = publish_table(lake, warehouse, GROUP, name, frame, rows_in=rows_in, started=started)
+        meta["mapping"] = dg.MetadataValue.json(feed.mapping)
+        yield dg.MaterializeResult(metadata=meta)
+        yield check
+
+    return _asset
+
+
+def build_blueprint_feed_assets(catalog: dict[str, DatasetSpec]) -> list[dg.AssetsDefinition]:
+    return [
+        build_blueprint_feed_asset(spec, i, feed)
+        for _, spec in sorted(catalog.items())
+        for i, feed in enumerate(spec.blueprints)
+    ]
 
 
 FEATURE_ASSETS = [

@@ -315,3 +315,37 @@ def roc_auc(scores: pl.Series, labels: pl.Series) -> float:
     ranks = frame["s"].rank("average")
     rank_sum = float(ranks.filter(frame["y"]).sum())
     return (rank_sum - pos * (pos + 1) / 2) / (pos * neg)
+
+
+BLUEPRINTS = {"churn": CHURN, "revenue": REVENUE, "price": PRICE}
+
+
+def feed_input(blueprint: Blueprint, requested: str | None) -> str:
+    """Which blueprint input a dataset fills: the one asked for, or the blueprint's only one."""
+    if requested is None:
+        if len(blueprint.inputs) != 1:
+            raise BlueprintError(
+                f"input: the {blueprint.name} blueprint has several inputs "
+                f"({', '.join(blueprint.inputs)}); say which one this dataset fills"
+            )
+        return next(iter(blueprint.inputs))
+    if requested not in blueprint.inputs:
+        raise BlueprintError(
+            f"input: the {blueprint.name} blueprint has no input {requested!r} "
+            f"(inputs: {', '.join(blueprint.inputs)})"
+        )
+    return requested
+
+
+def apply_mapping(frame: pl.LazyFrame, mapping: dict[str, str]) -> pl.LazyFrame:
+    """Columns renamed to blueprint field names (``field: column``); a native column that
+    shares a mapped field's name gives way to the mapped one."""
+    names = frame.collect_schema().names()
+    sources = set(mapping.values())
+    kept = [c for c in names if c not in sources and c not in mapping]
+    return frame.select(*[pl.col(column).alias(field) for field, column in mapping.items()], *kept)
+
+
+def unmapped_fields(blueprint: Blueprint, input_name: str, columns: list[str]) -> list[str]:
+    """Required fields of ``input_name`` that the (mapped) columns do not provide."""
+    return [f for f in blueprint.inputs[input_name] if f not in columns]

@@ -187,6 +187,20 @@ class FreshnessSpec(_Strict):
     max_lag_hours: float = Field(default=24.0, gt=0)
 
 
+class BlueprintFeed(_Strict):
+    """This dataset feeds a feature blueprint; ``mapping`` maps blueprint fields to columns.
+
+    ``input`` names which blueprint input the dataset fills (needed for churn, whose four inputs
+    are customers, orders, support_tickets and usage_events; the others come from the built-in
+    tables). Fields the dataset already has under the blueprint's name need no mapping.
+    """
+
+    blueprint: Literal["churn", "revenue", "price"]
+    input: str | None = None
+    mapping: dict[str, str] = Field(default_factory=dict)
+    min_coverage: float = Field(default=0.9, ge=0, le=1)
+
+
 class DatasetSpec(_Strict):
     name: str
     description: str = ""
@@ -203,6 +217,7 @@ class DatasetSpec(_Strict):
     partitioning: PartitionSpec | None = None
     freshness: FreshnessSpec = Field(default_factory=FreshnessSpec)
     max_file_bytes: int = Field(5 * 1024**3, gt=0)
+    blueprints: list[BlueprintFeed] = Field(default_factory=list)
 
     @field_validator("name")
     @classmethod
@@ -253,6 +268,9 @@ class DatasetSpec(_Strict):
             need("source.watermark_column", self.source.watermark_column)
         for c in self.source.field_map:
             need("source.field_map", c)
+        for i, feed in enumerate(self.blueprints):
+            for field, c in feed.mapping.items():
+                need(f"blueprints.{i}.mapping.{field}", c)
         return self
 
     @cached_property
