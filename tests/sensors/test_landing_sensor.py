@@ -106,3 +106,22 @@ def test_a_large_backlog_is_taken_in_bounded_ticks(
                 int(result.run_requests[0].tags["pipeline/new_files"]) if result.run_requests else 0
             )
     assert counts == [3, 3, 1, 0]
+
+
+def test_a_user_dataset_from_a_spec_is_covered_like_the_builtins(tmp_path: Path) -> None:
+    examples = Path(__file__).resolve().parents[2] / "examples" / "datasets"
+    user_sensor = build_landing_zone_sensor(
+        list(load_catalog([examples]).values()), job_name="ingest_and_validate"
+    )
+    root = tmp_path / "landing"
+    (root / "invoices").mkdir(parents=True)
+    with dg.instance_for_test() as instance:
+        empty = tick(user_sensor, root, None, instance)
+        (root / "invoices" / "jan.csv").write_text("invoice_id\nINV-000001\n")
+        result = tick(user_sensor, root, empty.cursor, instance)
+    assert [r.run_key.split(":")[1] for r in result.run_requests] == ["invoices"]
+    assert result.run_requests[0].asset_selection == [
+        dg.AssetKey("raw_invoices"),
+        dg.AssetKey("validated_invoices"),
+        dg.AssetKey("quarantined_invoices"),
+    ]
