@@ -154,6 +154,12 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
                 f"{p.path}: field 'pipeline.name': {p.spec.name!r} is already an asset of this "
                 "project; choose another name"
             )
+        for i, dest in enumerate(p.spec.destinations):
+            if dest.format == "postgres" and not settings.has("PIPELINE_PG_URL"):
+                raise SpecError(
+                    f"{p.path}: field 'pipeline.destinations.{i}': a postgres destination needs "
+                    "PIPELINE_PG_URL (the connection URL) in the environment"
+                )
     assets += build_pipeline_assets(pipelines, catalog)
     stage_of = {
         key.to_user_string(): group for a in assets for key, group in a.group_names_by_key.items()

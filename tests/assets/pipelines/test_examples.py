@@ -17,6 +17,7 @@ import psycopg
 import pytest
 from polars.testing import assert_frame_equal
 
+from assets.ingestion.contracts import SpecError
 from assets.ingestion.generator import GeneratorConfig, generate_dataset
 from pipeline_defs import build_definitions
 from pipeline_defs.settings import Settings
@@ -208,3 +209,13 @@ def test_every_file_destination_and_duckdb_hold_the_lake_result(example_root: Pa
         ).fetchall()
     assert kinds == [("BASE TABLE",)]
     assert_frame_equal(table, lake, check_dtypes=False)
+
+
+def test_a_postgres_destination_without_a_database_is_refused_at_load(example_root: Path):
+    with pytest.raises(SpecError) as err:
+        build_definitions(_settings(example_root, None))
+    spec = example_root / "datasets" / "revenue_by_region_month.yaml"
+    assert str(err.value) == (
+        f"{spec}: field 'pipeline.destinations.1': a postgres destination needs PIPELINE_PG_URL "
+        "(the connection URL) in the environment"
+    )
