@@ -194,8 +194,10 @@ def revenue_insights(daily: pl.DataFrame, forecast: pl.DataFrame, mape: float) -
 
 def pricing_insights(by_category: pl.DataFrame, category_revenue: pl.DataFrame) -> list[Insight]:
     out = []
+    # A null category holds orders of products that exist but failed validation: there is no
+    # category to re-price, so no insight (the quality report already counts those rows).
     rows = by_category.join(category_revenue, on="category", how="left").filter(
-        pl.col("best_price_change") != 0
+        (pl.col("best_price_change") != 0) & pl.col("category").is_not_null()
     )
     for r in rows.iter_rows(named=True):
         impact = float((r["annual_revenue"] or 0) * r["expected_revenue_change"])
