@@ -41,7 +41,13 @@ def best_price_change(elasticity: float) -> tuple[float, float]:
 
 
 def _demeaned(weekly: pl.DataFrame, rounds: int = 5) -> pl.DataFrame:
-    frame = weekly.filter((pl.col("quantity") > 0) & (pl.col("avg_price") > 0)).with_columns(
+    # Products with no category are those that failed validation (their orders are valid and
+    # still count as revenue); without a category there is no week effect to remove, so they
+    # are left out of elasticity rather than pooled into a null "category".
+    valid = weekly.filter(
+        (pl.col("quantity") > 0) & (pl.col("avg_price") > 0) & pl.col("category").is_not_null()
+    )
+    frame = valid.with_columns(
         pl.col("quantity").log().alias("lq"),
         pl.col("avg_price").log().alias("lp"),
         pl.col("quantity").mean().over("product_id").alias("weight"),
