@@ -366,9 +366,26 @@ def flag_rows(
             for i, r in enumerate(unique_rules)
         ]
     rules = [*column_rules(spec, today), *unique_rules, *cross_rules(spec, parent_keys, lookups)]
-    names, reasons = _collect_lists(rules)
     helper = [c for c in lf.collect_schema() if c.startswith(("_fk_", "_lookup_", "_u"))]
-    return lf.with_columns(names.alias(RULES), reasons.alias(REASONS)).drop(helper)
+    return _explain_failures(lf, rules).drop(helper)
+
+
+def _explain_failures(lf: pl.LazyFrame, rules: list[RowRule]) -> pl.LazyFrame:
+    """``_rules`` and ``_reasons`` lists, built only for rows that broke a rule.
+
+    Building a list and a reason string per rule for every row cost ~85% of flagging 2M orders
+    (the reasons format every value as text); rows that pass every rule, nearly all of them,
+    get empty lists instead. Each part keeps its input order; the flagged frame holds the
+    passing rows first, then the failing ones (``_row_id`` keeps the original position).
+    """
+    empty = pl.lit([], dtype=pl.List(pl.String))
+    if not rules:
+        return lf.with_columns(empty.alias(RULES), empty.alias(REASONS))
+    names, reasons = _collect_lists(rules)
+    failed = pl.any_horizontal([r.failed for r in rules])
+    passing = lf.filter(~failed).with_columns(empty.alias(RULES), empty.alias(REASONS))
+    failing = lf.filter(failed).with_columns(names.alias(RULES), reasons.alias(REASONS))
+    return pl.concat([passing, failing])
 
 
 def outlier_fences(flagged: pl.LazyFrame, spec: DatasetSpec) -> dict[str, dict[str, float]]:
