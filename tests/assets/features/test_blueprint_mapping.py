@@ -15,6 +15,7 @@ from assets.features.blueprints import revenue_features
 from assets.ingestion.contracts import SpecError
 from pipeline_defs import build_definitions
 from pipeline_defs.settings import Settings
+from tests.runs import datasets_of, materialize, upstream_of
 
 SALES_SPEC = """\
 name: daily_sales
@@ -56,17 +57,7 @@ def _setup(tmp_path: Path, spec_text: str) -> tuple[Settings, pl.DataFrame]:
 
 
 def _run(settings: Settings, asset: str):
-    d = build_definitions(settings)
-    with dg.instance_for_test() as instance:
-        return dg.materialize(
-            list(d.assets),
-            resources=d.resources,
-            instance=instance,
-            raise_on_error=False,
-            selection=dg.AssetSelection.assets(
-                "raw_daily_sales", "validated_daily_sales", asset
-            ).required_multi_asset_neighbors(),
-        )
+    return materialize(settings, datasets_of("daily_sales") | dg.AssetSelection.assets(asset))
 
 
 def test_revenue_through_a_mapping_equals_the_native_names(tmp_path: Path):
@@ -172,20 +163,9 @@ def test_churn_through_a_mapped_customers_table_equals_the_builtin_features(tmp_
         pl.col("plan_type").alias("tier"),
         pl.col("account_created_date").alias("opened"),
     ).write_csv(landing / "crm_accounts" / "accounts.csv")
-    d = build_definitions(settings)
-    with dg.instance_for_test() as instance:
-        result = dg.materialize(
-            list(d.assets),
-            resources=d.resources,
-            instance=instance,
-            raise_on_error=False,
-            selection=dg.AssetSelection.assets(
-                "churn_features_crm_accounts", "churn_features_current"
-            )
-            .upstream()
-            .required_multi_asset_neighbors()
-            - dg.AssetSelection.assets("sample_landing_data"),
-        )
+    result = materialize(
+        settings, upstream_of("churn_features_crm_accounts", "churn_features_current")
+    )
     assert result.success
     lake = settings.data_dir / "lake" / "features"
     mapped = pl.read_parquet(lake / "churn_features_crm_accounts/*.parquet").sort("customer_id")

@@ -7,7 +7,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import dagster as dg
 import duckdb
 import polars as pl
 import pytest
@@ -16,8 +15,8 @@ import yaml
 from assets.ingestion.contracts import load_spec_file
 from assets.ingestion.generator import GeneratorConfig, generate_dataset
 from assets.ingestion.profile import infer_types, profile_frame, shape_regex
-from pipeline_defs import build_definitions
 from pipeline_defs.settings import Settings
+from tests.runs import datasets_of, materialize
 
 PROFILE = str(Path(sys.executable).with_name("pipeline-profile"))
 
@@ -70,18 +69,8 @@ def test_shape_regex_escapes_punctuation():
     assert shape_regex("A.9(9)") == r"^[A-Z]{1}\.[0-9]{1}\([0-9]{1}\)$"
 
 
-def _validate(tmp_path: Path, settings: Settings):
-    d = build_definitions(settings)
-    with dg.instance_for_test() as instance:
-        return dg.materialize(
-            list(d.assets),
-            resources=d.resources,
-            instance=instance,
-            raise_on_error=False,
-            selection=dg.AssetSelection.assets(
-                "raw_shop_orders", "validated_shop_orders"
-            ).required_multi_asset_neighbors(),
-        )
+def _validate(settings: Settings):
+    return materialize(settings, datasets_of("shop_orders"))
 
 
 @pytest.mark.e2e
@@ -111,7 +100,7 @@ def test_profiled_spec_validates_its_file_with_nothing_quarantined_then_catches_
     landing = settings.data_dir / "landing" / "shop_orders"
     landing.mkdir(parents=True)
     shutil.copy(source, landing / "part-1.csv")
-    assert _validate(tmp_path, settings).success
+    assert _validate(settings).success
 
     def counts() -> tuple[int, list[tuple[str, str]]]:
         with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
@@ -146,7 +135,7 @@ def test_profiled_spec_validates_its_file_with_nothing_quarantined_then_catches_
     )
     planted.write_csv(landing / "part-2.csv")
     assert yaml.safe_load((datasets / "shop.yaml").read_text())["name"] == "shop_orders"
-    _validate(tmp_path, settings)
+    _validate(settings)
     valid, bad = counts()
     assert valid == rows.height
     rules = dict(bad)

@@ -21,6 +21,7 @@ from assets.ingestion.contracts import SpecError
 from assets.ingestion.generator import GeneratorConfig, generate_dataset
 from pipeline_defs import build_definitions
 from pipeline_defs.settings import Settings
+from tests.runs import materialize, upstream_of
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 pytestmark = pytest.mark.e2e
@@ -34,18 +35,6 @@ def _settings(tmp_path: Path, pg_url: str | None) -> Settings:
     if pg_url:
         env["PIPELINE_PG_URL"] = pg_url
     return Settings.from_env(env)
-
-
-def _materialize(settings: Settings, selection: dg.AssetSelection):
-    d = build_definitions(settings)
-    with dg.instance_for_test() as instance:
-        return dg.materialize(
-            list(d.assets),
-            resources=d.resources,
-            instance=instance,
-            raise_on_error=False,
-            selection=selection,
-        )
 
 
 @pytest.fixture
@@ -70,7 +59,7 @@ def test_invoices_spec_becomes_assets_that_validate_and_quarantine_like_the_buil
     for builtin in ("orders_validity_at_least_threshold", "orders_contract_conforms"):
         assert builtin.replace("orders", "invoices") in check_names
 
-    result = _materialize(
+    result = materialize(
         settings,
         dg.AssetSelection.groups("ingestion", "validation")
         - dg.AssetSelection.assets("sample_landing_data"),
@@ -98,12 +87,9 @@ def test_revenue_pipeline_writes_csv_and_postgres_equal_to_a_hand_computation(
 ):
     monkeypatch.setenv("PIPELINE_PG_URL", pg_url)
     settings = _settings(example_root, pg_url)
-    result = _materialize(
+    result = materialize(
         settings,
-        dg.AssetSelection.assets("revenue_by_region_month")
-        .upstream()
-        .required_multi_asset_neighbors()
-        - dg.AssetSelection.assets("sample_landing_data"),
+        upstream_of("revenue_by_region_month"),
     )
     assert result.success
     checks = {c.check_name: c.passed for c in result.get_asset_check_evaluations()}
@@ -156,12 +142,9 @@ def test_a_failed_blocking_check_holds_back_the_destinations(example_root: Path)
         text.replace("    - {format: postgres, table: analytics.revenue_by_region_month}\n", "")
     )
     settings = _settings(example_root, None)
-    result = _materialize(
+    result = materialize(
         settings,
-        dg.AssetSelection.assets("revenue_by_region_month")
-        .upstream()
-        .required_multi_asset_neighbors()
-        - dg.AssetSelection.assets("sample_landing_data"),
+        upstream_of("revenue_by_region_month"),
     )
     checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
     assert not checks["revenue_by_region_month_row_count"].passed
@@ -184,12 +167,9 @@ def test_every_file_destination_and_duckdb_hold_the_lake_result(example_root: Pa
         )
     )
     settings = _settings(example_root, None)
-    result = _materialize(
+    result = materialize(
         settings,
-        dg.AssetSelection.assets("revenue_by_region_month")
-        .upstream()
-        .required_multi_asset_neighbors()
-        - dg.AssetSelection.assets("sample_landing_data"),
+        upstream_of("revenue_by_region_month"),
     )
     assert result.success
     lake = pl.read_parquet(
