@@ -23,7 +23,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
 IDENT = r"^[a-z][a-z0-9_]{0,62}$"
-QUALIFIED = r"^[a-z_][a-z0-9_]{0,62}(\.[a-z_][a-z0-9_]{0,62})?$"
+QUALIFIED = r"^[a-z][a-z0-9_]{0,62}(\.[a-z][a-z0-9_]{0,62})?$"
 
 AggFn = Literal["sum", "mean", "min", "max", "count", "n_unique", "median", "first", "last", "std"]
 WindowFn = Literal["sum", "mean", "min", "max", "count", "cum_sum", "rank", "lag", "lead"]
