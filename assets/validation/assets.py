@@ -226,7 +226,13 @@ def build_validation_asset(
         with tempfile.TemporaryDirectory(dir=_scratch(lake)) as tmp:
             stage1, stage2 = Path(tmp) / "flagged.parquet", Path(tmp) / "final.parquet"
             flag_rows(
-                raw, spec, parent_keys=parent_keys, lookups=lookups, today=today, auto_fix=auto_fix
+                raw,
+                spec,
+                parent_keys=parent_keys,
+                lookups=lookups,
+                today=today,
+                auto_fix=auto_fix,
+                scratch=Path(tmp) / "outcomes.parquet",
             ).sink_parquet(stage1)
             fences = outlier_fences(pl.scan_parquet(stage1), spec)
             flag_outliers(pl.scan_parquet(stage1), spec, fences, cap=auto_fix).sink_parquet(stage2)

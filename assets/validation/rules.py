@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -343,8 +344,14 @@ def flag_rows(
     lookups: Mapping[str, pl.LazyFrame],
     today: date,
     auto_fix: bool = False,
+    scratch: Path | None = None,
 ) -> pl.LazyFrame:
-    """Every raw row with ``_exact_duplicate``, ``_rules``, ``_reasons`` and ``_fixes``."""
+    """Every raw row with ``_exact_duplicate``, ``_rules``, ``_reasons`` and ``_fixes``.
+
+    With ``scratch`` (a Parquet path in a temporary folder), the joins, duplicate detection and
+    rule outcomes are computed once into that file and the explanations are built from it;
+    without, the frame stays one lazy query (which computes its input twice).
+    """
     schema = raw.collect_schema()
     payload = data_columns(schema)
     lf = raw.with_row_index(ROW_ID)
@@ -367,6 +374,15 @@ def flag_rows(
         ]
     rules = [*column_rules(spec, today), *unique_rules, *cross_rules(spec, parent_keys, lookups)]
     helper = [c for c in lf.collect_schema() if c.startswith(("_fk_", "_lookup_", "_u"))]
+    if scratch is not None:
+        outcomes = [r.failed.alias(f"_rule{i}") for i, r in enumerate(rules)]
+        lf.with_columns(outcomes).sink_parquet(scratch)
+        lf = pl.scan_parquet(scratch)
+        rules = [
+            RowRule(r.name, r.kind, r.column, pl.col(f"_rule{i}"), r.reason)
+            for i, r in enumerate(rules)
+        ]
+        helper += [f"_rule{i}" for i in range(len(rules))]
     return _explain_failures(lf, rules).drop(helper)
 
 

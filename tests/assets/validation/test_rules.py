@@ -1,9 +1,12 @@
 """Each rule, metric and history function on small hand-built frames."""
 
+import tempfile
 from datetime import date, datetime
+from pathlib import Path
 
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
 from assets.ingestion.contracts import DatasetSpec
 from assets.validation.history import metric_anomalies, schema_drift
@@ -113,10 +116,16 @@ def frame(*changes: dict) -> pl.LazyFrame:
 
 
 def flag(lf: pl.LazyFrame, auto_fix: bool = False) -> pl.DataFrame:
+    """Flag through both paths (one lazy query, and staged through a scratch file as the
+    validation asset does); they must agree row for row."""
     lookups = {"parents": trusted_reference(PARENTS, PARENT, "cap", TODAY)}
-    return flag_rows(
-        lf, SPEC, parent_keys={"parents": PARENTS}, lookups=lookups, today=TODAY, auto_fix=auto_fix
-    ).collect()
+    kwargs = dict(parent_keys={"parents": PARENTS}, lookups=lookups, today=TODAY, auto_fix=auto_fix)
+    lazy = flag_rows(lf, SPEC, **kwargs).collect()  # type: ignore[arg-type]
+    with tempfile.TemporaryDirectory() as tmp:
+        scratch = Path(tmp) / "outcomes.parquet"
+        staged = flag_rows(lf, SPEC, scratch=scratch, **kwargs).collect()  # type: ignore[arg-type]
+    assert_frame_equal(staged, lazy)
+    return lazy
 
 
 def rules_of(changes: dict) -> list[str]:
