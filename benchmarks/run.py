@@ -56,6 +56,7 @@ def _csv_bytes(landing: Path) -> int:
 
 def generate(workdir: Path, scale: str) -> Path:
     from assets.ingestion.generator import GeneratorConfig, generate_dataset
+    from assets.ingestion.generator.defects import DEFECT_KINDS
 
     customers, orders = SCALES[scale]
     landing = workdir / "landing"
@@ -65,20 +66,9 @@ def generate(workdir: Path, scale: str) -> Path:
             customers=customers,
             orders=orders,
             fmt="csv",
-            defect_rates=dict.fromkeys(
-                (
-                    "null_required",
-                    "exact_duplicate",
-                    "out_of_range",
-                    "malformed_email",
-                    "malformed_phone",
-                    "orphan_fk",
-                    "inconsistent",
-                    "outlier",
-                    "wrong_type",
-                ),
-                0.002,
-            ),
+            # Every defect kind but duplicate_key, which would fail the key gate and stop the
+            # later stages the benchmark times.
+            defect_rates=dict.fromkeys(set(DEFECT_KINDS) - {"duplicate_key"}, 0.002),
         ),
     )
     (landing / "manifest.json").rename(workdir / "manifest.json")

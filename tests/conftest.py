@@ -62,8 +62,8 @@ def moto_endpoint() -> Iterator[str]:
     import socket
     import subprocess
     import sys
-    import time
-    import urllib.request
+
+    from tests.servers import wait_until_up
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -74,16 +74,9 @@ def moto_endpoint() -> Iterator[str]:
         stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            urllib.request.urlopen(url + "/moto-api/", timeout=1)
-            break
-        except OSError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                proc.kill()
-                raise RuntimeError("moto server did not start") from None
-            time.sleep(0.2)
+    if not wait_until_up(url + "/moto-api/", proc, 30):
+        proc.kill()
+        raise RuntimeError("moto server did not start")
     yield url
     proc.terminate()
     proc.wait(timeout=10)

@@ -100,3 +100,9 @@ def wait_for(what: str, predicate: Callable[[], Any], timeout: float, log: Path 
         time.sleep(1)
     tail = log.read_text(errors="replace")[-4000:] if log and log.exists() else ""
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}\n{tail}")
+
+
+def wait_for_run(instance, run_id: str, what: str, timeout: float, log: Path | None = None):
+    """Wait until the run is finished and return its final status."""
+    wait_for(what, lambda: instance.get_run_by_id(run_id).is_finished, timeout, log)
+    return instance.get_run_by_id(run_id).status

@@ -28,9 +28,12 @@ def _env(tmp_path: Path, instance_yaml: Path, **extra: str) -> dict[str, str]:
     }
 
 
-def _materialize(env: dict[str, str], select: str = "*") -> subprocess.CompletedProcess:
+def _materialize(
+    env: dict[str, str], select: str = "*", config: Path | None = None
+) -> subprocess.CompletedProcess:
+    extra = ["-c", str(config)] if config else []
     return subprocess.run(
-        [DAGSTER, "asset", "materialize", "-m", "pipeline_defs", "--select", select],
+        [DAGSTER, "asset", "materialize", "-m", "pipeline_defs", "--select", select, *extra],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -82,14 +85,7 @@ def test_instance_on_postgres_records_the_run(tmp_path, pg_url):
 def _materialize_with_config(env, select: str, config_yaml: str, tmp_path: Path):
     config = tmp_path / "config.yaml"
     config.write_text(config_yaml)
-    return subprocess.run(
-        [DAGSTER, "asset", "materialize", "-m", "pipeline_defs", "--select", select, "-c", config],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    return _materialize(env, select, config)
 
 
 def test_failed_blocking_check_exits_non_zero_and_names_the_check(tmp_path):

@@ -19,7 +19,15 @@ import pytest
 
 from pipeline_defs import build_definitions
 from pipeline_defs.settings import Settings
-from tests.e2e.daemon import cli_env, dagster, instance_at, make_home, running_daemon, wait_for
+from tests.e2e.daemon import (
+    cli_env,
+    dagster,
+    instance_at,
+    make_home,
+    running_daemon,
+    wait_for,
+    wait_for_run,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -58,13 +66,8 @@ def test_same_file_twice_across_a_daemon_restart_starts_one_run(tmp_path: Path) 
                 180,
                 log,
             )
-            wait_for(
-                "the run to finish",
-                lambda: instance.get_run_by_id(run.run_id).is_finished,  # type: ignore[union-attr]
-                180,
-                log,
-            )
-        assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.SUCCESS  # type: ignore[union-attr]
+            status = wait_for_run(instance, run.run_id, "the run to finish", 180, log)
+        assert status == dg.DagsterRunStatus.SUCCESS
 
         # The daemon was killed (SIGKILL). The same bytes arrive again under another name.
         (folder / "a-again.csv").write_bytes(data)
@@ -168,13 +171,8 @@ def test_killed_run_worker_is_retried_from_failure_with_identical_data(tmp_path:
             180,
             log,
         )[0]
-        wait_for(
-            "the retry to finish",
-            lambda: instance.get_run_by_id(retry.run_id).is_finished,  # type: ignore[union-attr]
-            300,
-            log,
-        )
-        assert instance.get_run_by_id(retry.run_id).status == dg.DagsterRunStatus.SUCCESS  # type: ignore[union-attr]
+        status = wait_for_run(instance, retry.run_id, "the retry to finish", 300, log)
+        assert status == dg.DagsterRunStatus.SUCCESS
         assert retry.tags.get("dagster/retry_strategy") in (None, "FROM_FAILURE")
         first_done = {
             s.step_key

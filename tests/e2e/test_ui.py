@@ -22,18 +22,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.servers import BROWSER_ARGS, chromium_path, wait_until_up
+
 ROOT = Path(__file__).resolve().parents[2]
 DAGSTER = str(Path(sys.executable).with_name("dagster"))
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-BROWSER_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
+CHROMIUM = chromium_path() or "/usr/bin/chromium"
+UI_BROWSER_ARGS = [*BROWSER_ARGS, "--disable-quic"]
 GROUPS = ["ingestion", "validation", "enrichment", "features", "analytics", "reports"]
 
 pytestmark = [pytest.mark.e2e, pytest.mark.ui]
@@ -80,19 +74,11 @@ def dagster_dev(tmp_path: Path) -> Iterator[str]:
         start_new_session=True,  # its own process group, so teardown stops every child
     )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180
-    while True:
-        try:
-            urllib.request.urlopen(base + "/server_info", timeout=2)
-            break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                os.killpg(proc.pid, signal.SIGKILL)
-                raise RuntimeError(
-                    "dagster dev did not start:\n"
-                    + (tmp_path / "dagster_dev.log").read_text()[-3000:]
-                ) from None
-            time.sleep(1)
+    if not wait_until_up(base + "/server_info", proc, 180):
+        os.killpg(proc.pid, signal.SIGKILL)
+        raise RuntimeError(
+            "dagster dev did not start:\n" + (tmp_path / "dagster_dev.log").read_text()[-3000:]
+        )
     try:
         yield base
     finally:
@@ -111,7 +97,7 @@ def test_launch_ingest_and_validate_from_the_ui(dagster_dev: str, tmp_path: Path
     shots = tmp_path / "screenshots"
     shots.mkdir()
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=BROWSER_ARGS)
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=UI_BROWSER_ARGS)
         page = browser.new_page(viewport={"width": 1600, "height": 1000})
 
         def dismiss_welcome() -> None:

@@ -2,7 +2,6 @@
 
 import json
 import os
-import shutil
 import subprocess
 import uuid
 
@@ -15,6 +14,7 @@ from psycopg import sql
 
 from assets.reports.postgres_export import POSTGRES_TABLES
 from pipeline_defs import build_definitions
+from tests.servers import BROWSER_ARGS, chromium_path
 
 PG_SCHEMA = f"reports_{uuid.uuid4().hex[:8]}"
 
@@ -150,7 +150,7 @@ def test_recommendations_are_ranked_by_priority(run):
 
 
 def _chromium() -> str:
-    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    path = chromium_path()
     if path is None:
         pytest.skip("Chromium not installed: apt-get install chromium (.ci/run installs it)")
     return path
@@ -171,12 +171,7 @@ def test_reports_render_their_charts_in_headless_chromium(run, tmp_path, report,
     page = (settings.reports_dir / f"{report}.html").resolve()
     flags = [
         "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
+        *BROWSER_ARGS,
         f"--user-data-dir={tmp_path / 'profile'}",
         "--hide-scrollbars",
     ]
