@@ -21,7 +21,7 @@ import yaml
 
 from assets.ingestion.conform import NULL_TOKENS, _typed
 from assets.ingestion.contracts import IDENTIFIER, NAMED_PATTERNS, ColumnSpec, DatasetSpec
-from assets.ingestion.readers import detect_format, read_landing_file
+from assets.ingestion.readers import BadFile, detect_format, read_landing_file
 
 TEXT_CANDIDATES = ("integer", "float", "boolean", "date", "datetime")
 POLARS_TO_SPEC = {
@@ -251,8 +251,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"FILE: no such file: {args.file}")
     try:
         text = to_yaml(profile_file(args.file, args.name))
-    except ValueError as exc:
-        parser.error(str(exc))
+    except (ValueError, BadFile) as exc:
+        parser.error(f"{args.file}: {exc}")
     if args.out is None:
         sys.stdout.write(text)
         return 0

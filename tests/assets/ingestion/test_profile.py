@@ -144,3 +144,16 @@ def test_profiled_spec_validates_its_file_with_nothing_quarantined_then_catches_
     assert "channel" in rules["NEW-000002"]
     assert "quantity" in rules["NEW-000003"]
     assert "customer_id" in rules["NEW-000004"]
+
+
+def test_an_unreadable_file_is_refused_with_its_reason(tmp_path: Path, capsys):
+    from assets.ingestion.profile import main
+
+    empty = tmp_path / "empty.csv"
+    empty.write_bytes(b"")
+    with pytest.raises(SystemExit) as exit_:
+        main([str(empty), "--name", "x"])
+    assert exit_.value.code == 2
+    assert f"{empty}: no content: the file is empty" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main([str(empty), "--name", "Bad Name"])
