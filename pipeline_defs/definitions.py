@@ -11,7 +11,7 @@ from assets.analytics.assets import ANALYTICS_ASSETS
 from assets.enrichment.assets import ENRICHMENT_ASSETS
 from assets.features.assets import FEATURE_ASSETS, build_blueprint_feed_assets
 from assets.ingestion.assets import GROUP as INGESTION
-from assets.ingestion.assets import build_ingestion_assets
+from assets.ingestion.assets import build_ingestion_assets, daily_partitions
 from assets.ingestion.contracts import DatasetSpec, SpecError, load_catalog
 from assets.pipelines.assets import build_pipeline_assets
 from assets.pipelines.transform import load_pipelines
@@ -131,16 +131,25 @@ def declare_automation(
             automation_condition=automation or spec.automation_condition,
         )
 
-    return [dg.map_asset_specs(declare, [a])[0] for a in assets]
+    declared = [dg.map_asset_specs(declare, [a])[0] for a in assets]
+    # One run can then cover a range of days end to end (`--partition-range` and ranged runs
+    # need every selected asset to take a single-run backfill).
+    single = dg.BackfillPolicy.single_run()
+    return [a if a.backfill_policy else a.with_attributes(backfill_policy=single) for a in declared]
 
 
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     settings = settings or Settings.from_env()
     catalog = load_catalog([settings.datasets_dir])
     pipelines = load_pipelines([settings.datasets_dir], catalog)
+    daily = (
+        daily_partitions(settings.partition_start)
+        if settings.partitions == "daily" and any(spec.partitioning for spec in catalog.values())
+        else None
+    )
     assets = [
-        *build_ingestion_assets(catalog),
-        *build_validation_assets(catalog, settings.quality_policy),
+        *build_ingestion_assets(catalog, daily),
+        *build_validation_assets(catalog, settings.quality_policy, daily),
         *ENRICHMENT_ASSETS,
         *FEATURE_ASSETS,
         *build_blueprint_feed_assets(catalog),
@@ -174,12 +183,15 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     return dg.Definitions(
         assets=assets,
         jobs=build_jobs(),
-        schedules=build_schedules(settings.timezone, has_pulled_sources=pulled),
+        schedules=build_schedules(
+            settings.timezone, has_pulled_sources=pulled, partitioned=daily is not None
+        ),
         sensors=[
             build_landing_zone_sensor(
                 list(catalog.values()),
                 job_name="ingest_and_validate",
                 interval_s=settings.sensor_interval_s,
+                partitions_def=daily,
             ),
             run_failure_alert_sensor,
             build_quality_alert_sensor(validated),

@@ -32,6 +32,18 @@ def sink_parquet_atomic(frame: pl.LazyFrame | pl.DataFrame, path: Path) -> None:
         raise
 
 
+def scan_parts(parts: list[Path]) -> pl.LazyFrame:
+    """Parquet files as one LazyFrame with their schemas unioned by column name.
+
+    Files that share one schema (the usual case: the days of a partitioned table) are one scan,
+    which plans and reads far faster than hundreds of concatenated scans.
+    """
+    schemas = [pl.read_parquet_schema(p) for p in parts]
+    if all(s == schemas[0] for s in schemas[1:]):
+        return pl.scan_parquet(parts)
+    return pl.concat([pl.scan_parquet(p) for p in parts], how="diagonal_relaxed")
+
+
 class LakeResource(dg.ConfigurableResource):
     """Tables live in ``<root>/<group>/<table>/part-*.parquet``; state in ``<root>/_state``."""
 
@@ -44,10 +56,15 @@ class LakeResource(dg.ConfigurableResource):
         return Path(self.root, "_state", *parts)
 
     def glob(self, group: str, name: str) -> str:
-        return str((self.table_dir(group, name) / "part-*.parquet").resolve())
+        """The table's parts for DuckDB: top-level parts and those of daily partitions."""
+        return str(self.table_dir(group, name).resolve() / "**" / "part-*.parquet")
 
     def parts(self, group: str, name: str) -> list[Path]:
-        return sorted(self.table_dir(group, name).glob("part-*.parquet"))
+        """Top-level parts, then the parts of each ``date=YYYY-MM-DD`` partition in day order."""
+        directory = self.table_dir(group, name)
+        return sorted(directory.glob("part-*.parquet")) + sorted(
+            directory.glob("date=*/part-*.parquet")
+        )
 
     def exists(self, group: str, name: str) -> bool:
         return bool(self.parts(group, name))
@@ -60,7 +77,7 @@ class LakeResource(dg.ConfigurableResource):
                 f"lake table {group}.{name} has no data at {self.table_dir(group, name)}; "
                 "materialize it first"
             )
-        return pl.concat([pl.scan_parquet(p) for p in parts], how="diagonal_relaxed")
+        return scan_parts(parts)
 
     def replace(self, group: str, name: str, frame: pl.LazyFrame | pl.DataFrame) -> Path:
         """Replace a whole table with ``frame``: stream to a temp file, fsync, rename.

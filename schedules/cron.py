@@ -2,20 +2,38 @@
 
 from __future__ import annotations
 
+from datetime import UTC, timedelta
+
 import dagster as dg
+
+from assets.ingestion.partitions import range_tags
 
 SOURCES_JOB = "ingest_sources"
 
 
-def build_schedules(timezone: str, has_pulled_sources: bool) -> list[dg.ScheduleDefinition]:
-    daily = dg.ScheduleDefinition(
+def recent_days(context: dg.ScheduleEvaluationContext, partitioned: bool) -> dict[str, str]:
+    """Range tags for yesterday and today (UTC) at the tick: the days still receiving data.
+    Older days are rewritten by the landing sensor's runs or by a backfill."""
+    if not partitioned:
+        return {}
+    today = context.scheduled_execution_time.astimezone(UTC).date()
+    return range_tags(today - timedelta(days=1), today)
+
+
+def build_schedules(
+    timezone: str, has_pulled_sources: bool, partitioned: bool = False
+) -> list[dg.ScheduleDefinition]:
+    @dg.schedule(
         name="daily_pipeline_schedule",
         job_name="full_pipeline",
         cron_schedule="0 3 * * *",
         execution_timezone=timezone,
-        description=f"Refreshes every stage at 03:00 ({timezone}).",
+        description=f"Refreshes every stage at 03:00 ({timezone}); daily-partitioned tables "
+        "rewrite yesterday and today.",
         default_status=dg.DefaultScheduleStatus.STOPPED,
     )
+    def daily_pipeline_schedule(context: dg.ScheduleEvaluationContext):
+        return dg.RunRequest(run_key=None, tags=recent_days(context, partitioned))
 
     @dg.schedule(
         name="hourly_ingestion_schedule",
@@ -30,7 +48,8 @@ def build_schedules(timezone: str, has_pulled_sources: bool) -> list[dg.Schedule
             return dg.SkipReason("no dataset declares a postgres or api source")
         return dg.RunRequest(
             run_key=None,
-            tags={"pipeline/source": "api"},  # counts against the API run limit
+            # counts against the API run limit
+            tags={"pipeline/source": "api", **recent_days(context, partitioned)},
         )
 
-    return [daily, hourly_ingestion_schedule]
+    return [daily_pipeline_schedule, hourly_ingestion_schedule]

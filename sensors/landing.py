@@ -6,19 +6,26 @@ the folder: locally the later of its mtime and ctime (a copy that preserves an o
 gets a fresh ctime), on S3 its LastModified. The ``run_key`` is derived from the batch's
 content hashes, so a repeated tick or a daemon restart never starts a second run for the same
 files, and the same bytes dropped again under another name start none.
+
+For a daily-partitioned dataset the sensor reads each new file's event dates (as ingestion
+will) and the run covers the days from the batch's first to its last, as one ranged run.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import dagster as dg
 
+from assets.ingestion.assets import window_of
 from assets.ingestion.contracts import DatasetSpec
 from assets.ingestion.landing import list_landing_files, sha256_file
+from assets.ingestion.partitions import Window, file_event_span, range_tags
 from assets.ingestion.sources import s3_candidates
 from resources import LandingZoneResource, S3StorageResource
 from resources.s3 import is_s3_uri, split_s3_uri
@@ -54,24 +61,42 @@ def _s3_arrivals(landing: LandingZoneResource, s3: S3StorageResource, folder: st
     ]
 
 
-def _content_hash(arrival: Arrival, s3: S3StorageResource, workdir: Path) -> str:
+Span = tuple[date, date]
+
+
+def _inspect(
+    arrival: Arrival,
+    s3: S3StorageResource,
+    workdir: Path,
+    spec: DatasetSpec,
+    window: Window | None,
+) -> tuple[str, Span | None]:
+    """The file's content hash and, for a partitioned dataset, the days its rows fall on."""
     if arrival.local_path is not None:
-        return sha256_file(arrival.local_path)
-    copy = s3.download(arrival.bucket, arrival.key, workdir / "object")
+        path, fetched = arrival.local_path, False
+    else:
+        name = Path(arrival.key).name or "object"
+        path, fetched = s3.download(arrival.bucket, arrival.key, workdir / name), True
     try:
-        return sha256_file(copy)
+        span = None if window is None else file_event_span(path, spec, window, workdir)
+        return sha256_file(path), span
     finally:
-        copy.unlink(missing_ok=True)
+        if fetched:
+            path.unlink(missing_ok=True)
 
 
 def plan_dataset(
     spec: DatasetSpec,
     arrivals: list[Arrival],
     state: dict,
-    hasher,
+    inspector: Callable[[Arrival], tuple[str, Span | None]],
 ) -> tuple[dg.RunRequest | None, dict, int]:
     """The run to request for one dataset's new files (if any), its new cursor state, and how
-    many new files are still waiting for the next tick."""
+    many new files are still waiting for the next tick.
+
+    ``inspector`` gives a file's content hash and, for a daily-partitioned dataset, the first and
+    last day its rows fall on; the run then covers the days of the whole batch (one ranged run).
+    """
     after = tuple(state.get("after", (0, "")))
     recent: list[str] = list(state.get("recent", []))
     new = sorted((a for a in arrivals if (a.stamp, a.rel) > after), key=lambda a: (a.stamp, a.rel))
@@ -80,11 +105,14 @@ def plan_dataset(
         return None, state, 0
     seen = set(recent)
     hashes = []
+    spans: list[Span] = []
     for arrival in batch:
-        digest = hasher(arrival)
+        digest, span = inspector(arrival)
         if digest not in seen:
             hashes.append(digest)
             seen.add(digest)
+            if span is not None:
+                spans.append(span)
     last = batch[-1]
     new_state = {"after": [last.stamp, last.rel], "recent": (recent + hashes)[-RECENT_HASHES:]}
     if not hashes:
@@ -97,13 +125,20 @@ def plan_dataset(
             dg.AssetKey(f"validated_{spec.name}"),
             dg.AssetKey(f"quarantined_{spec.name}"),
         ],
-        tags={"pipeline/dataset": spec.name, "pipeline/new_files": str(len(hashes))},
+        tags={
+            "pipeline/dataset": spec.name,
+            "pipeline/new_files": str(len(hashes)),
+            **(range_tags(min(s[0] for s in spans), max(s[1] for s in spans)) if spans else {}),
+        },
     )
     return request, new_state, waiting
 
 
 def build_landing_zone_sensor(
-    specs: list[DatasetSpec], job_name: str, interval_s: int = 30
+    specs: list[DatasetSpec],
+    job_name: str,
+    interval_s: int = 30,
+    partitions_def: dg.DailyPartitionsDefinition | None = None,
 ) -> dg.SensorDefinition:
     landing_specs = sorted((s for s in specs if s.source.kind == "landing"), key=lambda s: s.name)
 
@@ -124,6 +159,7 @@ def build_landing_zone_sensor(
         requests: list[dg.RunRequest] = []
         waiting_total = 0
         on_s3 = is_s3_uri(landing.root)
+        window = window_of(partitions_def) if partitions_def is not None else None
         with tempfile.TemporaryDirectory(prefix="landing-sensor-") as tmp:
             for spec in landing_specs:
                 arrivals = (
@@ -135,7 +171,9 @@ def build_landing_zone_sensor(
                     spec,
                     arrivals,
                     datasets.get(spec.name, {}),
-                    lambda a: _content_hash(a, s3, Path(tmp)),
+                    lambda a, spec=spec: _inspect(
+                        a, s3, Path(tmp), spec, window if spec.partitioning else None
+                    ),
                 )
                 datasets[spec.name] = state
                 waiting_total += waiting

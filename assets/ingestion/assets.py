@@ -3,6 +3,7 @@
 import os
 import shutil
 import tempfile
+from datetime import date
 from pathlib import Path
 from typing import Literal
 
@@ -11,6 +12,7 @@ import polars as pl
 from pydantic import Field
 
 from assets.common.metadata import column_schema, markdown_preview, table_metadata
+from assets.ingestion.conform import empty_table
 from assets.ingestion.contracts import BUILTIN_CATALOG_DIR, DatasetSpec
 from assets.ingestion.generator import GeneratorConfig, generate_dataset
 from assets.ingestion.generator.defects import DEFECT_KINDS
@@ -21,6 +23,13 @@ from assets.ingestion.landing import (
     ingest_candidates,
     local_candidates,
 )
+from assets.ingestion.partitions import (
+    PARTITION,
+    Window,
+    day_parts,
+    partition_keys_between,
+    rebuild_days,
+)
 from assets.ingestion.sources import (
     SourcePullError,
     lake_watermark,
@@ -30,6 +39,7 @@ from assets.ingestion.sources import (
     source_label,
 )
 from resources import LakeResource, LandingZoneResource, WarehouseResource
+from resources.lake import scan_parts, sink_parquet_atomic
 from resources.rest_api import ApiError, CircuitOpenError
 from resources.s3 import S3StorageResource, is_s3_uri, join_key, split_s3_uri
 
@@ -263,9 +273,20 @@ def _pull_candidates(
     return [pulled], []
 
 
-def build_raw_asset(spec: DatasetSpec, *, with_sample_data: bool) -> dg.AssetsDefinition:
-    """``raw_<name>``: every new file, object or pulled batch of the dataset, typed, in the lake."""
+def build_raw_asset(
+    spec: DatasetSpec,
+    *,
+    with_sample_data: bool,
+    partitions_def: dg.DailyPartitionsDefinition | None = None,
+) -> dg.AssetsDefinition:
+    """``raw_<name>``: every new file, object or pulled batch of the dataset, typed, in the lake.
+
+    A dataset with ``partitioning`` is daily partitioned: its files are ingested once each (as
+    always), and a run for a range of days rewrites exactly those days from every file with
+    rows on them.
+    """
     asset_name = f"raw_{spec.name}"
+    partitioned = spec.partitioning is not None and partitions_def is not None
     kind = spec.source.kind
     check_name = (
         f"{spec.name}_landing_files_readable"
@@ -298,6 +319,7 @@ def build_raw_asset(spec: DatasetSpec, *, with_sample_data: bool) -> dg.AssetsDe
             "dagster/column_schema": column_schema(spec.polars_schema, descriptions),
         },
         required_resource_keys=_source_resource_keys(spec),
+        partitions_def=partitions_def if partitioned else None,
         retry_policy=None if kind == "landing" else NETWORK_RETRY,
         tags={"pipeline/source": kind} if kind != "landing" else None,
         check_specs=[
@@ -314,13 +336,16 @@ def build_raw_asset(spec: DatasetSpec, *, with_sample_data: bool) -> dg.AssetsDe
         lake: LakeResource = context.resources.lake
         warehouse: WarehouseResource = context.resources.warehouse
         table_dir = lake.table_dir(GROUP, asset_name)
+        # A partitioned dataset keeps one typed part per ingested file aside, and its table holds
+        # the days; an unpartitioned one's table is those parts.
+        files_dir = lake.state_path(GROUP, "files", spec.name) if partitioned else table_dir
         with tempfile.TemporaryDirectory(prefix=f"pull-{spec.name}-") as tmp:
-            candidates, refused = _pull_candidates(spec, context, table_dir, landing, Path(tmp))
+            candidates, refused = _pull_candidates(spec, context, files_dir, landing, Path(tmp))
             report = ingest_candidates(
                 spec,
                 candidates,
                 refused=refused,
-                table_dir=table_dir,
+                table_dir=files_dir,
                 ledger_path=lake.state_path(GROUP, f"{spec.name}_ledger.parquet"),
                 quarantine_dir=landing.quarantine_dir(spec.name),
                 max_file_bytes=landing.max_file_bytes,
@@ -328,15 +353,21 @@ def build_raw_asset(spec: DatasetSpec, *, with_sample_data: bool) -> dg.AssetsDe
             )
         for o in report.by_status("ingested"):
             context.log.info(f"Ingested {o.path}: {o.rows:,} rows ({o.format}, {o.encoding}).")
+        table = lake.scan(GROUP, asset_name) if not partitioned else None
+        extra: dict = {}
+        if partitioned:
+            table, extra = _write_raw_days(context, spec, lake, files_dir, table_dir)
         warehouse.register_view(GROUP, asset_name, lake.glob(GROUP, asset_name))
+        assert table is not None
         meta = table_metadata(
-            lake.scan(GROUP, asset_name),
+            table,
             rows_in=report.rows,
             seconds=report.seconds,
             descriptions=descriptions,
             location=str(table_dir),
         )
         meta.update(_ingest_metadata(report))
+        meta.update(extra)
         if kind == "api":
             meta["api_requests"] = dg.MetadataValue.int(context.resources.api.attempts)
             meta["api_retries"] = dg.MetadataValue.int(context.resources.api.retries)
@@ -355,10 +386,67 @@ def build_raw_asset(spec: DatasetSpec, *, with_sample_data: bool) -> dg.AssetsDe
     return _raw
 
 
-def build_ingestion_assets(catalog: dict[str, DatasetSpec]) -> list[dg.AssetsDefinition]:
+def _write_raw_days(
+    context: dg.AssetExecutionContext,
+    spec: DatasetSpec,
+    lake: LakeResource,
+    files_dir: Path,
+    table_dir: Path,
+) -> tuple[pl.LazyFrame, dict]:
+    """Rewrite the run's days of a partitioned raw table; the table of those days and metadata."""
+    key_range = context.partition_key_range
+    days = partition_keys_between(key_range.start, key_range.end)
+    window = partition_window(context)
+    empty = empty_table(spec)
+    schema_part = table_dir / "part-0000-schema.parquet"
+    if not schema_part.exists():
+        sink_parquet_atomic(
+            empty.with_columns(pl.lit(None, dtype=pl.Date).alias(PARTITION)), schema_part
+        )
+    written = rebuild_days(
+        spec,
+        files_dir=files_dir,
+        table_dir=table_dir,
+        state_path=lake.state_path(GROUP, f"{spec.name}_file_days.parquet"),
+        window=window,
+        days=days,
+        empty=empty,
+    )
+    context.log.info(
+        f"{spec.name}: wrote {sum(written.values()):,} rows on {len(written)} of {len(days)} "
+        f"days ({key_range.start} to {key_range.end})."
+    )
+    table = scan_parts(day_parts(table_dir, days) or [schema_part])
+    return table, {
+        "partition_range": f"{key_range.start}...{key_range.end}",
+        "days_with_rows": dg.MetadataValue.int(len(written)),
+    }
+
+
+def partition_window(context: dg.AssetExecutionContext) -> Window:
+    """The days the asset's partitions span, from the definition's first day through today."""
+    return window_of(context.assets_def.partitions_def)
+
+
+def window_of(partitions_def: dg.PartitionsDefinition | None) -> Window:
+    """The days of a daily partitions definition, from its first day through today (UTC)."""
+    assert isinstance(partitions_def, dg.TimeWindowPartitionsDefinition)
+    last = partitions_def.get_last_partition_key()
+    assert last is not None
+    return Window(partitions_def.start.date(), date.fromisoformat(last))
+
+
+def daily_partitions(start: date) -> dg.DailyPartitionsDefinition:
+    """Every day from ``start`` through today (UTC), today included, for event-dated datasets."""
+    return dg.DailyPartitionsDefinition(start_date=start.isoformat(), end_offset=1, timezone="UTC")
+
+
+def build_ingestion_assets(
+    catalog: dict[str, DatasetSpec], partitions_def: dg.DailyPartitionsDefinition | None = None
+) -> list[dg.AssetsDefinition]:
     builtin = set(builtin_dataset_names())
     raw = [
-        build_raw_asset(spec, with_sample_data=name in builtin)
+        build_raw_asset(spec, with_sample_data=name in builtin, partitions_def=partitions_def)
         for name, spec in sorted(catalog.items())
     ]
     return [sample_landing_data, *raw]

@@ -178,9 +178,22 @@ class ThresholdSpec(_Strict):
 
 
 class PartitionSpec(_Strict):
+    """Daily partitions by the day of ``column``. The first day is one setting for every
+    partitioned dataset (``PIPELINE_PARTITION_START``), so jobs can span datasets."""
+
     column: str
     granularity: Literal["daily"] = "daily"
-    start: str = "2023-01-01"
+    start: str | None = Field(default=None, exclude=True)
+
+    @field_validator("start")
+    @classmethod
+    def _no_start(cls, v: str | None) -> str | None:
+        if v is not None:
+            raise ValueError(
+                "the first partition day is set for all datasets by PIPELINE_PARTITION_START; "
+                "remove start"
+            )
+        return v
 
 
 class FreshnessSpec(_Strict):

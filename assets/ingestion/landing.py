@@ -24,7 +24,7 @@ import polars as pl
 from assets.ingestion.conform import conform, empty_table
 from assets.ingestion.contracts import DatasetSpec
 from assets.ingestion.readers import BadFile, detect_format, read_landing_file
-from resources.lake import sink_parquet_atomic
+from resources.lake import scan_parts, sink_parquet_atomic
 
 LEDGER_SCHEMA = {
     "path": pl.String,
@@ -364,4 +364,4 @@ def scan_table(table_dir: Path) -> pl.LazyFrame:
     parts = table_parts(table_dir)
     if not parts:
         raise FileNotFoundError(f"no lake table at {table_dir}")
-    return pl.concat([pl.scan_parquet(p) for p in parts], how="diagonal_relaxed")
+    return scan_parts(parts)

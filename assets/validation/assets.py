@@ -14,6 +14,7 @@ from pydantic import Field
 from assets.common.metadata import column_schema, markdown_preview, table_metadata
 from assets.ingestion.conform import ERRORS_COLUMN
 from assets.ingestion.contracts import DatasetSpec, LookupCompareRule
+from assets.ingestion.partitions import day_parts, partition_keys_between, write_days
 from assets.validation.contract_schema import contract_failures
 from assets.validation.history import history_rows, metric_anomalies, schema_drift
 from assets.validation.quality import (
@@ -34,10 +35,12 @@ from assets.validation.rules import (
     trusted_reference,
 )
 from resources import LakeResource, WarehouseResource
+from resources.lake import scan_parts, sink_parquet_atomic
 
 GROUP = "validation"
 INGESTION = "ingestion"
 HISTORY_TABLE = "quality_history"
+SCHEMA_PART = "part-0000-schema.parquet"
 
 
 class ValidationConfig(dg.Config):
@@ -122,9 +125,13 @@ def gate_names(spec: DatasetSpec) -> list[str]:
 
 
 def build_validation_asset(
-    spec: DatasetSpec, catalog: dict[str, DatasetSpec], default_policy: str | None = None
+    spec: DatasetSpec,
+    catalog: dict[str, DatasetSpec],
+    default_policy: str | None = None,
+    partitions_def: dg.DailyPartitionsDefinition | None = None,
 ) -> dg.AssetsDefinition:
     name = spec.name
+    partitioned = spec.partitioning is not None and partitions_def is not None
     validated, quarantined = f"validated_{name}", f"quarantined_{name}"
     parents = sorted({fk.references for fk in spec.foreign_keys if fk.references in catalog})
     lookup_parents = sorted(
@@ -203,6 +210,7 @@ def build_validation_asset(
         ],
         check_specs=[*blocking, *warnings],
         can_subset=False,
+        partitions_def=partitions_def if partitioned else None,
     )
     def _validate(
         context: dg.AssetExecutionContext,
@@ -213,7 +221,15 @@ def build_validation_asset(
         started = time.perf_counter()
         policy = policy_default if config.policy == "default" else config.policy
         today = datetime.now(UTC).date()
-        raw = lake.scan(INGESTION, f"raw_{name}")
+        days = None
+        prior_keys = None
+        if partitioned:
+            key_range = context.partition_key_range
+            days = partition_keys_between(key_range.start, key_range.end)
+            raw = _scan_days(lake, INGESTION, f"raw_{name}", days)
+            prior_keys = _other_days_keys(lake, validated, days, spec)
+        else:
+            raw = lake.scan(INGESTION, f"raw_{name}")
         parent_keys = {p: lake.scan(INGESTION, f"raw_{p}") for p in parents}
         lookups = {}
         for rule in spec.rules:
@@ -233,13 +249,20 @@ def build_validation_asset(
                 today=today,
                 auto_fix=auto_fix,
                 scratch=Path(tmp) / "outcomes.parquet",
+                prior_keys=prior_keys,
             ).sink_parquet(stage1)
             fences = outlier_fences(pl.scan_parquet(stage1), spec)
             flag_outliers(pl.scan_parquet(stage1), spec, fences, cap=auto_fix).sink_parquet(stage2)
             flagged = pl.scan_parquet(stage2)
             report = measure(flagged, spec)
-            lake.replace(GROUP, validated, valid_rows(flagged))
-            lake.replace(GROUP, quarantined, quarantined_rows(flagged).drop(OUTLIERS))
+            good, bad = valid_rows(flagged), quarantined_rows(flagged).drop(OUTLIERS)
+            if days is None:
+                lake.replace(GROUP, validated, good)
+                lake.replace(GROUP, quarantined, bad)
+            else:
+                for table, rows in ((validated, good), (quarantined, bad)):
+                    _ensure_schema_part(lake, table, rows)
+                    write_days(rows, lake.table_dir(GROUP, table), days)
             gate_list = gates(report, spec)
             examples = {
                 g.name: failing_examples(flagged, spec, g.failing_rule_prefixes)
@@ -259,7 +282,9 @@ def build_validation_asset(
                     f"Gate {g.name} failed: {g.value:.4g} against threshold {g.threshold:g} "
                     f"(policy {policy})."
                 )
-        failures = contract_failures(lake.scan(GROUP, validated), spec, today)
+        validated_now = _scan_days(lake, GROUP, validated, days)
+        quarantined_now = _scan_days(lake, GROUP, quarantined, days)
+        failures = contract_failures(validated_now, spec, today)
         checks.append(
             dg.AssetCheckResult(
                 check_name=f"{name}_contract_conforms",
@@ -279,7 +304,7 @@ def build_validation_asset(
         _append_history(context, lake, warehouse, spec, report)
 
         validated_meta = table_metadata(
-            lake.scan(GROUP, validated),
+            validated_now,
             rows_in=report.rows_in,
             seconds=seconds,
             descriptions=descriptions,
@@ -298,11 +323,15 @@ def build_validation_asset(
             [c for c in failed if c not in gate_checks]
         )
         quarantine_meta = table_metadata(
-            lake.scan(GROUP, quarantined),
+            quarantined_now,
             rows_in=report.rows_in,
             seconds=seconds,
             location=str(lake.table_dir(GROUP, quarantined)),
         )
+        if days is not None:
+            span = f"{days[0]}...{days[-1]}"
+            validated_meta["partition_range"] = span
+            quarantine_meta["partition_range"] = span
         context.log.info(
             f"{name}: {report.rows_in:,} rows in, {report.valid_rows:,} valid, "
             f"{report.quarantined_rows:,} quarantined, {report.exact_duplicates:,} exact "
@@ -313,6 +342,35 @@ def build_validation_asset(
         yield from checks
 
     return _validate
+
+
+def _scan_days(lake: LakeResource, group: str, table: str, days: list | None) -> pl.LazyFrame:
+    """The whole table, or only the given days of a partitioned one (its schema part if none)."""
+    if days is None:
+        return lake.scan(group, table)
+    directory = lake.table_dir(group, table)
+    return scan_parts(day_parts(directory, days) or [directory / SCHEMA_PART])
+
+
+def _ensure_schema_part(lake: LakeResource, table: str, rows: pl.LazyFrame) -> None:
+    """A zero-row part with the table's columns, so scans and views resolve with no day."""
+    target = lake.table_dir(GROUP, table) / SCHEMA_PART
+    if not target.exists():
+        sink_parquet_atomic(rows.head(0).collect(), target)
+
+
+def _other_days_keys(
+    lake: LakeResource, table: str, days: list, spec: DatasetSpec
+) -> pl.LazyFrame | None:
+    """Keys of the validated rows on every day outside ``days``."""
+    if not spec.key:
+        return None
+    directory = lake.table_dir(GROUP, table)
+    mine = {p.parent for p in day_parts(directory, days)}
+    others = [p for p in directory.glob("date=*/part-*.parquet") if p.parent not in mine]
+    if not others:
+        return None
+    return scan_parts(sorted(others)).select(spec.key)
 
 
 def _scratch(lake: LakeResource) -> Path:
@@ -450,8 +508,11 @@ def _append_history(
 
 
 def build_validation_assets(
-    catalog: dict[str, DatasetSpec], default_policy: str | None = None
+    catalog: dict[str, DatasetSpec],
+    default_policy: str | None = None,
+    partitions_def: dg.DailyPartitionsDefinition | None = None,
 ) -> list[dg.AssetsDefinition]:
     return [
-        build_validation_asset(spec, catalog, default_policy) for _, spec in sorted(catalog.items())
+        build_validation_asset(spec, catalog, default_policy, partitions_def)
+        for _, spec in sorted(catalog.items())
     ]

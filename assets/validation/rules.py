@@ -24,6 +24,7 @@ from assets.ingestion.contracts import (
     DatasetSpec,
     LookupCompareRule,
 )
+from assets.ingestion.partitions import PARTITION, event_day
 
 RULES = "_rules"
 REASONS = "_reasons"
@@ -32,7 +33,7 @@ OUTLIERS = "_outliers"
 EXACT_DUP = "_exact_duplicate"
 ROW_ID = "_row_id"
 
-COLUMN_KINDS = ("type", "required", "range", "allowed", "pattern")
+COLUMN_KINDS = ("type", "required", "range", "allowed", "pattern", "partition")
 CROSS_KINDS = ("fk", "rule")
 _OPS = {
     "<": lambda a, b: a < b,
@@ -283,6 +284,46 @@ def uniqueness_rules(spec: DatasetSpec) -> list[RowRule]:
     return rules
 
 
+def partition_rules(spec: DatasetSpec, schema: Mapping[str, Any]) -> list[RowRule]:
+    """A row of a daily partition whose date is not that day (its date was missing, unparseable
+    or outside the partition window, so ingestion could not place it by date)."""
+    if spec.partitioning is None or PARTITION not in schema:
+        return []
+    column = spec.partitioning.column
+    day = event_day(spec)
+    return [
+        RowRule(
+            f"partition:{column}",
+            "partition",
+            column,
+            (day != pl.col(PARTITION)).fill_null(False),
+            pl.lit(f"{column} ")
+            + _text(pl.col(column))
+            + pl.lit(" is outside its partition ")
+            + _text(pl.col(PARTITION))
+            + pl.lit(" (the partition window starts at PIPELINE_PARTITION_START and ends today)"),
+        )
+    ]
+
+
+def prior_key_rules(spec: DatasetSpec, prior: pl.LazyFrame | None) -> list[RowRule]:
+    """Keys already taken by validated rows of other partitions (``_prior_key`` set by the join
+    in ``flag_rows``): a key is unique across the whole table, not just within a day."""
+    if prior is None or not spec.key:
+        return []
+    names = ", ".join(spec.key)
+    shown = pl.concat_str([_text(pl.col(c)) for c in spec.key], separator=", ")
+    return [
+        RowRule(
+            f"unique:{names}",
+            "unique",
+            names,
+            pl.col("_prior_key").is_not_null(),
+            pl.lit(f"{names} '") + shown + pl.lit("' is already used in another partition"),
+        )
+    ]
+
+
 def _collect_lists(rules: list[RowRule]) -> tuple[pl.Expr, pl.Expr]:
     if not rules:
         empty = pl.lit([], dtype=pl.List(pl.String))
@@ -345,12 +386,14 @@ def flag_rows(
     today: date,
     auto_fix: bool = False,
     scratch: Path | None = None,
+    prior_keys: pl.LazyFrame | None = None,
 ) -> pl.LazyFrame:
     """Every raw row with ``_exact_duplicate``, ``_rules``, ``_reasons`` and ``_fixes``.
 
     With ``scratch`` (a Parquet path in a temporary folder), the joins, duplicate detection and
     rule outcomes are computed once into that file and the explanations are built from it;
-    without, the frame stays one lazy query (which computes its input twice).
+    without, the frame stays one lazy query (which computes its input twice). ``prior_keys``
+    holds the keys of validated rows outside the partitions being validated.
     """
     schema = raw.collect_schema()
     payload = data_columns(schema)
@@ -372,8 +415,19 @@ def flag_rows(
             RowRule(r.name, r.kind, r.column, pl.col(f"_u{i}").fill_null(False), r.reason)
             for i, r in enumerate(unique_rules)
         ]
-    rules = [*column_rules(spec, today), *unique_rules, *cross_rules(spec, parent_keys, lookups)]
-    helper = [c for c in lf.collect_schema() if c.startswith(("_fk_", "_lookup_", "_u"))]
+    if prior_keys is not None and spec.key:
+        taken = prior_keys.select(spec.key).unique().with_columns(pl.lit(True).alias("_prior_key"))
+        lf = lf.join(taken, on=spec.key, how="left", maintain_order="left", nulls_equal=False)
+    rules = [
+        *column_rules(spec, today),
+        *partition_rules(spec, schema),
+        *unique_rules,
+        *prior_key_rules(spec, prior_keys),
+        *cross_rules(spec, parent_keys, lookups),
+    ]
+    helper = [
+        c for c in lf.collect_schema() if c.startswith(("_fk_", "_lookup_", "_u", "_prior_key"))
+    ]
     if scratch is not None:
         outcomes = [r.failed.alias(f"_rule{i}") for i, r in enumerate(rules)]
         lf.with_columns(outcomes).sink_parquet(scratch)

@@ -142,3 +142,10 @@ def test_dockerfile_copies_what_exists_and_pins_dagster_k8s_to_the_locked_releas
     assert locked is not None
     assert f'"dagster-k8s=={locked.group(1)}"' in text
     assert '"-m", "pipeline_defs"' in text
+
+
+def test_settings_config_map_is_accepted_by_the_settings_loader():
+    from pipeline_defs.settings import Settings
+
+    settings = Settings.from_env(_by_kind("ConfigMap")["pipeline-settings"]["data"])
+    assert settings.partitions == "daily"

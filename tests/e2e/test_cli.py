@@ -117,3 +117,72 @@ def test_invalid_run_config_is_refused_before_the_run_naming_the_field(tmp_path)
     assert "file_format" in out and "docx" in out
     assert "RUN_START" not in out  # refused before any step ran
     assert not (tmp_path / "data" / "landing").exists()
+
+
+def _cli(env: dict[str, str], *args: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [DAGSTER, "asset", "materialize", "-m", "pipeline_defs", *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def test_two_concurrent_partition_range_runs_on_the_postgres_instance(tmp_path, pg_url):
+    """14 daily partitions as two ranged runs at the same time, on the Postgres instance."""
+    env = _env(
+        tmp_path,
+        ROOT / "instance" / "dagster.postgres.yaml",
+        DAGSTER_PG_URL=pg_url,
+        PIPELINE_PARTITIONS="daily",
+    )
+    with psycopg.connect(pg_url, autocommit=True) as con:
+        con.execute("DROP TABLE IF EXISTS runs, event_logs, secondary_indexes CASCADE")
+    seed = _materialize_with_config(
+        env,
+        "sample_landing_data,raw_customers,raw_products",
+        "ops:\n  sample_landing_data:\n    config: {customers: 500, orders: 20000}\n",
+        tmp_path,
+    )
+    assert seed.returncode == 0, seed.stderr[-3000:]
+    selection = "raw_orders,validated_orders,quarantined_orders"
+    runs = [
+        _cli(env, "--select", selection, "--partition-range", span)
+        for span in ("2024-03-01...2024-03-07", "2024-03-08...2024-03-14")
+    ]
+    outputs = [p.communicate(timeout=600)[0] for p in runs]
+    for proc, out in zip(runs, outputs, strict=True):
+        assert proc.returncode == 0, out[-3000:]
+        assert "database is locked" not in out
+    days = [f"2024-03-{d:02d}" for d in range(1, 15)]
+    with psycopg.connect(pg_url) as con:
+        statuses = [r[0] for r in con.execute("SELECT status FROM runs").fetchall()]
+        partitions = {
+            r[0]
+            for r in con.execute(
+                "SELECT partition FROM event_logs WHERE dagster_event_type = "
+                "'ASSET_MATERIALIZATION' AND asset_key = %s",
+                ('["validated_orders"]',),
+            ).fetchall()
+        }
+        spans = con.execute(
+            "SELECT start_time, end_time FROM runs ORDER BY create_timestamp DESC LIMIT 2"
+        ).fetchall()
+    assert statuses.count("SUCCESS") == 3
+    assert partitions == set(days)
+    (s1, e1), (s2, e2) = spans
+    assert s1 < e2 and s2 < e1, "the two ranged runs did not overlap in time"
+    lake = tmp_path / "data" / "lake"
+    with duckdb.connect() as con:
+        landed = con.execute(
+            "SELECT count(*) FROM read_csv(?, all_varchar=true) "
+            "WHERE order_ts >= '2024-03-01' AND order_ts < '2024-03-15'",
+            [f"{tmp_path}/data/landing/orders/*.csv"],
+        ).fetchall()
+        raw = con.execute(
+            "SELECT count(*) FROM read_parquet(?)",
+            [f"{lake}/ingestion/raw_orders/date=*/*.parquet"],
+        ).fetchall()
+    assert raw[0][0] == landed[0][0] > 0

@@ -61,3 +61,30 @@ def test_hourly_schedule_skips_without_pulled_sources_and_runs_with_them(
         job_assets = d.resolve_job_def("ingest_sources").asset_layer.selected_asset_keys
         assert {dg.AssetKey("raw_crm"), dg.AssetKey("validated_crm")} <= set(job_assets)
         assert dg.AssetKey("raw_orders") not in job_assets
+
+
+def test_partitioned_schedules_cover_yesterday_and_today(settings: Settings) -> None:
+    from datetime import UTC, datetime
+
+    from assets.ingestion.partitions import RANGE_END_TAG, RANGE_START_TAG
+
+    daily = _defs(settings, PIPELINE_PARTITIONS="daily").resolve_schedule_def(
+        "daily_pipeline_schedule"
+    )
+    unpartitioned = _defs(settings).resolve_schedule_def("daily_pipeline_schedule")
+    tick = datetime(2025, 6, 10, 3, 0, tzinfo=UTC)
+    (request,) = (
+        daily.evaluate_tick(dg.build_schedule_context(scheduled_execution_time=tick)).run_requests
+        or []
+    )
+    assert (request.tags[RANGE_START_TAG], request.tags[RANGE_END_TAG]) == (
+        "2025-06-09",
+        "2025-06-10",
+    )
+    (plain,) = (
+        unpartitioned.evaluate_tick(
+            dg.build_schedule_context(scheduled_execution_time=tick)
+        ).run_requests
+        or []
+    )
+    assert RANGE_START_TAG not in plain.tags

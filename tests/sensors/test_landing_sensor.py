@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import date
 from pathlib import Path
 
 import dagster as dg
@@ -125,3 +126,43 @@ def test_a_user_dataset_from_a_spec_is_covered_like_the_builtins(tmp_path: Path)
         dg.AssetKey("validated_invoices"),
         dg.AssetKey("quarantined_invoices"),
     ]
+
+
+def test_a_partitioned_dataset_gets_one_ranged_run_over_its_files_days(tmp_path: Path) -> None:
+    from assets.ingestion.assets import daily_partitions
+    from assets.ingestion.partitions import RANGE_END_TAG, RANGE_START_TAG
+
+    daily_sensor = build_landing_zone_sensor(
+        list(load_catalog().values()),
+        job_name="ingest_and_validate",
+        partitions_def=daily_partitions(date(2024, 1, 1)),
+    )
+    root = tmp_path / "landing"
+    (root / "orders").mkdir(parents=True)
+    header = "order_id,customer_id,product_id,quantity,unit_price,order_ts,channel,status\n"
+    (root / "orders" / "a.csv").write_text(
+        header
+        + "O1,C1,P1,1,2.0,2024-03-05T10:00:00,web,completed\n"
+        + "O2,C1,P1,1,2.0,2024-03-02 23:59:00,web,completed\n"
+        + "O3,C1,P1,1,2.0,1999-01-01T00:00:00,web,completed\n"  # outside the window
+    )
+    # Semicolons: the sensor reads dates the way ingestion does.
+    (root / "orders" / "b.csv").write_text(
+        header.replace(",", ";") + "O4;C1;P1;1;2.0;2024-03-09T08:00:00;web;completed\n"
+    )
+    with dg.instance_for_test() as instance:
+        result = tick(daily_sensor, root, None, instance)
+    (request,) = result.run_requests
+    assert (request.tags[RANGE_START_TAG], request.tags[RANGE_END_TAG]) == (
+        "2024-03-02",
+        "2024-03-09",
+    )
+
+
+def test_an_unpartitioned_sensor_sets_no_range(sensor, tmp_path: Path) -> None:
+    root = tmp_path / "landing"
+    (root / "orders").mkdir(parents=True)
+    (root / "orders" / "a.csv").write_text("order_id,order_ts\nO1,2024-03-05T10:00:00\n")
+    with dg.instance_for_test() as instance:
+        (request,) = tick(sensor, root, None, instance).run_requests
+    assert not any(k.startswith("dagster/asset_partition_range") for k in request.tags)
