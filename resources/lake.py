@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import dagster as dg
@@ -10,6 +11,21 @@ import polars as pl
 from pydantic import Field
 
 FULL_PART = "part-full.parquet"
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write bytes through a uniquely named temp file in the same folder, fsync, then rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def sink_parquet_atomic(frame: pl.LazyFrame | pl.DataFrame, path: Path) -> None:

@@ -10,6 +10,8 @@ from typing import Any
 
 import joblib
 
+from resources.lake import atomic_write_bytes
+
 
 def save_artifact(directory: Path, stem: str, obj: Any, record: dict[str, Any]) -> tuple[str, Path]:
     """Write ``obj`` as ``<stem>-<sha12>.joblib`` and point ``latest.json`` at it.
@@ -27,9 +29,7 @@ def save_artifact(directory: Path, stem: str, obj: Any, record: dict[str, Any]) 
         {"artifact": artifact.name, "version": version, **record}, indent=1, default=str
     )
     for path, data in ((artifact, blob), (directory / "latest.json", pointer.encode())):
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_bytes(data)
-        tmp.replace(path)
+        atomic_write_bytes(path, data)
     return version, artifact
 
 

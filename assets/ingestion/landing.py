@@ -24,7 +24,7 @@ import polars as pl
 from assets.ingestion.conform import conform, empty_table
 from assets.ingestion.contracts import DatasetSpec
 from assets.ingestion.readers import BadFile, detect_format, read_landing_file
-from resources.lake import scan_parts, sink_parquet_atomic
+from resources.lake import atomic_write_bytes, scan_parts, sink_parquet_atomic
 
 LEDGER_SCHEMA = {
     "path": pl.String,
@@ -86,20 +86,6 @@ def sha256_file(path: Path) -> str:
         while chunk := fh.read(4 * 1024 * 1024):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def parse_failure(fmt: str, exc: Exception) -> str:
@@ -164,7 +150,7 @@ def quarantine_file(
     qdir.mkdir(parents=True, exist_ok=True)
     target = qdir / f"{sha[:16]}-{src.name}"
     if copy and not target.exists():
-        tmp = target.with_name(f".{target.name}.tmp")
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
         shutil.copyfile(src, tmp)
         os.replace(tmp, target)
     sidecar = {

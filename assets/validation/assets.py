@@ -35,7 +35,7 @@ from assets.validation.rules import (
     trusted_reference,
 )
 from resources import LakeResource, WarehouseResource
-from resources.lake import scan_parts, sink_parquet_atomic
+from resources.lake import atomic_write_bytes, scan_parts, sink_parquet_atomic
 
 GROUP = "validation"
 INGESTION = "ingestion"
@@ -429,15 +429,12 @@ def _warning_checks(
     previous = json.loads(state.read_text()) if state.exists() else None
     drift = schema_drift(previous, current_schema)
     drifted = any(drift.values())
-    drift_state = lake.state_path(GROUP, f"{name}_drift.json")
-    drift_tmp = drift_state.with_suffix(".tmp")
-    drift_state.parent.mkdir(parents=True, exist_ok=True)
-    drift_tmp.write_text(json.dumps({"first_run": previous is None, **drift}))
-    drift_tmp.replace(drift_state)
-    state.parent.mkdir(parents=True, exist_ok=True)
-    tmp = state.with_suffix(".tmp")
-    tmp.write_text(json.dumps(current_schema, indent=1, sort_keys=True))
-    tmp.replace(state)
+    # Unique temp names: concurrent runs (several partition ranges) write these same files.
+    atomic_write_bytes(
+        lake.state_path(GROUP, f"{name}_drift.json"),
+        json.dumps({"first_run": previous is None, **drift}).encode(),
+    )
+    atomic_write_bytes(state, json.dumps(current_schema, indent=1, sort_keys=True).encode())
     history = _load_history(lake, name)
     current = report.metrics()
     anomalies = metric_anomalies(history, current, k=k)
