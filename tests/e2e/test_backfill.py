@@ -1,5 +1,6 @@
 """A partitioned backfill run by the real daemon: queued ranged runs, each in its own process, on
-the Postgres instance, at the same time; the lake they leave equals a single-process run's."""
+the Postgres instance, reading the landing zone from an S3-compatible server on loopback, at the
+same time; the lake they leave equals a single-process run's."""
 
 from __future__ import annotations
 
@@ -47,12 +48,13 @@ def _fingerprint(lake: Path, group: str, table: str) -> tuple[int, int]:
     return frame.height, int(frame.hash_rows(seed=0).sum())
 
 
-def _reference(tmp_path: Path, landing: Path) -> Path:
+def _reference(tmp_path: Path, landing: str, aws: dict[str, str]) -> Path:
     """The same three ranges, one after another, in this process."""
     settings = Settings.from_env(
         {
+            **aws,
             "PIPELINE_DATA_DIR": str(tmp_path / "reference"),
-            "PIPELINE_LANDING_URI": str(landing),
+            "PIPELINE_LANDING_URI": landing,
             "PIPELINE_DATASETS_DIR": str(tmp_path / "datasets"),
             "PIPELINE_PARTITIONS": "daily",
             "PIPELINE_QUALITY_POLICY": "warn",
@@ -68,15 +70,19 @@ def _reference(tmp_path: Path, landing: Path) -> Path:
 
 
 def test_thirty_days_as_three_concurrent_queued_runs_equal_a_single_process_run(
-    tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, pg_url: str, s3_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("DAGSTER_PG_URL", pg_url)  # this process reads the instance too
     home = make_home(tmp_path, ROOT / "instance" / "dagster.postgres.yaml")
     # warn: a 10-day slice of tickets with planted defects can miss a gate; this test is about
     # concurrency, and the quarantine is compared either way.
+    aws = {k: v for k, v in s3_env.items() if k.startswith("AWS_")}
+    landing = f"s3://{s3_env['BUCKET']}/landing"  # the landing zone on moto's S3 server
     env = cli_env(
         tmp_path,
         home,
+        **aws,
+        PIPELINE_LANDING_URI=landing,
         DAGSTER_PG_URL=pg_url,
         PIPELINE_PARTITIONS="daily",
         PIPELINE_QUALITY_POLICY="warn",
@@ -142,6 +148,6 @@ def test_thirty_days_as_three_concurrent_queued_runs_equal_a_single_process_run(
     assert {p for a, p in partitions if a == "validated_orders"} == days
 
     lake = tmp_path / "data" / "lake"
-    reference = _reference(tmp_path, tmp_path / "data" / "landing")
+    reference = _reference(tmp_path, landing, aws)
     for group, table in TABLES:
         assert _fingerprint(lake, group, table) == _fingerprint(reference, group, table), table
