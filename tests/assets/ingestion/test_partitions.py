@@ -173,6 +173,8 @@ def test_unpartitioned_by_default_and_bad_setting_is_refused(settings) -> None:
 
 def test_partitioned_definitions(daily) -> None:
     d = build_definitions(daily)
+    dg.Definitions.validate_loadable(d)
+    assert d.resolve_job_def("full_pipeline").partitions_def is not None
     for name in ("raw_orders", "validated_orders", "raw_usage_events", "raw_support_tickets"):
         partitions = d.resolve_assets_def(name).partitions_def
         assert isinstance(partitions, dg.DailyPartitionsDefinition)
