@@ -164,6 +164,18 @@ def sample_landing_data(
     )
 
 
+class IngestConfig(dg.Config):
+    """How much of a source one run of ``raw_<dataset>`` takes."""
+
+    max_files: int = Field(
+        default=0,
+        ge=0,
+        le=1_000_000,
+        description="Read at most this many new files or objects in this run (0 = all); the rest "
+        "stay for the next run. Bounds the first run over a large landing-zone backlog.",
+    )
+
+
 def _progress_logger(context: dg.AssetExecutionContext):
     state = {"next": 0.0}
 
@@ -184,6 +196,7 @@ def _ingest_metadata(report: IngestReport) -> dict:
         "files_read": dg.MetadataValue.int(len(ingested)),
         "files_quarantined": dg.MetadataValue.int(len(bad)),
         "files_duplicate": dg.MetadataValue.int(len(report.by_status("duplicate"))),
+        "files_waiting": dg.MetadataValue.int(report.waiting),
         "bytes_read": dg.MetadataValue.int(report.bytes),
         "new_rows": dg.MetadataValue.int(report.rows),
         "flagged_rows": dg.MetadataValue.int(report.flagged_rows),
@@ -331,7 +344,7 @@ def build_raw_asset(
             )
         ],
     )
-    def _raw(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    def _raw(context: dg.AssetExecutionContext, config: IngestConfig) -> dg.MaterializeResult:
         landing: LandingZoneResource = context.resources.landing
         lake: LakeResource = context.resources.lake
         warehouse: WarehouseResource = context.resources.warehouse
@@ -350,7 +363,10 @@ def build_raw_asset(
                 quarantine_dir=landing.quarantine_dir(spec.name),
                 max_file_bytes=landing.max_file_bytes,
                 log=context.log.warning,
+                max_new=config.max_files or None,
             )
+        if report.waiting:
+            context.log.info(f"{report.waiting:,} new inputs wait for the next run (max_files).")
         for o in report.by_status("ingested"):
             context.log.info(f"Ingested {o.path}: {o.rows:,} rows ({o.format}, {o.encoding}).")
         table = lake.scan(GROUP, asset_name) if not partitioned else None

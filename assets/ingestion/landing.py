@@ -63,6 +63,7 @@ class IngestReport:
     entity: str
     outcomes: list[FileOutcome] = field(default_factory=list)
     seconds: float = 0.0
+    waiting: int = 0  # new inputs left for the next run by ``max_new``
 
     def by_status(self, status: str) -> list[FileOutcome]:
         return [o for o in self.outcomes if o.status == status]
@@ -277,8 +278,14 @@ def ingest_candidates(
     refused: Iterable[tuple[str, Path, str]] = (),
     max_file_bytes: int | None = None,
     log: Callable[[str], None] = lambda _m: None,
+    max_new: int | None = None,
 ) -> IngestReport:
-    """Ingest every candidate not already in the ledger; the same bytes twice are a duplicate."""
+    """Ingest every candidate not already in the ledger; the same bytes twice are a duplicate.
+
+    ``max_new`` caps how many new candidates this call reads (in name order); the rest are
+    counted in ``report.waiting`` and picked up by the next call, since the ledger skips the
+    ones already done.
+    """
     started = time.perf_counter()
     report = IngestReport(spec.name)
     limit = max_file_bytes or spec.max_file_bytes
@@ -302,9 +309,14 @@ def ingest_candidates(
         sink_parquet_atomic(empty_table(spec), schema_part)
     with tempfile.TemporaryDirectory(prefix=f"ingest-{spec.name}-") as tmp:
         workdir = Path(tmp)
+        taken = 0
         for cand in candidates:
             if (cand.rel, cand.size, cand.version_ns) in known:
                 continue  # already processed, unchanged: no need to fetch or hash it again
+            if max_new is not None and taken >= max_new:
+                report.waiting += 1
+                continue
+            taken += 1
             path = cand.fetch(workdir)
             try:
                 sha = sha256_file(path)

@@ -110,3 +110,28 @@ def test_wrongly_typed_config_is_refused_before_the_run(settings):
             assert "file_format" in str(exc)
         else:
             raise AssertionError("file_format xlsx was accepted")
+
+
+def test_max_files_takes_a_backlog_in_bounded_runs(settings):
+    folder = settings.data_dir / "landing" / "products"
+    folder.mkdir(parents=True)
+    header = "product_id,sku,name,category,brand,list_price,unit_cost\n"
+    for i in range(3):
+        (folder / f"p{i}.csv").write_text(header + f"P{i},SKU-{i:05d},Thing,toys,Acme,9.5,4\n")
+    d = build_definitions(settings)
+    job = d.resolve_implicit_global_asset_job_def()
+    capped = {"ops": {"raw_products": {"config": {"max_files": 2}}}}
+    seen = []
+    with dg.instance_for_test() as instance:
+        for _ in range(3):
+            result = job.execute_in_process(
+                instance=instance, run_config=capped, asset_selection=[dg.AssetKey("raw_products")]
+            )
+            (mat,) = result.get_asset_materialization_events()
+            meta = mat.materialization.metadata
+            seen.append((meta["files_read"].value, meta["files_waiting"].value))
+    assert seen == [(2, 1), (1, 0), (0, 0)]
+    lake = pl.read_parquet(
+        settings.data_dir / "lake" / "ingestion" / "raw_products" / "part-*.parquet"
+    )
+    assert sorted(lake["product_id"].to_list()) == ["P0", "P1", "P2"]
