@@ -68,8 +68,12 @@ def detect_format(path: Path, head: bytes) -> str:
     return "csv"
 
 
-def detect_encoding(sample: bytes) -> str:
-    """The text encoding of ``sample``: a BOM, valid UTF-8, else charset-normalizer's best guess."""
+def detect_encoding(sample: bytes, truncated: bool = True) -> str:
+    """The text encoding of ``sample``: a BOM, valid UTF-8, else charset-normalizer's best guess.
+
+    ``truncated`` says the sample is a prefix of a longer file, so a multi-byte UTF-8 character
+    may be cut at its end; for a whole file, invalid bytes at the end are not forgiven.
+    """
     if sample.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
     if b"\x00" in sample:
@@ -78,7 +82,7 @@ def detect_encoding(sample: bytes) -> str:
         sample.decode("utf-8")
         return "utf-8"
     except UnicodeDecodeError as exc:
-        if exc.start >= len(sample) - 4:  # a multi-byte character cut by the sample edge
+        if truncated and exc.start >= len(sample) - 4:  # a character cut by the sample edge
             return "utf-8"
     best = from_bytes(sample, cp_isolation=["utf_8", "cp1252", "latin_1", "iso8859_15"]).best()
     if best is None:
@@ -105,7 +109,7 @@ def prepare_text(path: Path, fmt: str, workdir: Path) -> TextSource:
             sample = fh.read(SAMPLE)
     if not sample.strip():
         raise BadFile("no content: the file is empty or only whitespace")
-    encoding = detect_encoding(sample)
+    encoding = detect_encoding(sample, truncated=len(sample) >= SAMPLE)
     if encoding == "utf-8" and fmt != "csv.gz":
         return TextSource(path, fmt, encoding)
     out = workdir / (path.name + ".utf8")

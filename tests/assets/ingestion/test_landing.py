@@ -88,6 +88,17 @@ def test_encodings_are_detected_and_accents_survive(tmp_path, encoding, detected
         assert table["name"][2] == "Renée “Quote” Ørsted"
 
 
+def test_a_small_latin1_file_with_its_only_accent_at_the_end_is_not_taken_for_utf8(tmp_path):
+    # The whole file is the sample, so invalid UTF-8 at its end is not a cut-off character.
+    folder = tmp_path / "landing" / "customers"
+    folder.mkdir(parents=True)
+    text = CUSTOMER_HEADER + "C9;Ana Lopez;ana@example.co;Colombia;pro;2024-01-05;Bogotá\n"
+    (folder / "small.csv").write_bytes(text.encode("latin-1"))
+    report = ingest(tmp_path, CUSTOMERS)
+    assert [(o.status, o.encoding) for o in report.outcomes] == [("ingested", "cp1252")]
+    assert scan_table(tmp_path / "lake" / "customers").collect()["city"].to_list() == ["Bogotá"]
+
+
 def test_quoted_newlines_tabs_and_headerless_csv(tmp_path):
     folder = tmp_path / "landing" / "customers"
     folder.mkdir(parents=True)
