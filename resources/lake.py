@@ -11,6 +11,8 @@ import polars as pl
 from pydantic import Field
 
 FULL_PART = "part-full.parquet"
+# A zero-row part with the table's columns, so scans and views resolve before any data lands.
+SCHEMA_PART = "part-0000-schema.parquet"
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -94,6 +96,13 @@ class LakeResource(dg.ConfigurableResource):
                 "materialize it first"
             )
         return scan_parts(parts)
+
+    def ensure_schema_part(self, group: str, name: str, empty: pl.DataFrame) -> Path:
+        """Write the table's zero-row schema part once (atomically); return its path."""
+        target = self.table_dir(group, name) / SCHEMA_PART
+        if not target.exists():
+            sink_parquet_atomic(empty.head(0), target)
+        return target
 
     def replace(self, group: str, name: str, frame: pl.LazyFrame | pl.DataFrame) -> Path:
         """Replace a whole table with ``frame``: stream to a temp file, fsync, rename.

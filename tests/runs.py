@@ -8,8 +8,11 @@ from pipeline_defs import build_definitions
 from pipeline_defs.settings import Settings
 
 
-def materialize(settings: Settings, selection: dg.AssetSelection) -> dg.ExecuteInProcessResult:
-    """Build the definitions for ``settings`` and run ``selection`` on a throwaway instance."""
+def materialize(
+    settings: Settings, selection: dg.AssetSelection, tags: dict[str, str] | None = None
+) -> dg.ExecuteInProcessResult:
+    """Build the definitions for ``settings`` and run ``selection`` on a throwaway instance
+    (``tags``: for example a partition range)."""
     d = build_definitions(settings)
     with dg.instance_for_test() as instance:
         return dg.materialize(
@@ -18,6 +21,7 @@ def materialize(settings: Settings, selection: dg.AssetSelection) -> dg.ExecuteI
             instance=instance,
             raise_on_error=False,
             selection=selection,
+            tags=tags,
         )
 
 

@@ -39,7 +39,7 @@ from assets.ingestion.sources import (
     source_label,
 )
 from resources import LakeResource, LandingZoneResource, WarehouseResource
-from resources.lake import scan_parts, sink_parquet_atomic
+from resources.lake import scan_parts
 from resources.rest_api import ApiError, CircuitOpenError
 from resources.s3 import S3StorageResource, is_s3_uri, join_key, split_s3_uri
 
@@ -414,11 +414,9 @@ def _write_raw_days(
     days = partition_keys_between(key_range.start, key_range.end)
     window = partition_window(context)
     empty = empty_table(spec)
-    schema_part = table_dir / "part-0000-schema.parquet"
-    if not schema_part.exists():
-        sink_parquet_atomic(
-            empty.with_columns(pl.lit(None, dtype=pl.Date).alias(PARTITION)), schema_part
-        )
+    schema_part = lake.ensure_schema_part(
+        GROUP, f"raw_{spec.name}", empty.with_columns(pl.lit(None, dtype=pl.Date).alias(PARTITION))
+    )
     written = rebuild_days(
         spec,
         files_dir=files_dir,

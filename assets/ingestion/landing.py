@@ -24,7 +24,7 @@ import polars as pl
 from assets.ingestion.conform import conform, empty_table
 from assets.ingestion.contracts import DatasetSpec
 from assets.ingestion.readers import BadFile, detect_format, read_landing_file
-from resources.lake import atomic_write_bytes, scan_parts, sink_parquet_atomic
+from resources.lake import SCHEMA_PART, atomic_write_bytes, scan_parts, sink_parquet_atomic
 
 LEDGER_SCHEMA = {
     "path": pl.String,
@@ -304,7 +304,7 @@ def ingest_candidates(
         quarantine_file(path, "0" * 64, f"refused: {why}", spec.name, quarantine_dir, copy=False)
         report.outcomes.append(FileOutcome(rel, "", 0, 0, "refused", reason=why, processed_at=now))
     table_dir.mkdir(parents=True, exist_ok=True)
-    schema_part = table_dir / "part-0000-schema.parquet"
+    schema_part = table_dir / SCHEMA_PART
     if not schema_part.exists():
         sink_parquet_atomic(empty_table(spec), schema_part)
     with tempfile.TemporaryDirectory(prefix=f"ingest-{spec.name}-") as tmp:

@@ -35,12 +35,11 @@ from assets.validation.rules import (
     trusted_reference,
 )
 from resources import LakeResource, WarehouseResource
-from resources.lake import atomic_write_bytes, scan_parts, sink_parquet_atomic
+from resources.lake import SCHEMA_PART, atomic_write_bytes, scan_parts
 
 GROUP = "validation"
 INGESTION = "ingestion"
 HISTORY_TABLE = "quality_history"
-SCHEMA_PART = "part-0000-schema.parquet"
 
 
 class ValidationConfig(dg.Config):
@@ -261,7 +260,7 @@ def build_validation_asset(
                 lake.replace(GROUP, quarantined, bad)
             else:
                 for table, rows in ((validated, good), (quarantined, bad)):
-                    _ensure_schema_part(lake, table, rows)
+                    lake.ensure_schema_part(GROUP, table, rows.head(0).collect())
                     write_days(rows, lake.table_dir(GROUP, table), days)
             gate_list = gates(report, spec)
             examples = {
@@ -350,13 +349,6 @@ def _scan_days(lake: LakeResource, group: str, table: str, days: list | None) ->
         return lake.scan(group, table)
     directory = lake.table_dir(group, table)
     return scan_parts(day_parts(directory, days) or [directory / SCHEMA_PART])
-
-
-def _ensure_schema_part(lake: LakeResource, table: str, rows: pl.LazyFrame) -> None:
-    """A zero-row part with the table's columns, so scans and views resolve with no day."""
-    target = lake.table_dir(GROUP, table) / SCHEMA_PART
-    if not target.exists():
-        sink_parquet_atomic(rows.head(0).collect(), target)
 
 
 def _other_days_keys(

@@ -14,6 +14,7 @@ from assets.ingestion.partitions import PARTITION, range_tags, write_days
 from pipeline_defs import build_definitions
 from pipeline_defs.settings import Settings
 from resources.lake import FULL_PART
+from tests.runs import materialize
 
 ORDERS = dg.AssetSelection.assets(
     "raw_customers",
@@ -37,16 +38,7 @@ def daily(tmp_path: Path) -> Settings:
 
 
 def _run(settings: Settings, first: str, last: str) -> dg.ExecuteInProcessResult:
-    d = build_definitions(settings)
-    with dg.instance_for_test() as instance:
-        return dg.materialize(
-            list(d.assets),  # type: ignore[arg-type]
-            resources=d.resources,
-            instance=instance,
-            raise_on_error=False,
-            selection=ORDERS.required_multi_asset_neighbors(),
-            tags=range_tags(first, last),
-        )
+    return materialize(settings, ORDERS.required_multi_asset_neighbors(), range_tags(first, last))
 
 
 def _day(settings: Settings, table: str, day: str) -> Path:

@@ -32,6 +32,12 @@ pipeline:
 
 CASES = [
     (
+        "partition_start_in_a_spec",
+        INVOICES + 'partitioning: {column: issued_on, start: "2024-01-01"}\n',
+        "field 'partitioning.start': the first partition day is set for all "
+        "datasets by PIPELINE_PARTITION_START; remove start",
+    ),
+    (
         "typo_in_key",
         INVOICES + "key: [invoce_id]\n",
         "field 'key': unknown column 'invoce_id'; did you mean 'invoice_id'?",
