@@ -28,6 +28,7 @@ from assets.validation.quality import (
 )
 from assets.validation.rules import (
     OUTLIERS,
+    SCRATCH_COMPRESSION,
     data_columns,
     flag_outliers,
     flag_rows,
@@ -239,8 +240,8 @@ def build_validation_asset(
                 )
         auto_fix = policy == "auto_fix"
         with tempfile.TemporaryDirectory(dir=_scratch(lake)) as tmp:
-            stage1, stage2 = Path(tmp) / "flagged.parquet", Path(tmp) / "final.parquet"
-            flag_rows(
+            staged = Path(tmp) / "flagged.parquet"
+            explained = flag_rows(
                 raw,
                 spec,
                 parent_keys=parent_keys,
@@ -249,10 +250,14 @@ def build_validation_asset(
                 auto_fix=auto_fix,
                 scratch=Path(tmp) / "outcomes.parquet",
                 prior_keys=prior_keys,
-            ).sink_parquet(stage1)
-            fences = outlier_fences(pl.scan_parquet(stage1), spec)
-            flag_outliers(pl.scan_parquet(stage1), spec, fences, cap=auto_fix).sink_parquet(stage2)
-            flagged = pl.scan_parquet(stage2)
+            )
+            # The fences read only the outcome and outlier columns of the scratch file; the
+            # flagged rows are then written once.
+            fences = outlier_fences(explained, spec)
+            flag_outliers(explained, spec, fences, cap=auto_fix).sink_parquet(
+                staged, compression=SCRATCH_COMPRESSION
+            )
+            flagged = pl.scan_parquet(staged)
             report = measure(flagged, spec)
             good, bad = valid_rows(flagged), quarantined_rows(flagged).drop(OUTLIERS)
             if days is None:

@@ -17,6 +17,7 @@ from typing import Any
 
 import polars as pl
 
+from assets.common.frames import join_lookup
 from assets.ingestion.conform import ERRORS_COLUMN
 from assets.ingestion.contracts import (
     ColumnSpec,
@@ -32,6 +33,8 @@ FIXES = "_fixes"
 OUTLIERS = "_outliers"
 EXACT_DUP = "_exact_duplicate"
 ROW_ID = "_row_id"
+# Scratch files live for one step: lz4 writes and reads faster than zstd at twice the size.
+SCRATCH_COMPRESSION = "lz4"
 
 COLUMN_KINDS = ("type", "required", "range", "allowed", "pattern", "partition")
 CROSS_KINDS = ("fk", "rule")
@@ -188,7 +191,7 @@ def attach_references(
             .unique()
             .with_columns(pl.lit(True).alias(_fk_flag(i)))
         )
-        lf = lf.join(keys, on=fk.columns, how="left", maintain_order="left")
+        lf = join_lookup(lf, keys, fk.columns, maintain_order=True)
     for i, rule in enumerate(spec.rules):
         if isinstance(rule, LookupCompareRule) and rule.references in lookups:
             ref = (
@@ -200,7 +203,7 @@ def attach_references(
                 .drop_nulls(rule.via)
                 .unique(subset=[rule.via], keep="first", maintain_order=True)
             )
-            lf = lf.join(ref, on=rule.via, how="left", maintain_order="left")
+            lf = join_lookup(lf, ref, rule.via, maintain_order=True)
     return lf
 
 
@@ -250,14 +253,65 @@ def cross_rules(
     return rules
 
 
-def uniqueness_rules(spec: DatasetSpec) -> list[RowRule]:
-    """Later rows repeating a key seen earlier (exact duplicates are removed before this)."""
+def unique_groups(spec: DatasetSpec) -> list[tuple[list[str], str]]:
+    """Column groups whose values must not repeat, each with how its reason ends: the key and
+    the unique keys ("repeats a key already seen"), then single unique columns ("repeats")."""
+    groups = [(g, "' repeats a key already seen") for g in [spec.key, *spec.unique_keys] if g]
+    groups += [
+        ([c.name], "' repeats")
+        for c in spec.columns
+        if c.unique and [c.name] != spec.key and [c.name] not in spec.unique_keys
+    ]
+    return groups
+
+
+def _row_in(ids: pl.Series) -> pl.Expr:
+    return pl.col(ROW_ID).is_in(ids.implode())
+
+
+def repeat_ids(
+    indexed: pl.LazyFrame,
+    columns: list[str],
+    *,
+    skip: pl.Series | None = None,
+    present_only: bool = False,
+) -> pl.Series:
+    """``_row_id`` of every row whose values in ``columns`` equal those of an earlier row.
+
+    Memory stays narrow whatever the row width: one 64-bit hash per row (streamed) finds the
+    candidates, the rows whose hash occurs more than once, and only those rows are compared on
+    their real values, so a hash collision never flags a row. ``skip``: row ids left out (exact
+    duplicates, when judging keys); ``present_only``: rows with a null in ``columns`` are never
+    repeats.
+    """
+    lf = indexed
+    if skip is not None and skip.len():
+        lf = lf.filter(~_row_in(skip))
+    if present_only:
+        lf = lf.filter(pl.all_horizontal([pl.col(c).is_not_null() for c in columns]))
+    candidates = (
+        lf.select(ROW_ID, pl.struct(columns).hash().alias("_hash"))
+        .filter(pl.col("_hash").is_duplicated())
+        .select(ROW_ID)
+        .collect(engine="streaming")
+        .to_series()
+    )
+    if candidates.is_empty():
+        return candidates
+    exact = (
+        lf.filter(_row_in(candidates))
+        .select(ROW_ID, *columns)
+        .collect(engine="streaming")
+        .sort(ROW_ID)
+    )
+    return exact.filter(~pl.struct(columns).is_first_distinct()).get_column(ROW_ID)
+
+
+def uniqueness_rules(spec: DatasetSpec, repeats: list[pl.Series]) -> list[RowRule]:
+    """Later rows repeating a key seen earlier; ``repeats`` holds the repeating row ids of each
+    of ``unique_groups(spec)`` (exact duplicates are removed before this)."""
     rules = []
-    for group in [spec.key, *spec.unique_keys]:
-        if not group:
-            continue
-        present = pl.all_horizontal([pl.col(c).is_not_null() for c in group])
-        repeat = ~pl.struct(group).is_first_distinct().over(pl.lit(True))
+    for (group, ending), ids in zip(unique_groups(spec), repeats, strict=True):
         names = ", ".join(group)
         shown = pl.concat_str([_text(pl.col(c)) for c in group], separator=", ")
         rules.append(
@@ -265,22 +319,10 @@ def uniqueness_rules(spec: DatasetSpec) -> list[RowRule]:
                 f"unique:{names}",
                 "unique",
                 names,
-                present & repeat,
-                pl.lit(f"{names} '") + shown + pl.lit("' repeats a key already seen"),
+                _row_in(ids),
+                pl.lit(f"{names} '") + shown + pl.lit(ending),
             )
         )
-    for col in spec.columns:
-        if col.unique and [col.name] != spec.key and [col.name] not in spec.unique_keys:
-            present = pl.col(col.name).is_not_null()
-            rules.append(
-                RowRule(
-                    f"unique:{col.name}",
-                    "unique",
-                    col.name,
-                    present & ~pl.col(col.name).is_first_distinct(),
-                    pl.lit(f"{col.name} '") + _text(pl.col(col.name)) + pl.lit("' repeats"),
-                )
-            )
     return rules
 
 
@@ -397,24 +439,22 @@ def flag_rows(
     """
     schema = raw.collect_schema()
     payload = data_columns(schema)
-    lf = raw.with_row_index(ROW_ID)
-    lf = lf.with_columns((~pl.struct(payload).is_first_distinct()).alias(EXACT_DUP))
+    indexed = raw.with_row_index(ROW_ID)
+    # Duplicates and repeated keys are found first, on narrow hashes; what remains is one
+    # row-wise query (plus joins against parents), which streams in bounded memory.
+    duplicates = repeat_ids(indexed, payload)
+    lf = indexed.with_columns(_row_in(duplicates).alias(EXACT_DUP))
     if auto_fix:
         lf = apply_imputation(lf, imputation_values(lf.filter(~pl.col(EXACT_DUP)), spec))
     else:
         lf = lf.with_columns(pl.lit([], dtype=pl.List(pl.String)).alias(FIXES))
     lf = attach_references(lf, spec, parent_keys, lookups)
     # Uniqueness is judged among rows that are not exact duplicates.
-    unique_rules = uniqueness_rules(spec)
-    if unique_rules:
-        deduped = lf.filter(~pl.col(EXACT_DUP)).select(
-            ROW_ID, *[r.failed.alias(f"_u{i}") for i, r in enumerate(unique_rules)]
-        )
-        lf = lf.join(deduped, on=ROW_ID, how="left", maintain_order="left")
-        unique_rules = [
-            RowRule(r.name, r.kind, r.column, pl.col(f"_u{i}").fill_null(False), r.reason)
-            for i, r in enumerate(unique_rules)
-        ]
+    repeats = [
+        repeat_ids(indexed, group, skip=duplicates, present_only=True)
+        for group, _ in unique_groups(spec)
+    ]
+    unique_rules = uniqueness_rules(spec, repeats)
     if prior_keys is not None and spec.key:
         taken = prior_keys.select(spec.key).unique().with_columns(pl.lit(True).alias("_prior_key"))
         lf = lf.join(taken, on=spec.key, how="left", maintain_order="left", nulls_equal=False)
@@ -425,12 +465,10 @@ def flag_rows(
         *prior_key_rules(spec, prior_keys),
         *cross_rules(spec, parent_keys, lookups),
     ]
-    helper = [
-        c for c in lf.collect_schema() if c.startswith(("_fk_", "_lookup_", "_u", "_prior_key"))
-    ]
+    helper = [c for c in lf.collect_schema() if c.startswith(("_fk_", "_lookup_", "_prior_key"))]
     if scratch is not None:
         outcomes = [r.failed.alias(f"_rule{i}") for i, r in enumerate(rules)]
-        lf.with_columns(outcomes).sink_parquet(scratch)
+        lf.with_columns(outcomes).sink_parquet(scratch, compression=SCRATCH_COMPRESSION)
         lf = pl.scan_parquet(scratch)
         rules = [
             RowRule(r.name, r.kind, r.column, pl.col(f"_rule{i}"), r.reason)

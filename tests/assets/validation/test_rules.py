@@ -16,10 +16,12 @@ from assets.validation.rules import (
     FIXES,
     OUTLIERS,
     REASONS,
+    ROW_ID,
     RULES,
     flag_outliers,
     flag_rows,
     outlier_fences,
+    repeat_ids,
     trusted_reference,
 )
 
@@ -184,6 +186,32 @@ def test_exact_duplicates_are_removed_not_quarantined_and_repeated_keys_are():
     assert valid_rows(flagged.lazy()).collect()["id"].to_list() == ["x"]
     q = quarantined_rows(flagged.lazy()).collect()
     assert q["_rules"].to_list() == ["unique:id"] and q["qty"].to_list() == [4]
+
+
+def test_repeat_ids_are_the_later_rows_of_equal_values_in_row_order():
+    # Many repeats, nulls and two columns: the hashed search must give exactly what comparing
+    # the values row by row gives (the first occurrence is never a repeat).
+    n = 5_000
+    lf = pl.LazyFrame(
+        {
+            "a": [None if i % 97 == 0 else i % 300 for i in range(n)],
+            "b": [f"x{(i * 7) % 11}" for i in range(n)],
+        }
+    ).with_row_index(ROW_ID)
+    full = lf.collect()
+    expected = full.filter(~pl.struct("a", "b").is_first_distinct())[ROW_ID]
+    got = repeat_ids(lf, ["a", "b"])
+    assert got.to_list() == expected.to_list()
+    assert 0 < got.len() < n
+
+    # present_only: a row with a null is never a repeat; skip: those rows are left out.
+    present = full.filter(pl.col("a").is_not_null())
+    expected = present.filter(~pl.col("a").is_first_distinct())[ROW_ID]
+    assert repeat_ids(lf, ["a"], present_only=True).to_list() == expected.to_list()
+    skip = pl.Series(ROW_ID, [1, 2], dtype=full.schema[ROW_ID])  # a=1 and a=2 first seen here
+    kept = present.filter(~pl.col(ROW_ID).is_in([1, 2]))
+    expected = kept.filter(~pl.col("a").is_first_distinct())[ROW_ID]
+    assert repeat_ids(lf, ["a"], skip=skip, present_only=True).to_list() == expected.to_list()
 
 
 def test_metrics_match_hand_computation():
