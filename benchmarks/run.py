@@ -45,7 +45,8 @@ SCALES = {
     "large": (500_000, 10_000_000),
     "xl": (2_500_000, 50_000_000),
 }
-CONTENDERS = ("pipeline", "pandas", "duckdb_floor", "polars_floor")
+CONTENDERS = ("pipeline", "pipeline_by_stage", "pandas", "duckdb_floor", "polars_floor")
+STAGES = ("ingestion", "validation", "enrichment", "features", "analytics", "reports")
 COMPARED = ("ingestion", "validation", "enrichment")
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -113,6 +114,51 @@ def _pipeline(data_dir: Path) -> dict:
     }
 
 
+def stage_main(group: str, data_dir: Path) -> None:
+    """Materialize one stage (asset group) in this process; print its wall time and peak RSS."""
+    import dagster as dg
+
+    from pipeline_defs import build_definitions
+    from pipeline_defs.settings import Settings
+
+    d = build_definitions(Settings.from_env({"PIPELINE_DATA_DIR": str(data_dir)}))
+    selection = dg.AssetSelection.groups(group) - dg.AssetSelection.assets("sample_landing_data")
+    with dg.instance_for_test() as instance:
+        started = time.perf_counter()
+        result = dg.materialize(
+            list(d.assets),  # type: ignore[arg-type]
+            resources=d.resources,
+            instance=instance,
+            selection=selection,
+        )
+        wall = time.perf_counter() - started
+    if not result.success:
+        raise SystemExit(f"stage {group} failed")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print("RESULT " + json.dumps({"wall_s": wall, "peak_rss_mb": peak}))
+
+
+def _pipeline_by_stage(data_dir: Path) -> dict:
+    """Each stage in its own process, one after the other on the same lake: each stage's peak
+    RSS is its own (in one process the allocator keeps what earlier stages freed)."""
+    stages, peaks = {}, {}
+    for group in STAGES:
+        proc = subprocess.run(
+            [sys.executable, "-m", "benchmarks.run", "--stage", group, str(data_dir)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+        if proc.returncode != 0 or not lines:
+            raise RuntimeError(
+                f"stage {group} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}"
+            )
+        one = json.loads(lines[-1][len("RESULT ") :])
+        stages[group], peaks[group] = one["wall_s"], one["peak_rss_mb"]
+    return {"stages": stages, "stage_peak_rss_mb": peaks}
+
+
 def _pandas(data_dir: Path) -> dict:
     from benchmarks.pandas_baseline import run
 
@@ -174,13 +220,16 @@ def _polars_floor(data_dir: Path) -> dict:
 def contender_main(name: str, data_dir: Path) -> None:
     result = {
         "pipeline": _pipeline,
+        "pipeline_by_stage": _pipeline_by_stage,
         "pandas": _pandas,
         "duckdb_floor": _duckdb_floor,
         "polars_floor": _polars_floor,
     }[name](data_dir)
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    result["cpu_s"] = usage.ru_utime + usage.ru_stime
-    result["peak_rss_mb"] = usage.ru_maxrss / 1024
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)  # the stage processes, if any
+    result["cpu_s"] = sum(u.ru_utime + u.ru_stime for u in (usage, children))
+    own = usage.ru_maxrss / 1024
+    result["peak_rss_mb"] = max([own, *result.get("stage_peak_rss_mb", {}).values()])
     print("RESULT " + json.dumps(result))
 
 
@@ -224,6 +273,10 @@ def summarise(reps: list[dict[str, dict]], csv_mb: float) -> dict:
             "cpu_s": round(_median([r["cpu_s"] for r in runs]), 3),
             "peak_rss_mb": round(max(r["peak_rss_mb"] for r in runs), 1),
         }
+        if name == "pipeline_by_stage":
+            out[name]["stage_peak_rss_mb"] = {
+                s: round(max(r["stage_peak_rss_mb"][s] for r in runs), 1) for s in STAGES
+            }
         if name == "pipeline":
             out[name]["dagster_overhead_s"] = round(
                 _median([r["dagster_overhead_s"] for r in runs]), 3
@@ -252,6 +305,7 @@ def summarise(reps: list[dict[str, dict]], csv_mb: float) -> dict:
         "pipeline_ingest_mb_per_s": round(csv_mb / pipe["ingestion"], 1)
         if pipe.get("ingestion")
         else None,
+        "max_stage_peak_rss_mb": out["pipeline_by_stage"]["peak_rss_mb"],
         "dagster_overhead_share": round(
             out["pipeline"]["dagster_overhead_s"] / out["pipeline"]["run_wall_s"], 3
         ),
@@ -261,8 +315,8 @@ def summarise(reps: list[dict[str, dict]], csv_mb: float) -> dict:
 
 def print_table(summary: dict, scale: str, csv_mb: float) -> None:
     print(f"\nscale {scale}: {csv_mb:.0f} MB of CSV (median of the repetitions)\n")
-    stages = ["ingestion", "validation", "enrichment", "features", "analytics", "reports"]
-    head = f"{'contender':<14}" + "".join(f"{s[:10]:>11}" for s in stages)
+    stages = STAGES
+    head = f"{'contender':<18}" + "".join(f"{s[:10]:>11}" for s in stages)
     print(head + f"{'wall s':>9}{'cpu s':>8}{'peak MB':>9}")
     for name in CONTENDERS:
         row = summary[name]
@@ -270,8 +324,10 @@ def print_table(summary: dict, scale: str, csv_mb: float) -> None:
             f"{row['stages_s'][s]:>11.2f}" if s in row["stages_s"] else f"{'-':>11}" for s in stages
         )
         print(
-            f"{name:<14}{cells}{row['process_wall_s']:>9.1f}{row['cpu_s']:>8.1f}{row['peak_rss_mb']:>9.0f}"
+            f"{name:<18}{cells}{row['process_wall_s']:>9.1f}{row['cpu_s']:>8.1f}{row['peak_rss_mb']:>9.0f}"
         )
+    peaks = summary["pipeline_by_stage"]["stage_peak_rss_mb"]
+    print(f"{'peak MB by stage':<18}" + "".join(f"{peaks[s]:>11.0f}" for s in stages))
     print("\nratios:", json.dumps(summary["ratios"], indent=2))
 
 
@@ -281,10 +337,14 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--reps", type=int, default=None, help="default: 3 (1 at large and xl)")
     p.add_argument("--out", type=Path, default=RESULTS)
     p.add_argument("--contender", choices=CONTENDERS, help=argparse.SUPPRESS)
+    p.add_argument("--stage", choices=STAGES, help=argparse.SUPPRESS)
     p.add_argument("data_dir", nargs="?", type=Path, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.contender:
         contender_main(args.contender, args.data_dir)
+        return
+    if args.stage:
+        stage_main(args.stage, args.data_dir)
         return
     reps = args.reps or (3 if args.scale in ("tiny", "small", "medium") else 1)
     with tempfile.TemporaryDirectory(prefix=f"bench-{args.scale}-") as tmp:

@@ -8,15 +8,17 @@ from typing import cast
 import dagster as dg
 import polars as pl
 
-from assets.analytics.anomalies import customer_anomalies, day_anomalies, product_anomalies
 from assets.analytics.elasticity import elasticities
 from assets.analytics.forecast import backtest_mape, fit_seasonal, forecast, residual_anomalies
-from assets.analytics.models import score_customers, segment_customers, train_churn_model
 from assets.common.artifacts import load_artifact, save_artifact
 from assets.common.metadata import markdown_preview
 from assets.common.publish import publish_table
 from assets.features.assets import CATEGORICAL_FEATURES, NUMERIC_FEATURES, load_preprocessor
 from resources import LakeResource, WarehouseResource
+
+# scikit-learn (with SciPy and pandas) is imported inside the steps that fit or score models:
+# at module level it added ~4 s to every process that loads the code location (webserver,
+# daemon, each run and each multiprocess step) for the few steps that use it.
 
 GROUP = "analytics"
 FEATURES = "features"
@@ -47,6 +49,8 @@ def load_churn_model(lake: LakeResource):
 def churn_model_asset(
     context: dg.AssetExecutionContext, lake: LakeResource
 ) -> dg.MaterializeResult:
+    from assets.analytics.models import train_churn_model
+
     started = time.perf_counter()
     features = lake.scan(FEATURES, "churn_features").collect()
     preprocessor, pre_record = load_preprocessor(lake)
@@ -98,6 +102,8 @@ def churn_model_asset(
     "current customer, from the latest churn model.",
 )
 def churn_scores_asset(lake: LakeResource, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    from assets.analytics.models import score_customers
+
     started = time.perf_counter()
     current = lake.scan(FEATURES, "churn_features_current").collect()
     model, pointer = load_churn_model(lake)
@@ -125,6 +131,8 @@ def churn_scores_asset(lake: LakeResource, warehouse: WarehouseResource) -> dg.M
 def customer_segments_asset(
     lake: LakeResource, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
+    from assets.analytics.models import segment_customers
+
     started = time.perf_counter()
     profiles = lake.scan(ENRICHMENT, "customer_profiles").collect()
     segments, info = segment_customers(profiles)
@@ -250,6 +258,8 @@ def price_elasticity_asset(
     "(robust z of weekly revenue) and customers (IsolationForest), each with a score and drivers.",
 )
 def anomalies_asset(lake: LakeResource, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    from assets.analytics.anomalies import customer_anomalies, day_anomalies, product_anomalies
+
     started = time.perf_counter()
     daily = lake.scan(ENRICHMENT, "daily_revenue").collect().sort("date")
     days = day_anomalies(residual_anomalies(daily, fit_seasonal(daily)))

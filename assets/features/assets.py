@@ -31,7 +31,6 @@ from assets.features.blueprints import (
     sparse_fields,
     unmapped_fields,
 )
-from assets.features.preprocessing import PreprocessingOptions, build_preprocessor, to_pandas_inputs
 from assets.ingestion.contracts import BlueprintFeed, DatasetSpec, SpecError
 from resources import LakeResource, WarehouseResource
 
@@ -317,6 +316,13 @@ def load_preprocessor(lake: LakeResource):
 def churn_preprocessor_asset(
     context: dg.AssetExecutionContext, config: PreprocessingConfig, lake: LakeResource
 ) -> dg.MaterializeResult:
+    # scikit-learn is imported in the step, not at load (see assets/analytics/assets.py).
+    from assets.features.preprocessing import (
+        PreprocessingOptions,
+        build_preprocessor,
+        to_pandas_inputs,
+    )
+
     started = time.perf_counter()
     train = lake.scan(GROUP, "churn_features").filter(pl.col("snapshot") == "train").collect()
     options = PreprocessingOptions(
