@@ -203,6 +203,11 @@ def test_repeat_ids_are_the_later_rows_of_equal_values_in_row_order():
     got = repeat_ids(lf, ["a", "b"])
     assert got.to_list() == expected.to_list()
     assert 0 < got.len() < n
+    # Searched in hash buckets through a scratch folder (as the asset does): the same rows.
+    with tempfile.TemporaryDirectory() as tmp:
+        bucketed = repeat_ids(lf, ["a", "b"], scratch_dir=Path(tmp), bucket_rows=700)
+        assert not list(Path(tmp).iterdir())  # the hash file is removed
+    assert bucketed.to_list() == expected.to_list()
 
     # present_only: a row with a null is never a repeat; skip: those rows are left out.
     present = full.filter(pl.col("a").is_not_null())
