@@ -143,18 +143,7 @@ def _pipeline_by_stage(data_dir: Path) -> dict:
     RSS is its own (in one process the allocator keeps what earlier stages freed)."""
     stages, peaks = {}, {}
     for group in STAGES:
-        proc = subprocess.run(
-            [sys.executable, "-m", "benchmarks.run", "--stage", group, str(data_dir)],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
-        if proc.returncode != 0 or not lines:
-            raise RuntimeError(
-                f"stage {group} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}"
-            )
-        one = json.loads(lines[-1][len("RESULT ") :])
+        one = _run_for_result(["--stage", group, str(data_dir)], f"stage {group}")
         stages[group], peaks[group] = one["wall_s"], one["peak_rss_mb"]
     return {"stages": stages, "stage_peak_rss_mb": peaks}
 
@@ -233,25 +222,33 @@ def contender_main(name: str, data_dir: Path) -> None:
     print("RESULT " + json.dumps(result))
 
 
+def _run_for_result(args: list[str], label: str, env: dict[str, str] | None = None) -> dict:
+    """Run ``python -m benchmarks.run ARGS`` and return the JSON of its last ``RESULT`` line."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.run", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+    if proc.returncode != 0 or not lines:
+        raise RuntimeError(f"{label} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}")
+    return json.loads(lines[-1][len("RESULT ") :])
+
+
 def run_contender(name: str, landing: Path, workdir: Path) -> dict:
     data_dir = workdir / f"run-{name}"
     shutil.rmtree(data_dir, ignore_errors=True)
     data_dir.mkdir(parents=True)
     (data_dir / "landing").symlink_to(landing, target_is_directory=True)
     started = time.perf_counter()
-    proc = subprocess.run(
-        [sys.executable, "-m", "benchmarks.run", "--contender", name, str(data_dir)],
-        capture_output=True,
-        text=True,
+    result = _run_for_result(
+        ["--contender", name, str(data_dir)],
+        name,
         env={**os.environ, "DAGSTER_HOME": str(workdir / "dagster_home")},
-        check=False,
     )
-    wall = time.perf_counter() - started
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
-    if proc.returncode != 0 or not lines:
-        raise RuntimeError(f"{name} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}")
-    result = json.loads(lines[-1][len("RESULT ") :])
-    result["process_wall_s"] = wall
+    result["process_wall_s"] = time.perf_counter() - started
     shutil.rmtree(data_dir, ignore_errors=True)
     return result
 

@@ -492,7 +492,7 @@ def flag_rows(
     unique_rules = uniqueness_rules(spec, repeats)
     if prior_keys is not None and spec.key:
         taken = prior_keys.select(spec.key).unique().with_columns(pl.lit(True).alias("_prior_key"))
-        lf = lf.join(taken, on=spec.key, how="left", maintain_order="left", nulls_equal=False)
+        lf = join_lookup(lf, taken, spec.key, maintain_order=True)
     rules = [
         *column_rules(spec, today),
         *partition_rules(spec, schema),
