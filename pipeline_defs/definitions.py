@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -18,6 +19,7 @@ from assets.pipelines.transform import load_pipelines
 from assets.reports.assets import REPORT_ASSETS, build_pipeline_report, postgres_exports
 from assets.validation.assets import GROUP as VALIDATION
 from assets.validation.assets import build_validation_assets
+from pipeline_defs.launch_config import launch_checks
 from pipeline_defs.settings import Settings
 from resources import LakeResource, LandingZoneResource, ReportsResource, WarehouseResource
 from resources.alerts import AlertSinkResource
@@ -75,30 +77,39 @@ PULLED = dg.AssetSelection.tag("pipeline/source", "api") | dg.AssetSelection.tag
 )
 
 
-def build_jobs() -> list[dg.UnresolvedAssetJobDefinition]:
+def build_jobs(
+    checks: Mapping[str, dg.ConfigMapping] | None = None,
+) -> list[dg.UnresolvedAssetJobDefinition]:
+    """The named jobs; ``checks`` gives a job its launch-time config check (launch_config)."""
+    checks = checks or {}
     return [
         dg.define_asset_job(
             "full_pipeline",
+            config=checks.get("full_pipeline"),
             selection=dg.AssetSelection.all(),
             description="Every stage, from landing files to reports.",
         ),
         dg.define_asset_job(
             "ingest_and_validate",
+            config=checks.get("ingest_and_validate"),
             selection=dg.AssetSelection.groups(INGESTION, VALIDATION),
             description="Read new landing files into the lake and run the quality gates.",
         ),
         dg.define_asset_job(
             "refresh_analytics",
+            config=checks.get("refresh_analytics"),
             selection=dg.AssetSelection.groups("enrichment", "features", "analytics"),
             description="Rebuild enrichment, features and models from the validated tables.",
         ),
         dg.define_asset_job(
             SOURCES_JOB,
+            config=checks.get(SOURCES_JOB),
             selection=PULLED | PULLED.downstream(depth=1),
             description="Pull the PostgreSQL and REST API sources into the lake and validate them.",
         ),
         dg.define_asset_job(
             "generate_sample_data",
+            config=checks.get("generate_sample_data"),
             selection=dg.AssetSelection.assets("sample_landing_data"),
             description="Fill the landing zone with seeded synthetic data.",
         ),
@@ -180,9 +191,20 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     assets = declare_automation(assets, catalog)
     validated = sorted(f"validated_{name}" for name in catalog)
     pulled = any(spec.source.kind != "landing" for spec in catalog.values())
+    # In-process by default: each step here is seconds of Polars work, and a subprocess per
+    # step costs more than it saves on two cores. Multiprocess parallelises big independent
+    # steps (the five ingestions, the five validations); pick it with PIPELINE_EXECUTOR.
+    executor = (
+        dg.in_process_executor
+        if settings.executor == "in_process"
+        else dg.multiprocess_executor.configured({"max_concurrent": 2})
+    )
+    resources = build_resources(settings)
+    plain = build_jobs()
+    probe = dg.Definitions(assets=assets, jobs=plain, executor=executor, resources=resources)
     return dg.Definitions(
         assets=assets,
-        jobs=build_jobs(),
+        jobs=build_jobs(launch_checks([job.name for job in plain], probe)),
         schedules=build_schedules(
             settings.timezone, has_pulled_sources=pulled, partitioned=daily is not None
         ),
@@ -196,13 +218,8 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
             run_failure_alert_sensor,
             build_quality_alert_sensor(validated),
         ],
-        # In-process by default: each step here is seconds of Polars work, and a subprocess per
-        # step costs more than it saves on two cores. Multiprocess parallelises big independent
-        # steps (the five ingestions, the five validations); pick it with PIPELINE_EXECUTOR.
-        executor=dg.in_process_executor
-        if settings.executor == "in_process"
-        else dg.multiprocess_executor.configured({"max_concurrent": 2}),
-        resources=build_resources(settings),
+        executor=executor,
+        resources=resources,
     )
 
 

@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import dagster as dg
 import duckdb
 import psycopg
 import pytest
@@ -117,6 +118,31 @@ def test_invalid_run_config_is_refused_before_the_run_naming_the_field(tmp_path)
     assert "file_format" in out and "docx" in out
     assert "RUN_START" not in out  # refused before any step ran
     assert not (tmp_path / "data" / "landing").exists()
+
+
+def test_out_of_range_job_config_is_refused_before_the_run_naming_the_field(tmp_path):
+    # Bounds (pydantic ge/le) are not part of Dagster's config schema; the named jobs check
+    # them in a config mapping when the run is created, so no run and no step ever start.
+    env = _env(tmp_path, ROOT / "dagster.yaml")
+    config = tmp_path / "config.yaml"
+    config.write_text("ops:\n  sample_landing_data:\n    config: {defect_rate: 0.9}\n")
+    job = ["-m", "pipeline_defs", "-j", "generate_sample_data", "-c", str(config)]
+    done = subprocess.run(
+        [DAGSTER, "job", "execute", *job],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode != 0
+    out = done.stdout + done.stderr
+    assert "ops.sample_landing_data.config.defect_rate" in out
+    assert "less than or equal to 0.2 (got 0.9)" in out
+    assert "RUN_START" not in out
+    assert not (tmp_path / "data" / "landing").exists()
+    with dg.DagsterInstance.from_config(str(tmp_path / "dagster_home")) as instance:
+        assert instance.get_run_records() == []  # no run was created
 
 
 def _cli(env: dict[str, str], *args: str) -> subprocess.Popen:

@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -39,14 +40,17 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _graphql(base: str, query: str) -> dict:
+def _graphql(base: str, query: str, variables: dict | None = None) -> dict:
     request = urllib.request.Request(
         base + "/graphql",
-        data=json.dumps({"query": query}).encode(),
+        data=json.dumps({"query": query, "variables": variables or {}}).encode(),
         headers={"Content-Type": "application/json"},
     )
-    with urllib.request.urlopen(request, timeout=30) as response:  # loopback only
-        return json.load(response)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:  # loopback only
+            return json.load(response)
+    except urllib.error.HTTPError as error:  # a refused launch answers 500 with a GraphQL body
+        return json.load(error)
 
 
 @pytest.fixture
@@ -130,9 +134,7 @@ def test_launch_ingest_and_validate_from_the_ui(dagster_dev: str, tmp_path: Path
         while time.monotonic() < deadline:
             runs = [
                 r
-                for r in _graphql(
-                    base, "{ runsOrError { ... on Runs { results { runId status jobName } } } }"
-                )["data"]["runsOrError"]["results"]
+                for r in _graphql(base, RUNS)["data"]["runsOrError"]["results"]
                 # Declarative automation may start the later stages afterwards: not this run.
                 if r["jobName"] == "ingest_and_validate"
             ]
@@ -161,3 +163,39 @@ def test_launch_ingest_and_validate_from_the_ui(dagster_dev: str, tmp_path: Path
         page.screenshot(path=shots / "5-checks.png", full_page=True)
         browser.close()
     assert len(list(shots.glob("*.png"))) == 5
+
+    # 5. Out-of-range config is refused at launch, by the same GraphQL call the launchpad's
+    #    Launch button makes: an error naming the field, and no run is created.
+    launched = _graphql(base, LAUNCH, {"params": _launch_params(bad_defect_rate=0.9)})
+    answer = launched["data"]["launchRun"]
+    assert answer["__typename"] != "LaunchRunSuccess", answer
+    assert "ops.sample_landing_data.config.defect_rate" in json.dumps(answer), answer
+    names = [r["jobName"] for r in _graphql(base, RUNS)["data"]["runsOrError"]["results"]]
+    assert "generate_sample_data" not in names, names
+
+
+LAUNCH = """
+mutation Launch($params: ExecutionParams!) {
+  launchRun(executionParams: $params) {
+    __typename
+    ... on PythonError { message causes { message } }
+    ... on RunConfigValidationInvalid { errors { message } }
+    ... on InvalidSubsetError { message }
+  }
+}
+"""
+RUNS = "{ runsOrError { ... on Runs { results { runId status jobName } } } }"
+
+
+def _launch_params(bad_defect_rate: float) -> dict:
+    return {
+        "selector": {
+            "repositoryLocationName": "dq_pipeline",
+            "repositoryName": "__repository__",
+            "jobName": "generate_sample_data",
+        },
+        "runConfigData": {
+            "ops": {"sample_landing_data": {"config": {"defect_rate": bad_defect_rate}}}
+        },
+        "mode": "default",
+    }

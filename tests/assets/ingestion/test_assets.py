@@ -85,11 +85,14 @@ def _error_chain(result) -> str:
     return "\n".join(messages)
 
 
-def test_out_of_range_launchpad_config_is_refused_naming_the_field(settings):
-    # Pydantic bounds are enforced when the step builds its config, before any data is written.
-    # (Refusing them in the launchpad itself, before the run starts, is issue 12's work.)
+def test_out_of_range_config_of_an_ad_hoc_selection_is_refused_naming_the_field(settings):
+    # Named jobs refuse this at launch (tests/test_launch_config.py). An ad-hoc selection runs in
+    # the implicit asset job, which takes no config mapping: there pydantic enforces the bounds
+    # when the step builds its config, before any data is written.
     d = build_definitions(settings)
-    job = d.resolve_job_def("generate_sample_data")
+    job = d.resolve_implicit_global_asset_job_def().get_subset(
+        asset_selection={dg.AssetKey("sample_landing_data")}
+    )
     bad = {"ops": {"sample_landing_data": {"config": {"defect_rate": 0.9}}}}
     with dg.instance_for_test() as instance:
         result = job.execute_in_process(instance=instance, run_config=bad, raise_on_error=False)
