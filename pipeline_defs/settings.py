@@ -83,11 +83,12 @@ class Settings:
                 f"{timezone!r}"
             ) from None
         data_dir = Path(env.get("PIPELINE_DATA_DIR", "data")).absolute()
-        if env.get("PIPELINE_LAKE_URI", "").startswith("s3://"):
-            raise ValueError(
-                "PIPELINE_LAKE_URI: the lake on S3 is not supported yet; use a local folder "
-                "(the landing zone can be s3:// with PIPELINE_LANDING_URI)"
-            )
+        for name in ("PIPELINE_LAKE_URI", "PIPELINE_LANDING_URI"):
+            uri = env.get(name, "")
+            if uri.startswith("s3://") and not uri[len("s3://") :].split("/")[0]:
+                raise ValueError(
+                    f"{name} must name a bucket, as in s3://bucket/prefix, not {uri!r}"
+                )
         partitions = env.get("PIPELINE_PARTITIONS") or "none"
         if partitions not in ("none", "daily"):
             raise ValueError(f"PIPELINE_PARTITIONS must be none or daily, not {partitions!r}")

@@ -1,22 +1,198 @@
-"""The Parquet lake: one folder per table, written atomically, read lazily with Polars."""
+"""The Parquet lake: one folder per table, written atomically, read lazily with Polars.
+
+The lake root is a local folder or ``s3://bucket/prefix``. On S3 a table's folder is an
+``S3LakePath``: the few ``pathlib`` operations the stages use (``/``, ``glob``, ``exists``,
+``read_bytes``, ``unlink``...) over object keys, so every stage writes and reads the same way on
+both. Objects become visible whole: Parquet is written to a local temp file and uploaded with
+boto3's managed transfer (one PUT, or a multipart upload that appears only once completed);
+small state files are a single PUT. Readers scan ``s3://`` URIs with Polars directly.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import fnmatch
+import functools
+import io
 import os
+import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import polars as pl
 from pydantic import Field
+
+from resources.s3 import S3StorageResource, is_s3_uri, join_key, split_s3_uri
 
 FULL_PART = "part-full.parquet"
 # A zero-row part with the table's columns, so scans and views resolve before any data lands.
 SCHEMA_PART = "part-0000-schema.parquet"
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write bytes through a uniquely named temp file in the same folder, fsync, then rename."""
+_CONNECTION_ENV = ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_REGION", "AWS_PROFILE")
+
+
+def _s3() -> S3StorageResource:
+    """The S3 connection from the standard AWS variables (read when used, never at import)."""
+    return S3StorageResource()
+
+
+def _s3_client() -> Any:
+    return _cached_client(tuple(os.environ.get(k) for k in _CONNECTION_ENV))
+
+
+@functools.lru_cache(maxsize=4)
+def _cached_client(_env: tuple[str | None, ...]) -> Any:
+    """One boto3 client per connection setting (a client is thread-safe and slow to build)."""
+    return _s3().get_client()
+
+
+class S3LakePath:
+    """An object key (or a folder prefix) in the lake's bucket, with the ``pathlib`` subset the
+    stages use. Folders are implicit: a folder exists when an object lies under it."""
+
+    def __init__(self, bucket: str, key: str) -> None:
+        self.bucket = bucket
+        self.key = key.strip("/")
+
+    @classmethod
+    def from_uri(cls, uri: str) -> S3LakePath:
+        return cls(*split_s3_uri(uri))
+
+    def __truediv__(self, part: str) -> S3LakePath:
+        return S3LakePath(self.bucket, join_key(self.key, str(part)))
+
+    def __str__(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+    def __repr__(self) -> str:
+        return f"S3LakePath({str(self)!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, S3LakePath) and str(self) == str(other)
+
+    def __lt__(self, other: S3LakePath) -> bool:
+        return str(self) < str(other)
+
+    def __hash__(self) -> int:
+        return hash(str(self))
+
+    @property
+    def name(self) -> str:
+        return self.key.rsplit("/", 1)[-1]
+
+    @property
+    def parent(self) -> S3LakePath:
+        return S3LakePath(self.bucket, self.key.rsplit("/", 1)[0] if "/" in self.key else "")
+
+    def with_name(self, name: str) -> S3LakePath:
+        return self.parent / name
+
+    def resolve(self) -> S3LakePath:
+        return self
+
+    def mkdir(self, parents: bool = False, exist_ok: bool = False) -> None:
+        """Nothing to do: S3 has no folders."""
+
+    def _keys(self) -> Iterator[str]:
+        """Every key under this folder, listed page by page."""
+        pages = (
+            _s3_client()
+            .get_paginator("list_objects_v2")
+            .paginate(Bucket=self.bucket, Prefix=self.key + "/" if self.key else "")
+        )
+        for page in pages:
+            for obj in page.get("Contents", []):
+                yield obj["Key"]
+
+    def is_file(self) -> bool:
+        try:
+            _s3_client().head_object(Bucket=self.bucket, Key=self.key)
+        except _s3_client().exceptions.ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise
+        return True
+
+    def is_dir(self) -> bool:
+        return next(self._keys(), None) is not None
+
+    def exists(self) -> bool:
+        return self.is_file() or self.is_dir()
+
+    def glob(self, pattern: str) -> Iterator[S3LakePath]:
+        """Objects under this folder whose relative key matches ``pattern`` segment by segment
+        (``*`` never crosses a ``/``, as in ``pathlib``)."""
+        wanted = pattern.split("/")
+        for key in self._keys():
+            rel = key[len(self.key) + 1 :].split("/")
+            if len(rel) == len(wanted) and all(
+                fnmatch.fnmatchcase(r, w) for r, w in zip(rel, wanted, strict=True)
+            ):
+                yield S3LakePath(self.bucket, key)
+
+    def read_bytes(self) -> bytes:
+        return _s3_client().get_object(Bucket=self.bucket, Key=self.key)["Body"].read()
+
+    def read_text(self, encoding: str = "utf-8") -> str:
+        return self.read_bytes().decode(encoding)
+
+    def write_bytes(self, data: bytes) -> None:
+        """One PUT: the object is replaced whole."""
+        _s3_client().put_object(Bucket=self.bucket, Key=self.key, Body=data)
+
+    def upload_from(self, local: Path) -> None:
+        """Upload a finished local file; visible only once complete (PUT or completed multipart)."""
+        _s3_client().upload_file(str(local), self.bucket, self.key)
+
+    def unlink(self, missing_ok: bool = False) -> None:
+        if not missing_ok and not self.is_file():
+            raise FileNotFoundError(str(self))
+        _s3_client().delete_object(Bucket=self.bucket, Key=self.key)
+
+    def remove_tree(self) -> None:
+        for key in list(self._keys()):
+            _s3_client().delete_object(Bucket=self.bucket, Key=key)
+
+
+LakePath = Path | S3LakePath
+
+
+def lake_path(uri: str) -> LakePath:
+    return S3LakePath.from_uri(uri) if is_s3_uri(uri) else Path(uri)
+
+
+def storage_options(path: LakePath) -> dict[str, str] | None:
+    """Polars' connection options for an S3 path (None for a local one)."""
+    return _s3().storage_options() if isinstance(path, S3LakePath) else None
+
+
+def scan_parquet(path: LakePath) -> pl.LazyFrame:
+    return pl.scan_parquet(str(path), storage_options=storage_options(path))
+
+
+def read_parquet(path: LakePath) -> pl.DataFrame:
+    if isinstance(path, S3LakePath):
+        return pl.read_parquet(io.BytesIO(path.read_bytes()))
+    return pl.read_parquet(path)
+
+
+def remove_tree(path: LakePath) -> None:
+    if isinstance(path, S3LakePath):
+        path.remove_tree()
+    else:
+        shutil.rmtree(path)
+
+
+def atomic_write_bytes(path: LakePath, data: bytes) -> None:
+    """Write bytes through a uniquely named temp file in the same folder, fsync, then rename
+    (on S3: one PUT, which replaces the object whole)."""
+    if isinstance(path, S3LakePath):
+        path.write_bytes(data)
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -30,11 +206,18 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
-def sink_parquet_atomic(frame: pl.LazyFrame | pl.DataFrame, path: Path) -> None:
-    """Stream a frame to ``path`` through a temp file in the same folder, fsync, then rename.
+def sink_parquet_atomic(frame: pl.LazyFrame | pl.DataFrame, path: LakePath) -> None:
+    """Stream a frame to ``path`` through a temp file in the same folder, fsync, then rename
+    (on S3: a local temp file, then one upload that is visible only when complete).
 
     A crash at any point leaves the old file or the new one, never a partial file.
     """
+    if isinstance(path, S3LakePath):
+        with tempfile.TemporaryDirectory(prefix="lake-upload-") as tmp:
+            local = Path(tmp) / path.name
+            sink_parquet_atomic(frame, local)
+            path.upload_from(local)
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
@@ -50,34 +233,91 @@ def sink_parquet_atomic(frame: pl.LazyFrame | pl.DataFrame, path: Path) -> None:
         raise
 
 
-def scan_parts(parts: list[Path]) -> pl.LazyFrame:
+def scan_parts(parts: list[Path] | list[S3LakePath] | list[LakePath]) -> pl.LazyFrame:
     """Parquet files as one LazyFrame with their schemas unioned by column name.
 
     Files that share one schema (the usual case: the days of a partitioned table) are one scan,
     which plans and reads far faster than hundreds of concatenated scans.
     """
-    schemas = [pl.read_parquet_schema(p) for p in parts]
+    options = storage_options(parts[0]) if parts else None
+    uris = [str(p) for p in parts]
+    schemas = [pl.scan_parquet(u, storage_options=options).collect_schema() for u in uris]
     if all(s == schemas[0] for s in schemas[1:]):
-        return pl.scan_parquet(parts)
-    return pl.concat([pl.scan_parquet(p) for p in parts], how="diagonal_relaxed")
+        return pl.scan_parquet(uris, storage_options=options)
+    return pl.concat(
+        [pl.scan_parquet(u, storage_options=options) for u in uris], how="diagonal_relaxed"
+    )
 
 
 class LakeResource(dg.ConfigurableResource):
-    """Tables live in ``<root>/<group>/<table>/part-*.parquet``; state in ``<root>/_state``."""
+    """Tables live in ``<root>/<group>/<table>/part-*.parquet``; state in ``<root>/_state``.
 
-    root: str = Field(description="Lake root folder holding <group>/<table>/ Parquet parts.")
+    ``root`` is a local folder or ``s3://bucket/prefix`` (the connection comes from the standard
+    AWS variables). On S3, DuckDB holds a local copy of each table as a query cache.
+    """
 
-    def table_dir(self, group: str, name: str) -> Path:
-        return Path(self.root) / group / name
+    root: str = Field(
+        description="Lake root holding <group>/<table>/ Parquet parts: a local folder or "
+        "s3://bucket/prefix."
+    )
+    scratch_root: str | None = Field(
+        default=None,
+        description="Local folder for a step's temporary files; default <root>/_state/tmp for a "
+        "local lake, the system temp folder for S3.",
+    )
 
-    def state_path(self, *parts: str) -> Path:
-        return Path(self.root, "_state", *parts)
+    @property
+    def remote(self) -> bool:
+        return is_s3_uri(self.root)
+
+    def table_dir(self, group: str, name: str) -> LakePath:
+        return lake_path(self.root) / group / name
+
+    def state_path(self, *parts: str) -> LakePath:
+        path = lake_path(self.root) / "_state"
+        for part in parts:
+            path = path / part
+        return path
+
+    def scratch_dir(self) -> Path:
+        """A local folder for a step's temporary files (never on S3: they are rewritten often)."""
+        if self.scratch_root:
+            path = Path(self.scratch_root)
+        elif self.remote:
+            path = Path(tempfile.gettempdir()) / "pipeline-scratch"
+        else:
+            path = Path(self.root, "_state", "tmp")
+        path.mkdir(parents=True, exist_ok=True)
+        return path
 
     def glob(self, group: str, name: str) -> str:
         """The table's parts for DuckDB: top-level parts and those of daily partitions."""
-        return str(self.table_dir(group, name).resolve() / "**" / "part-*.parquet")
+        directory = self.table_dir(group, name)
+        assert isinstance(directory, Path), "an S3 lake is exposed through register()"
+        return str(directory.resolve() / "**" / "part-*.parquet")
 
-    def parts(self, group: str, name: str) -> list[Path]:
+    @contextlib.contextmanager
+    def duckdb_source(self, group: str, name: str) -> Iterator[str]:
+        """What DuckDB reads for the table: the parts' glob for a local lake; for an S3 lake a
+        local copy, removed on exit (DuckDB cannot read S3 without its httpfs extension)."""
+        if not self.remote:
+            yield self.glob(group, name)
+            return
+        with tempfile.TemporaryDirectory(dir=self.scratch_dir()) as tmp:
+            local = Path(tmp) / "part-copy.parquet"
+            self.scan(group, name).sink_parquet(local, compression="lz4")
+            yield str(local)
+
+    def register(self, warehouse: Any, group: str, name: str) -> None:
+        """Make ``group.name`` queryable in DuckDB: a view over the parts of a local lake, or a
+        local copy of an S3 table (DuckDB is then a query cache), replaced in one transaction."""
+        with self.duckdb_source(group, name) as source:
+            if self.remote:
+                warehouse.copy_table(group, name, source)
+            else:
+                warehouse.register_view(group, name, source)
+
+    def parts(self, group: str, name: str) -> list[LakePath]:
         """Top-level parts, then the parts of each ``date=YYYY-MM-DD`` partition in day order."""
         directory = self.table_dir(group, name)
         return sorted(directory.glob("part-*.parquet")) + sorted(
@@ -97,14 +337,14 @@ class LakeResource(dg.ConfigurableResource):
             )
         return scan_parts(parts)
 
-    def ensure_schema_part(self, group: str, name: str, empty: pl.DataFrame) -> Path:
+    def ensure_schema_part(self, group: str, name: str, empty: pl.DataFrame) -> LakePath:
         """Write the table's zero-row schema part once (atomically); return its path."""
         target = self.table_dir(group, name) / SCHEMA_PART
         if not target.exists():
             sink_parquet_atomic(empty.head(0), target)
         return target
 
-    def replace(self, group: str, name: str, frame: pl.LazyFrame | pl.DataFrame) -> Path:
+    def replace(self, group: str, name: str, frame: pl.LazyFrame | pl.DataFrame) -> LakePath:
         """Replace a whole table with ``frame``: stream to a temp file, fsync, rename.
 
         Readers see the old table or the new one, never a partial file.

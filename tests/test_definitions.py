@@ -58,8 +58,11 @@ def test_bad_source_settings_are_refused_naming_the_field(tmp_path):
     from assets.ingestion.contracts import SpecError, load_catalog
     from pipeline_defs.settings import Settings
 
-    with pytest.raises(ValueError, match="PIPELINE_LAKE_URI: the lake on S3 is not supported"):
-        Settings.from_env({"PIPELINE_LAKE_URI": "s3://bucket/lake"})
+    with pytest.raises(ValueError, match="PIPELINE_LAKE_URI must name a bucket"):
+        Settings.from_env({"PIPELINE_LAKE_URI": "s3:///lake"})
+    assert (
+        Settings.from_env({"PIPELINE_LAKE_URI": "s3://bucket/lake"}).lake_uri == "s3://bucket/lake"
+    )
     with pytest.raises(ValueError, match="PIPELINE_API_AUTH must be none, api_key, bearer"):
         Settings.from_env({"PIPELINE_API_AUTH": "basic"})
     cases = {

@@ -5,15 +5,16 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-from pathlib import Path
 from typing import Any
 
 import joblib
 
-from resources.lake import atomic_write_bytes
+from resources.lake import LakePath, atomic_write_bytes
 
 
-def save_artifact(directory: Path, stem: str, obj: Any, record: dict[str, Any]) -> tuple[str, Path]:
+def save_artifact(
+    directory: LakePath, stem: str, obj: Any, record: dict[str, Any]
+) -> tuple[str, LakePath]:
     """Write ``obj`` as ``<stem>-<sha12>.joblib`` and point ``latest.json`` at it.
 
     The artifact lands (atomically) before the pointer that names it, so a reader following
@@ -33,7 +34,7 @@ def save_artifact(directory: Path, stem: str, obj: Any, record: dict[str, Any]) 
     return version, artifact
 
 
-def load_artifact(directory: Path) -> tuple[Any, dict[str, Any]]:
+def load_artifact(directory: LakePath) -> tuple[Any, dict[str, Any]]:
     """The artifact ``latest.json`` points at, and the pointer's record."""
     pointer = json.loads((directory / "latest.json").read_text())
-    return joblib.load(directory / pointer["artifact"]), pointer
+    return joblib.load(io.BytesIO((directory / pointer["artifact"]).read_bytes())), pointer

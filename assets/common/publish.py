@@ -25,7 +25,7 @@ def publish_table(
 ) -> dict[str, Any]:
     """Atomically replace ``group.name`` with ``frame``, register its view, return its metadata."""
     lake.replace(group, name, frame)
-    warehouse.register_view(group, name, lake.glob(group, name))
+    lake.register(warehouse, group, name)
     return table_metadata(
         lake.scan(group, name),
         rows_in=rows_in,

@@ -39,7 +39,7 @@ from assets.ingestion.sources import (
     source_label,
 )
 from resources import LakeResource, LandingZoneResource, WarehouseResource
-from resources.lake import scan_parts
+from resources.lake import LakePath, scan_parts
 from resources.rest_api import ApiError, CircuitOpenError
 from resources.s3 import S3StorageResource, is_s3_uri, join_key, split_s3_uri
 
@@ -242,7 +242,7 @@ def _source_resource_keys(spec: DatasetSpec) -> set[str]:
 def _pull_candidates(
     spec: DatasetSpec,
     context: dg.AssetExecutionContext,
-    table_dir: Path,
+    table_dir: LakePath,
     landing: LandingZoneResource,
     workdir: Path,
 ) -> tuple[list[Candidate], list[tuple[str, Path, str]]]:
@@ -373,7 +373,7 @@ def build_raw_asset(
         extra: dict = {}
         if partitioned:
             table, extra = _write_raw_days(context, spec, lake, files_dir, table_dir)
-        warehouse.register_view(GROUP, asset_name, lake.glob(GROUP, asset_name))
+        lake.register(warehouse, GROUP, asset_name)
         assert table is not None
         meta = table_metadata(
             table,
@@ -406,8 +406,8 @@ def _write_raw_days(
     context: dg.AssetExecutionContext,
     spec: DatasetSpec,
     lake: LakeResource,
-    files_dir: Path,
-    table_dir: Path,
+    files_dir: LakePath,
+    table_dir: LakePath,
 ) -> tuple[pl.LazyFrame, dict]:
     """Rewrite the run's days of a partitioned raw table; the table of those days and metadata."""
     key_range = context.partition_key_range

@@ -24,7 +24,15 @@ import polars as pl
 from assets.ingestion.conform import conform, empty_table
 from assets.ingestion.contracts import DatasetSpec
 from assets.ingestion.readers import BadFile, detect_format, read_landing_file
-from resources.lake import SCHEMA_PART, atomic_write_bytes, scan_parts, sink_parquet_atomic
+from resources.lake import (
+    SCHEMA_PART,
+    LakePath,
+    atomic_write_bytes,
+    read_parquet,
+    scan_parquet,
+    scan_parts,
+    sink_parquet_atomic,
+)
 
 LEDGER_SCHEMA = {
     "path": pl.String,
@@ -127,9 +135,9 @@ def list_landing_files(
     return files, refused
 
 
-def load_ledger(path: Path) -> pl.DataFrame:
+def load_ledger(path: LakePath) -> pl.DataFrame:
     if path.exists():
-        return pl.read_parquet(path)
+        return read_parquet(path)
     return pl.DataFrame(schema=LEDGER_SCHEMA)
 
 
@@ -208,7 +216,12 @@ def local_candidates(
 
 
 def _ingest_one(
-    spec: DatasetSpec, path: Path, outcome: FileOutcome, table_dir: Path, workdir: Path, limit: int
+    spec: DatasetSpec,
+    path: Path,
+    outcome: FileOutcome,
+    table_dir: LakePath,
+    workdir: Path,
+    limit: int,
 ) -> None:
     """Read, conform and write one file as a lake part; raise BadFile with a reason if it is bad."""
     if outcome.size == 0:
@@ -226,7 +239,7 @@ def _ingest_one(
     except pl.exceptions.PolarsError as exc:
         raise BadFile(parse_failure(fmt, exc)) from None
     counts = (
-        pl.scan_parquet(part)
+        scan_parquet(part)
         .select(
             pl.len().alias("rows"),
             pl.col("_ingest_errors").is_not_null().sum().alias("flagged"),
@@ -248,8 +261,8 @@ def ingest_landing_folder(
     spec: DatasetSpec,
     *,
     landing_root: Path,
-    table_dir: Path,
-    ledger_path: Path,
+    table_dir: LakePath,
+    ledger_path: LakePath,
     quarantine_dir: Path,
     max_file_bytes: int | None = None,
     log: Callable[[str], None] = lambda _m: None,
@@ -272,8 +285,8 @@ def ingest_candidates(
     spec: DatasetSpec,
     candidates: Iterable[Candidate],
     *,
-    table_dir: Path,
-    ledger_path: Path,
+    table_dir: LakePath,
+    ledger_path: LakePath,
     quarantine_dir: Path,
     refused: Iterable[tuple[str, Path, str]] = (),
     max_file_bytes: int | None = None,
@@ -353,11 +366,11 @@ def ingest_candidates(
     return report
 
 
-def table_parts(table_dir: Path) -> list[Path]:
-    return sorted(table_dir.glob("part-*.parquet"))
+def table_parts(table_dir: LakePath) -> list[LakePath]:
+    return sorted(table_dir.glob("part-*.parquet"))  # type: ignore[type-var]  # one kind each
 
 
-def scan_table(table_dir: Path) -> pl.LazyFrame:
+def scan_table(table_dir: LakePath) -> pl.LazyFrame:
     """All parts of a lake table, schemas unioned by name."""
     parts = table_parts(table_dir)
     if not parts:

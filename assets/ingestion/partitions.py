@@ -10,7 +10,6 @@ validation then quarantines it (``partition:<column>``: its date does not match 
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -21,7 +20,14 @@ import polars as pl
 from assets.ingestion.conform import conform
 from assets.ingestion.contracts import DatasetSpec
 from assets.ingestion.readers import BadFile, detect_format, read_landing_file
-from resources.lake import FULL_PART, sink_parquet_atomic
+from resources.lake import (
+    FULL_PART,
+    LakePath,
+    read_parquet,
+    remove_tree,
+    scan_parquet,
+    sink_parquet_atomic,
+)
 
 PARTITION = "_partition"
 DAY_PREFIX = "date="
@@ -51,12 +57,12 @@ def in_window(day: pl.Expr, window: Window) -> pl.Expr:
     return day.is_between(pl.lit(window.start), pl.lit(window.end)).fill_null(False)
 
 
-def file_days(part: Path, spec: DatasetSpec, window: Window) -> tuple[date, date, date]:
+def file_days(part: LakePath, spec: DatasetSpec, window: Window) -> tuple[date, date, date]:
     """(first, last, fallback) in-window days of one ingested file part; the fallback day takes
     the rows that cannot be placed by their date."""
     day = event_day(spec)
     row = (
-        pl.scan_parquet(part)
+        scan_parquet(part)
         .select(day.alias("d"))
         .filter(in_window(pl.col("d"), window))
         .select(pl.col("d").min().alias("lo"), pl.col("d").max().alias("hi"))
@@ -77,16 +83,16 @@ def assign(lf: pl.LazyFrame, spec: DatasetSpec, window: Window, fallback: date) 
     )
 
 
-def day_dir(table_dir: Path, day: date) -> Path:
+def day_dir(table_dir: LakePath, day: date) -> LakePath:
     return table_dir / f"{DAY_PREFIX}{day_key(day)}"
 
 
-def day_parts(table_dir: Path, days: Iterable[date]) -> list[Path]:
+def day_parts(table_dir: LakePath, days: Iterable[date]) -> list[LakePath]:
     """The existing part files of the given days of a table."""
     return [p for d in days if (p := day_dir(table_dir, d) / FULL_PART).exists()]
 
 
-def write_days(frame: pl.LazyFrame, table_dir: Path, days: Sequence[date]) -> dict[str, int]:
+def write_days(frame: pl.LazyFrame, table_dir: LakePath, days: Sequence[date]) -> dict[str, int]:
     """Replace each of ``days`` in the table with the rows of ``frame`` whose ``_partition`` is
     that day, one atomic file per day; a day with no rows left is removed. Days not listed are
     never touched. Returns the rows written per day (days with rows only)."""
@@ -100,7 +106,7 @@ def write_days(frame: pl.LazyFrame, table_dir: Path, days: Sequence[date]) -> di
             part = by_day.get(day)
             if part is None or part.height == 0:
                 if target.exists():
-                    shutil.rmtree(target)
+                    remove_tree(target)
                 continue
             sink_parquet_atomic(part, target / FULL_PART)
             written[day_key(day)] = part.height
@@ -115,17 +121,18 @@ def partition_keys_between(first: str, last: str) -> list[date]:
 FILE_DAYS_SCHEMA = {"part": pl.String, "first": pl.Date, "last": pl.Date, "fallback": pl.Date}
 
 
-def file_parts(files_dir: Path) -> list[Path]:
+def file_parts(files_dir: LakePath) -> list[LakePath]:
     """The ingested files of a dataset (one typed part each), without the empty schema part."""
-    return [p for p in sorted(files_dir.glob("part-*.parquet")) if "schema" not in p.name]
+    parts: list[LakePath] = sorted(files_dir.glob("part-*.parquet"))  # type: ignore[type-var]
+    return [p for p in parts if "schema" not in p.name]
 
 
-def file_day_index(files_dir: Path, state_path: Path, spec: DatasetSpec, window: Window):
+def file_day_index(files_dir: LakePath, state_path: LakePath, spec: DatasetSpec, window: Window):
     """(first, last, fallback) days of every ingested file, cached in ``state_path`` so each file
     is read for its dates once."""
     cached = pl.DataFrame(schema=FILE_DAYS_SCHEMA)
     if state_path.exists():
-        cached = pl.read_parquet(state_path)
+        cached = read_parquet(state_path)
     known = set(cached["part"].to_list())
     parts = file_parts(files_dir)
     new = []
@@ -143,9 +150,9 @@ def file_day_index(files_dir: Path, state_path: Path, spec: DatasetSpec, window:
 def rebuild_days(
     spec: DatasetSpec,
     *,
-    files_dir: Path,
-    table_dir: Path,
-    state_path: Path,
+    files_dir: LakePath,
+    table_dir: LakePath,
+    state_path: LakePath,
     window: Window,
     days: Sequence[date],
     empty: pl.DataFrame,
@@ -160,7 +167,7 @@ def rebuild_days(
     )
     relevant = index.filter(overlaps)
     frames = [
-        assign(pl.scan_parquet(files_dir / row["part"]), spec, window, row["fallback"])
+        assign(scan_parquet(files_dir / row["part"]), spec, window, row["fallback"])
         for row in relevant.iter_rows(named=True)
     ]
     if frames:

@@ -20,7 +20,14 @@ from psycopg import sql
 
 from assets.common.frames import as_json_text, is_nested
 from assets.ingestion.contracts import DatasetSpec
-from assets.ingestion.landing import Candidate, atomic_write_bytes, quarantine_file, sha256_file
+from assets.ingestion.landing import (
+    Candidate,
+    atomic_write_bytes,
+    quarantine_file,
+    sha256_file,
+    table_parts,
+)
+from resources.lake import LakePath, scan_parquet
 from resources.postgres import PostgresResource, qualified
 from resources.rest_api import MalformedResponseError, RestApiResource
 from resources.s3 import S3StorageResource, join_key
@@ -40,14 +47,14 @@ def source_label(spec: DatasetSpec) -> str:
     return src.folder or spec.name
 
 
-def lake_watermark(table_dir: Path, spec: DatasetSpec) -> Any | None:
+def lake_watermark(table_dir: LakePath, spec: DatasetSpec) -> Any | None:
     """The largest watermark value already in the lake among rows pulled from this source."""
     column = spec.source.watermark_column
-    parts = sorted(table_dir.glob("part-*.parquet"))
+    parts = table_parts(table_dir)
     if not column or not parts:
         return None
     label = source_label(spec) + "/"
-    lf = pl.concat([pl.scan_parquet(p) for p in parts], how="diagonal_relaxed")
+    lf = pl.concat([scan_parquet(p) for p in parts], how="diagonal_relaxed")
     return (
         lf.filter(pl.col("_source_file").str.starts_with(label))
         .select(pl.col(column).max())

@@ -114,7 +114,8 @@ def build_pipeline_asset(
                 elif dest.format == "duckdb":
                     table = dest.table or f"exports.{name}"
                     group, _, tname = table.rpartition(".")
-                    rows = warehouse.copy_table(group or "main", tname, lake.glob(GROUP, name))
+                    with lake.duckdb_source(GROUP, name) as source:
+                        rows = warehouse.copy_table(group or "main", tname, source)
                     written["duckdb"] = f"{table} ({rows} rows)"
                 else:
                     path = Path(reports.root) / "pipelines" / f"{name}.{dest.format}"

@@ -36,7 +36,14 @@ from assets.validation.rules import (
     trusted_reference,
 )
 from resources import LakeResource, WarehouseResource
-from resources.lake import SCHEMA_PART, atomic_write_bytes, scan_parts
+from resources.lake import (
+    SCHEMA_PART,
+    LakePath,
+    atomic_write_bytes,
+    read_parquet,
+    scan_parts,
+    sink_parquet_atomic,
+)
 
 GROUP = "validation"
 INGESTION = "ingestion"
@@ -57,7 +64,7 @@ class ValidationConfig(dg.Config):
     )
 
 
-def _history_dir(lake: LakeResource) -> Path:
+def _history_dir(lake: LakeResource) -> LakePath:
     return lake.table_dir(GROUP, HISTORY_TABLE)
 
 
@@ -65,7 +72,7 @@ def _load_history(lake: LakeResource, dataset: str) -> pl.DataFrame:
     parts = sorted(_history_dir(lake).glob(f"part-{dataset}-*.parquet"))
     if not parts:
         return pl.DataFrame(schema={"metric": pl.String, "value": pl.Float64})
-    return pl.concat([pl.read_parquet(p) for p in parts], how="diagonal_relaxed")
+    return pl.concat([read_parquet(p) for p in parts], how="diagonal_relaxed")
 
 
 def _gate_result(
@@ -239,7 +246,7 @@ def build_validation_asset(
                     lake.scan(INGESTION, f"raw_{rule.references}"), ref_spec, rule.ref_column, today
                 )
         auto_fix = policy == "auto_fix"
-        with tempfile.TemporaryDirectory(dir=_scratch(lake)) as tmp:
+        with tempfile.TemporaryDirectory(dir=lake.scratch_dir()) as tmp:
             staged = Path(tmp) / "flagged.parquet"
             explained = flag_rows(
                 raw,
@@ -276,7 +283,7 @@ def build_validation_asset(
             outlier_keys = _outlier_examples(flagged, spec)
         seconds = time.perf_counter() - started
         for table in (validated, quarantined):
-            warehouse.register_view(GROUP, table, lake.glob(GROUP, table))
+            lake.register(warehouse, GROUP, table)
 
         severity = dg.AssetCheckSeverity.WARN if policy == "warn" else dg.AssetCheckSeverity.ERROR
         checks = [_gate_result(g, severity, examples.get(g.name, [])) for g in gate_list]
@@ -368,12 +375,6 @@ def _other_days_keys(
     if not others:
         return None
     return scan_parts(sorted(others)).select(spec.key)
-
-
-def _scratch(lake: LakeResource) -> Path:
-    path = lake.state_path("tmp")
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 def _empty_report(spec: DatasetSpec) -> QualityReport:
@@ -492,13 +493,8 @@ def _append_history(
 ) -> None:
     run_id = context.run.run_id
     rows = history_rows(run_id, spec.name, report.metrics(), datetime.now(UTC))
-    directory = _history_dir(lake)
-    directory.mkdir(parents=True, exist_ok=True)
-    target = directory / f"part-{spec.name}-{run_id}.parquet"
-    tmp = directory / f".{target.name}.tmp"
-    rows.write_parquet(tmp)
-    tmp.replace(target)
-    warehouse.register_view(GROUP, HISTORY_TABLE, lake.glob(GROUP, HISTORY_TABLE))
+    sink_parquet_atomic(rows, _history_dir(lake) / f"part-{spec.name}-{run_id}.parquet")
+    lake.register(warehouse, GROUP, HISTORY_TABLE)
 
 
 def build_validation_assets(

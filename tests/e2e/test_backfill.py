@@ -1,6 +1,6 @@
 """A partitioned backfill run by the real daemon: queued ranged runs, each in its own process, on
-the Postgres instance, reading the landing zone from an S3-compatible server on loopback, at the
-same time; the lake they leave equals a single-process run's."""
+the Postgres instance, with the landing zone and the lake on an S3-compatible server on loopback,
+at the same time; the lake they leave on S3 equals a single-process run's on local disk."""
 
 from __future__ import annotations
 
@@ -8,13 +8,13 @@ import json
 from pathlib import Path
 
 import dagster as dg
-import polars as pl
 import psycopg
 import pytest
 
 from assets.ingestion.partitions import range_tags
 from pipeline_defs import build_definitions
 from pipeline_defs.settings import Settings
+from resources.lake import LakeResource
 from tests.e2e.daemon import (
     ROOT,
     cli_env,
@@ -40,15 +40,14 @@ TABLES = [
 SEED = "ops:\n  sample_landing_data:\n    config: {customers: 500, orders: 20000}\n"
 
 
-def _fingerprint(lake: Path, group: str, table: str) -> tuple[int, int]:
+def _fingerprint(lake: LakeResource, group: str, table: str) -> tuple[int, int]:
     """Row count and an order-independent checksum of a table's rows over all its files."""
-    files = sorted((lake / group / table).glob("**/part-*.parquet"))
-    frame = pl.concat([pl.read_parquet(f) for f in files], how="diagonal_relaxed")
+    frame = lake.scan(group, table).collect()
     frame = frame.select(sorted(frame.columns))
     return frame.height, int(frame.hash_rows(seed=0).sum())
 
 
-def _reference(tmp_path: Path, landing: str, aws: dict[str, str]) -> Path:
+def _reference(tmp_path: Path, landing: str, aws: dict[str, str]) -> LakeResource:
     """The same three ranges, one after another, in this process."""
     settings = Settings.from_env(
         {
@@ -66,7 +65,7 @@ def _reference(tmp_path: Path, landing: str, aws: dict[str, str]) -> Path:
         for first, last in RANGES:
             result = job.execute_in_process(instance=instance, tags=range_tags(first, last))
             assert result.success
-    return tmp_path / "reference" / "lake"
+    return LakeResource(root=str(tmp_path / "reference" / "lake"))
 
 
 def test_thirty_days_as_three_concurrent_queued_runs_equal_a_single_process_run(
@@ -78,11 +77,13 @@ def test_thirty_days_as_three_concurrent_queued_runs_equal_a_single_process_run(
     # concurrency, and the quarantine is compared either way.
     aws = {k: v for k, v in s3_env.items() if k.startswith("AWS_")}
     landing = f"s3://{s3_env['BUCKET']}/landing"  # the landing zone on moto's S3 server
+    lake_uri = f"s3://{s3_env['BUCKET']}/lake"  # and the lake every run process shares
     env = cli_env(
         tmp_path,
         home,
         **aws,
         PIPELINE_LANDING_URI=landing,
+        PIPELINE_LAKE_URI=lake_uri,
         DAGSTER_PG_URL=pg_url,
         PIPELINE_PARTITIONS="daily",
         PIPELINE_QUALITY_POLICY="warn",
@@ -147,7 +148,8 @@ def test_thirty_days_as_three_concurrent_queued_runs_equal_a_single_process_run(
     days = {f"2024-03-{d:02d}" for d in range(1, 31)}
     assert {p for a, p in partitions if a == "validated_orders"} == days
 
-    lake = tmp_path / "data" / "lake"
+    assert not (tmp_path / "data" / "lake").exists()  # no worker wrote a local lake
+    lake = LakeResource(root=lake_uri)
     reference = _reference(tmp_path, landing, aws)
     for group, table in TABLES:
         assert _fingerprint(lake, group, table) == _fingerprint(reference, group, table), table
