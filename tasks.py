@@ -55,7 +55,9 @@ def instance_env() -> dict[str, str]:
     home = Path(env.setdefault("DAGSTER_HOME", str(ROOT / ".dagster_home"))).absolute()
     env["DAGSTER_HOME"] = str(home)
     home.mkdir(parents=True, exist_ok=True)
-    variant = env.get("PIPELINE_INSTANCE", "local")
+    # The production profile (PIPELINE_ENV=production) runs on the Postgres instance.
+    default = "postgres" if env.get("PIPELINE_ENV") == "production" else "local"
+    variant = env.get("PIPELINE_INSTANCE", default)
     if variant == "postgres":
         if not env.get("DAGSTER_PG_URL"):
             sys.exit(

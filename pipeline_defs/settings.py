@@ -89,6 +89,18 @@ class Settings:
                 raise ValueError(
                     f"{name} must name a bucket, as in s3://bucket/prefix, not {uri!r}"
                 )
+        environment = env.get("PIPELINE_ENV") or "local"
+        if environment not in ("local", "production"):
+            raise ValueError(f"PIPELINE_ENV must be local or production, not {environment!r}")
+        if environment == "production":
+            # Any run worker (a pod, a process) must be able to run any step: the lake is the
+            # only thing steps share, so it must be object storage, not a local folder.
+            lake = env.get("PIPELINE_LAKE_URI", "")
+            if not lake.startswith("s3://"):
+                raise ValueError(
+                    "PIPELINE_LAKE_URI must be s3://bucket/prefix when PIPELINE_ENV=production "
+                    f"(every run worker reads and writes the lake), not {lake!r}"
+                )
         partitions = env.get("PIPELINE_PARTITIONS") or "none"
         if partitions not in ("none", "daily"):
             raise ValueError(f"PIPELINE_PARTITIONS must be none or daily, not {partitions!r}")
@@ -109,7 +121,7 @@ class Settings:
             quarantine_dir=data_dir / "quarantine",
             reports_dir=data_dir / "reports",
             datasets_dir=Path(env.get("PIPELINE_DATASETS_DIR", "datasets")),
-            environment=env.get("PIPELINE_ENV", "local"),
+            environment=environment,
             quality_policy=policy,
             executor=executor,
             env_present=frozenset(k for k in OPTIONAL_ENV if env.get(k)),

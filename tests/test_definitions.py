@@ -105,3 +105,16 @@ def test_source_resources_take_secrets_as_env_vars(settings):
     assert dg.AssetKey("postgres_exports") in graph.get_all_asset_keys()
     without = build_definitions(settings).resolve_asset_graph()
     assert dg.AssetKey("postgres_exports") not in without.get_all_asset_keys()
+
+
+def test_production_profile_needs_the_lake_on_s3():
+    import pytest
+
+    from pipeline_defs.settings import Settings
+
+    with pytest.raises(ValueError, match="PIPELINE_LAKE_URI must be s3://bucket/prefix when"):
+        Settings.from_env({"PIPELINE_ENV": "production"})
+    with pytest.raises(ValueError, match="PIPELINE_ENV must be local or production"):
+        Settings.from_env({"PIPELINE_ENV": "staging"})
+    prod = Settings.from_env({"PIPELINE_ENV": "production", "PIPELINE_LAKE_URI": "s3://b/lake"})
+    assert (prod.environment, prod.lake_uri) == ("production", "s3://b/lake")
