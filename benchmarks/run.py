@@ -302,6 +302,12 @@ def summarise(reps: list[dict[str, dict]], csv_mb: float) -> dict:
         "pipeline_ingest_mb_per_s": round(csv_mb / pipe["ingestion"], 1)
         if pipe.get("ingestion")
         else None,
+        # The features stage against validation of the same data (a target of its own).
+        "pipeline_features_over_validation": round(
+            pipe.get("features", 0.0) / pipe["validation"], 2
+        )
+        if pipe.get("validation")
+        else None,
         "max_stage_peak_rss_mb": out["pipeline_by_stage"]["peak_rss_mb"],
         "dagster_overhead_share": round(
             out["pipeline"]["dagster_overhead_s"] / out["pipeline"]["run_wall_s"], 3
