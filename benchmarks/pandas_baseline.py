@@ -3,10 +3,12 @@
 It reads the same landing CSVs with pandas, casts them to the same contracts, validates them with
 pandera-on-pandas (a ``DataFrameSchema`` built from the same specs, ``lazy=True`` to collect
 every failure) plus pandas code for keys, foreign keys and cross-field rules, splits valid from
-quarantined rows, writes both to Parquet, then does the enrichment joins and aggregates.
+quarantined rows, writes both to Parquet, then does the enrichment joins and aggregates, the
+churn, revenue and price features, and the churn model, scores and segments with the same
+scikit-learn estimators, settings and sample sizes as the pipeline.
 
-Features and models are not in the baseline yet, so the comparison covers ingest, validate and
-enrich only (the benchmark says so in its output).
+Not in the baseline: the revenue forecast, the price-elasticity model and the anomaly detectors
+(the pipeline's analytics stage does them too, so the analytics comparison favours pandas).
 """
 
 from __future__ import annotations
@@ -14,11 +16,13 @@ from __future__ import annotations
 import time
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
+from assets.features.blueprints import CHURN_FEATURES, ENGAGEMENT_WEIGHTS, PLAN_SCORE
 from assets.ingestion.contracts import ColumnSpec, CompareRule, DatasetSpec, load_catalog
 
 ORDER = ["customers", "products", "orders", "support_tickets", "usage_events"]
@@ -212,4 +216,227 @@ def run(data_dir: Path, out_dir: Path) -> dict[str, float]:
     )
     product_daily.to_parquet(out_dir / "product_daily_sales.parquet")
     timings["enrichment"] = time.perf_counter() - started
+
+    started = time.perf_counter()
+    last = max(
+        orders["order_ts"].max(),
+        valid["support_tickets"]["opened_ts"].max(),
+        valid["usage_events"]["event_ts"].max(),
+    ).normalize()
+    holdout_cutoff = last - pd.Timedelta(days=HORIZON_DAYS)
+    train_cutoff = holdout_cutoff - pd.Timedelta(days=HORIZON_DAYS)
+    inputs = (valid["customers"], orders, valid["support_tickets"], valid["usage_events"])
+    churn = pd.concat(
+        [
+            churn_features(*inputs, train_cutoff, labelled=True).assign(snapshot="train"),
+            churn_features(*inputs, holdout_cutoff, labelled=True).assign(snapshot="holdout"),
+        ],
+        ignore_index=True,
+    )
+    churn.to_parquet(out_dir / "churn_features.parquet")
+    current = churn_features(*inputs, last, labelled=False)
+    current.to_parquet(out_dir / "churn_features_current.parquet")
+    revenue_features(daily.reset_index()).to_parquet(out_dir / "revenue_features.parquet")
+    price_features(product_daily.reset_index(), valid["products"]).to_parquet(
+        out_dir / "price_features.parquet"
+    )
+    timings["features"] = time.perf_counter() - started
+
+    started = time.perf_counter()
+    model, auc = churn_model(churn)
+    scores = current[["customer_id"]].assign(
+        churn_probability=model.predict_proba(current[FEATURES])[:, 1]
+    )
+    scores.to_parquet(out_dir / "churn_scores.parquet")
+    segments(profiles, last).to_parquet(out_dir / "customer_segments.parquet")
+    timings["analytics"] = time.perf_counter() - started
+    timings["churn_holdout_auc"] = auc
     return timings
+
+
+HORIZON_DAYS = 60
+SEED = 0  # the pipeline's
+FEATURES = CHURN_FEATURES  # the same nine features, computed below with pandas
+
+
+def churn_features(
+    customers: pd.DataFrame,
+    orders: pd.DataFrame,
+    tickets: pd.DataFrame,
+    events: pd.DataFrame,
+    cutoff: pd.Timestamp,
+    *,
+    labelled: bool,
+) -> pd.DataFrame:
+    """The nine churn features as of ``cutoff`` (the pipeline's formulas), and the label."""
+    end = cutoff + pd.Timedelta(days=1)
+    o = orders[orders["order_ts"] < end]
+    t = tickets[tickets["opened_ts"] < end]
+    e = events[events["event_ts"] < end]
+    last = (
+        pd.concat(
+            [
+                o.groupby("customer_id")["order_ts"].max(),
+                t.groupby("customer_id")["opened_ts"].max(),
+                e.groupby("customer_id")["event_ts"].max(),
+            ],
+            axis=1,
+        )
+        .max(axis=1)
+        .dt.normalize()
+        .rename("last_activity")
+    )
+    created = pd.to_datetime(customers["account_created_date"])
+    base = customers.loc[created <= cutoff, ["customer_id", "plan_type"]].assign(
+        created=created[created <= cutoff]
+    )
+    base = (
+        base.join(last, on="customer_id")
+        .join(o.groupby("customer_id")["revenue"].sum().rename("total_value"), on="customer_id")
+        .join(t.groupby("customer_id").size().rename("tickets"), on="customer_id")
+        .join(e.groupby("customer_id").size().rename("events"), on="customer_id")
+    )
+    base[["total_value", "tickets", "events"]] = base[["total_value", "tickets", "events"]].fillna(
+        0
+    )
+    tenure = (cutoff - base["created"]).dt.days + 1.0
+    days_since = (cutoff - base["last_activity"].fillna(base["created"])).dt.days.astype(float)
+    f = base[["customer_id", "plan_type"]].copy()
+    f["days_since_last_activity"] = days_since
+    f["account_tenure_days"] = tenure
+    f["daily_value_rate"] = base["total_value"] / tenure
+    f["support_intensity"] = base["tickets"] / (tenure / 30.4375)
+    f["feature_usage_rate"] = base["events"] / tenure
+    f["activity_recency_score"] = np.exp(-days_since / 30.0)
+    f["plan_value_score"] = base["plan_type"].map(PLAN_SCORE).fillna(0).astype(int)
+    n = len(f)
+    rank = base["total_value"].rank(method="min")
+    f["value_tier"] = (np.floor((rank - 1) / max(n, 1) * 4).clip(0, 3) + 1).astype(int)
+    usage_rank = (f["feature_usage_rate"].rank() - 1) / max(n - 1, 1)
+    support_rank = (f["support_intensity"].rank() - 1) / max(n - 1, 1)
+    w = ENGAGEMENT_WEIGHTS
+    f["engagement_score"] = (
+        w["recency"] * f["activity_recency_score"]
+        + w["usage"] * usage_rank
+        + w["value"] * (f["value_tier"] - 1) / 3
+        + w["plan"] * f["plan_value_score"] / 3
+        + w["low_support"] * (1 - support_rank)
+    ).clip(0, 1)
+    f = f.sort_values("customer_id", ignore_index=True)
+    if not labelled:
+        return f
+    after = end + pd.Timedelta(days=HORIZON_DAYS)
+    active = pd.concat(
+        [
+            orders.loc[orders["order_ts"].between(end, after, inclusive="left"), "customer_id"],
+            tickets.loc[tickets["opened_ts"].between(end, after, inclusive="left"), "customer_id"],
+            events.loc[events["event_ts"].between(end, after, inclusive="left"), "customer_id"],
+        ]
+    ).unique()
+    f["churned"] = ~f["customer_id"].isin(active)
+    return f
+
+
+def revenue_features(daily: pd.DataFrame) -> pd.DataFrame:
+    """Moving averages, growth rates, seasonal indices and volatility per day."""
+    d = daily.sort_values("day").reset_index(drop=True)
+    r = d["revenue"]
+    for w in (7, 30, 90):
+        d[f"ma_{w}"] = r.rolling(w, min_periods=1).mean()
+    for lag in (1, 7, 30):
+        d[f"growth_{lag}d"] = (r / r.shift(lag) - 1).replace([np.inf, -np.inf], np.nan)
+    d["day_of_week"], d["month"] = d["day"].dt.dayofweek, d["day"].dt.month
+    d["quarter"] = d["day"].dt.quarter
+    mean = r.mean()
+    for part in ("day_of_week", "month", "quarter"):
+        d[f"{part}_index"] = d.groupby(part)["revenue"].transform("mean") / mean
+    d["volatility_30d"] = r.rolling(30, min_periods=7).std() / r.rolling(30, min_periods=7).mean()
+    return d
+
+
+def price_features(product_daily: pd.DataFrame, products: pd.DataFrame) -> pd.DataFrame:
+    """Product x week: revenue, price index, demand trend, elasticity indicator, position."""
+    s = product_daily.merge(products[["product_id", "category"]], on="product_id", how="left")
+    s["period"] = s["day"].dt.to_period("W").dt.start_time
+    s["paid"] = s["avg_price"] * s["quantity"]
+    per = (
+        s.groupby(["product_id", "category", "period"], dropna=False)
+        .agg(quantity=("quantity", "sum"), revenue=("revenue", "sum"), paid=("paid", "sum"))
+        .reset_index()
+        .sort_values(["product_id", "period"])
+    )
+    per["avg_price"] = per["paid"] / per["quantity"]
+    g = per.groupby("product_id")
+    per["price_index"] = per["avg_price"] / g["avg_price"].transform("median")
+    per["demand_trend"] = per["quantity"] / g["quantity"].transform(
+        lambda q: q.shift(1).rolling(4, min_periods=1).mean()
+    )
+    dlogp = np.log(per["avg_price"]) - np.log(g["avg_price"].shift(1))
+    dlogq = np.log(per["quantity"]) - np.log(g["quantity"].shift(1))
+    per["elasticity_indicator"] = (dlogq / dlogp).where(dlogp.abs() >= 0.005)
+    per["price_position"] = per.groupby(["category", "period"])["price_index"].rank(pct=True)
+    return per
+
+
+def churn_model(churn: pd.DataFrame) -> tuple[Any, float]:
+    """The pipeline's estimator and settings: fit on the train snapshot, judged on the holdout,
+    with permutation importance on at most 5,000 holdout rows."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.impute import SimpleImputer
+    from sklearn.inspection import permutation_importance
+    from sklearn.metrics import roc_auc_score
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import RobustScaler
+
+    from assets.analytics.models import CLASSIFIER_PARAMS
+
+    train, test = churn[churn["snapshot"] == "train"], churn[churn["snapshot"] == "holdout"]
+    numeric = Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", RobustScaler())])
+    model = Pipeline(
+        [
+            ("preprocess", ColumnTransformer([("num", numeric, FEATURES)])),
+            ("classifier", HistGradientBoostingClassifier(**CLASSIFIER_PARAMS)),
+        ]
+    )
+    model.fit(train[FEATURES], train["churned"].astype(int))
+    y = test["churned"].astype(int).to_numpy()
+    auc = float(roc_auc_score(y, model.predict_proba(test[FEATURES])[:, 1]))
+    sample = np.random.default_rng(SEED).permutation(len(y))[:5000]
+    permutation_importance(
+        model,
+        test[FEATURES].iloc[sample],
+        y[sample],
+        scoring="roc_auc",
+        n_repeats=3,
+        random_state=SEED,
+        n_jobs=1,
+    )
+    return model, auc
+
+
+def segments(profiles: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    """KMeans on log-scaled RFM and usage, k in 3..6 by silhouette on a 5,000-row sample."""
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import silhouette_score
+    from sklearn.preprocessing import StandardScaler
+
+    last = profiles["last_order"].fillna(pd.to_datetime(profiles["account_created_date"]))
+    X = pd.DataFrame(
+        {
+            "recency_days": (as_of - last).dt.days,
+            "order_count": profiles["order_count"],
+            "total_value": profiles["total_value"],
+            "feature_usage_count": profiles["events"],
+            "distinct_features_used": profiles["features"],
+        }
+    ).fillna(0)
+    Z = StandardScaler().fit_transform(np.log1p(X.to_numpy(dtype=float).clip(0, None)))
+    idx = np.random.default_rng(SEED).choice(len(Z), size=min(5000, len(Z)), replace=False)
+    scores = {}
+    for k in range(3, 7):
+        labels = KMeans(n_clusters=k, random_state=SEED).fit_predict(Z)
+        scores[k] = silhouette_score(Z[idx], labels[idx])
+    best = max(scores, key=lambda k: scores[k])
+    labels = KMeans(n_clusters=best, random_state=SEED).fit_predict(Z)
+    return profiles[["customer_id"]].assign(segment=labels)

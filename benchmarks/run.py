@@ -47,7 +47,10 @@ SCALES = {
 }
 CONTENDERS = ("pipeline", "pipeline_by_stage", "pandas", "duckdb_floor", "polars_floor")
 STAGES = ("ingestion", "validation", "enrichment", "features", "analytics", "reports")
-COMPARED = ("ingestion", "validation", "enrichment")
+# Stages the pandas baseline does too. Its analytics leave out the forecast, elasticity and
+# anomaly models, which the pipeline's analytics stage includes (that favours pandas).
+COMPARED = ("ingestion", "validation", "enrichment", "features", "analytics")
+FIRST_THREE = ("ingestion", "validation", "enrichment")
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -152,7 +155,9 @@ def _pandas(data_dir: Path) -> dict:
     from benchmarks.pandas_baseline import run
 
     with tempfile.TemporaryDirectory() as tmp:
-        return {"stages": run(data_dir, Path(tmp))}
+        timings = run(data_dir, Path(tmp))
+    auc = timings.pop("churn_holdout_auc")
+    return {"stages": timings, "churn_holdout_auc": round(auc, 4)}
 
 
 def _duckdb_floor(data_dir: Path) -> dict:
@@ -280,8 +285,10 @@ def summarise(reps: list[dict[str, dict]], csv_mb: float) -> dict:
             )
             out[name]["run_wall_s"] = round(_median([r["run_wall_s"] for r in runs]), 3)
     pipe, pandas = out["pipeline"]["stages_s"], out["pandas"]["stages_s"]
-    covered_pipe = sum(pipe.get(s, 0.0) for s in COMPARED)
-    covered_pandas = sum(pandas.get(s, 0.0) for s in COMPARED)
+    covered_pipe = sum(pipe.get(s, 0.0) for s in FIRST_THREE)
+    covered_pandas = sum(pandas.get(s, 0.0) for s in FIRST_THREE)
+    all_pipe = sum(pipe.get(s, 0.0) for s in COMPARED)
+    all_pandas = sum(pandas.get(s, 0.0) for s in COMPARED)
     ingest_validate = pipe.get("ingestion", 0.0) + pipe.get("validation", 0.0)
     floor = min(
         out["duckdb_floor"]["stages_s"]["ingestion"], out["polars_floor"]["stages_s"]["ingestion"]
@@ -289,6 +296,9 @@ def summarise(reps: list[dict[str, dict]], csv_mb: float) -> dict:
     out["ratios"] = {
         "pandas_over_pipeline_ingest_validate_enrich": round(covered_pandas / covered_pipe, 2)
         if covered_pipe
+        else None,
+        "pandas_over_pipeline_through_analytics": round(all_pandas / all_pipe, 2)
+        if all_pipe
         else None,
         "pandas_over_pipeline_peak_rss": round(
             out["pandas"]["peak_rss_mb"] / out["pipeline"]["peak_rss_mb"], 2
