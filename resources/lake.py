@@ -127,8 +127,9 @@ class S3LakePath:
         """Objects under this folder whose relative key matches ``pattern`` segment by segment
         (``*`` never crosses a ``/``, as in ``pathlib``)."""
         wanted = pattern.split("/")
+        folder = self.key + "/" if self.key else ""
         for key in self._keys():
-            rel = key[len(self.key) + 1 :].split("/")
+            rel = key[len(folder) :].split("/")
             if len(rel) == len(wanted) and all(
                 fnmatch.fnmatchcase(r, w) for r, w in zip(rel, wanted, strict=True)
             ):

@@ -45,6 +45,10 @@ def test_s3_paths_behave_like_the_local_folders_the_stages_use(s3_env: dict[str,
     atomic_write_bytes(table / "latest.json", b'{"v": 1}')
     assert table.is_dir() and (table / "part-full.parquet").is_file()
     assert [p.name for p in table.glob("part-*.parquet")] == ["part-full.parquet"]
+    bucket_root = S3LakePath(s3_env["BUCKET"], "")  # a lake at the root of its bucket
+    assert [str(p) for p in bucket_root.glob("lake/g/t/part-*.parquet")] == [
+        str(table / "part-full.parquet")
+    ]
     assert [str(p.parent.name) for p in table.glob("date=*/part-*.parquet")] == ["date=2024-01-02"]
     assert (table / "latest.json").read_text() == '{"v": 1}'
     assert read_parquet(table / "part-full.parquet").equals(frame)
