@@ -11,6 +11,8 @@ import duckdb
 import psycopg
 import pytest
 
+from tests.e2e.daemon import dagster
+
 ROOT = Path(__file__).resolve().parents[2]
 DAGSTER = str(Path(sys.executable).with_name("dagster"))
 pytestmark = pytest.mark.e2e
@@ -126,14 +128,16 @@ def test_out_of_range_job_config_is_refused_before_the_run_naming_the_field(tmp_
     env = _env(tmp_path, ROOT / "dagster.yaml")
     config = tmp_path / "config.yaml"
     config.write_text("ops:\n  sample_landing_data:\n    config: {defect_rate: 0.9}\n")
-    job = ["-m", "pipeline_defs", "-j", "generate_sample_data", "-c", str(config)]
-    done = subprocess.run(
-        [DAGSTER, "job", "execute", *job],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
+    done = dagster(
+        env,
+        "job",
+        "execute",
+        "-m",
+        "pipeline_defs",
+        "-j",
+        "generate_sample_data",
+        "-c",
+        str(config),
     )
     assert done.returncode != 0
     out = done.stdout + done.stderr
