@@ -9,6 +9,7 @@ a missing required column fails the file.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 
 import polars as pl
 
@@ -31,25 +32,32 @@ _TRUE = ("true", "t", "yes", "y", "1")
 _FALSE = ("false", "f", "no", "n", "0")
 
 
-_FIRST_FORMAT = {"date": "%Y-%m-%d", "datetime": _DATETIME_FORMATS[0]}
+def _fast_parse(src: pl.Expr, kind: str) -> pl.Expr | None:
+    """The cheapest parser for a type's usual spelling, over the raw (unstripped) text.
 
-
-def _first_parse(t: pl.Expr, kind: str) -> pl.Expr:
-    """The most common format only (ISO), for a stripped date or datetime text."""
+    Where it gives a value, the full parser (``_parse_text``) gives the same value; the full
+    parser then runs only on the texts this left null (see ``_sparse``). With both, conforming
+    2M orders in memory went from 1.35 s to 0.48 s with identical output.
+    """
+    if kind == "integer":
+        return src.cast(pl.Int64, strict=False)
+    if kind == "float":
+        return src.cast(pl.Float64, strict=False)
     if kind == "date":
-        return t.str.to_date(_FIRST_FORMAT["date"], strict=False)
-    return t.str.to_datetime(_FIRST_FORMAT["datetime"], strict=False, time_unit="us")
+        return src.str.to_date("%Y-%m-%d", strict=False)
+    if kind == "datetime":
+        # Without "%.f": Polars' fixed-format fast path, ~3.5x the speed of the fractional one.
+        # cache=False: timestamps are nearly all distinct, so the cache of parsed texts only
+        # costs (0.16 s against 0.08 s per 4M rows).
+        return src.str.to_datetime("%Y-%m-%dT%H:%M:%S", strict=False, time_unit="us", cache=False)
+    return None
 
 
-def _parse_text(
-    text: pl.Expr, col: ColumnSpec, staged: tuple[pl.Expr, pl.Expr] | None = None
-) -> pl.Expr:
+def _parse_text(text: pl.Expr, col: ColumnSpec) -> pl.Expr:
     """``text`` parsed as the column's type; null where it does not parse.
 
     Dates and datetimes try the ISO format first and the other formats only on the texts it
-    left unparsed. ``staged`` is (first parse, unparsed text) over columns ``conform`` computed
-    first: the fallback formats then run over a column that is nearly all null, which cut
-    parsing an orders timestamp column from 0.8 s to 0.16 s per million rows.
+    left unparsed, so the fallbacks run over a column that is nearly all null.
     """
     t = text.str.strip_chars()
     if col.type == "string":
@@ -65,18 +73,17 @@ def _parse_text(
     if col.type == "boolean":
         low = t.str.to_lowercase()
         return pl.when(low.is_in(_TRUE)).then(True).when(low.is_in(_FALSE)).then(False)
-    if staged is None:
-        first = _first_parse(t, col.type)
-        rest = pl.when(first.is_null()).then(t)
-    else:
-        first, rest = staged
     if col.type == "date":
+        first = t.str.to_date("%Y-%m-%d", strict=False)
+        rest = pl.when(first.is_null()).then(t)
         return pl.coalesce(
             first,
             rest.str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False),
             rest.str.to_date("%Y/%m/%d", strict=False),
         )
     if col.type == "datetime":
+        first = t.str.to_datetime(_DATETIME_FORMATS[0], strict=False, time_unit="us")
+        rest = pl.when(first.is_null()).then(t)
         with_tz = rest.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%z", strict=False, time_unit="us")
         return pl.coalesce(
             first,
@@ -92,34 +99,15 @@ def _present_text(src: pl.Expr) -> pl.Expr:
     return pl.when(src.str.strip_chars().is_in(NULL_TOKENS)).then(None).otherwise(src)
 
 
-def _staging(name: str, dtype: pl.DataType, col: ColumnSpec) -> list[pl.Expr]:
-    """Columns ``conform`` computes first for a date or datetime text column: the ISO parse
-    and the stripped text (see ``_parse_text``)."""
-    if dtype != pl.String or col.type not in _FIRST_FORMAT:
-        return []
-    t = _present_text(pl.col(name)).str.strip_chars()
-    return [
-        _first_parse(t, col.type).alias(f"__first__{name}"),
-        t.alias(f"__text__{name}"),
-    ]
-
-
 def _typed(name: str, dtype: pl.DataType, col: ColumnSpec) -> tuple[pl.Expr, pl.Expr]:
     """(typed value, original text when the cast failed else null) for one spec column."""
-    value = _typed_value(name, dtype, col)
-    return value, _failed_text(name, dtype, value)
+    value = _typed_value(pl.col(name), dtype, col)
+    return value, _failed_text(pl.col(name), dtype, value)
 
 
-def _typed_value(
-    name: str, dtype: pl.DataType, col: ColumnSpec, *, staged: bool = False
-) -> pl.Expr:
-    src = pl.col(name)
+def _typed_value(src: pl.Expr, dtype: pl.DataType, col: ColumnSpec) -> pl.Expr:
     if dtype == pl.String:
-        pair = None
-        if staged and col.type in _FIRST_FORMAT:
-            first = pl.col(f"__first__{name}")
-            pair = (first, pl.when(first.is_null()).then(pl.col(f"__text__{name}")))
-        value = _parse_text(_present_text(src), col, pair)
+        value = _parse_text(_present_text(src), col)
     elif col.type == "date" and dtype == pl.Datetime:
         value = src.dt.date()
     else:
@@ -127,16 +115,34 @@ def _typed_value(
     return value.cast(col.polars_type)
 
 
-def _failed_text(name: str, dtype: pl.DataType, typed: pl.Expr) -> pl.Expr:
+def _failed_text(src: pl.Expr, dtype: pl.DataType, typed: pl.Expr) -> pl.Expr:
     """The original text where a present value did not cast (``typed`` is null), else null."""
-    src = pl.col(name)
     if dtype == pl.String:
-        present = src.is_not_null() & ~src.str.strip_chars().is_in(NULL_TOKENS)
-        text = src
-    else:
-        present = src.is_not_null()
-        text = src.cast(pl.String)
-    return pl.when(present & typed.is_null()).then(text)
+        # Only the texts that did not cast are stripped and checked for null tokens.
+        left = pl.when(typed.is_null()).then(src)
+        return pl.when(~left.str.strip_chars().is_in(NULL_TOKENS)).then(left)
+    return pl.when(src.is_not_null() & typed.is_null()).then(src.cast(pl.String))
+
+
+def _sparse(src: pl.Expr, build: Callable[[pl.Expr], pl.Expr], dtype: pl.DataType) -> pl.Expr:
+    """``build`` applied to the non-null values of ``src`` only, null elsewhere.
+
+    For columns that are nearly all null (the texts the fast parse left): Polars' string kernels
+    cost about the same per row whether a value is null or not (~17 ns a row for each of the
+    eight datetime formats), so each batch is filtered to its non-null values first, and a batch
+    with none (the usual case) costs one null count. Elementwise, so it streams; the Python call
+    per batch holds the GIL only to dispatch Polars work on the few values.
+    """
+
+    def apply(batch: pl.Series) -> pl.Series:
+        out = pl.Series(batch.name, [], dtype=dtype).extend_constant(None, batch.len())
+        if batch.null_count() == batch.len():
+            return out
+        present = batch.is_not_null()
+        values = batch.filter(present).to_frame("v").select(build(pl.col("v")).cast(dtype))
+        return out.scatter(present.arg_true(), values.to_series())
+
+    return src.map_batches(apply, return_dtype=dtype, is_elementwise=True)
 
 
 def _json_pair(name: str, text: pl.Expr) -> pl.Expr:
@@ -166,23 +172,33 @@ def conform(
                 hints.append(repr(m))
         raise BadFile(f"missing required column(s): {', '.join(hints)}")
     # Typed values are computed once into temporary columns: the failure text reads them back
-    # instead of parsing again (datetime parsing tries several formats; doing it twice was
-    # ~40% of conforming a file).
-    staging: list[pl.Expr] = []
+    # instead of parsing again. The fast parse of the usual spelling comes first, in its own
+    # column, so the full parser sees only the texts it left (nearly all null).
+    fast: list[pl.Expr] = []
     typed: list[pl.Expr] = []
     values: list[pl.Expr] = []
     errors: list[pl.Expr] = []
     for col in spec.columns:
-        if col.name in present:
-            tmp = f"__typed__{col.name}"
-            staging += _staging(col.name, schema[col.name], col)
-            typed.append(_typed_value(col.name, schema[col.name], col, staged=True).alias(tmp))
-            values.append(pl.col(tmp).alias(col.name))
-            errors.append(
-                _json_pair(col.name, _failed_text(col.name, schema[col.name], pl.col(tmp)))
-            )
-        else:
+        if col.name not in present:
             values.append(pl.lit(None, dtype=col.polars_type).alias(col.name))
+            continue
+        src, dtype, tmp = pl.col(col.name), schema[col.name], f"__typed__{col.name}"
+        quick = _fast_parse(src, col.type) if dtype == pl.String else None
+        if quick is None:
+            value = _typed_value(src, dtype, col)
+        else:
+            first = pl.col(f"__fast__{col.name}")
+            fast.append(quick.cast(col.polars_type).alias(f"__fast__{col.name}"))
+            rest = pl.when(first.is_null()).then(src)
+            value = pl.coalesce(
+                first,
+                _sparse(rest, lambda t, c=col: _typed_value(t, pl.String(), c), col.polars_type),
+            )
+        typed.append(value.alias(tmp))
+        values.append(pl.col(tmp).alias(col.name))
+        if col.type != "string":  # any text is a valid string: nothing to keep
+            failed = _failed_text(src, dtype, pl.col(tmp))
+            errors.append(_sparse(failed, lambda t, n=col.name: _json_pair(n, t), pl.String()))
     extras = [
         pl.col(c).cast(pl.String)
         for c in schema.names()
@@ -197,7 +213,7 @@ def conform(
     )
     return (
         lf.with_row_index("_row_number", offset=1)
-        .with_columns(staging)
+        .with_columns(fast)
         .with_columns(typed)
         .select(
             *values,

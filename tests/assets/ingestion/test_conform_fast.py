@@ -1,0 +1,144 @@
+"""The fast cast path in ``conform`` gives what the full parser gives, value for value.
+
+``conform`` casts each column's usual spelling with the cheapest parser and runs the full parser
+(whitespace, null tokens, every date format, integral floats) only on what that left, one batch
+at a time and only on the batch's non-null values (``_sparse``). The full parser on its own is
+``_typed``, which profiling also uses; these tests hold the two to the same answer.
+"""
+
+import json
+from datetime import date, datetime
+
+import polars as pl
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from polars.testing import assert_series_equal
+
+from assets.ingestion.conform import ERRORS_COLUMN, _sparse, _typed, conform
+from assets.ingestion.contracts import ColumnSpec, DatasetSpec
+
+SPEC = DatasetSpec.model_validate(
+    {
+        "name": "t",
+        "columns": [
+            {"name": "i", "type": "integer"},
+            {"name": "f", "type": "float"},
+            {"name": "d", "type": "date"},
+            {"name": "ts", "type": "datetime"},
+            {"name": "b", "type": "boolean"},
+            {"name": "s", "type": "string"},
+        ],
+    }
+)
+
+NUMBERS = ["5", " 5", "5 ", "+5", "-3", "5.0", "5.5", "1e3", "nan", "inf", "1,5", "0x10", "N/A"]
+DAYS = ["2024-01-02", "2024-1-2", " 2024-01-02", "2024/01/05", "2024-01-02T10:00:00", "2024-02-30"]
+TIMES = [
+    "2024-01-02T10:00:00",
+    "2024-01-02T10:00:00.25",
+    "2024-01-02 11:00:00.5",
+    " 2024-01-02T10:00:00",
+    "2024-01-02T10:00",
+    "2024-01-03T10:00:00+02:00",
+    "2024-01-03T10:00:00Z",
+    "2024-01-03",
+    "2024-13-03T10:00:00",
+]
+SHARED = ["", "  ", "null", "NULL", "None", " null ", "x", "\u00e9t\u00e9", 'a "quote"\nline']
+
+
+def text(choices: list[str]) -> st.SearchStrategy[str | None]:
+    return st.one_of(st.none(), st.sampled_from(choices + SHARED))
+
+
+ROWS = st.lists(
+    st.fixed_dictionaries(
+        {
+            "i": text(NUMBERS),
+            "f": text(NUMBERS),
+            "d": text(DAYS),
+            "ts": text(TIMES),
+            "b": text(["true", "F", "yes", "0", "2"]),
+            "s": text(["a", " b "]),
+        }
+    ),
+    min_size=1,
+    max_size=60,
+)
+
+
+def full_parser(frame: pl.DataFrame) -> pl.DataFrame:
+    """Each column through ``_typed`` alone: the full parser on every value, no fast path."""
+    exprs = []
+    for col in SPEC.columns:
+        value, failed = _typed(col.name, pl.String(), col)
+        exprs += [value.alias(col.name), failed.alias(f"failed_{col.name}")]
+    return frame.select(exprs)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ROWS)
+def test_conform_agrees_with_the_full_parser(rows):
+    frame = pl.DataFrame(rows, schema=dict.fromkeys(SPEC.column_map, pl.String))
+    got = conform(frame.lazy(), SPEC, source_file="f", file_sha256="h").collect()
+    want = full_parser(frame)
+    for col in SPEC.columns:
+        assert_series_equal(got[col.name], want[col.name])  # NaN equals NaN here
+    # The failure text: every column whose present text did not cast, as a JSON object.
+    errors = [json.loads(e) if e else {} for e in got[ERRORS_COLUMN].to_list()]
+    for col in SPEC.columns:
+        failed = want[f"failed_{col.name}"].to_list()
+        if col.type == "string":
+            assert failed == [None] * len(failed)
+        assert [e.get(col.name) for e in errors] == failed, col.name
+
+
+def test_conform_streams_many_batches_with_sparse_failures():
+    """Streaming (several batches), failures in some batches only, and whole batches clean."""
+    n = 300_000
+    frame = pl.DataFrame(
+        {
+            "i": pl.select(
+                pl.when(pl.int_range(n) % 100_003 != 7)
+                .then(pl.int_range(n).cast(pl.String))
+                .otherwise(pl.lit("N/A"))
+            ).to_series(),
+            "ts": ["2024-01-02T10:00:00"] * (n - 2) + ["2024-01-02 10:00", "soon"],
+        }
+    )
+    spec = DatasetSpec.model_validate(
+        {
+            "name": "t",
+            "columns": [{"name": "i", "type": "integer"}, {"name": "ts", "type": "datetime"}],
+        }
+    )
+    got = conform(frame.lazy(), spec, source_file="f", file_sha256="h").collect(engine="streaming")
+    assert got.height == n
+    bad = [7, 100_010, 200_013]
+    assert got["i"].is_null().arg_true().to_list() == bad
+    assert got["i"].sum() == sum(range(n)) - sum(bad)
+    assert got["ts"][-2] == datetime(2024, 1, 2, 10, 0)
+    assert got["ts"].is_null().arg_true().to_list() == [n - 1]
+    assert got.filter(pl.col(ERRORS_COLUMN).is_not_null())[ERRORS_COLUMN].to_list() == [
+        '{"i": "N/A"}',
+        '{"i": "N/A"}',
+        '{"i": "N/A"}',
+        '{"ts": "soon"}',
+    ]
+
+
+def test_sparse_applies_only_to_present_values_and_keeps_positions():
+    frame = pl.DataFrame({"t": [None, "2024-01-05", None, None, "x", "2024-01-07"]})
+    col = ColumnSpec(name="t", type="date")
+    out = frame.select(
+        _sparse(pl.col("t"), lambda t: t.str.to_date("%Y-%m-%d", strict=False), pl.Date())
+    )
+    assert out.to_series().to_list() == [
+        None,
+        date(2024, 1, 5),
+        None,
+        None,
+        None,
+        date(2024, 1, 7),
+    ]
+    assert col.polars_type == pl.Date
