@@ -118,10 +118,13 @@ def _typed_value(src: pl.Expr, dtype: pl.DataType, col: ColumnSpec) -> pl.Expr:
 def _failed_text(src: pl.Expr, dtype: pl.DataType, typed: pl.Expr) -> pl.Expr:
     """The original text where a present value did not cast (``typed`` is null), else null."""
     if dtype == pl.String:
-        # Only the texts that did not cast are stripped and checked for null tokens.
-        left = pl.when(typed.is_null()).then(src)
-        return pl.when(~left.str.strip_chars().is_in(NULL_TOKENS)).then(left)
+        return _unless_null_token(pl.when(typed.is_null()).then(src))
     return pl.when(src.is_not_null() & typed.is_null()).then(src.cast(pl.String))
+
+
+def _unless_null_token(text: pl.Expr) -> pl.Expr:
+    """``text``, null where it is a null token; for the texts that did not cast, only."""
+    return pl.when(~text.str.strip_chars().is_in(NULL_TOKENS)).then(text)
 
 
 def _sparse(src: pl.Expr, build: Callable[[pl.Expr], pl.Expr], dtype: pl.DataType) -> pl.Expr:
@@ -197,8 +200,14 @@ def conform(
         typed.append(value.alias(tmp))
         values.append(pl.col(tmp).alias(col.name))
         if col.type != "string":  # any text is a valid string: nothing to keep
-            failed = _failed_text(src, dtype, pl.col(tmp))
-            errors.append(_sparse(failed, lambda t, n=col.name: _json_pair(n, t), pl.String()))
+            if dtype == pl.String:  # the null-token check runs on the few texts left only
+                left = pl.when(pl.col(tmp).is_null()).then(src)
+                failed = _sparse(
+                    left, lambda t, n=col.name: _json_pair(n, _unless_null_token(t)), pl.String()
+                )
+            else:
+                failed = _json_pair(col.name, _failed_text(src, dtype, pl.col(tmp)))
+            errors.append(failed)
     extras = [
         pl.col(c).cast(pl.String)
         for c in schema.names()
