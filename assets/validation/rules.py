@@ -408,13 +408,35 @@ def prior_key_rules(spec: DatasetSpec, prior: pl.LazyFrame | None) -> list[RowRu
     ]
 
 
+_NAME_SEP = "\x1f"  # the ASCII unit separator: never in a rule, column or fix name
+
+
+def names_where(pairs: list[tuple[pl.Expr, str]]) -> pl.Expr:
+    """The list of names whose condition holds, per row (empty where none does).
+
+    Built as a joined string then split (or a literal list for one name): ``concat_list`` of
+    ``when``s then ``drop_nulls`` built a list per row, 2.2 s for 10M rows against 0.4 s (one
+    name: 0.1 s). Names only: a reason holds row values, which may contain any character.
+    """
+    empty = pl.lit([], dtype=pl.List(pl.String))
+    if not pairs:
+        return empty
+    if len(pairs) == 1:
+        cond, name = pairs[0]
+        return pl.when(cond).then(pl.lit([name], dtype=pl.List(pl.String))).otherwise(empty)
+    joined = pl.concat_str(
+        [pl.when(cond).then(pl.lit(name)) for cond, name in pairs],
+        separator=_NAME_SEP,
+        ignore_nulls=True,
+    )
+    return pl.when(joined.str.len_bytes() > 0).then(joined.str.split(_NAME_SEP)).otherwise(empty)
+
+
 def _collect_lists(rules: list[RowRule]) -> tuple[pl.Expr, pl.Expr]:
     if not rules:
         empty = pl.lit([], dtype=pl.List(pl.String))
         return empty, empty
-    names = pl.concat_list(
-        [pl.when(r.failed).then(pl.lit(r.name)) for r in rules]
-    ).list.drop_nulls()
+    names = names_where([(r.failed, r.name) for r in rules])
     reasons = pl.concat_list(
         [pl.when(r.failed).then(r.reason.cast(pl.String)) for r in rules]
     ).list.drop_nulls()
@@ -445,9 +467,7 @@ def apply_imputation(lf: pl.LazyFrame, fills: Mapping[str, Any]) -> pl.LazyFrame
     """Fill missing values (including values that failed to cast), recording each fix."""
     if not fills:
         return lf.with_columns(pl.lit([], dtype=pl.List(pl.String)).alias(FIXES))
-    fixes = pl.concat_list(
-        [pl.when(pl.col(c).is_null()).then(pl.lit(f"imputed:{c}")) for c in fills]
-    ).list.drop_nulls()
+    fixes = names_where([(pl.col(c).is_null(), f"imputed:{c}") for c in fills])
     errors = pl.col(ERRORS_COLUMN)
     cleaned_errors = errors
     for c in fills:
@@ -583,7 +603,10 @@ def flag_outliers(
     if spec.outliers is None or not fences:
         return flagged.with_columns(pl.lit([], dtype=pl.List(pl.String)).alias(OUTLIERS))
     o = spec.outliers
-    marks, reasons, caps, cap_fixes = [], [], [], []
+    marks: list[tuple[pl.Expr, str]] = []
+    cap_fixes: list[tuple[pl.Expr, str]] = []
+    reasons: list[pl.Expr] = []
+    caps: list[pl.Expr] = []
     for c, f in fences.items():
         x = pl.col(c).cast(pl.Float64)
         by_iqr = (x < f["low"]) | (x > f["high"])
@@ -593,7 +616,7 @@ def flag_outliers(
         hit = clean & {"iqr": by_iqr, "zscore": by_z, "both": by_iqr | by_z}[o.method].fill_null(
             False
         )
-        marks.append(pl.when(hit).then(pl.lit(f"outlier:{c}")))
+        marks.append((hit, f"outlier:{c}"))
         reasons.append(
             pl.when(hit).then(
                 pl.lit(f"{c} ")
@@ -610,11 +633,9 @@ def flag_outliers(
                 .otherwise(pl.col(c))
                 .alias(c)
             )
-            cap_fixes.append(
-                pl.when(hit & (pl.col(RULES).list.len() == 0)).then(pl.lit(f"capped:{c}"))
-            )
+            cap_fixes.append((hit & (pl.col(RULES).list.len() == 0), f"capped:{c}"))
     out = flagged.with_columns(
-        pl.concat_list(marks).list.drop_nulls().alias(OUTLIERS),
+        names_where(marks).alias(OUTLIERS),
         pl.concat_list(reasons).list.drop_nulls().alias("_outlier_reasons"),
     )
     if o.action == "quarantine" and not cap:
@@ -625,6 +646,6 @@ def flag_outliers(
     if cap:
         out = out.with_columns(
             *caps,
-            pl.col(FIXES).list.concat(pl.concat_list(cap_fixes).list.drop_nulls()).alias(FIXES),
+            pl.col(FIXES).list.concat(names_where(cap_fixes)).alias(FIXES),
         )
     return out.drop("_outlier_reasons")

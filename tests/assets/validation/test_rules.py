@@ -20,6 +20,7 @@ from assets.validation.rules import (
     RULES,
     flag_outliers,
     flag_rows,
+    names_where,
     outlier_fences,
     repeat_ids,
     trusted_reference,
@@ -296,3 +297,18 @@ def test_schema_drift_reports_added_removed_and_retyped():
     drift = schema_drift({"a": "Int64", "b": "String"}, {"a": "Float64", "c": "String"})
     assert drift == {"added": ["c"], "removed": ["b"], "retyped": ["a: Int64 -> Float64"]}
     assert schema_drift(None, {"a": "Int64"}) == {"added": [], "removed": [], "retyped": []}
+
+
+@pytest.mark.parametrize("count", [0, 1, 3])
+def test_names_where_lists_the_names_whose_condition_holds_in_order(count):
+    frame = pl.DataFrame(
+        {
+            "a": [True, False, None, True, False],
+            "b": [True, True, False, None, False],
+            "c": [False, True, True, None, False],
+        }
+    )
+    pairs = [(pl.col(c), f"x:{c}") for c in "abc"][:count]
+    got = frame.with_columns(names_where(pairs).alias("n"))["n"].to_list()
+    want = [[f"x:{c}" for c in "abc"[:count] if row[c]] for row in frame.iter_rows(named=True)]
+    assert got == want
