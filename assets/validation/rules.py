@@ -85,7 +85,12 @@ def column_rules(spec: DatasetSpec, today: date) -> list[RowRule]:
     errors = pl.col(ERRORS_COLUMN)
     for col in spec.columns:
         c = pl.col(col.name)
-        type_failed = errors.is_not_null() & errors.str.contains(f'"{col.name}": ', literal=True)
+        # Ingestion keeps text only for values that did not cast, and any text is a string.
+        type_failed = (
+            errors.is_not_null() & errors.str.contains(f'"{col.name}": ', literal=True)
+            if col.type != "string"
+            else pl.lit(False)
+        )
         if col.type != "string":
             original = errors.str.extract(rf'"{col.name}": "((?:[^"\\]|\\.)*)"', 1)
             rules.append(
