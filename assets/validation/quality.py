@@ -111,32 +111,22 @@ def measure(flagged: pl.LazyFrame, spec: DatasetSpec) -> QualityReport:
         aggs.append((kept & present).sum().alias(f"refs|{', '.join(fk.columns)}->{fk.references}"))
     if OUTLIERS not in flagged.collect_schema():
         flagged = flagged.with_columns(pl.lit([], dtype=pl.List(pl.String)).alias(OUTLIERS))
-    row = flagged.select(aggs).collect().row(0, named=True)
-    counts = (
-        flagged.filter(kept)
-        .select(pl.col(RULES).explode().alias("rule"))
-        .drop_nulls()
-        .group_by("rule")
-        .len()
-        .collect()
+    kept_rows = flagged.filter(kept)
+
+    def counts_of(column: str) -> pl.LazyFrame:
+        return (
+            kept_rows.select(pl.col(column).explode().alias("name"))
+            .drop_nulls()
+            .group_by("name")
+            .len()
+        )
+
+    # One collect_all: the four aggregations share the scan of the flagged frame.
+    totals, counts, outlier_counts, fix_counts = pl.collect_all(
+        [flagged.select(aggs), counts_of(RULES), counts_of(OUTLIERS), counts_of(FIXES)]
     )
+    row = totals.row(0, named=True)
     failures = {r: int(n) for r, n in counts.iter_rows()}
-    outlier_counts = (
-        flagged.filter(kept)
-        .select(pl.col(OUTLIERS).explode().alias("o"))
-        .drop_nulls()
-        .group_by("o")
-        .len()
-        .collect()
-    )
-    fix_counts = (
-        flagged.filter(kept)
-        .select(pl.col(FIXES).explode().alias("f"))
-        .drop_nulls()
-        .group_by("f")
-        .len()
-        .collect()
-    )
     checked = int(row["rows_in"]) - int(row["exact_duplicates"])
     completeness = {c.name: _share(row[f"nn|{c.name}"], checked) for c in spec.columns}
     uniqueness = {}
