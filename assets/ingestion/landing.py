@@ -15,6 +15,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -257,6 +258,17 @@ def _ingest_one(
     outcome.part = part.name
 
 
+def _fetch_and_hash(cand: Candidate, workdir: Path) -> tuple[Path, str]:
+    """A local copy of the candidate (the file itself when local) and its SHA-256."""
+    path = cand.fetch(workdir)
+    try:
+        return path, sha256_file(path)
+    except BaseException:
+        if not cand.local:
+            path.unlink(missing_ok=True)
+        raise
+
+
 def ingest_landing_folder(
     spec: DatasetSpec,
     *,
@@ -320,19 +332,35 @@ def ingest_candidates(
     schema_part = table_dir / SCHEMA_PART
     if not schema_part.exists():
         sink_parquet_atomic(empty_table(spec), schema_part)
-    with tempfile.TemporaryDirectory(prefix=f"ingest-{spec.name}-") as tmp:
+    todo: list[Candidate] = []
+    for cand in candidates:
+        if (cand.rel, cand.size, cand.version_ns) in known:
+            continue  # already processed, unchanged: no need to fetch or hash it again
+        if max_new is not None and len(todo) >= max_new:
+            report.waiting += 1
+            continue
+        todo.append(cand)
+    # The next input is fetched and hashed on a second thread while this one is read: hashing
+    # (and an S3 download) is one core of plain Python I/O that the Polars work leaves free.
+    with (
+        tempfile.TemporaryDirectory(prefix=f"ingest-{spec.name}-") as tmp,
+        ThreadPoolExecutor(1, thread_name_prefix=f"prefetch-{spec.name}") as prefetch,
+    ):
         workdir = Path(tmp)
-        taken = 0
-        for cand in candidates:
-            if (cand.rel, cand.size, cand.version_ns) in known:
-                continue  # already processed, unchanged: no need to fetch or hash it again
-            if max_new is not None and taken >= max_new:
-                report.waiting += 1
-                continue
-            taken += 1
-            path = cand.fetch(workdir)
+
+        def start(i: int) -> Future[tuple[Path, str]] | None:
+            if i >= len(todo):
+                return None
+            into = workdir / f"input-{i}"  # its own folder: two S3 keys may share a name
+            into.mkdir()
+            return prefetch.submit(_fetch_and_hash, todo[i], into)
+
+        ahead = start(0)
+        for i, cand in enumerate(todo):
+            assert ahead is not None
+            path, sha = ahead.result()
+            ahead = start(i + 1)
             try:
-                sha = sha256_file(path)
                 outcome = FileOutcome(
                     cand.rel, sha, cand.size, cand.version_ns, "", processed_at=now
                 )
