@@ -136,12 +136,26 @@ def _ids(prefix: str, start: int, n: int, width: int) -> pl.Series:
 
 
 def _weighted_pick(rng: np.random.Generator, weights: np.ndarray, n: int) -> np.ndarray:
-    return _pick_cum(rng, np.cumsum(weights, dtype=np.float64), n)
+    """``n`` indices drawn independently with probability proportional to ``weights``.
+
+    How often each index is drawn is one multinomial draw, and the drawn indices are then
+    shuffled: the same distribution as ``n`` independent draws, without a binary search per
+    draw (4M picks among 10k weights: 0.33 s to 0.09 s; among 500k: 0.86 s to 0.15 s).
+    """
+    w = np.clip(np.asarray(weights, dtype=np.float64), 0.0, None)
+    total = w.sum()
+    if n == 0:
+        return np.empty(0, dtype=np.int64)
+    if not total > 0:
+        return np.full(n, len(w) - 1, dtype=np.int64)  # no weight anywhere: the last index
+    picks = np.repeat(np.arange(len(w), dtype=np.int64), rng.multinomial(n, w / total))
+    rng.shuffle(picks)
+    return picks
 
 
 def _pick_cum(rng: np.random.Generator, cum: np.ndarray, n: int) -> np.ndarray:
     """Indices drawn with probability proportional to the weights whose running sum is ``cum``."""
-    return np.searchsorted(cum, rng.random(n) * cum[-1], side="right").clip(0, len(cum) - 1)
+    return _weighted_pick(rng, np.diff(cum, prepend=0.0), n)
 
 
 def _labels(values: list[str], codes: np.ndarray) -> pl.Series:

@@ -51,7 +51,7 @@ def write_frame(frame: pl.DataFrame, path: Path, fmt: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     if fmt == "parquet":
-        frame.write_parquet(tmp, compression="zstd", statistics=True)
+        frame.write_parquet(tmp, compression="zstd", compression_level=1, statistics=True)
     elif fmt == "csv":
         frame.write_csv(tmp, datetime_format=DATETIME_FORMAT)
     elif fmt == "csv.gz":
