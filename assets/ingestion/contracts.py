@@ -131,11 +131,22 @@ class ForeignKeySpec(_Strict):
     ref_columns: list[str]
 
 
-class CompareRule(_Strict):
+class _NamedRule(_Strict):
+    name: str
+
+    @field_validator("name")
+    @classmethod
+    def _identifier(cls, v: str) -> str:
+        # Rule names become list entries, check metadata and the quarantine's "_rules" text.
+        if not IDENTIFIER.match(v):
+            raise ValueError(f"rule name {v!r} must match {IDENTIFIER.pattern}")
+        return v
+
+
+class CompareRule(_NamedRule):
     """Cross-field rule ``left <op> right * factor`` on one row; nulls on either side pass."""
 
     kind: Literal["compare"] = "compare"
-    name: str
     left: str
     op: Literal["<", "<=", ">", ">=", "==", "!="]
     right: str
@@ -143,11 +154,10 @@ class CompareRule(_Strict):
     description: str = ""
 
 
-class LookupCompareRule(_Strict):
+class LookupCompareRule(_NamedRule):
     """Cross-entity rule: ``left <op> <references>.<ref_column> * factor`` through a foreign key."""
 
     kind: Literal["lookup_compare"] = "lookup_compare"
-    name: str
     left: str
     op: Literal["<", "<=", ">", ">=", "==", "!="]
     via: str

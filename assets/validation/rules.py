@@ -413,7 +413,9 @@ def prior_key_rules(spec: DatasetSpec, prior: pl.LazyFrame | None) -> list[RowRu
     ]
 
 
-_NAME_SEP = "\x1f"  # the ASCII unit separator: never in a rule, column or fix name
+# The ASCII unit separator: never in a name, since column and rule names are identifiers
+# (contracts.IDENTIFIER) and the fixed prefixes ("outlier:", "unique:", ...) hold none.
+_NAME_SEP = "\x1f"
 
 
 def names_where(pairs: list[tuple[pl.Expr, str]]) -> pl.Expr:

@@ -66,6 +66,13 @@ CASES = [
         "unterminated character set at position 5",
     ),
     (
+        "rule_name_not_an_identifier",
+        INVOICES + "rules:\n  - {kind: compare, name: 'due after issue', left: amount, op: '>=', "
+        "right: amount}\n",
+        "field 'rules.0.compare.name': rule name 'due after issue' must match "
+        "^[a-z][a-z0-9_]{{0,62}}$",
+    ),
+    (
         "threshold_out_of_range",
         INVOICES + "thresholds: {completeness: 1.5}\n",
         "field 'thresholds.completeness': Input should be less than or equal to 1",
