@@ -47,6 +47,13 @@ class SpecError(ValueError):
     """A dataset spec that cannot be used; the message names the file and the field."""
 
 
+def identifier(what: str, value: str) -> str:
+    """``value`` if it is a valid dataset, column or rule name, else a ValueError saying so."""
+    if not IDENTIFIER.match(value):
+        raise ValueError(f"{what} name {value!r} must match {IDENTIFIER.pattern}")
+    return value
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -65,9 +72,7 @@ class ColumnSpec(_Strict):
     @field_validator("name")
     @classmethod
     def _identifier(cls, v: str) -> str:
-        if not IDENTIFIER.match(v):
-            raise ValueError(f"column name {v!r} must match {IDENTIFIER.pattern}")
-        return v
+        return identifier("column", v)
 
     @field_validator("pattern")
     @classmethod
@@ -138,9 +143,7 @@ class _NamedRule(_Strict):
     @classmethod
     def _identifier(cls, v: str) -> str:
         # Rule names become list entries, check metadata and the quarantine's "_rules" text.
-        if not IDENTIFIER.match(v):
-            raise ValueError(f"rule name {v!r} must match {IDENTIFIER.pattern}")
-        return v
+        return identifier("rule", v)
 
 
 class CompareRule(_NamedRule):
@@ -245,9 +248,7 @@ class DatasetSpec(_Strict):
     @field_validator("name")
     @classmethod
     def _identifier(cls, v: str) -> str:
-        if not IDENTIFIER.match(v):
-            raise ValueError(f"dataset name {v!r} must match {IDENTIFIER.pattern}")
-        return v
+        return identifier("dataset", v)
 
     @model_validator(mode="after")
     def _columns_exist(self) -> DatasetSpec:
