@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
+from sklearn.linear_model import LogisticRegression
 
 from assets.analytics.elasticity import best_price_change, elasticities
 from assets.analytics.forecast import backtest_mape, fit_seasonal, forecast, residual_anomalies
@@ -28,11 +29,6 @@ from assets.features.preprocessing import PreprocessingOptions, build_preprocess
 from assets.ingestion.generator import GeneratorConfig, generate_dataset
 
 COLUMNS = [*NUMERIC_FEATURES, *CATEGORICAL_FEATURES]
-DRIVER_FEATURES = {
-    "usage": ["feature_usage_rate"],
-    "support": ["support_intensity"],
-    "plan": ["plan_value_score", "plan_type"],
-}
 
 
 @pytest.fixture(scope="module")
@@ -77,18 +73,53 @@ def test_churn_model_holdout_auc(churn):
 
 
 @pytest.mark.e2e
-def test_planted_churn_drivers_carry_real_importance(churn):
-    ranked = [i["feature"] for i in churn.importances]
-    by_name = {i["feature"]: i for i in churn.importances}
-    for driver, features in DRIVER_FEATURES.items():
-        best = max((by_name[f] for f in features), key=lambda i: i["auc_drop"])
-        assert best["auc_drop"] > 0 and best["auc_drop"] > 2 * best["std"], (driver, best)
-    # Noise is not important: value tier carries no planted effect beyond spend. (Usage rate
-    # was also held to the top five; at this size it ties with daily_value_rate and account
-    # tenure, and the order among them changes with the sample: seeds 2 and 3 put it sixth
-    # and seventh with the generator as it was.)
-    assert ranked.index("feature_usage_rate") < ranked.index("value_tier")
-    assert ranked.index("support_intensity") < ranked.index("value_tier")
+def test_churn_model_ranks_the_activity_features_first(churn):
+    # Churn is planted as activity that stops, so the features that see the stop lead the
+    # permutation importance on every sample tried (seeds 7, 8 and 9, two samplers).
+    top = {i["feature"] for i in churn.importances[:3]}
+    assert top == {"days_since_last_activity", "activity_recency_score", "engagement_score"}
+    assert all(i["auc_drop"] > 2 * i["std"] for i in churn.importances[:3]), churn.importances
+
+
+@pytest.mark.e2e
+def test_churn_features_carry_every_planted_driver_with_its_sign(world):
+    # The planted drivers (usage lowers churn, support tickets raise it, a higher plan lowers
+    # it) are read off a logistic regression that holds recency and tenure fixed. The model's
+    # own permutation importance is no test of them: at 5,000 customers recency carries most
+    # of what they say, and their AUC drops (~0.001) change rank from one sample to the next
+    # (seeds 8 and 9 put usage below value_tier). On six samples (seeds 7, 8, 9, two samplers)
+    # the coefficients were usage -0.35 to -0.76, support +0.20 to +0.39 and plan -0.15 to
+    # -0.42; with the generator's usage and support effects set to zero, usage came out +0.10
+    # and support +0.10, which these bounds refuse.
+    train = world["features"].filter(pl.col("snapshot") == "train")
+    columns = [
+        "feature_usage_rate",
+        "support_intensity",
+        "plan_value_score",
+        "days_since_last_activity",
+        "account_tenure_days",
+    ]
+    x = (
+        train.select(
+            pl.col("feature_usage_rate").log1p(),
+            pl.col("support_intensity").log1p(),
+            *[pl.col(c) for c in columns[2:]],
+        )
+        .to_numpy()
+        .astype(float)
+    )
+    x[~np.isfinite(x)] = 0.0
+    x = (x - x.mean(axis=0)) / (x.std(axis=0) + 1e-9)
+    coef = dict(
+        zip(
+            columns,
+            LogisticRegression(max_iter=1000).fit(x, train["churned"].to_numpy()).coef_[0],
+            strict=True,
+        )
+    )
+    assert coef["feature_usage_rate"] < -0.1, coef
+    assert coef["support_intensity"] > 0.15, coef
+    assert coef["plan_value_score"] < -0.1, coef
 
 
 @pytest.mark.e2e
