@@ -170,6 +170,30 @@ def _pick_cum(rng: np.random.Generator, cum: np.ndarray, n: int) -> np.ndarray:
     return _weighted_pick(rng, np.diff(cum, prepend=0.0), n)
 
 
+def _bin_of(cum: np.ndarray, x: np.ndarray, guide_size: int = 8192) -> np.ndarray:
+    """``searchsorted(cum, x, side="right") - 1`` for ``x >= 0`` and a short ascending ``cum``.
+
+    A guide table gives, for each of ``guide_size`` equal slices of ``[0, cum[-1])``, a bin at
+    or before the first one the slice can fall in (one early, so rounding never puts it past
+    the answer); each value then steps forward while the next edge is at or below it, a step
+    or two with slices this fine. 1.3M values among 731 days: ~64 ms against ~105 ms for
+    NumPy's binary search, with the same result.
+    """
+    last = len(cum) - 1
+    total = float(cum[-1])
+    if last < 1 or not total > 0:
+        return np.searchsorted(cum, x, side="right") - 1
+    edges = np.arange(guide_size) * (total / guide_size)
+    guide = np.maximum(np.searchsorted(cum, edges, side="right") - 2, 0)
+    d = guide[np.clip((x * (guide_size / total)).astype(np.int64), 0, guide_size - 1)]
+    for _ in range(last + 1):
+        step = (d < last) & (cum[np.minimum(d + 1, last)] <= x)
+        if not step.any():
+            break
+        d += step
+    return d
+
+
 def _labels(values: list[str], codes: np.ndarray) -> pl.Series:
     """Strings by integer code: a gather from a tiny Series, not a NumPy string conversion."""
     return pl.Series(values, dtype=pl.String).gather(codes)
@@ -504,10 +528,11 @@ def _orders_chunk(
         c = _pick_cum(rng, cust_cum, k)
         p = _pick_cum(rng, pop_cum, k)
         lo, hi = day_cum[world.window_start[c]], day_cum[world.window_end[c]]
-        d = np.searchsorted(day_cum, lo + rng.random(k) * (hi - lo), side="right") - 1
+        d = _bin_of(day_cum, lo + rng.random(k) * (hi - lo))
         d = np.clip(d, world.window_start[c], world.window_end[c] - 1)
         ok = rng.random(k) * demand_max[p] < demand[p, d // 7]
-        cust[todo[ok]], prod[todo[ok]], days[todo[ok]] = c[ok], p[ok], d[ok]
+        done = todo[ok]
+        cust[done], prod[done], days[done] = c[ok], p[ok], d[ok]
         todo = todo[~ok]
     if len(todo):
         raise RuntimeError("order sampling did not converge; check the price factors")

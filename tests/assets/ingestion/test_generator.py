@@ -5,12 +5,15 @@ import json
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from assets.ingestion.generator import GeneratorConfig, generate_dataset
 from assets.ingestion.generator.cli import main as cli_main
-from assets.ingestion.generator.core import _ids
+from assets.ingestion.generator.core import _bin_of, _ids
 from assets.ingestion.generator.defects import DEFECT_KINDS
 from assets.ingestion.generator.writers import FORMATS
 
@@ -61,6 +64,22 @@ def test_chunks_built_on_threads_land_in_their_own_files_in_order(tmp_path):
 def test_sequential_ids_are_zero_padded_and_keep_every_digit_past_the_width(start, n, width):
     expected = [f"X{i:0{width}d}" for i in range(start, start + n)]
     assert _ids("X", start, n, width).to_list() == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    weights=st.lists(st.one_of(st.just(0.0), st.floats(1e-6, 1e3)), min_size=1, max_size=40).filter(
+        lambda w: sum(w) > 0
+    ),
+    fractions=st.lists(st.floats(0.0, 1.0), min_size=1, max_size=50),
+    guide_size=st.sampled_from([1, 3, 64, 8192]),
+)
+def test_the_guided_bin_search_agrees_with_searchsorted(weights, fractions, guide_size):
+    cum = np.concatenate([[0.0], np.cumsum(weights)])
+    # Values drawn inside the range, plus every edge itself (zero weights repeat an edge).
+    x = np.concatenate([np.asarray(fractions) * cum[-1], cum])
+    expected = np.searchsorted(cum, x, side="right") - 1
+    assert np.array_equal(_bin_of(cum, x, guide_size), expected)
 
 
 def test_foreign_keys_are_valid_and_nothing_is_injected_at_zero_rates(tmp_path):
