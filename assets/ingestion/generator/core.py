@@ -730,11 +730,11 @@ def generate_dataset(
         for entity, (n, make, seed) in makers.items():
             chunk_seeds = seed.spawn(math.ceil(n / cfg.chunk_rows))
             rngs = [[np.random.default_rng(s) for s in cs.spawn(2)] for cs in chunk_seeds]
-            jobs = [
-                partial(make, cfg, gen_rng, world, i * cfg.chunk_rows, m)
-                for i, (gen_rng, _) in enumerate(rngs)
-                for m in [min(cfg.chunk_rows, n - i * cfg.chunk_rows)]
-            ]
+            jobs = []
+            for i, (gen_rng, _) in enumerate(rngs):
+                start = i * cfg.chunk_rows
+                size = min(cfg.chunk_rows, n - start)
+                jobs.append(partial(make, cfg, gen_rng, world, start, size))
             for i, frame in enumerate(_in_order(pool, jobs)):
                 emit(entity, frame, i, rngs[i][1])
 
