@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from assets.ingestion.generator import GeneratorConfig, generate_dataset
 from assets.ingestion.generator.cli import main as cli_main
-from assets.ingestion.generator.core import _bin_of, _ids
+from assets.ingestion.generator.core import _bin_of, _ids, _pick_cum, _weighted_pick
 from assets.ingestion.generator.defects import DEFECT_KINDS
 from assets.ingestion.generator.writers import FORMATS
 
@@ -80,6 +80,29 @@ def test_the_guided_bin_search_agrees_with_searchsorted(weights, fractions, guid
     x = np.concatenate([np.asarray(fractions) * cum[-1], cum])
     expected = np.searchsorted(cum, x, side="right") - 1
     assert np.array_equal(_bin_of(cum, x, guide_size), expected)
+
+
+@pytest.mark.parametrize("n", [50_000, 400_000])  # fewer picks than weights, and more
+@pytest.mark.parametrize("by", ["weights", "running sum"])
+def test_weighted_picks_follow_the_weights_and_never_land_on_a_zero_weight(n, by):
+    rng = np.random.default_rng(3)
+    weights = rng.pareto(1.5, 100_000)
+    weights[rng.random(len(weights)) < 0.3] = 0.0  # a third of the weights are zero
+    weights[-5:] = 0.0  # zero weights at the end, where rounding at the total lands
+    if by == "weights":
+        picks = _weighted_pick(np.random.default_rng(11), weights, n)
+    else:
+        picks = _pick_cum(np.random.default_rng(11), np.cumsum(weights), n)
+    assert len(picks) == n
+    assert (weights[picks] > 0).all()
+    # Bucketed into 20 groups of equal weight, each holds 1/20 of the picks, within 5 sigma.
+    group = np.minimum((np.cumsum(weights) / weights.sum() * 20).astype(int), 19)
+    counts = np.bincount(group[picks], minlength=20)
+    share = np.bincount(group, weights=weights, minlength=20) / weights.sum()
+    sigma = np.sqrt(n * share * (1 - share))
+    assert (np.abs(counts - n * share) < 5 * sigma).all()
+    # Picks come in random order, not ascending as they are drawn.
+    assert not (np.diff(picks) >= 0).all()
 
 
 def test_foreign_keys_are_valid_and_nothing_is_injected_at_zero_rates(tmp_path):
