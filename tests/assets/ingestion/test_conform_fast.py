@@ -2,20 +2,21 @@
 
 ``conform`` casts each column's usual spelling with the cheapest parser and runs the full parser
 (whitespace, null tokens, every date format, integral floats) only on what that left, one batch
-at a time and only on the batch's non-null values (``_sparse``). The full parser on its own is
-``_typed``, which profiling also uses; these tests hold the two to the same answer.
+at a time and only on the batch's rows that hold such a text (``_leftovers``). The full parser
+on its own is ``_typed``, which profiling also uses; these tests hold the two to the same
+answer.
 """
 
 import json
-from datetime import date, datetime
+from datetime import datetime
 
 import polars as pl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_series_equal
 
-from assets.ingestion.conform import ERRORS_COLUMN, _sparse, _typed, conform
-from assets.ingestion.contracts import ColumnSpec, DatasetSpec
+from assets.ingestion.conform import ERRORS_COLUMN, _typed, conform
+from assets.ingestion.contracts import DatasetSpec
 
 SPEC = DatasetSpec.model_validate(
     {
@@ -32,6 +33,8 @@ SPEC = DatasetSpec.model_validate(
 )
 
 NUMBERS = ["5", " 5", "5 ", "+5", "-3", "5.0", "5.5", "1e3", "nan", "inf", "1,5", "0x10", "N/A"]
+# Spellings only the full parser takes (whitespace), including the letters-only floats.
+NUMBERS += [" nan", "-inf ", " Infinity", " NaN ", "+inf", " -1e3", ". 5", "e"]
 DAYS = ["2024-01-02", "2024-1-2", " 2024-01-02", "2024/01/05", "2024-01-02T10:00:00", "2024-02-30"]
 TIMES = [
     "2024-01-02T10:00:00",
@@ -127,18 +130,58 @@ def test_conform_streams_many_batches_with_sparse_failures():
     ]
 
 
-def test_sparse_applies_only_to_present_values_and_keeps_positions():
-    frame = pl.DataFrame({"t": [None, "2024-01-05", None, None, "x", "2024-01-07"]})
-    col = ColumnSpec(name="t", type="date")
-    out = frame.select(
-        _sparse(pl.col("t"), lambda t: t.str.to_date("%Y-%m-%d", strict=False), pl.Date())
+def test_leftovers_keep_positions_and_the_failures_keep_the_spec_order():
+    """Failures in several columns of one row, from the batch parser and from a typed source.
+
+    ``b`` (boolean) is checked without a fast parse, ``f`` comes typed (a Parquet-like float
+    source, whose pair is made natively), ``i`` and ``ts`` go through the fast parse; the pairs
+    of a row follow the spec order whichever way each was made.
+    """
+    n = 250_000
+    bad = {3: "zz", 120_001: "N/A", n - 1: "  "}
+    frame = pl.DataFrame(
+        {
+            "ts": ["2024-01-02T10:00:00"] * n,
+            "i": [str(k) for k in range(n)],
+            "f": [1.5] * n,
+            "b": ["yes"] * n,
+        }
+    ).with_columns(
+        pl.when(pl.int_range(n).is_in(list(bad)))
+        .then(pl.int_range(n).replace_strict(bad, default=None))
+        .otherwise(pl.col(c))
+        .alias(c)
+        for c in ("ts", "i", "b")
     )
-    assert out.to_series().to_list() == [
-        None,
-        date(2024, 1, 5),
-        None,
-        None,
-        None,
-        date(2024, 1, 7),
+    frame = frame.with_columns(
+        pl.when(pl.int_range(n) == 3).then(float("inf")).otherwise(pl.col("f")).alias("f"),
+        # one row that only the full parser reads: whitespace around a valid timestamp
+        pl.when(pl.int_range(n) == 7)
+        .then(pl.lit(" 2024-01-03T10:00:00"))
+        .otherwise(pl.col("ts"))
+        .alias("ts"),
+    )
+    spec = DatasetSpec.model_validate(
+        {
+            "name": "t",
+            "columns": [
+                {"name": "b", "type": "boolean"},
+                {"name": "f", "type": "integer"},
+                {"name": "i", "type": "integer"},
+                {"name": "ts", "type": "datetime"},
+            ],
+        }
+    )
+    got = conform(frame.lazy(), spec, source_file="f", file_sha256="h").collect(engine="streaming")
+    assert got.height == n
+    flagged = got.with_row_index("k").filter(pl.col(ERRORS_COLUMN).is_not_null())
+    assert flagged["k"].to_list() == [3, 120_001]
+    assert flagged[ERRORS_COLUMN].to_list() == [
+        '{"b": "zz", "f": "inf", "i": "zz", "ts": "zz"}',
+        '{"b": "N/A", "i": "N/A", "ts": "N/A"}',
     ]
-    assert col.polars_type == pl.Date
+    # A null token is null, not a failure; the whitespace-padded timestamp parses.
+    assert got.row(n - 1, named=True)["i"] is None
+    assert got["ts"][7] == datetime(2024, 1, 3, 10, 0)
+    assert got["i"].null_count() == 3
+    assert got["b"].null_count() == 3
