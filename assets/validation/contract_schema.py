@@ -2,6 +2,11 @@
 
 It runs as a blocking check on every validated table: an independent second implementation of
 the contract, so a bug in either one shows up as a failed check instead of bad data downstream.
+
+Pandera checks only the schema (names, types) of a ``LazyFrame`` unless told to check the data,
+so the table is checked as DataFrames of at most ``BATCH_ROWS`` rows, which bounds memory. A
+batch cannot see a repeat in another batch, so uniqueness is checked on its own, over the
+unique columns only, of the whole table.
 """
 
 from __future__ import annotations
@@ -10,12 +15,21 @@ from datetime import date
 
 import pandera.polars as pa
 import polars as pl
+from pandera.config import ValidationDepth, config_context
 
 from assets.ingestion.contracts import DatasetSpec
 from assets.validation.rules import bound
 
+BATCH_ROWS = 500_000
 
-def contract_schema(spec: DatasetSpec, today: date) -> pa.DataFrameSchema:
+
+def _unique_columns(spec: DatasetSpec) -> list[str]:
+    return [c.name for c in spec.columns if [c.name] == spec.key or c.unique]
+
+
+def contract_schema(spec: DatasetSpec, today: date, *, unique: bool = True) -> pa.DataFrameSchema:
+    """The contract as pandera checks; ``unique=False`` leaves the uniqueness checks out."""
+    keyed = set(_unique_columns(spec)) if unique else set()
     columns = {}
     for col in spec.columns:
         checks = []
@@ -31,16 +45,49 @@ def contract_schema(spec: DatasetSpec, today: date) -> pa.DataFrameSchema:
             col.polars_type,
             checks=checks,
             nullable=not col.required,
-            unique=[col.name] == spec.key or col.unique,
+            unique=col.name in keyed,
             required=True,
         )
     return pa.DataFrameSchema(columns, strict=False, name=spec.name)
 
 
-def contract_failures(frame: pl.LazyFrame, spec: DatasetSpec, today: date) -> pl.DataFrame:
-    """Pandera's failure cases for ``frame`` (empty when it conforms)."""
-    try:
-        contract_schema(spec, today).validate(frame, lazy=True)
-    except pa.errors.SchemaErrors as exc:
-        return exc.failure_cases
-    return pl.DataFrame(schema={"failure_case": pl.String, "column": pl.String, "check": pl.String})
+def _failures(schema: pa.DataFrameSchema, frame: pl.DataFrame) -> pl.DataFrame | None:
+    with config_context(validation_depth=ValidationDepth.SCHEMA_AND_DATA):
+        try:
+            schema.validate(frame, lazy=True)
+        except pa.errors.SchemaErrors as exc:
+            return exc.failure_cases
+    return None
+
+
+def contract_failures(
+    frame: pl.LazyFrame, spec: DatasetSpec, today: date, *, batch_rows: int = BATCH_ROWS
+) -> pl.DataFrame:
+    """Pandera's failure cases for ``frame``, data included (empty when it conforms).
+
+    ``index`` is the failing row's position in the whole frame.
+    """
+    found: list[pl.DataFrame] = []
+    rows = frame.select(pl.len()).collect().item()
+    schema = contract_schema(spec, today, unique=False)
+    for offset in range(0, max(rows, 1), batch_rows):
+        failed = _failures(schema, frame.slice(offset, batch_rows).collect())
+        if failed is not None:
+            found.append(failed.with_columns(pl.col("index").cast(pl.Int64) + offset))
+    unique = _unique_columns(spec)
+    if unique and rows:
+        present = [c for c in unique if c in frame.collect_schema()]
+        keys = frame.select(present).collect()
+        only_keys = pa.DataFrameSchema(
+            {c: pa.Column(unique=True, nullable=True) for c in present}, name=spec.name
+        )
+        failed = _failures(only_keys, keys)
+        if failed is not None:
+            found.append(failed)
+    if not found:
+        return pl.DataFrame(
+            schema={"failure_case": pl.String, "column": pl.String, "check": pl.String}
+        )
+    return pl.concat(
+        [f.with_columns(pl.col("failure_case").cast(pl.String)) for f in found], how="diagonal"
+    )

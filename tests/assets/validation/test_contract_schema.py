@@ -1,0 +1,61 @@
+"""The pandera contract check reads the data, not only the schema, in bounded batches."""
+
+from datetime import date
+
+import polars as pl
+
+from assets.ingestion.contracts import load_catalog
+from assets.validation.contract_schema import contract_failures
+
+TODAY = date(2026, 11, 30)
+
+
+def _products(n: int) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "product_id": [f"P{i:05d}" for i in range(n)],
+            "sku": [f"ABC-{i:06d}" for i in range(n)],
+            "name": ["lamp"] * n,
+            "category": ["home"] * n,
+            "brand": ["acme"] * n,
+            "list_price": [10.0] * n,
+            "unit_cost": [4.0] * n,
+        }
+    )
+
+
+def test_a_conforming_table_has_no_failures():
+    spec = load_catalog()["products"]
+    assert contract_failures(_products(50).lazy(), spec, TODAY, batch_rows=7).height == 0
+
+
+def test_data_failures_of_a_lazy_table_are_found_with_their_row_in_the_whole_table():
+    """Pandera checks only the schema of a LazyFrame unless told otherwise: the bug this guards."""
+    spec = load_catalog()["products"]
+    frame = _products(50).with_columns(
+        pl.when(pl.int_range(50) == 31)
+        .then(-5.0)
+        .otherwise(pl.col("list_price"))
+        .alias("list_price"),
+        pl.when(pl.int_range(50) == 12)
+        .then(pl.lit("toys?"))
+        .otherwise(pl.col("category"))
+        .alias("category"),
+    )
+    failures = contract_failures(frame.lazy(), spec, TODAY, batch_rows=7)
+    got = {(r["column"], r["failure_case"], r["index"]) for r in failures.iter_rows(named=True)}
+    assert got == {("list_price", "-5.0", 31), ("category", "toys?", 12)}
+
+
+def test_a_key_repeated_in_another_batch_is_found():
+    spec = load_catalog()["products"]
+    frame = _products(50).with_columns(
+        pl.when(pl.int_range(50) == 45)
+        .then(pl.lit("P00003"))
+        .otherwise(pl.col("product_id"))
+        .alias("product_id")
+    )
+    failures = contract_failures(frame.lazy(), spec, TODAY, batch_rows=7)
+    assert failures["column"].to_list() == ["product_id", "product_id"]
+    assert sorted(failures["index"].to_list()) == [3, 45]
+    assert set(failures["check"].to_list()) == {"field_uniqueness"}
