@@ -74,16 +74,12 @@ def contract_failures(
         failed = _failures(schema, frame.slice(offset, batch_rows).collect())
         if failed is not None:
             found.append(failed.with_columns(pl.col("index").cast(pl.Int64) + offset))
-    unique = _unique_columns(spec)
-    if unique and rows:
-        present = [c for c in unique if c in frame.collect_schema()]
-        keys = frame.select(present).collect()
-        only_keys = pa.DataFrameSchema(
-            {c: pa.Column(unique=True, nullable=True) for c in present}, name=spec.name
-        )
-        failed = _failures(only_keys, keys)
-        if failed is not None:
-            found.append(failed)
+    if rows:
+        found += [
+            f
+            for f in (_repeats(frame, c, spec.name) for c in _unique_columns(spec))
+            if f is not None
+        ]
     if not found:
         return pl.DataFrame(
             schema={"failure_case": pl.String, "column": pl.String, "check": pl.String}
@@ -91,3 +87,33 @@ def contract_failures(
     return pl.concat(
         [f.with_columns(pl.col("failure_case").cast(pl.String)) for f in found], how="diagonal"
     )
+
+
+def _repeats(frame: pl.LazyFrame, column: str, name: str) -> pl.DataFrame | None:
+    """Pandera's uniqueness failures of ``column`` over the whole frame, or None.
+
+    Only values that share a 64-bit hash with another row can repeat, and pandera compares those
+    exactly: ``is_duplicated`` over 2M order ids took ~1.2 s, counting their hashes ~0.1 s.
+    """
+    if column not in frame.collect_schema():
+        return None  # the batches report the missing column
+    hashed = frame.select(pl.col(column).hash().alias("h")).with_row_index("row")
+    repeated = hashed.group_by("h").len().filter(pl.col("len") > 1).select("h")
+    rows = hashed.join(repeated, on="h", how="semi").select("row").collect().to_series().sort()
+    if rows.is_empty():
+        return None
+    # The candidates' values only: the key column of the whole table is never held at once.
+    values = (
+        frame.select(column)
+        .with_row_index("row")
+        .join(pl.LazyFrame({"row": rows}), on="row", how="semi")
+        .sort("row")
+        .collect()
+        .get_column(column)
+    )
+    schema = pa.DataFrameSchema({column: pa.Column(unique=True, nullable=True)}, name=name)
+    failed = _failures(schema, values.to_frame())
+    if failed is None:
+        return None
+    at = failed.get_column("index").cast(pl.Int64)
+    return failed.with_columns(rows.cast(pl.Int64).gather(at).alias("index"))
