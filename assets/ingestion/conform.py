@@ -270,15 +270,16 @@ def conform(
             )
             .alias(_SLOW)
         )
-    # The pairs in spec column order, whichever way each was made.
-    ordered = [errors[c.name] for c in spec.columns if c.name in errors]
     extras = [
         pl.col(c).cast(pl.String)
         for c in schema.names()
         if c not in spec.column_map and not c.startswith("_")
     ]
     # concat_str skips the null pairs (columns that cast fine) without building lists per row.
-    joined = pl.concat_str(ordered, separator=", ", ignore_nulls=True) if ordered else None
+    # ``errors`` is filled in spec column order, whichever way each pair is made.
+    joined = (
+        pl.concat_str(list(errors.values()), separator=", ", ignore_nulls=True) if errors else None
+    )
     error_col = (
         pl.when(joined.str.len_bytes() > 0).then(pl.lit("{") + joined + pl.lit("}"))
         if joined is not None

@@ -18,19 +18,14 @@ from polars.testing import assert_series_equal
 from assets.ingestion.conform import ERRORS_COLUMN, _typed, conform
 from assets.ingestion.contracts import DatasetSpec
 
-SPEC = DatasetSpec.model_validate(
-    {
-        "name": "t",
-        "columns": [
-            {"name": "i", "type": "integer"},
-            {"name": "f", "type": "float"},
-            {"name": "d", "type": "date"},
-            {"name": "ts", "type": "datetime"},
-            {"name": "b", "type": "boolean"},
-            {"name": "s", "type": "string"},
-        ],
-    }
-)
+
+def spec_of(**types: str) -> DatasetSpec:
+    """A dataset ``t`` with the given column names and types, in that order."""
+    columns = [{"name": name, "type": kind} for name, kind in types.items()]
+    return DatasetSpec.model_validate({"name": "t", "columns": columns})
+
+
+SPEC = spec_of(i="integer", f="float", d="date", ts="datetime", b="boolean", s="string")
 
 NUMBERS = ["5", " 5", "5 ", "+5", "-3", "5.0", "5.5", "1e3", "nan", "inf", "1,5", "0x10", "N/A"]
 # Spellings only the full parser takes (whitespace), including the letters-only floats.
@@ -109,12 +104,7 @@ def test_conform_streams_many_batches_with_sparse_failures():
             "ts": ["2024-01-02T10:00:00"] * (n - 2) + ["2024-01-02 10:00", "soon"],
         }
     )
-    spec = DatasetSpec.model_validate(
-        {
-            "name": "t",
-            "columns": [{"name": "i", "type": "integer"}, {"name": "ts", "type": "datetime"}],
-        }
-    )
+    spec = spec_of(i="integer", ts="datetime")
     got = conform(frame.lazy(), spec, source_file="f", file_sha256="h").collect(engine="streaming")
     assert got.height == n
     bad = [7, 100_010, 200_013]
@@ -161,17 +151,7 @@ def test_leftovers_keep_positions_and_the_failures_keep_the_spec_order():
         .otherwise(pl.col("ts"))
         .alias("ts"),
     )
-    spec = DatasetSpec.model_validate(
-        {
-            "name": "t",
-            "columns": [
-                {"name": "b", "type": "boolean"},
-                {"name": "f", "type": "integer"},
-                {"name": "i", "type": "integer"},
-                {"name": "ts", "type": "datetime"},
-            ],
-        }
-    )
+    spec = spec_of(b="boolean", f="integer", i="integer", ts="datetime")
     got = conform(frame.lazy(), spec, source_file="f", file_sha256="h").collect(engine="streaming")
     assert got.height == n
     flagged = got.with_row_index("k").filter(pl.col(ERRORS_COLUMN).is_not_null())
