@@ -23,14 +23,13 @@ from assets.validation.quality import (
     failing_examples,
     gates,
     measure,
-    quarantined_rows,
-    valid_rows,
+    outcome_tables,
 )
 from assets.validation.rules import (
     OUTLIERS,
     data_columns,
     flag_outliers,
-    flag_rows,
+    flag_row_parts,
     outlier_fences,
     trusted_reference,
 )
@@ -246,7 +245,7 @@ def build_validation_asset(
                 )
         auto_fix = policy == "auto_fix"
         with tempfile.TemporaryDirectory(dir=lake.scratch_dir()) as tmp:
-            explained = flag_rows(
+            parts = flag_row_parts(
                 raw,
                 spec,
                 parent_keys=parent_keys,
@@ -256,14 +255,16 @@ def build_validation_asset(
                 scratch=Path(tmp) / "outcomes.parquet",
                 prior_keys=prior_keys,
             )
-            # The fences read only the outcome and outlier columns of the scratch file. The
-            # flagged frame stays a query over that file: each consumer (metrics, the two
-            # tables) reads the columns it needs, which costs less than writing all 10M
-            # flagged rows to scratch again (validate_orders at large: 22.2 s to 16.5 s).
-            fences = outlier_fences(explained, spec)
-            flagged = flag_outliers(explained, spec, fences, cap=auto_fix)
+            # The flagged frame stays a query over the raw rows and the scratch file: each
+            # consumer (fences, metrics, the two tables) reads the columns it needs, which
+            # costs less than writing all 10M flagged rows to scratch again (validate_orders
+            # at large: 22.2 s to 16.5 s). Only the passing part holds clean rows, the fences'
+            # input.
+            fences = outlier_fences(parts.passing, spec)
+            parts = parts.map(lambda part: flag_outliers(part, spec, fences, cap=auto_fix))
+            flagged = parts.rows()
             report = measure(flagged, spec)
-            good, bad = valid_rows(flagged), quarantined_rows(flagged).drop(OUTLIERS)
+            good, bad = outcome_tables(parts, spec, cap=auto_fix)
             if days is None:
                 lake.replace(GROUP, validated, good)
                 lake.replace(GROUP, quarantined, bad)
@@ -277,7 +278,7 @@ def build_validation_asset(
                 for g in gate_list
                 if not g.passed
             }
-            outlier_keys = _outlier_examples(flagged, spec)
+            outlier_keys = _outlier_examples(parts.passing, spec)
         seconds = time.perf_counter() - started
         for table in (validated, quarantined):
             lake.register(warehouse, GROUP, table)

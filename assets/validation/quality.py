@@ -28,6 +28,8 @@ from assets.validation.rules import (
     REASONS,
     ROW_ID,
     RULES,
+    FlaggedParts,
+    outliers_quarantined,
 )
 
 WEIGHTS = {"validity": 30.0, "completeness": 25.0, "uniqueness": 20.0, "consistency": 25.0}
@@ -250,6 +252,20 @@ def valid_rows(flagged: pl.LazyFrame) -> pl.LazyFrame:
     return flagged.filter(~pl.col(EXACT_DUP) & (pl.col(RULES).list.len() == 0)).drop(
         RULES, REASONS, EXACT_DUP, ROW_ID
     )
+
+
+def outcome_tables(
+    parts: FlaggedParts, spec: DatasetSpec, *, cap: bool
+) -> tuple[pl.LazyFrame, pl.LazyFrame]:
+    """The validated and the quarantined table of flagged parts whose outliers are marked.
+
+    Valid rows are all in the passing part, so the validated table reads only that part; the
+    quarantine reads only the failing part unless outliers are quarantined, which moves rows of
+    the passing part into it.
+    """
+    moved = outliers_quarantined(spec, cap=cap)
+    bad = quarantined_rows(parts.rows() if moved else parts.failing).drop(OUTLIERS)
+    return valid_rows(parts.passing), bad
 
 
 def quarantined_rows(flagged: pl.LazyFrame) -> pl.LazyFrame:

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import polars as pl
 
@@ -494,6 +494,24 @@ def apply_imputation(lf: pl.LazyFrame, fills: Mapping[str, Any]) -> pl.LazyFrame
     )
 
 
+class FlaggedParts(NamedTuple):
+    """The flagged rows in two parts: ``passing`` broke no rule, ``failing`` broke one or more.
+
+    A query that needs only one part reads only that part: the quarantine reads the failing
+    rows, not the whole table again to find that the passing rows pass.
+    """
+
+    passing: pl.LazyFrame
+    failing: pl.LazyFrame
+
+    def rows(self) -> pl.LazyFrame:
+        """Both parts as one frame: the passing rows, then the failing ones."""
+        return pl.concat([self.passing, self.failing])
+
+    def map(self, fn: Callable[[pl.LazyFrame], pl.LazyFrame]) -> FlaggedParts:
+        return FlaggedParts(fn(self.passing), fn(self.failing))
+
+
 def flag_rows(
     raw: pl.LazyFrame,
     spec: DatasetSpec,
@@ -505,7 +523,33 @@ def flag_rows(
     scratch: Path | None = None,
     prior_keys: pl.LazyFrame | None = None,
 ) -> pl.LazyFrame:
-    """Every raw row with ``_exact_duplicate``, ``_rules``, ``_reasons`` and ``_fixes``.
+    """Every raw row with ``_exact_duplicate``, ``_rules``, ``_reasons`` and ``_fixes``: the
+    parts of ``flag_row_parts`` as one frame."""
+    return flag_row_parts(
+        raw,
+        spec,
+        parent_keys=parent_keys,
+        lookups=lookups,
+        today=today,
+        auto_fix=auto_fix,
+        scratch=scratch,
+        prior_keys=prior_keys,
+    ).rows()
+
+
+def flag_row_parts(
+    raw: pl.LazyFrame,
+    spec: DatasetSpec,
+    *,
+    parent_keys: Mapping[str, pl.LazyFrame],
+    lookups: Mapping[str, pl.LazyFrame],
+    today: date,
+    auto_fix: bool = False,
+    scratch: Path | None = None,
+    prior_keys: pl.LazyFrame | None = None,
+) -> FlaggedParts:
+    """Every raw row with ``_exact_duplicate``, ``_rules``, ``_reasons`` and ``_fixes``, in a
+    passing and a failing part.
 
     With ``scratch`` (a Parquet path in a temporary folder), the joined values and the rule
     outcomes are computed once into that file, which is read row for row beside the raw rows;
@@ -556,25 +600,26 @@ def flag_rows(
             for i, r in enumerate(rules)
         ]
         helper += [f"_rule{i}" for i in range(len(rules))]
-    return _explain_failures(lf, rules).drop(helper)
+    return _explain_failures(lf, rules).map(lambda part: part.drop(helper))
 
 
-def _explain_failures(lf: pl.LazyFrame, rules: list[RowRule]) -> pl.LazyFrame:
+def _explain_failures(lf: pl.LazyFrame, rules: list[RowRule]) -> FlaggedParts:
     """``_rules`` and ``_reasons`` lists, built only for rows that broke a rule.
 
     Building a list and a reason string per rule for every row cost ~85% of flagging 2M orders
     (the reasons format every value as text); rows that pass every rule, nearly all of them,
-    get empty lists instead. Each part keeps its input order; the flagged frame holds the
-    passing rows first, then the failing ones (``_row_id`` keeps the original position).
+    get empty lists instead. Each part keeps its input order (``_row_id`` keeps the original
+    position).
     """
     empty = pl.lit([], dtype=pl.List(pl.String))
     if not rules:
-        return lf.with_columns(empty.alias(RULES), empty.alias(REASONS))
+        passing = lf.with_columns(empty.alias(RULES), empty.alias(REASONS))
+        return FlaggedParts(passing, passing.head(0))
     names, reasons = _collect_lists(rules)
     failed = pl.any_horizontal([r.failed for r in rules])
     passing = lf.filter(~failed).with_columns(empty.alias(RULES), empty.alias(REASONS))
     failing = lf.filter(failed).with_columns(names.alias(RULES), reasons.alias(REASONS))
-    return pl.concat([passing, failing])
+    return FlaggedParts(passing, failing)
 
 
 def outlier_fences(flagged: pl.LazyFrame, spec: DatasetSpec) -> dict[str, dict[str, float]]:
@@ -608,6 +653,12 @@ def outlier_fences(flagged: pl.LazyFrame, spec: DatasetSpec) -> dict[str, dict[s
             "std": row[f"{c}|std"] or 0.0,
         }
     return fences
+
+
+def outliers_quarantined(spec: DatasetSpec, *, cap: bool) -> bool:
+    """Whether ``flag_outliers`` quarantines outlier rows (adding the outlier to ``_rules``):
+    then rows of the passing part can fail."""
+    return spec.outliers is not None and spec.outliers.action == "quarantine" and not cap
 
 
 def flag_outliers(
@@ -656,7 +707,7 @@ def flag_outliers(
         names_where(marks).alias(OUTLIERS),
         pl.concat_list(reasons).list.drop_nulls().alias("_outlier_reasons"),
     )
-    if o.action == "quarantine" and not cap:
+    if outliers_quarantined(spec, cap=cap):
         out = out.with_columns(
             pl.col(RULES).list.concat(pl.col(OUTLIERS)).alias(RULES),
             pl.col(REASONS).list.concat(pl.col("_outlier_reasons")).alias(REASONS),

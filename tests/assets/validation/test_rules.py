@@ -10,7 +10,13 @@ from polars.testing import assert_frame_equal
 
 from assets.ingestion.contracts import DatasetSpec
 from assets.validation.history import metric_anomalies, schema_drift
-from assets.validation.quality import gates, measure, quarantined_rows, valid_rows
+from assets.validation.quality import (
+    gates,
+    measure,
+    outcome_tables,
+    quarantined_rows,
+    valid_rows,
+)
 from assets.validation.rules import (
     EXACT_DUP,
     FIXES,
@@ -19,6 +25,7 @@ from assets.validation.rules import (
     ROW_ID,
     RULES,
     flag_outliers,
+    flag_row_parts,
     flag_rows,
     names_where,
     outlier_fences,
@@ -248,6 +255,32 @@ def test_outliers_by_iqr_are_flagged_on_clean_rows_only():
     out = flag_outliers(flagged.lazy(), SPEC, fences, cap=False).collect()
     assert out[OUTLIERS].to_list() == [[], [], [], [], [], ["outlier:price"], []]
     assert out[RULES].to_list()[-1] == ["range:qty"]  # quarantined already, not an outlier
+
+
+@pytest.mark.parametrize(
+    ("action", "cap"), [("flag", False), ("quarantine", False), ("quarantine", True)]
+)
+def test_outcome_tables_read_the_parts_and_match_the_split_of_every_row(action, cap):
+    spec = SPEC.model_copy(update={"outliers": SPEC.outliers.model_copy(update={"action": action})})
+    prices = [10.0, 11.0, 12.0, 13.0, 14.0, 500.0]
+    lf = frame(
+        *[{"price": p, "parent_id": None} for p in prices],
+        {"price": 900.0, "qty": 0, "parent_id": None},
+        {"price": 12.0, "email": "nope", "parent_id": None},
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        parts = flag_row_parts(
+            lf, spec, parent_keys={}, lookups={}, today=TODAY, scratch=Path(tmp) / "o.parquet"
+        )
+        fences = outlier_fences(parts.passing, spec)
+        parts = parts.map(lambda part: flag_outliers(part, spec, fences, cap=cap))
+        good, bad = (t.collect() for t in outcome_tables(parts, spec, cap=cap))
+        everything = parts.rows()
+        assert_frame_equal(good, valid_rows(everything).collect())
+        assert_frame_equal(bad, quarantined_rows(everything).drop(OUTLIERS).collect())
+    moved = action == "quarantine" and not cap
+    assert bad["id"].to_list() == (["r5", "r6", "r7"] if moved else ["r6", "r7"])
+    assert ("r5" in good["id"].to_list()) is not moved
 
 
 def test_zscore_method():
