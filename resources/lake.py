@@ -312,14 +312,16 @@ class LakeResource(dg.ConfigurableResource):
             self.scan(group, name).sink_parquet(local, compression="lz4")
             yield str(local)
 
-    def register(self, warehouse: Any, group: str, name: str) -> None:
-        """Make ``group.name`` queryable in DuckDB: a view over the parts of a local lake, or a
-        local copy of an S3 table (DuckDB is then a query cache), replaced in one transaction."""
-        with self.duckdb_source(group, name) as source:
-            if self.remote:
+    def register(self, warehouse: Any, group: str, *names: str) -> None:
+        """Make each ``group.name`` queryable in DuckDB: views over the parts of a local lake (all
+        in one transaction), or a local copy of each S3 table (DuckDB is then a query cache),
+        each replaced in one transaction."""
+        if not self.remote:
+            warehouse.register_views(group, {name: self.glob(group, name) for name in names})
+            return
+        for name in names:
+            with self.duckdb_source(group, name) as source:
                 warehouse.copy_table(group, name, source)
-            else:
-                warehouse.register_view(group, name, source)
 
     def parts(self, group: str, name: str) -> list[LakePath]:
         """Top-level parts, then the parts of each ``date=YYYY-MM-DD`` partition in day order."""

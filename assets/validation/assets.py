@@ -280,8 +280,6 @@ def build_validation_asset(
             }
             outlier_keys = _outlier_examples(parts.passing, spec)
         seconds = time.perf_counter() - started
-        for table in (validated, quarantined):
-            lake.register(warehouse, GROUP, table)
 
         severity = dg.AssetCheckSeverity.WARN if policy == "warn" else dg.AssetCheckSeverity.ERROR
         checks = [_gate_result(g, severity, examples.get(g.name, [])) for g in gate_list]
@@ -310,7 +308,8 @@ def build_validation_asset(
             )
         )
         checks += _warning_checks(context, lake, spec, report, raw, config.history_k, outlier_keys)
-        _append_history(context, lake, warehouse, spec, report)
+        _append_history(context, lake, spec, report)
+        lake.register(warehouse, GROUP, validated, quarantined, HISTORY_TABLE)
 
         validated_meta = table_metadata(
             validated_now,
@@ -485,14 +484,12 @@ def _warning_checks(
 def _append_history(
     context: dg.AssetExecutionContext,
     lake: LakeResource,
-    warehouse: WarehouseResource,
     spec: DatasetSpec,
     report: QualityReport,
 ) -> None:
     run_id = context.run.run_id
     rows = history_rows(run_id, spec.name, report.metrics(), datetime.now(UTC))
     sink_parquet_atomic(rows, _history_dir(lake) / f"part-{spec.name}-{run_id}.parquet")
-    lake.register(warehouse, GROUP, HISTORY_TABLE)
 
 
 def build_validation_assets(
