@@ -238,3 +238,41 @@ def test_elasticity_leaves_out_products_without_a_category():
     by_product, by_category = elasticities(sales)
     assert by_category["category"].to_list() == ["c"]
     assert "P5" not in by_product["product_id"].to_list()
+
+
+def test_customer_anomalies_flag_what_isolation_forest_predicts_with_their_top_drivers():
+    from sklearn.ensemble import IsolationForest
+
+    from assets.analytics.anomalies import CUSTOMER_FEATURES, SEED, customer_anomalies
+
+    rng = np.random.default_rng(3)
+    n = 2000
+    values = {c: rng.gamma(2.0, 5.0, n) for c in CUSTOMER_FEATURES}
+    values["total_value"][7] = 5e5  # one customer far out, mostly on total value
+    values["order_count"][7] = 900
+    profiles = pl.DataFrame(
+        {
+            "customer_id": [f"C{i}" for i in range(n)],
+            "as_of_date": [date(2025, 1, 1)] * n,
+            **values,
+        }
+    )
+    out = customer_anomalies(profiles, contamination=0.02)
+
+    # The same forest's own predict() flags the same rows.
+    X = np.log1p(profiles.select(CUSTOMER_FEATURES).to_numpy().astype(float).clip(0, None))
+    forest = IsolationForest(n_estimators=200, random_state=SEED, contamination=0.02).fit(X)
+    expected = profiles["customer_id"].filter(pl.Series(forest.predict(X) == -1)).to_list()
+    assert out["entity_id"].to_list() == expected and "C7" in expected
+
+    # Drivers, row by row as a reader would compute them: the three largest |robust z|.
+    med = np.median(X, axis=0)
+    mad = np.median(np.abs(X - med), axis=0) * 1.4826
+    for cid, text in zip(out["entity_id"], out["drivers"], strict=True):
+        rz = (X[int(cid[1:])] - med) / np.where(mad > 0, mad, 1.0)
+        top = np.argsort(-np.abs(rz))[:3]
+        assert text == ", ".join(
+            f"{CUSTOMER_FEATURES[i]} {'high' if rz[i] > 0 else 'low'} (z {round(rz[i], 1)})"
+            for i in top
+        )
+    assert out.filter(pl.col("entity_id") == "C7")["drivers"].item().startswith("total_value high")
