@@ -60,9 +60,11 @@ def flag_dataset(
         if isinstance(r, LookupCompareRule)
     }
     parents = {fk.references: raw[fk.references] for fk in spec.foreign_keys}
-    flagged = flag_rows(
-        raw[spec.name], spec, parent_keys=parents, lookups=lookups, today=today
-    ).collect()
+    flagged = (
+        flag_rows(raw[spec.name], spec, parent_keys=parents, lookups=lookups, today=today)
+        .rows()
+        .collect()
+    )
     fences = outlier_fences(flagged.lazy(), spec)
     return flag_outliers(flagged.lazy(), spec, fences, cap=False).collect()
 

@@ -29,7 +29,7 @@ from assets.validation.rules import (
     OUTLIERS,
     data_columns,
     flag_outliers,
-    flag_row_parts,
+    flag_rows,
     outlier_fences,
     trusted_reference,
 )
@@ -245,7 +245,7 @@ def build_validation_asset(
                 )
         auto_fix = policy == "auto_fix"
         with tempfile.TemporaryDirectory(dir=lake.scratch_dir()) as tmp:
-            parts = flag_row_parts(
+            parts = flag_rows(
                 raw,
                 spec,
                 parent_keys=parent_keys,

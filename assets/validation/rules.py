@@ -522,31 +522,6 @@ def flag_rows(
     auto_fix: bool = False,
     scratch: Path | None = None,
     prior_keys: pl.LazyFrame | None = None,
-) -> pl.LazyFrame:
-    """Every raw row with ``_exact_duplicate``, ``_rules``, ``_reasons`` and ``_fixes``: the
-    parts of ``flag_row_parts`` as one frame."""
-    return flag_row_parts(
-        raw,
-        spec,
-        parent_keys=parent_keys,
-        lookups=lookups,
-        today=today,
-        auto_fix=auto_fix,
-        scratch=scratch,
-        prior_keys=prior_keys,
-    ).rows()
-
-
-def flag_row_parts(
-    raw: pl.LazyFrame,
-    spec: DatasetSpec,
-    *,
-    parent_keys: Mapping[str, pl.LazyFrame],
-    lookups: Mapping[str, pl.LazyFrame],
-    today: date,
-    auto_fix: bool = False,
-    scratch: Path | None = None,
-    prior_keys: pl.LazyFrame | None = None,
 ) -> FlaggedParts:
     """Every raw row with ``_exact_duplicate``, ``_rules``, ``_reasons`` and ``_fixes``, in a
     passing and a failing part.

@@ -25,7 +25,6 @@ from assets.validation.rules import (
     ROW_ID,
     RULES,
     flag_outliers,
-    flag_row_parts,
     flag_rows,
     names_where,
     outlier_fences,
@@ -130,10 +129,10 @@ def flag(lf: pl.LazyFrame, auto_fix: bool = False) -> pl.DataFrame:
     validation asset does); they must agree row for row."""
     lookups = {"parents": trusted_reference(PARENTS, PARENT, "cap", TODAY)}
     kwargs = dict(parent_keys={"parents": PARENTS}, lookups=lookups, today=TODAY, auto_fix=auto_fix)
-    lazy = flag_rows(lf, SPEC, **kwargs).collect()  # type: ignore[arg-type]
+    lazy = flag_rows(lf, SPEC, **kwargs).rows().collect()  # type: ignore[arg-type]
     with tempfile.TemporaryDirectory() as tmp:
         scratch = Path(tmp) / "outcomes.parquet"
-        staged = flag_rows(lf, SPEC, scratch=scratch, **kwargs).collect()  # type: ignore[arg-type]
+        staged = flag_rows(lf, SPEC, scratch=scratch, **kwargs).rows().collect()  # type: ignore[arg-type]
     assert_frame_equal(staged, lazy)
     return lazy
 
@@ -269,7 +268,7 @@ def test_outcome_tables_read_the_parts_and_match_the_split_of_every_row(action, 
         {"price": 12.0, "email": "nope", "parent_id": None},
     )
     with tempfile.TemporaryDirectory() as tmp:
-        parts = flag_row_parts(
+        parts = flag_rows(
             lf, spec, parent_keys={}, lookups={}, today=TODAY, scratch=Path(tmp) / "o.parquet"
         )
         fences = outlier_fences(parts.passing, spec)
@@ -291,7 +290,7 @@ def test_zscore_method():
     )
     values = [10.0] * 20 + [11.0] * 20 + [40.0]
     lf = frame(*[{"price": v, "parent_id": None} for v in values])
-    flagged = flag_rows(lf, spec, parent_keys={}, lookups={}, today=TODAY).collect()
+    flagged = flag_rows(lf, spec, parent_keys={}, lookups={}, today=TODAY).rows().collect()
     out = flag_outliers(
         flagged.lazy(), spec, outlier_fences(flagged.lazy(), spec), cap=False
     ).collect()
