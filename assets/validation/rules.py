@@ -569,13 +569,29 @@ def flag_rows(
         # scratch pass 1.4 s to 0.7 s).
         outcomes = [r.failed.alias(f"_rule{i}") for i, r in enumerate(rules)]
         lf.select(*helper, *outcomes).sink_parquet(scratch, compression=SCRATCH_COMPRESSION)
-        lf = pl.concat([base, pl.scan_parquet(scratch)], how="horizontal")
+        lf = read_beside(base, scratch)
         rules = [
             RowRule(r.name, r.kind, r.column, pl.col(f"_rule{i}"), r.reason)
             for i, r in enumerate(rules)
         ]
         helper += [f"_rule{i}" for i in range(len(rules))]
     return _explain_failures(lf, rules).map(lambda part: part.drop(helper))
+
+
+def read_beside(rows: pl.LazyFrame, scratch: Path) -> pl.LazyFrame:
+    """``rows`` with the columns of ``scratch`` beside them, row for row.
+
+    A horizontal concat pads the shorter side with nulls, and a null outcome would drop the row
+    from both parts; so the two row counts (from file metadata, not a scan) must match.
+    """
+    written = pl.scan_parquet(scratch).select(pl.len()).collect().item()
+    expected = rows.select(pl.len()).collect().item()
+    if written != expected:
+        raise RuntimeError(
+            f"validation scratch {scratch.name} holds {written:,} rows for {expected:,} input "
+            "rows; rule outcomes must line up with the rows they judge"
+        )
+    return pl.concat([rows, pl.scan_parquet(scratch)], how="horizontal")
 
 
 def _explain_failures(lf: pl.LazyFrame, rules: list[RowRule]) -> FlaggedParts:

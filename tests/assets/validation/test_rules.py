@@ -28,6 +28,7 @@ from assets.validation.rules import (
     flag_rows,
     names_where,
     outlier_fences,
+    read_beside,
     repeat_ids,
     trusted_reference,
 )
@@ -135,6 +136,16 @@ def flag(lf: pl.LazyFrame, auto_fix: bool = False) -> pl.DataFrame:
         staged = flag_rows(lf, SPEC, scratch=scratch, **kwargs).rows().collect()  # type: ignore[arg-type]
     assert_frame_equal(staged, lazy)
     return lazy
+
+
+def test_outcomes_that_do_not_line_up_with_their_rows_are_refused(tmp_path):
+    rows = pl.LazyFrame({"id": ["a", "b", "c"]})
+    pl.DataFrame({"_rule0": [False, True]}).write_parquet(tmp_path / "o.parquet")
+    with pytest.raises(RuntimeError, match="holds 2 rows for 3 input rows"):
+        read_beside(rows, tmp_path / "o.parquet")
+    pl.DataFrame({"_rule0": [False, True, False]}).write_parquet(tmp_path / "o.parquet")
+    beside = read_beside(rows, tmp_path / "o.parquet").collect()
+    assert beside.rows() == [("a", False), ("b", True), ("c", False)]
 
 
 def rules_of(changes: dict) -> list[str]:
