@@ -28,10 +28,6 @@ class WarehouseResource(DuckDBResource):
 
     lock_wait_seconds: float = 30.0
 
-    def register_view(self, group: str, name: str, parquet_glob: str) -> None:
-        """Create or replace ``group.name`` as a view over the Parquet parts (one transaction)."""
-        self.register_views(group, {name: parquet_glob})
-
     def register_views(self, group: str, globs: Mapping[str, str]) -> None:
         """Create or replace ``group.<name>`` as a view over each name's Parquet parts, all in one
         connection and one transaction: opening a DuckDB connection costs ~30 ms."""
