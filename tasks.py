@@ -6,7 +6,8 @@
     python3 tasks.py lint        ruff check, ruff format --check, pyright
     python3 tasks.py dev         the Dagster UI and daemon (dagster dev) on 127.0.0.1:3000
 
-The first call creates .venv, installs uv into it from PyPI and syncs the locked dependencies.
+The first call creates .venv, installs uv into it from PyPI and syncs the locked dependencies,
+compiling their bytecode.
 """
 
 from __future__ import annotations
@@ -46,7 +47,11 @@ def bootstrap() -> None:
             f"uv=={UV_VERSION}",
         )
     env = {**os.environ, "UV_PROJECT_ENVIRONMENT": str(VENV)}
-    run(BIN / "uv", "sync", "--frozen", "--quiet", env=env)
+    # Bytecode is compiled once, at install, as the Dockerfile does. Where PYTHONDONTWRITEBYTECODE
+    # is set (it is on the build machine), Python otherwise compiles every module it imports, in
+    # every process: `import dagster` took 4.2 s instead of 1.9 s, sklearn.ensemble 9 s instead
+    # of 3.5 s, and each CLI, daemon and test subprocess paid it again.
+    run(BIN / "uv", "sync", "--frozen", "--quiet", "--compile-bytecode", env=env)
 
 
 def instance_env() -> dict[str, str]:
