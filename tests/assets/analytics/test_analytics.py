@@ -264,6 +264,8 @@ def test_customer_anomalies_flag_what_isolation_forest_predicts_with_their_top_d
     forest = IsolationForest(n_estimators=200, random_state=SEED, contamination=0.02).fit(X)
     expected = profiles["customer_id"].filter(pl.Series(forest.predict(X) == -1)).to_list()
     assert out["entity_id"].to_list() == expected and "C7" in expected
+    # The score is the forest's anomaly score (higher is more anomalous).
+    np.testing.assert_allclose(out["score"], -forest.score_samples(X)[forest.predict(X) == -1])
 
     # Drivers, row by row as a reader would compute them: the three largest |robust z|.
     med = np.median(X, axis=0)
