@@ -4,11 +4,10 @@ It reads the same landing CSVs with pandas, casts them to the same contracts, va
 pandera-on-pandas (a ``DataFrameSchema`` built from the same specs, ``lazy=True`` to collect
 every failure) plus pandas code for keys, foreign keys and cross-field rules, splits valid from
 quarantined rows, writes both to Parquet, then does the enrichment joins and aggregates, the
-churn, revenue and price features, and the churn model, scores and segments with the same
-scikit-learn estimators, settings and sample sizes as the pipeline.
-
-Not in the baseline: the revenue forecast, the price-elasticity model and the anomaly detectors
-(the pipeline's analytics stage does them too, so the analytics comparison favours pandas).
+churn, revenue and price features, and the analytics: the churn model, scores and segments with
+the same scikit-learn estimators, settings and sample sizes as the pipeline, the revenue forecast
+(with its backtest), price elasticities per product and per category, and the day, product and
+customer anomalies, with the pipeline's models and thresholds.
 """
 
 from __future__ import annotations
@@ -237,9 +236,8 @@ def run(data_dir: Path, out_dir: Path) -> dict[str, float]:
     current = churn_features(*inputs, last, labelled=False)
     current.to_parquet(out_dir / "churn_features_current.parquet")
     revenue_features(daily.reset_index()).to_parquet(out_dir / "revenue_features.parquet")
-    price_features(product_daily.reset_index(), valid["products"]).to_parquet(
-        out_dir / "price_features.parquet"
-    )
+    weekly = price_features(product_daily.reset_index(), valid["products"])
+    weekly.to_parquet(out_dir / "price_features.parquet")
     timings["features"] = time.perf_counter() - started
 
     started = time.perf_counter()
@@ -249,6 +247,12 @@ def run(data_dir: Path, out_dir: Path) -> dict[str, float]:
     )
     scores.to_parquet(out_dir / "churn_scores.parquet")
     segments(profiles, last).to_parquet(out_dir / "customer_segments.parquet")
+    days = daily.reset_index().sort_values("day", ignore_index=True)
+    revenue_forecast(days).to_parquet(out_dir / "revenue_forecast.parquet")
+    by_product, by_category = elasticities(weekly)
+    by_product.to_parquet(out_dir / "price_elasticity_products.parquet")
+    by_category.to_parquet(out_dir / "price_elasticity_categories.parquet")
+    anomalies(days, weekly, profiles, last).to_parquet(out_dir / "anomalies.parquet")
     timings["analytics"] = time.perf_counter() - started
     timings["churn_holdout_auc"] = auc
     return timings
@@ -440,3 +444,168 @@ def segments(profiles: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
     best = max(scores, key=lambda k: scores[k])
     labels = KMeans(n_clusters=best, random_state=SEED).fit_predict(Z)
     return profiles[["customer_id"]].assign(segment=labels)
+
+
+def _design(days: pd.Series, origin: pd.Timestamp, knots: list[float]) -> np.ndarray:
+    """The pipeline's forecast design: trend, trend changes at ``knots``, weekday and month."""
+    t = ((days - origin).dt.days / 365.25).to_numpy()
+    dow, month = days.dt.day_of_week.to_numpy(), days.dt.month.to_numpy()
+    cols = [np.ones(len(t)), t, *[np.maximum(t - k, 0.0) for k in knots]]
+    cols += [(dow == k).astype(float) for k in range(1, 7)]  # Monday is the base
+    cols += [(month == m).astype(float) for m in range(2, 13)]  # January is the base
+    return np.column_stack(cols)
+
+
+def seasonal_fit(days: pd.DataFrame) -> tuple[pd.Timestamp, list[float], np.ndarray, float]:
+    """OLS on log1p(revenue), refitted once without the days beyond 3.5 robust sigmas."""
+    from assets.analytics.forecast import OUTLIER_Z, changepoints, robust_sigma
+
+    y = np.log1p(days["revenue"].to_numpy(dtype=float))
+    origin, knots = days["day"].min(), changepoints(len(days))
+    X = _design(days["day"], origin, knots)
+    coef, *_ = np.linalg.lstsq(X, y, rcond=None)
+    resid = y - X @ coef
+    keep = np.abs(resid - np.median(resid)) <= OUTLIER_Z * robust_sigma(resid)
+    coef, *_ = np.linalg.lstsq(X[keep], y[keep], rcond=None)
+    resid = y[keep] - X[keep] @ coef
+    sigma = float(np.std(resid, ddof=X.shape[1]) if keep.sum() > X.shape[1] else np.std(resid))
+    return origin, knots, coef, sigma
+
+
+def _forecast(model: tuple[pd.Timestamp, list[float], np.ndarray, float], start, days: int):
+    from assets.analytics.forecast import Z80, Z95
+
+    origin, knots, coef, s = model
+    dates = pd.Series(pd.date_range(start, periods=days, freq="D"))
+    mu = _design(dates, origin, knots) @ coef
+    out = pd.DataFrame({"day": dates, "horizon_day": np.arange(1, days + 1)})
+    out["forecast"] = np.expm1(mu + s * s / 2).clip(0, None)
+    for name, z in (("80", Z80), ("95", Z95)):
+        out[f"lower_{name}"] = np.expm1(mu - z * s).clip(0, None)
+        out[f"upper_{name}"] = np.expm1(mu + z * s).clip(0, None)
+    return out
+
+
+def revenue_forecast(days: pd.DataFrame, holdout: int = 60, horizon: int = 90) -> pd.DataFrame:
+    """A 60-day backtest (MAPE, in ``attrs``), then the 90-day forecast from the full history."""
+    train, test = days.iloc[:-holdout], days.iloc[-holdout:]
+    predicted = _forecast(seasonal_fit(train), test["day"].iloc[0], holdout)
+    joined = test.merge(predicted, on="day")
+    actual = joined[joined["revenue"] > 0]
+    mape = float(((actual["forecast"] - actual["revenue"]).abs() / actual["revenue"]).mean())
+    out = _forecast(seasonal_fit(days), days["day"].iloc[-1] + pd.Timedelta(days=1), horizon)
+    out.attrs["backtest_mape"] = mape
+    return out
+
+
+def _best_change(elasticity: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Revenue-maximising price change within +-20% per elasticity, and the revenue change."""
+    from assets.analytics.elasticity import CHANGES
+
+    e = elasticity.to_numpy(dtype=float)[:, None]
+    revenue = (1 + CHANGES)[None, :] ** (1 + e) - 1
+    best = revenue.argmax(axis=1)
+    finite = np.isfinite(elasticity.to_numpy(dtype=float))
+    rows = np.arange(len(best))
+    return np.where(finite, CHANGES[best], 0.0), np.where(finite, revenue[rows, best], 0.0)
+
+
+def _slopes(sums: pd.DataFrame, n: pd.Series) -> pd.DataFrame:
+    """(Weighted) OLS slope of centred data and its standard error, from the sums."""
+    from assets.analytics.elasticity import T95
+
+    b = sums["xy"] / sums["xx"]
+    sse = sums["yy"] - 2 * b * sums["xy"] + b * b * sums["xx"]
+    se = np.sqrt(sse.clip(lower=0) / (n - 2) / sums["xx"])
+    out = pd.DataFrame({"elasticity": b, "std_error": se})
+    out["ci_low"], out["ci_high"] = b - T95 * se, b + T95 * se
+    out["best_price_change"], out["expected_revenue_change"] = _best_change(b)
+    return out
+
+
+def elasticities(weekly: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Log-log slope of weekly quantity on price after two-way (product, category-week) demeaning,
+    per product (at least 8 weeks) and per category weighted by mean weekly quantity."""
+    from assets.analytics.elasticity import MIN_WEEKS
+
+    f = weekly[
+        (weekly["quantity"] > 0) & (weekly["avg_price"] > 0) & weekly["category"].notna()
+    ].copy()
+    f["lq"], f["lp"] = np.log(f["quantity"]), np.log(f["avg_price"])
+    f["weight"] = f.groupby("product_id")["quantity"].transform("mean")
+    for _ in range(5):
+        for col in ("lq", "lp"):
+            f[col] -= f.groupby("product_id")[col].transform("mean")
+            f[col] -= f.groupby(["category", "period"])[col].transform("mean")
+    f["xy"], f["xx"], f["yy"] = f["lp"] * f["lq"], f["lp"] ** 2, f["lq"] ** 2
+    per = f.groupby(["product_id", "category"]).agg(
+        xy=("xy", "sum"), xx=("xx", "sum"), yy=("yy", "sum"), weeks=("lq", "size")
+    )
+    per = per[per["weeks"] >= MIN_WEEKS]
+    by_product = per[["weeks"]].join(_slopes(per, per["weeks"])).reset_index()
+    for col in ("xy", "xx", "yy"):
+        f[f"w{col}"] = f["weight"] * f[col]
+    cat = f.groupby("category").agg(
+        xy=("wxy", "sum"),
+        xx=("wxx", "sum"),
+        yy=("wyy", "sum"),
+        observations=("lq", "size"),
+        products=("product_id", "nunique"),
+    )
+    by_category = cat[["observations", "products"]].join(_slopes(cat, cat["observations"]))
+    return by_product, by_category.reset_index()
+
+
+def anomalies(
+    days: pd.DataFrame, weekly: pd.DataFrame, profiles: pd.DataFrame, as_of: pd.Timestamp
+) -> pd.DataFrame:
+    """Days beyond 3.5 robust sigmas of the seasonal fit, product-weeks whose log revenue is more
+    than 4 robust sigmas from the product's median, and customers an IsolationForest (200 trees,
+    1% contamination) isolates, on the pipeline's seven log-scaled profile features."""
+    from sklearn.ensemble import IsolationForest
+
+    from assets.analytics.anomalies import CUSTOMER_FEATURES
+    from assets.analytics.forecast import OUTLIER_Z, robust_sigma
+
+    origin, knots, coef, _ = seasonal_fit(days)
+    resid = (
+        np.log1p(days["revenue"].to_numpy(dtype=float)) - _design(days["day"], origin, knots) @ coef
+    )
+    z = (resid - np.median(resid)) / robust_sigma(resid)
+    day_rows = pd.DataFrame(
+        {"entity_type": "day", "entity_id": days["day"].astype(str), "score": np.abs(z)}
+    )[np.abs(z) > OUTLIER_Z]
+
+    lr = np.log1p(weekly["revenue"])
+    med = lr.groupby(weekly["product_id"]).transform("median")
+    mad = (lr - med).abs().groupby(weekly["product_id"]).transform("median") * 1.4826
+    rz = ((lr - med) / mad.clip(lower=1e-6)).abs()
+    product_rows = pd.DataFrame(
+        {"entity_type": "product", "entity_id": weekly["product_id"], "score": rz}
+    )[rz > 4.0]
+
+    p = profiles.fillna({"order_count": 0, "total_value": 0, "tickets": 0, "events": 0})
+    created = pd.to_datetime(p["account_created_date"])
+    X = pd.DataFrame(
+        {
+            "order_count": p["order_count"],
+            "total_value": p["total_value"],
+            "avg_order_value": (p["total_value"] / p["order_count"]).where(p["order_count"] > 0),
+            "support_ticket_count": p["tickets"],
+            "feature_usage_count": p["events"],
+            "distinct_features_used": p["features"],
+            "tenure_days": (as_of - created).dt.days,
+        }
+    )[CUSTOMER_FEATURES]
+    X = np.log1p(X.fillna(0).to_numpy(dtype=float).clip(0, None))
+    forest = IsolationForest(n_estimators=200, random_state=SEED, contamination=0.01).fit(X)
+    normality = forest.score_samples(X)
+    flagged = normality < forest.offset_
+    customer_rows = pd.DataFrame(
+        {
+            "entity_type": "customer",
+            "entity_id": p["customer_id"][flagged],
+            "score": -normality[flagged],
+        }
+    )
+    return pd.concat([day_rows, product_rows, customer_rows], ignore_index=True)

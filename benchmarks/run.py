@@ -12,8 +12,8 @@ peak RSS is its own and the ratios hold on a noisy machine:
   seconds per stage from the run's step statistics, and Dagster's overhead: the run's wall time
   minus the steps' time, plus the time the steps spent writing events to the instance's event
   log (the steps' time includes it);
-- ``pandas``: ``benchmarks/pandas_baseline.py`` (pandas + pandera-on-pandas) for ingest,
-  validate and enrich;
+- ``pandas``: ``benchmarks/pandas_baseline.py`` (pandas + pandera-on-pandas), every stage the
+  pipeline compares: ingestion, validation, enrichment, features and analytics;
 - ``duckdb_floor`` and ``polars_floor``: the raw engines reading the same CSV files with type
   inference and writing one Parquet file per entity (no contract, no quarantine, no metadata):
   the practical floor for ingestion. Each also times ``count_rows`` (``read_csv`` /
