@@ -498,28 +498,16 @@ def revenue_forecast(days: pd.DataFrame, holdout: int = 60, horizon: int = 90) -
     return out
 
 
-def _best_change(elasticity: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Revenue-maximising price change within +-20% per elasticity, and the revenue change."""
-    from assets.analytics.elasticity import CHANGES
-
-    e = elasticity.to_numpy(dtype=float)[:, None]
-    revenue = (1 + CHANGES)[None, :] ** (1 + e) - 1
-    best = revenue.argmax(axis=1)
-    finite = np.isfinite(elasticity.to_numpy(dtype=float))
-    rows = np.arange(len(best))
-    return np.where(finite, CHANGES[best], 0.0), np.where(finite, revenue[rows, best], 0.0)
-
-
 def _slopes(sums: pd.DataFrame, n: pd.Series) -> pd.DataFrame:
     """(Weighted) OLS slope of centred data and its standard error, from the sums."""
-    from assets.analytics.elasticity import T95
+    from assets.analytics.elasticity import T95, best_price_changes
 
     b = sums["xy"] / sums["xx"]
     sse = sums["yy"] - 2 * b * sums["xy"] + b * b * sums["xx"]
     se = np.sqrt(sse.clip(lower=0) / (n - 2) / sums["xx"])
     out = pd.DataFrame({"elasticity": b, "std_error": se})
     out["ci_low"], out["ci_high"] = b - T95 * se, b + T95 * se
-    out["best_price_change"], out["expected_revenue_change"] = _best_change(b)
+    out["best_price_change"], out["expected_revenue_change"] = best_price_changes(b.to_numpy())
     return out
 
 

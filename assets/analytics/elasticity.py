@@ -19,25 +19,61 @@ T95 = 1.96
 CHANGES = np.round(np.arange(-0.20, 0.2001, 0.01), 2)
 
 
-def _slope(x: np.ndarray, y: np.ndarray, w: np.ndarray | None = None) -> tuple[float, float]:
-    """(Weighted) OLS slope of centred data and its standard error."""
-    w = np.ones(len(x)) if w is None else w
-    sxx = float((w * x * x).sum())
-    if len(x) < 3 or sxx <= 0:
-        return float("nan"), float("nan")
-    b = float((w * x * y).sum() / sxx)
-    resid = y - b * x
-    se = float(np.sqrt((w * resid * resid).sum() / (len(x) - 2) / sxx))
-    return b, se
+def best_price_changes(elasticity: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(price change, expected revenue change) maximising revenue within +-20%, per elasticity;
+    (0, 0) where the elasticity is not finite."""
+    e = np.asarray(elasticity, dtype=float)
+    finite = np.isfinite(e)
+    revenue = (1 + CHANGES)[None, :] ** (1 + np.where(finite, e, 0.0)[:, None]) - 1
+    best = revenue.argmax(axis=1)
+    effect = revenue[np.arange(len(e)), best]
+    return np.where(finite, CHANGES[best], 0.0), np.where(finite, effect, 0.0)
 
 
 def best_price_change(elasticity: float) -> tuple[float, float]:
     """(price change, expected revenue change) maximising revenue within +-20%."""
-    if not np.isfinite(elasticity):
-        return 0.0, 0.0
-    revenue = (1 + CHANGES) ** (1 + elasticity) - 1
-    i = int(np.argmax(revenue))
-    return float(CHANGES[i]), float(revenue[i])
+    change, effect = best_price_changes(np.array([elasticity]))
+    return float(change[0]), float(effect[0])
+
+
+def _fits(frame: pl.DataFrame, by: list[str], weight: pl.Expr, *extra: pl.Expr) -> pl.DataFrame:
+    """Per group of ``by``: the (weighted) OLS slope of centred ``lq`` on ``lp``, its standard
+    error and 95% interval, and the best price change; NaN where there are fewer than three rows
+    or no price variation."""
+    x, y = pl.col("lp"), pl.col("lq")
+    sxx = (weight * x * x).sum()
+    b = (weight * x * y).sum() / sxx
+    fits = (
+        frame.group_by(by, maintain_order=True)
+        .agg(
+            b.alias("elasticity"),
+            sxx.alias("_sxx"),
+            (weight * (y - b * x) ** 2).sum().alias("_sse"),
+            pl.len().alias("_n"),
+            *extra,
+        )
+        .with_columns(
+            pl.when((pl.col("_n") >= 3) & (pl.col("_sxx") > 0))
+            .then(pl.col("elasticity"))
+            .otherwise(float("nan"))
+            .alias("elasticity"),
+            (pl.col("_sse") / (pl.col("_n") - 2) / pl.col("_sxx")).sqrt().alias("std_error"),
+        )
+        .with_columns(
+            pl.when(pl.col("elasticity").is_nan())
+            .then(float("nan"))
+            .otherwise(pl.col("std_error"))
+            .alias("std_error")
+        )
+        .with_columns(
+            (pl.col("elasticity") - T95 * pl.col("std_error")).alias("ci_low"),
+            (pl.col("elasticity") + T95 * pl.col("std_error")).alias("ci_high"),
+        )
+    )
+    change, effect = best_price_changes(fits["elasticity"].to_numpy())
+    return fits.with_columns(
+        pl.Series("best_price_change", change), pl.Series("expected_revenue_change", effect)
+    ).drop("_sxx", "_sse", "_n")
 
 
 def _demeaned(weekly: pl.DataFrame, rounds: int = 5) -> pl.DataFrame:
@@ -63,54 +99,29 @@ def _demeaned(weekly: pl.DataFrame, rounds: int = 5) -> pl.DataFrame:
 def elasticities(weekly: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(per product, per category) elasticity tables from ``price_features`` rows."""
     frame = _demeaned(weekly)
-    rows = []
-    for (product, category), g in frame.group_by("product_id", "category", maintain_order=True):
-        if g.height < MIN_WEEKS:
-            continue
-        b, se = _slope(g["lp"].to_numpy(), g["lq"].to_numpy())
-        change, effect = best_price_change(b)
-        rows.append(
-            {
-                "product_id": product,
-                "category": category,
-                "elasticity": b,
-                "std_error": se,
-                "ci_low": b - T95 * se,
-                "ci_high": b + T95 * se,
-                "weeks": g.height,
-                "best_price_change": change,
-                "expected_revenue_change": effect,
-            }
+    columns = ["elasticity", "std_error", "ci_low", "ci_high"]
+    by_product = (
+        _fits(frame, ["product_id", "category"], pl.lit(1.0), pl.len().alias("weeks"))
+        .filter(pl.col("weeks") >= MIN_WEEKS)
+        .select(
+            pl.col("product_id", "category").cast(pl.String),
+            *columns,
+            pl.col("weeks").cast(pl.Int64),
+            "best_price_change",
+            "expected_revenue_change",
         )
-    by_product = pl.DataFrame(
-        rows,
-        schema={
-            "product_id": pl.String,
-            "category": pl.String,
-            "elasticity": pl.Float64,
-            "std_error": pl.Float64,
-            "ci_low": pl.Float64,
-            "ci_high": pl.Float64,
-            "weeks": pl.Int64,
-            "best_price_change": pl.Float64,
-            "expected_revenue_change": pl.Float64,
-        },
     )
-    cats = []
-    for (category,), g in frame.group_by("category", maintain_order=True):
-        b, se = _slope(g["lp"].to_numpy(), g["lq"].to_numpy(), g["weight"].to_numpy())
-        change, effect = best_price_change(b)
-        cats.append(
-            {
-                "category": category,
-                "elasticity": b,
-                "std_error": se,
-                "ci_low": b - T95 * se,
-                "ci_high": b + T95 * se,
-                "observations": g.height,
-                "products": g["product_id"].n_unique(),
-                "best_price_change": change,
-                "expected_revenue_change": effect,
-            }
-        )
-    return by_product, pl.DataFrame(cats).sort("category")
+    by_category = _fits(
+        frame,
+        ["category"],
+        pl.col("weight"),
+        pl.len().alias("observations"),
+        pl.col("product_id").n_unique().alias("products"),
+    ).select(
+        "category",
+        *columns,
+        pl.col("observations", "products").cast(pl.Int64),
+        "best_price_change",
+        "expected_revenue_change",
+    )
+    return by_product, by_category.sort("category")
