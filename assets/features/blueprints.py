@@ -134,48 +134,40 @@ def churn_features(
     cutoff. With ``None`` (scoring), there is no label.
     """
     end = pl.lit(cutoff + timedelta(days=1)).cast(pl.Datetime("us"))
+    labelled = horizon_days is not None
+    after = pl.lit(cutoff + timedelta(days=(horizon_days or 0) + 1)).cast(pl.Datetime("us"))
 
-    def last_before(frame: pl.LazyFrame, ts: str) -> pl.LazyFrame:
-        return (
-            frame.filter(pl.col(ts) < end)
-            .group_by("customer_id")
-            .agg(pl.col(ts).max().alias("last"))
-        )
+    def activity(frame: pl.LazyFrame, ts: str, name: str, total: pl.Expr) -> pl.LazyFrame:
+        """One group-by per source: the last activity before the cutoff, ``total`` summed over
+        that activity and, when labelled, whether there was any in the horizon after it. Values
+        outside the window are nulled before the group-by, which then runs plain aggregations
+        (a group-by over 2M string keys costs ~0.3 s on this VM; there were eight)."""
+        before = pl.col(ts) < end
+        columns = [
+            pl.col("customer_id"),
+            pl.when(before).then(pl.col(ts)).alias(f"_last_{name}"),
+            pl.when(before).then(total).alias(name),
+        ]
+        aggs = [pl.col(f"_last_{name}").max(), pl.col(name).sum()]
+        if labelled:
+            columns.append(before.not_().alias(f"_active_{name}"))
+            aggs.append(pl.col(f"_active_{name}").any())
+        window = pl.col(ts) < (after if labelled else end)
+        return frame.filter(window).select(columns).group_by("customer_id").agg(aggs)
 
-    last = (
-        pl.concat(
-            [
-                last_before(orders, "order_ts"),
-                last_before(tickets, "opened_ts"),
-                last_before(events, "event_ts"),
-            ]
-        )
-        .group_by("customer_id")
-        .agg(pl.col("last").max().dt.date().alias("last_activity_date"))
+    names = ("total_value", "tickets", "events")
+    base = customers.filter(pl.col("account_created_date") <= cutoff).select(
+        "customer_id", "plan_type", "account_created_date"
     )
-    value = (
-        orders.filter(pl.col("order_ts") < end)
-        .group_by("customer_id")
-        .agg(pl.col("revenue").sum().alias("total_value"))
-    )
-    support = (
-        tickets.filter(pl.col("opened_ts") < end)
-        .group_by("customer_id")
-        .agg(pl.len().alias("tickets"))
-    )
-    usage = (
-        events.filter(pl.col("event_ts") < end)
-        .group_by("customer_id")
-        .agg(pl.len().alias("events"))
-    )
-    base = (
-        customers.filter(pl.col("account_created_date") <= cutoff)
-        .select("customer_id", "plan_type", "account_created_date")
-        .join(last, on="customer_id", how="left")
-        .join(value, on="customer_id", how="left")
-        .join(support, on="customer_id", how="left")
-        .join(usage, on="customer_id", how="left")
-        .with_columns(pl.col("total_value", "tickets", "events").fill_null(0))
+    for source in (
+        activity(orders, "order_ts", "total_value", pl.col("revenue")),
+        activity(tickets, "opened_ts", "tickets", pl.lit(1, pl.UInt32)),
+        activity(events, "event_ts", "events", pl.lit(1, pl.UInt32)),
+    ):
+        base = base.join(source, on="customer_id", how="left")
+    base = base.with_columns(
+        pl.col(*names).fill_null(0),
+        pl.max_horizontal(f"_last_{n}" for n in names).dt.date().alias("last_activity_date"),
     )
     tenure = ((pl.lit(cutoff) - pl.col("account_created_date")).dt.total_days() + 1).cast(
         pl.Float64
@@ -213,25 +205,12 @@ def churn_features(
         .alias("engagement_score"),
         pl.lit(cutoff).alias("cutoff_date"),
     )
-    out = feats.select("customer_id", "plan_type", "cutoff_date", *CHURN_FEATURES).sort(
-        "customer_id"
-    )
-    if horizon_days is None:
-        return out
-    after = pl.lit(cutoff + timedelta(days=horizon_days + 1)).cast(pl.Datetime("us"))
-
-    def active(frame: pl.LazyFrame, ts: str) -> pl.LazyFrame:
-        return frame.filter((pl.col(ts) >= end) & (pl.col(ts) < after)).select("customer_id")
-
-    later = (
-        pl.concat(
-            [active(orders, "order_ts"), active(tickets, "opened_ts"), active(events, "event_ts")]
-        )
-        .unique()
-        .with_columns(pl.lit(False).alias("churned"))
-    )
-    labelled = out.join(later, on="customer_id", how="left", maintain_order="left")
-    return labelled.with_columns(pl.col("churned").fill_null(True))
+    columns = ["customer_id", "plan_type", "cutoff_date", *CHURN_FEATURES]
+    if not labelled:
+        return feats.select(columns).sort("customer_id")
+    # Churned: no order, ticket or event in the horizon after the cutoff.
+    active = pl.any_horizontal(pl.col(f"_active_{n}").fill_null(False) for n in names)
+    return feats.select(*columns, active.not_().alias("churned")).sort("customer_id")
 
 
 def revenue_features(daily: pl.LazyFrame) -> pl.LazyFrame:

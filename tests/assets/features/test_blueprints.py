@@ -64,21 +64,49 @@ def test_churn_feature_formulas_by_hand():
     assert (a["churned"], b["churned"]) == (False, True)
 
 
-def test_no_feature_changes_when_data_after_the_cutoff_is_removed():
+@pytest.mark.parametrize("horizon", [None, 60])
+def test_no_feature_changes_when_data_after_the_cutoff_is_removed(horizon):
     end = datetime(2024, 4, 1)
+    # Activity of every kind after the cutoff, inside the label's horizon and beyond it.
+    tickets = pl.concat(
+        [
+            TICKETS,
+            pl.LazyFrame(
+                {
+                    "customer_id": ["A", "B"],
+                    "opened_ts": [datetime(2024, 4, 2), datetime(2024, 7, 1)],
+                }
+            ),
+        ]
+    )
+    events = pl.concat(
+        [
+            EVENTS,
+            pl.LazyFrame(
+                {
+                    "customer_id": ["B", "A"],
+                    "event_ts": [datetime(2024, 4, 1), datetime(2024, 5, 1)],
+                }
+            ),
+        ]
+    )
     full = churn_features(
-        CUSTOMERS, ORDERS, TICKETS, EVENTS, cutoff=CUT, horizon_days=None
+        CUSTOMERS, ORDERS, tickets, events, cutoff=CUT, horizon_days=horizon
     ).collect()
     trimmed = churn_features(
         CUSTOMERS,
         ORDERS.filter(pl.col("order_ts") < end),
-        TICKETS.filter(pl.col("opened_ts") < end),
-        EVENTS.filter(pl.col("event_ts") < end),
+        tickets.filter(pl.col("opened_ts") < end),
+        events.filter(pl.col("event_ts") < end),
         cutoff=CUT,
-        horizon_days=None,
+        horizon_days=horizon,
     ).collect()
-    assert full.equals(trimmed)
-    assert "churned" not in full.columns
+    assert full.drop("churned", strict=False).equals(trimmed.drop("churned", strict=False))
+    if horizon is None:
+        assert "churned" not in full.columns
+    else:  # the later activity is what the label sees: B's April event keeps B
+        assert full["churned"].to_list() == [False, False]
+        assert trimmed["churned"].to_list() == [True, True]
 
 
 def test_missing_required_field_names_it():
