@@ -11,10 +11,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import polars as pl
+from scipy.sparse import issparse
 from sklearn.base import clone
 from sklearn.calibration import calibration_curve
 from sklearn.cluster import KMeans
+from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.inspection import permutation_importance
 from sklearn.metrics import (
@@ -97,25 +100,78 @@ def train_churn_model(
     ]
     # Permutation importance on at most 5,000 holdout rows: enough for a stable ranking.
     sample = np.random.default_rng(SEED).permutation(len(y_test))[:5000]
-    perm: Any = permutation_importance(
-        model,
-        X_test.iloc[sample],
-        y_test[sample],
-        scoring="roc_auc",
-        n_repeats=3,
-        random_state=SEED,
-        n_jobs=1,
+    mean, std = permutation_auc_drops(
+        model, X_test.iloc[sample], y_test[sample], n_repeats=3, seed=SEED
     )
-    order = np.argsort(-perm["importances_mean"])
+    order = np.argsort(-mean)
     importances = [
         {
             "feature": columns[i],
-            "auc_drop": round(float(perm["importances_mean"][i]), 5),
-            "std": round(float(perm["importances_std"][i]), 5),
+            "auc_drop": round(float(mean[i]), 5),
+            "std": round(float(std[i]), 5),
         }
         for i in order
     ]
     return ChurnModelResult(model, threshold, metrics, importances, calibration)
+
+
+def permutation_auc_drops(
+    model: Pipeline, X: pd.DataFrame, y: np.ndarray, *, n_repeats: int, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard deviation of the drop in ROC AUC when each column of ``X`` is shuffled.
+
+    The same numbers as ``permutation_importance(model, X, y, scoring="roc_auc", n_repeats=...,
+    random_state=seed)``, with the same shuffles, but the preprocessing runs once instead of once
+    per shuffle (it was ~60% of each of the 28 scorings): every transformer of the preprocessor's
+    ``ColumnTransformer`` reads one input column row by row, so shuffling an input column's rows
+    shuffles exactly its output columns' rows. A preprocessor without that shape goes to
+    scikit-learn's own function.
+    """
+    inputs = list(X.columns)
+    steps: Any = model[:-1]
+    while isinstance(steps, Pipeline) and len(steps.steps) == 1:
+        steps = steps.steps[0][1]
+    if not isinstance(steps, ColumnTransformer) or not _one_column_each(steps, inputs):
+        perm: Any = permutation_importance(
+            model, X, y, scoring="roc_auc", n_repeats=n_repeats, random_state=seed, n_jobs=1
+        )
+        return perm["importances_mean"], perm["importances_std"]
+    transformed = model[:-1].transform(X)
+    Xt = np.asarray(transformed.toarray() if issparse(transformed) else transformed)
+    classifier = model[-1]
+
+    def auc(data: np.ndarray) -> float:  # scikit-learn's roc_auc scorer uses decision_function
+        return float(roc_auc_score(y, classifier.decision_function(data)))
+
+    baseline = auc(Xt)
+    outputs = {
+        cols[0]: steps.output_indices_[name]
+        for name, _, cols in steps.transformers_
+        if name != "remainder"
+    }
+    # As scikit-learn: one seed drawn from ``seed``, a fresh generator from it for every column,
+    # and each repeat shuffles the already shuffled column again.
+    column_seed = np.random.RandomState(seed).randint(np.iinfo(np.int32).max + 1)
+    drops = np.empty((len(inputs), n_repeats))
+    for j, column in enumerate(inputs):
+        generator = np.random.RandomState(column_seed)
+        permuted, order = Xt.copy(), np.arange(len(Xt))
+        out = outputs[column]
+        for r in range(n_repeats):
+            generator.shuffle(order)
+            permuted[:, out] = permuted[order, out]
+            drops[j, r] = baseline - auc(permuted)
+    return drops.mean(axis=1), drops.std(axis=1)
+
+
+def _one_column_each(columns: ColumnTransformer, inputs: list[str]) -> bool:
+    read = [cols for name, _, cols in columns.transformers_ if name != "remainder"]
+    remainder = [t for name, t, _ in columns.transformers_ if name == "remainder"]
+    return (
+        all(isinstance(cols, list) and len(cols) == 1 for cols in read)
+        and sorted(c[0] for c in read) == sorted(inputs)
+        and all(t == "drop" for t in remainder)
+    )
 
 
 def risk_band(probability: pl.Expr) -> pl.Expr:

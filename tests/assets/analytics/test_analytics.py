@@ -278,3 +278,52 @@ def test_customer_anomalies_flag_what_isolation_forest_predicts_with_their_top_d
             for i in top
         )
     assert out.filter(pl.col("entity_id") == "C7")["drivers"].item().startswith("total_value high")
+
+
+@pytest.mark.parametrize("encoding", ["onehot", "target"])
+def test_permutation_auc_drops_are_scikit_learns_with_the_preprocessing_run_once(encoding):
+    from sklearn.compose import ColumnTransformer
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.inspection import permutation_importance
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from assets.analytics.models import permutation_auc_drops
+
+    rng = np.random.default_rng(4)
+    n = 1500
+    frame = pl.DataFrame(
+        {
+            "a": rng.normal(0, 1, n),
+            "b": rng.gamma(2, 3, n),
+            "c": rng.normal(0, 1, n),
+            "plan": rng.choice(["free", "basic", "pro", "enterprise"], n),
+        }
+    ).with_columns(b=pl.when(pl.Series(rng.random(n) < 0.1)).then(None).otherwise("b"))
+    logit = 1.5 * frame["a"].to_numpy() + 0.8 * (frame["plan"] == "free").to_numpy()
+    y = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
+    options = PreprocessingOptions(encoding_strategy=encoding)
+    pre, _ = build_preprocessor(frame, ["a", "b", "c"], ["plan"], options)
+    model = Pipeline(
+        [("preprocess", pre), ("classifier", HistGradientBoostingClassifier(max_iter=30))]
+    )
+    X = frame.to_pandas()
+    model.fit(X, y)
+    mean, std = permutation_auc_drops(model, X, y, n_repeats=3, seed=11)
+    ref = permutation_importance(model, X, y, scoring="roc_auc", n_repeats=3, random_state=11)
+    np.testing.assert_allclose(mean, ref["importances_mean"], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(std, ref["importances_std"], rtol=0, atol=1e-12)
+    assert mean[0] == mean.max() > 0.05  # "a" drives the label
+
+    # A transformer reading two columns cannot be shuffled in its outputs: scikit-learn's own.
+    mixed = Pipeline(
+        [
+            ("preprocess", ColumnTransformer([("ac", StandardScaler(), ["a", "c"])])),
+            ("classifier", HistGradientBoostingClassifier(max_iter=30)),
+        ]
+    ).fit(X[["a", "c"]], y)
+    mean, _ = permutation_auc_drops(mixed, X[["a", "c"]], y, n_repeats=2, seed=3)
+    ref = permutation_importance(
+        mixed, X[["a", "c"]], y, scoring="roc_auc", n_repeats=2, random_state=3
+    )
+    np.testing.assert_allclose(mean, ref["importances_mean"], rtol=0, atol=1e-12)
