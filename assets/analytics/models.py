@@ -235,14 +235,17 @@ def segment_customers(
     Z = scaler.transform(X)
     rng = np.random.default_rng(SEED)
     idx = rng.choice(len(Z), size=min(sample, len(Z)), replace=False)
-    scores = {}
+    scores, fits = {}, {}
     for k in k_range:
         if k >= len(Z):
             break
-        labels = KMeans(n_clusters=k, random_state=SEED).fit_predict(Z)
-        scores[k] = float(silhouette_score(Z[idx], labels[idx]))
+        fits[k] = KMeans(n_clusters=k, random_state=SEED).fit(Z)
+        scores[k] = float(silhouette_score(Z[idx], fits[k].labels_[idx]))
     best = max(scores, key=lambda k: scores[k])
-    km = KMeans(n_clusters=best, random_state=SEED).fit(Z)
+    # The chosen k's fit is kept, not refitted (the same seed gave the same model again), and
+    # its labels_ are what predict(Z) returns: fit ends by assigning every row to the final
+    # centres.
+    km = fits[best]
     names = {}
     centroids = []
     for i, center in enumerate(km.cluster_centers_):
@@ -259,7 +262,7 @@ def segment_customers(
     out = (
         frame.select("customer_id", *cols)
         .with_columns(
-            pl.Series("segment", np.asarray(km.predict(Z), dtype=np.int64)),
+            pl.Series("segment", np.asarray(km.labels_, dtype=np.int64)),
         )
         .with_columns(
             pl.col("segment")
