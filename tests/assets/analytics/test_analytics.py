@@ -327,3 +327,14 @@ def test_permutation_auc_drops_are_scikit_learns_with_the_preprocessing_run_once
         mixed, X[["a", "c"]], y, scoring="roc_auc", n_repeats=2, random_state=3
     )
     np.testing.assert_allclose(mean, ref["importances_mean"], rtol=0, atol=1e-12)
+
+
+def test_isolation_forest_scores_split_across_threads_are_bit_identical():
+    from sklearn.ensemble import IsolationForest
+
+    from assets.analytics.anomalies import _score_samples
+
+    X = np.random.default_rng(8).gamma(2.0, 3.0, (3001, 5))
+    forest = IsolationForest(n_estimators=50, random_state=0).fit(X)
+    # min_rows=100: as many parts as there are CPUs (one part on a single-CPU machine).
+    assert np.array_equal(_score_samples(forest, X, min_rows=100), forest.score_samples(X))
