@@ -457,18 +457,13 @@ def _design(days: pd.Series, origin: pd.Timestamp, knots: list[float]) -> np.nda
 
 
 def seasonal_fit(days: pd.DataFrame) -> tuple[pd.Timestamp, list[float], np.ndarray, float]:
-    """OLS on log1p(revenue), refitted once without the days beyond 3.5 robust sigmas."""
-    from assets.analytics.forecast import OUTLIER_Z, changepoints, robust_sigma
+    """OLS on log1p(revenue), refitted once without the days beyond 3.5 robust sigmas (the
+    pipeline's solver, on a design built with pandas)."""
+    from assets.analytics.forecast import changepoints, robust_lstsq
 
     y = np.log1p(days["revenue"].to_numpy(dtype=float))
     origin, knots = days["day"].min(), changepoints(len(days))
-    X = _design(days["day"], origin, knots)
-    coef, *_ = np.linalg.lstsq(X, y, rcond=None)
-    resid = y - X @ coef
-    keep = np.abs(resid - np.median(resid)) <= OUTLIER_Z * robust_sigma(resid)
-    coef, *_ = np.linalg.lstsq(X[keep], y[keep], rcond=None)
-    resid = y[keep] - X[keep] @ coef
-    sigma = float(np.std(resid, ddof=X.shape[1]) if keep.sum() > X.shape[1] else np.std(resid))
+    coef, sigma, _ = robust_lstsq(_design(days["day"], origin, knots), y)
     return origin, knots, coef, sigma
 
 

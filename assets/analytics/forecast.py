@@ -66,15 +66,21 @@ def fit_seasonal(daily: pl.DataFrame) -> SeasonalModel:
     y = np.log1p(daily["revenue"].to_numpy().astype(float))
     origin = cast(date, dates.min())
     knots = changepoints(daily.height)
-    X = _design(dates, origin, knots)
+    coef, sigma, keep = robust_lstsq(_design(dates, origin, knots), y)
+    dropped = [d for d, k in zip(dates.to_list(), keep, strict=True) if not k]
+    return SeasonalModel(origin, knots, coef, sigma, dropped)
+
+
+def robust_lstsq(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
+    """OLS, then OLS again without the rows beyond ``OUTLIER_Z`` robust sigmas: (coefficients,
+    residual standard deviation of the kept rows, which rows were kept)."""
     coef, *_ = np.linalg.lstsq(X, y, rcond=None)
     resid = y - X @ coef
     keep = np.abs(resid - np.median(resid)) <= OUTLIER_Z * robust_sigma(resid)
     coef, *_ = np.linalg.lstsq(X[keep], y[keep], rcond=None)
     resid = y[keep] - X[keep] @ coef
     sigma = float(np.std(resid, ddof=X.shape[1]) if keep.sum() > X.shape[1] else np.std(resid))
-    dropped = [d for d, k in zip(dates.to_list(), keep, strict=True) if not k]
-    return SeasonalModel(origin, knots, coef, sigma, dropped)
+    return coef, sigma, keep
 
 
 def forecast(model: SeasonalModel, start: date, days: int) -> pl.DataFrame:
