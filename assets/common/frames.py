@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
 import polars as pl
 
 
@@ -39,3 +42,61 @@ def join_lookup(
         build_side="force_right",
         maintain_order="left" if maintain_order else None,
     )
+
+
+# Input rows per key range in ``aggregate_in_key_ranges``: a Polars group-by over 10M orders
+# into 3.3M product-days peaked at ~1.1 GB, and one range of ~2M rows at ~350 MB.
+KEY_RANGE_ROWS = 2_000_000
+_RANGE = "_key_range"
+
+
+def key_range_bounds(keys: pl.Series, ranges: int) -> list[object]:
+    """Lower bounds of ranges 1..n-1 over the distinct, sorted, non-null ``keys``: equal numbers
+    of distinct keys per range (a key's rows all fall in one range)."""
+    distinct = keys.drop_nulls().unique().sort()
+    cuts = sorted({len(distinct) * i // ranges for i in range(1, ranges)} - {0})
+    return [distinct[i] for i in cuts if i < len(distinct)]
+
+
+def aggregate_in_key_ranges(
+    rows: pl.LazyFrame,
+    key: str,
+    aggregate: Callable[[pl.LazyFrame], pl.LazyFrame],
+    scratch_dir: Path,
+    *,
+    range_rows: int = KEY_RANGE_ROWS,
+) -> pl.LazyFrame:
+    """``aggregate(rows)``, computed one range of ``key`` at a time, so that its memory follows
+    the rows of one range and not of the table.
+
+    ``aggregate`` must group by ``key`` (among others) and sort by it first, nulls first, as
+    Polars sorts: then every group lies in one range and the ranges' results, read in range
+    order, are the whole result in the same order. ``rows`` are streamed once into
+    ``scratch_dir`` (one folder per range, lz4) and each range is aggregated to a Parquet file
+    there; the returned frame reads those files, so it must be consumed before ``scratch_dir``
+    goes. With at most ``range_rows`` rows, it is ``aggregate(rows)`` itself.
+    """
+    total = int(rows.select(pl.len()).collect(engine="streaming").item())
+    ranges = -(-total // range_rows)
+    if ranges <= 1:
+        return aggregate(rows)
+    keys = rows.select(pl.col(key).unique()).collect(engine="streaming").to_series()
+    bounds = key_range_bounds(keys, ranges)
+    if not bounds:
+        return aggregate(rows)
+    # Null keys compare as null, counted as 0: they land in range 0, first as in the sort.
+    which = pl.sum_horizontal(
+        [(pl.col(key) >= pl.lit(b)).fill_null(False).cast(pl.UInt32) for b in bounds]
+    )
+    split = scratch_dir / "ranges"
+    rows.with_columns(which.alias(_RANGE)).sink_parquet(
+        pl.PartitionBy(split, key=_RANGE, include_key=False), compression="lz4", mkdir=True
+    )
+    parts = []
+    for i in range(len(bounds) + 1):
+        folder = split / f"{_RANGE}={i}"
+        if folder.exists():
+            part = scratch_dir / f"aggregate-{i:05d}.parquet"
+            aggregate(pl.scan_parquet(folder)).sink_parquet(part, compression="lz4")
+            parts.append(part)
+    return pl.scan_parquet(parts)

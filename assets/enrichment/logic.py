@@ -178,11 +178,17 @@ def daily_revenue(orders: pl.LazyFrame, customers: pl.LazyFrame) -> pl.LazyFrame
     )
 
 
-def product_daily_sales(orders: pl.LazyFrame) -> pl.LazyFrame:
-    """Product x day: quantity, quantity-weighted average price, revenue (completed orders)."""
-    done = orders.filter(pl.col("status") == "completed")
+def completed_sales(orders: pl.LazyFrame) -> pl.LazyFrame:
+    """The completed orders, with only the columns ``product_day_totals`` reads."""
+    return orders.filter(pl.col("status") == "completed").select(
+        "product_id", "category", "order_date", "quantity", "unit_price", "revenue"
+    )
+
+
+def product_day_totals(sales: pl.LazyFrame) -> pl.LazyFrame:
+    """Product x day of ``completed_sales``, sorted by product then day."""
     return (
-        done.group_by("product_id", "category", pl.col("order_date").alias("date"))
+        sales.group_by("product_id", "category", pl.col("order_date").alias("date"))
         .agg(
             pl.col("quantity").sum().alias("quantity"),
             ((pl.col("unit_price") * pl.col("quantity")).sum() / pl.col("quantity").sum()).alias(
@@ -193,3 +199,8 @@ def product_daily_sales(orders: pl.LazyFrame) -> pl.LazyFrame:
         )
         .sort("product_id", "date")
     )
+
+
+def product_daily_sales(orders: pl.LazyFrame) -> pl.LazyFrame:
+    """Product x day: quantity, quantity-weighted average price, revenue (completed orders)."""
+    return product_day_totals(completed_sales(orders))

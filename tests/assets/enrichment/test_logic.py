@@ -2,14 +2,19 @@
 
 from datetime import date, datetime
 
+import numpy as np
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
+from assets.common.frames import aggregate_in_key_ranges, key_range_bounds
 from assets.enrichment.logic import (
+    completed_sales,
     customer_profiles,
     daily_revenue,
     enriched_orders,
     product_daily_sales,
+    product_day_totals,
 )
 
 CUSTOMERS = pl.LazyFrame(
@@ -109,3 +114,43 @@ def test_product_daily_sales_weights_price_by_quantity():
     s = product_daily_sales(enriched_orders(orders, PRODUCTS, CUSTOMERS)).collect()
     assert s["quantity"].item() == 7
     assert s["avg_price"].item() == pytest.approx((20 + 12 + 24 + 10) / 7)
+
+
+def _sales(n: int, seed: int) -> pl.LazyFrame:
+    """``n`` completed sales over 40 products (one with a null id) and 30 days."""
+    rng = np.random.default_rng(seed)
+    products = [f"P{i:03d}" for i in range(40)] + [None]
+    return pl.LazyFrame(
+        {
+            "product_id": [products[i] for i in rng.integers(0, len(products), n)],
+            "order_date": [date(2024, 1, 1 + int(d)) for d in rng.integers(0, 30, n)],
+            "quantity": rng.integers(1, 5, n),
+            "unit_price": rng.uniform(5, 50, n).round(2),
+        }
+    ).with_columns(
+        pl.lit("completed").alias("status"),
+        pl.col("product_id").str.slice(0, 2).alias("category"),
+        (pl.col("quantity") * pl.col("unit_price")).alias("revenue"),
+    )
+
+
+@pytest.mark.parametrize("range_rows", [250, 1_000, 1_000_000])
+def test_product_day_totals_by_key_range_equal_the_whole(tmp_path, range_rows):
+    orders = _sales(2_000, seed=range_rows)
+    whole = product_daily_sales(orders).collect()
+    ranged = aggregate_in_key_ranges(
+        completed_sales(orders), "product_id", product_day_totals, tmp_path, range_rows=range_rows
+    ).collect()
+    assert_frame_equal(ranged, whole)
+    parts = sorted(tmp_path.glob("aggregate-*.parquet"))
+    assert len(parts) == (0 if range_rows > 2_000 else -(-2_000 // range_rows))
+    # Each range holds whole products: no product appears in two ranges' results.
+    seen = [set(pl.read_parquet(p)["product_id"].to_list()) for p in parts]
+    assert sum(map(len, seen)) == len(set().union(*seen))
+
+
+def test_key_range_bounds_split_distinct_keys_evenly():
+    keys = pl.Series(["b", "a", "c", "a", None, "d", "b", "e", "f"])
+    assert key_range_bounds(keys, 3) == ["c", "e"]
+    assert key_range_bounds(keys, 1) == []
+    assert key_range_bounds(pl.Series(["a"]), 4) == []
