@@ -66,12 +66,13 @@ def aggregate_in_key_ranges(
     *,
     range_rows: int = KEY_RANGE_ROWS,
 ) -> pl.LazyFrame:
-    """``aggregate(rows)``, computed one range of ``key`` at a time, so that its memory follows
-    the rows of one range and not of the table.
+    """``aggregate`` applied to one range of ``key`` at a time, so that its memory follows the
+    rows of one range and not of the table; the ranges' results, concatenated in range order.
 
-    ``aggregate`` must group by ``key`` (among others) and sort by it first, nulls first, as
-    Polars sorts: then every group lies in one range and the ranges' results, read in range
-    order, are the whole result in the same order. ``rows`` are streamed once into
+    When ``aggregate`` groups by ``key`` (among others) and sorts by it first, nulls first as
+    Polars sorts, every group lies in one range and that concatenation is ``aggregate(rows)``
+    in the same order. Otherwise the caller combines the ranges' results: the ranges hold
+    disjoint keys, so distinct counts of ``key`` per group add up. ``rows`` are streamed once into
     ``scratch_dir`` (one folder per range, lz4) and each range is aggregated to a Parquet file
     there; the returned frame reads those files, so it must be consumed before ``scratch_dir``
     goes. With at most ``range_rows`` rows, it is ``aggregate(rows)`` itself.

@@ -10,11 +10,13 @@ import polars as pl
 from assets.common.frames import aggregate_in_key_ranges
 from assets.common.publish import publish_table, row_count
 from assets.enrichment.logic import (
+    active_customers_by_day,
     completed_sales,
     customer_profiles,
     daily_revenue,
     enriched_orders,
     product_day_totals,
+    sum_by_day,
 )
 from resources import LakeResource, WarehouseResource
 
@@ -125,13 +127,21 @@ def customer_profiles_asset(
 )
 def daily_revenue_asset(lake: LakeResource, warehouse: WarehouseResource) -> dg.MaterializeResult:
     started = time.perf_counter()
-    frame = daily_revenue(
-        lake.scan(GROUP, "enriched_orders"), lake.scan(VALIDATION, "validated_customers")
-    )
+    orders = lake.scan(GROUP, "enriched_orders")
     rows_in = row_count(lake, GROUP, "enriched_orders")
-    meta = publish_table(
-        lake, warehouse, GROUP, "daily_revenue", frame, rows_in=rows_in, started=started
-    )
+    with tempfile.TemporaryDirectory(dir=lake.scratch_dir()) as tmp:
+        # Distinct customers per day, one range of customers at a time (each customer's days
+        # are counted in one range), so the distinct sets stay the size of a range.
+        active = aggregate_in_key_ranges(
+            orders.select("order_date", "customer_id"),
+            "customer_id",
+            active_customers_by_day,
+            Path(tmp),
+        ).pipe(sum_by_day)
+        frame = daily_revenue(orders, lake.scan(VALIDATION, "validated_customers"), active)
+        meta = publish_table(
+            lake, warehouse, GROUP, "daily_revenue", frame, rows_in=rows_in, started=started
+        )
     last = (
         lake.scan(GROUP, "daily_revenue").select(pl.col("revenue").tail(30).mean()).collect().item()
     )

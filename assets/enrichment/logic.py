@@ -151,14 +151,35 @@ def customer_profiles(
     )
 
 
-def daily_revenue(orders: pl.LazyFrame, customers: pl.LazyFrame) -> pl.LazyFrame:
-    """One row per calendar day (gaps are zeros): revenue, orders, active and new customers."""
+def active_customers_by_day(orders: pl.LazyFrame) -> pl.LazyFrame:
+    """Distinct customers ordering on each day (``order_date``, ``active_customers``)."""
+    return orders.group_by("order_date").agg(
+        pl.col("customer_id").n_unique().alias("active_customers")
+    )
+
+
+def sum_by_day(partial: pl.LazyFrame) -> pl.LazyFrame:
+    """Per-day counts of distinct customers from disjoint sets of customers, added up."""
+    return partial.group_by("order_date").agg(
+        pl.col("active_customers").sum().cast(pl.UInt32).alias("active_customers")
+    )
+
+
+def daily_revenue(
+    orders: pl.LazyFrame, customers: pl.LazyFrame, active: pl.LazyFrame | None = None
+) -> pl.LazyFrame:
+    """One row per calendar day (gaps are zeros): revenue, orders, active and new customers.
+
+    ``active``: ``active_customers_by_day`` of ``orders`` when computed elsewhere (in ranges of
+    customers, to bound its memory); by default it is computed here.
+    """
     per_day = orders.group_by("order_date").agg(
         pl.col("revenue").sum().alias("revenue"),
         pl.col("margin").sum().alias("margin"),
         (pl.col("status") == "completed").sum().alias("orders"),
-        pl.col("customer_id").n_unique().alias("active_customers"),
     )
+    if active is None:
+        active = active_customers_by_day(orders)
     new = customers.group_by(pl.col("account_created_date").alias("order_date")).agg(
         pl.len().alias("new_customers")
     )
@@ -168,6 +189,7 @@ def daily_revenue(orders: pl.LazyFrame, customers: pl.LazyFrame) -> pl.LazyFrame
     calendar = bounds.select(pl.date_ranges("lo", "hi").explode().alias("order_date"))
     return (
         calendar.join(per_day, on="order_date", how="left")
+        .join(active, on="order_date", how="left")
         .join(new, on="order_date", how="left")
         .with_columns(
             pl.col(c).fill_null(0)

@@ -9,12 +9,14 @@ from polars.testing import assert_frame_equal
 
 from assets.common.frames import aggregate_in_key_ranges, key_range_bounds
 from assets.enrichment.logic import (
+    active_customers_by_day,
     completed_sales,
     customer_profiles,
     daily_revenue,
     enriched_orders,
     product_daily_sales,
     product_day_totals,
+    sum_by_day,
 )
 
 CUSTOMERS = pl.LazyFrame(
@@ -154,3 +156,28 @@ def test_key_range_bounds_split_distinct_keys_evenly():
     assert key_range_bounds(keys, 3) == ["c", "e"]
     assert key_range_bounds(keys, 1) == []
     assert key_range_bounds(pl.Series(["a"]), 4) == []
+
+
+@pytest.mark.parametrize("range_rows", [300, 1_000_000])
+def test_daily_active_customers_by_customer_range_equal_the_whole(tmp_path, range_rows):
+    rng = np.random.default_rng(3)
+    n = 1_500
+    orders = pl.LazyFrame(
+        {
+            "customer_id": [f"C{i:03d}" for i in rng.integers(0, 120, n)],
+            "order_date": [date(2024, 1, 1 + int(d)) for d in rng.integers(0, 20, n)],
+            "revenue": rng.uniform(1, 9, n),
+            "margin": rng.uniform(0, 2, n),
+            "status": ["completed"] * n,
+        }
+    )
+    whole = daily_revenue(orders, CUSTOMERS).collect()
+    active = aggregate_in_key_ranges(
+        orders.select("order_date", "customer_id"),
+        "customer_id",
+        active_customers_by_day,
+        tmp_path,
+        range_rows=range_rows,
+    ).pipe(sum_by_day)
+    assert_frame_equal(daily_revenue(orders, CUSTOMERS, active).collect(), whole)
+    assert int(whole["active_customers"].max() or 0) > 1  # type: ignore[arg-type]
