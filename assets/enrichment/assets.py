@@ -65,8 +65,8 @@ def enriched_orders_asset(lake: LakeResource, warehouse: WarehouseResource) -> d
         lake.scan(VALIDATION, "validated_customers"),
     )
     rows_in = row_count(lake, VALIDATION, "validated_orders")
-    # Smaller morsels for this wide join: at 10M orders the sink peaked at ~1.3 GB with Polars'
-    # default and ~0.8 GB with 25k rows (~7% slower); see benchmarks/README.md.
+    # Smaller morsels for this wide join: at 10M orders the step peaked at 1,576 MB with Polars'
+    # default and 865 MB with 25k rows, ~1 s slower (benchmarks/README.md, fix 32).
     with pl.Config(streaming_chunk_size=WIDE_SINK_MORSEL_ROWS):
         meta = publish_table(
             lake, warehouse, GROUP, "enriched_orders", frame, rows_in=rows_in, started=started

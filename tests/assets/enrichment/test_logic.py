@@ -180,4 +180,4 @@ def test_daily_active_customers_by_customer_range_equal_the_whole(tmp_path, rang
         range_rows=range_rows,
     ).pipe(sum_by_day)
     assert_frame_equal(daily_revenue(orders, CUSTOMERS, active).collect(), whole)
-    assert int(whole["active_customers"].max() or 0) > 1  # type: ignore[arg-type]
+    assert (whole["active_customers"] > 1).any()
