@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import polars as pl
@@ -77,27 +77,57 @@ def aggregate_in_key_ranges(
     there; the returned frame reads those files, so it must be consumed before ``scratch_dir``
     goes. With at most ``range_rows`` rows, it is ``aggregate(rows)`` itself.
     """
-    total = int(rows.select(pl.len()).collect(engine="streaming").item())
+    return combine_in_key_ranges(
+        {"rows": rows}, key, lambda t: aggregate(t["rows"]), scratch_dir, range_rows=range_rows
+    )
+
+
+def combine_in_key_ranges(
+    tables: Mapping[str, pl.LazyFrame],
+    key: str,
+    combine: Callable[[dict[str, pl.LazyFrame]], pl.LazyFrame],
+    scratch_dir: Path,
+    *,
+    range_rows: int = KEY_RANGE_ROWS,
+) -> pl.LazyFrame:
+    """``combine`` applied to every table's rows of one range of ``key`` at a time.
+
+    The same as ``aggregate_in_key_ranges`` for several tables that share the key, such as
+    customers with their orders, tickets and events: each is split by the same ranges, so a
+    join or group-by on ``key`` inside ``combine`` sees all of a key's rows at once. The ranges
+    are cut from the first table's keys (the key's home table, so each range holds as many of
+    its keys) and their number follows the largest table. A table with no rows in a range gets
+    an empty frame of its schema there.
+    """
+    total = max(int(t.select(pl.len()).collect(engine="streaming").item()) for t in tables.values())
     ranges = -(-total // range_rows)
     if ranges <= 1:
-        return aggregate(rows)
-    keys = rows.select(pl.col(key).unique()).collect(engine="streaming").to_series()
+        return combine(dict(tables))
+    home = next(iter(tables.values()))
+    keys = home.select(pl.col(key).unique()).collect(engine="streaming").to_series()
     bounds = key_range_bounds(keys, ranges)
     if not bounds:
-        return aggregate(rows)
+        return combine(dict(tables))
     # Null keys compare as null, counted as 0: they land in range 0, first as in the sort.
     which = pl.sum_horizontal(
         [(pl.col(key) >= pl.lit(b)).fill_null(False).cast(pl.UInt32) for b in bounds]
     )
-    split = scratch_dir / "ranges"
-    rows.with_columns(which.alias(_RANGE)).sink_parquet(
-        pl.PartitionBy(split, key=_RANGE, include_key=False), compression="lz4", mkdir=True
-    )
+    for i, table in enumerate(tables.values()):
+        table.with_columns(which.alias(_RANGE)).sink_parquet(
+            pl.PartitionBy(scratch_dir / f"split-{i}", key=_RANGE, include_key=False),
+            compression="lz4",
+            mkdir=True,
+        )
+    schemas = {name: table.collect_schema() for name, table in tables.items()}
     parts = []
-    for i in range(len(bounds) + 1):
-        folder = split / f"{_RANGE}={i}"
-        if folder.exists():
-            part = scratch_dir / f"aggregate-{i:05d}.parquet"
-            aggregate(pl.scan_parquet(folder)).sink_parquet(part, compression="lz4")
-            parts.append(part)
+    for r in range(len(bounds) + 1):
+        scans = {}
+        for i, name in enumerate(tables):
+            folder = scratch_dir / f"split-{i}" / f"{_RANGE}={r}"
+            scans[name] = (
+                pl.scan_parquet(folder) if folder.exists() else pl.LazyFrame(schema=schemas[name])
+            )
+        part = scratch_dir / f"combined-{r:05d}.parquet"
+        combine(scans).sink_parquet(part, compression="lz4")
+        parts.append(part)
     return pl.scan_parquet(parts)

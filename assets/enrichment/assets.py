@@ -7,9 +7,10 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
-from assets.common.frames import aggregate_in_key_ranges
+from assets.common.frames import aggregate_in_key_ranges, combine_in_key_ranges
 from assets.common.publish import publish_table, row_count
 from assets.enrichment.logic import (
+    PROFILE_INPUTS,
     active_customers_by_day,
     completed_sales,
     customer_profiles,
@@ -101,17 +102,29 @@ def customer_profiles_asset(
 ) -> dg.MaterializeResult:
     started = time.perf_counter()
     as_of = latest_activity_date(lake)
-    frame = customer_profiles(
-        lake.scan(VALIDATION, "validated_customers"),
-        lake.scan(GROUP, "enriched_orders"),
-        lake.scan(VALIDATION, "validated_support_tickets"),
-        lake.scan(VALIDATION, "validated_usage_events"),
-        as_of,
-    )
+    tables = {
+        "customers": lake.scan(VALIDATION, "validated_customers"),
+        "orders": lake.scan(GROUP, "enriched_orders").select(PROFILE_INPUTS["orders"]),
+        "tickets": lake.scan(VALIDATION, "validated_support_tickets").select(
+            PROFILE_INPUTS["tickets"]
+        ),
+        "events": lake.scan(VALIDATION, "validated_usage_events").select(PROFILE_INPUTS["events"]),
+    }
     rows_in = row_count(lake, VALIDATION, "validated_customers")
-    meta = publish_table(
-        lake, warehouse, GROUP, "customer_profiles", frame, rows_in=rows_in, started=started
-    )
+    # One range of customers at a time, with their orders, tickets and events: the per-customer
+    # aggregations and joins hold a range's customers, not all of them.
+    with tempfile.TemporaryDirectory(dir=lake.scratch_dir()) as tmp:
+        frame = combine_in_key_ranges(
+            tables,
+            "customer_id",
+            lambda t: customer_profiles(
+                t["customers"], t["orders"], t["tickets"], t["events"], as_of
+            ),
+            Path(tmp),
+        )
+        meta = publish_table(
+            lake, warehouse, GROUP, "customer_profiles", frame, rows_in=rows_in, started=started
+        )
     meta["as_of_date"] = as_of.isoformat()
     return dg.MaterializeResult(metadata=meta)
 

@@ -92,6 +92,14 @@ def _last(frame: pl.LazyFrame, ts: str, name: str) -> pl.LazyFrame:
     return frame.group_by("customer_id").agg(pl.col(ts).max().dt.date().alias(name))
 
 
+# The columns ``customer_profiles`` reads from each activity table.
+PROFILE_INPUTS = {
+    "orders": ["customer_id", "order_ts", "revenue"],
+    "tickets": ["customer_id", "opened_ts"],
+    "events": ["customer_id", "event_ts", "feature"],
+}
+
+
 def customer_profiles(
     customers: pl.LazyFrame,
     orders: pl.LazyFrame,

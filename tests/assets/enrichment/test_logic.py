@@ -1,13 +1,14 @@
 """Enrichment formulas against values worked out by hand."""
 
-from datetime import date, datetime
+import itertools
+from datetime import date, datetime, timedelta
 
 import numpy as np
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from assets.common.frames import aggregate_in_key_ranges, key_range_bounds
+from assets.common.frames import aggregate_in_key_ranges, combine_in_key_ranges, key_range_bounds
 from assets.enrichment.logic import (
     active_customers_by_day,
     completed_sales,
@@ -144,7 +145,7 @@ def test_product_day_totals_by_key_range_equal_the_whole(tmp_path, range_rows):
         completed_sales(orders), "product_id", product_day_totals, tmp_path, range_rows=range_rows
     ).collect()
     assert_frame_equal(ranged, whole)
-    parts = sorted(tmp_path.glob("aggregate-*.parquet"))
+    parts = sorted(tmp_path.glob("combined-*.parquet"))
     assert len(parts) == (0 if range_rows > 2_000 else -(-2_000 // range_rows))
     # Each range holds whole products: no product appears in two ranges' results.
     seen = [set(pl.read_parquet(p)["product_id"].to_list()) for p in parts]
@@ -181,3 +182,59 @@ def test_daily_active_customers_by_customer_range_equal_the_whole(tmp_path, rang
     ).pipe(sum_by_day)
     assert_frame_equal(daily_revenue(orders, CUSTOMERS, active).collect(), whole)
     assert (whole["active_customers"] > 1).any()
+
+
+def _activity(n: int, customers: int, seed: int, ts: str, **extra) -> pl.LazyFrame:
+    """``n`` rows for customer ids C000..C(customers+9), ten of them unknown customers."""
+    rng = np.random.default_rng(seed)
+    start = np.datetime64("2024-01-01T00:00:00", "us")
+    return pl.LazyFrame(
+        {
+            "customer_id": [f"C{i:03d}" for i in rng.integers(0, customers + 10, n)],
+            ts: start + rng.integers(0, 90 * 86_400, n).astype("timedelta64[s]"),
+            **{k: v(rng, n) for k, v in extra.items()},
+        }
+    )
+
+
+@pytest.mark.parametrize("range_rows", [200, 700, 1_000_000])
+def test_customer_profiles_by_customer_range_equal_the_whole(tmp_path, range_rows):
+    k = 150
+    rng = np.random.default_rng(range_rows)
+    customers = pl.LazyFrame(
+        {
+            "customer_id": [f"C{i:03d}" for i in range(k)],
+            "country": rng.choice(["Germany", "Australia", "Brazil"], k).tolist(),
+            "region": ["r"] * k,
+            "plan_type": rng.choice(["free", "pro"], k).tolist(),
+            "account_created_date": [
+                date(2024, 1, 1) + timedelta(days=int(d)) for d in rng.integers(0, 80, k)
+            ],
+        }
+    )
+    tables = {
+        "customers": customers,
+        "orders": _activity(
+            2_000, k, 1, "order_ts", revenue=lambda r, n: r.uniform(0, 50, n).round(2)
+        ),
+        "tickets": _activity(300, k, 2, "opened_ts"),
+        "events": _activity(
+            1_500, k, 3, "event_ts", feature=lambda r, n: r.choice(["api", "search"], n).tolist()
+        ),
+    }
+    as_of = date(2024, 3, 1)
+
+    def profiles(t: dict[str, pl.LazyFrame]) -> pl.LazyFrame:
+        return customer_profiles(t["customers"], t["orders"], t["tickets"], t["events"], as_of)
+
+    whole = profiles(tables).collect().sort("customer_id")
+    ranged = combine_in_key_ranges(
+        tables, "customer_id", profiles, tmp_path, range_rows=range_rows
+    ).collect()
+    assert_frame_equal(ranged.sort("customer_id"), whole)
+    assert whole["order_count"].sum() < 2_000  # some orders are after as_of or for unknowns
+    parts = sorted(tmp_path.glob("combined-*.parquet"))
+    assert len(parts) == (0 if range_rows > 2_000 else -(-2_000 // range_rows))
+    # The ranges are in key order, each with whole customers.
+    spans = [pl.read_parquet(p)["customer_id"] for p in parts]
+    assert all(a.max() < b.min() for a, b in itertools.pairwise(spans))
