@@ -58,6 +58,26 @@ def key_range_bounds(keys: pl.Series, ranges: int) -> list[object]:
     return [distinct[i] for i in cuts if i < len(distinct)]
 
 
+# Range bounds are cut from a sample of the distinct keys: one key in every
+# ``rows // KEY_SAMPLE_ROWS``, chosen by hash, so at most ~1M keys are held whatever the table
+# (a Polars ``unique`` of 2.3M customer ids over 50M orders peaked at 1.4 GB; the sample, 0.13 GB).
+KEY_SAMPLE_ROWS = 1_000_000
+# Fewer sampled keys than this per range and the bounds come from all the distinct keys (then
+# few enough to hold), so that the ranges stay even.
+MIN_SAMPLED_KEYS_PER_RANGE = 200
+
+
+def _key_sample(table: pl.LazyFrame, key: str, rows: int, ranges: int) -> pl.Series:
+    """Distinct values of ``key``: all of them, or an even sample when there are many."""
+    every = rows // KEY_SAMPLE_ROWS
+    if every > 1:
+        picked = pl.col(key).hash(seed=0) % every == 0
+        sample = table.select(key).filter(picked).unique().collect(engine="streaming")
+        if sample.height >= ranges * MIN_SAMPLED_KEYS_PER_RANGE:
+            return sample.to_series()
+    return table.select(pl.col(key).unique()).collect(engine="streaming").to_series()
+
+
 def aggregate_in_key_ranges(
     rows: pl.LazyFrame,
     key: str,
@@ -99,13 +119,13 @@ def combine_in_key_ranges(
     its keys) and their number follows the largest table. A table with no rows in a range gets
     an empty frame of its schema there.
     """
-    total = max(int(t.select(pl.len()).collect(engine="streaming").item()) for t in tables.values())
-    ranges = -(-total // range_rows)
+    rows = [int(t.select(pl.len()).collect(engine="streaming").item()) for t in tables.values()]
+    ranges = -(-max(rows) // range_rows)
     if ranges <= 1:
         return combine(dict(tables))
-    home = next(iter(tables.values()))
-    keys = home.select(pl.col(key).unique()).collect(engine="streaming").to_series()
-    bounds = key_range_bounds(keys, ranges)
+    bounds = key_range_bounds(
+        _key_sample(next(iter(tables.values())), key, rows[0], ranges), ranges
+    )
     if not bounds:
         return combine(dict(tables))
     # Null keys compare as null, counted as 0: they land in range 0, first as in the sort.

@@ -8,6 +8,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
+from assets.common import frames
 from assets.common.frames import aggregate_in_key_ranges, combine_in_key_ranges, key_range_bounds
 from assets.enrichment.logic import (
     active_customers_by_day,
@@ -238,3 +239,20 @@ def test_customer_profiles_by_customer_range_equal_the_whole(tmp_path, range_row
     # The ranges are in key order, each with whole customers.
     spans = [pl.read_parquet(p)["customer_id"] for p in parts]
     assert all(a.max() < b.min() for a, b in itertools.pairwise(spans))
+
+
+@pytest.mark.parametrize("min_per_range", [2, 10_000])
+def test_ranges_cut_from_a_sample_of_the_keys_equal_the_whole(tmp_path, monkeypatch, min_per_range):
+    """With many keys the bounds come from a hash sample of them (or, when the sample is too
+    thin for even ranges, from all of them); either way the result is the whole table's."""
+    monkeypatch.setattr(frames, "KEY_SAMPLE_ROWS", 1_000)
+    monkeypatch.setattr(frames, "MIN_SAMPLED_KEYS_PER_RANGE", min_per_range)
+    orders = _sales(3_000, seed=11)
+    sample = frames._key_sample(completed_sales(orders), "product_id", 3_000, 4)
+    distinct = completed_sales(orders).select(pl.col("product_id").n_unique()).collect().item()
+    assert (sample.len() < distinct) == (min_per_range == 2)
+    ranged = aggregate_in_key_ranges(
+        completed_sales(orders), "product_id", product_day_totals, tmp_path, range_rows=800
+    ).collect()
+    assert_frame_equal(ranged, product_daily_sales(orders).collect())
+    assert len(list(tmp_path.glob("combined-*.parquet"))) >= 2
