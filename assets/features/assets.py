@@ -1,7 +1,10 @@
 """Features wiring: churn, revenue and price blueprints, and the fitted preprocessing artifact."""
 
+import tempfile
 import time
+from collections.abc import Callable
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Literal
 
 import dagster as dg
@@ -9,6 +12,7 @@ import polars as pl
 from pydantic import Field, field_validator
 
 from assets.common.artifacts import load_artifact, save_artifact
+from assets.common.frames import combine_in_key_ranges
 from assets.common.metadata import markdown_preview
 from assets.common.publish import publish_table, row_count
 from assets.enrichment.assets import latest_activity_date
@@ -21,7 +25,8 @@ from assets.features.blueprints import (
     Blueprint,
     BlueprintError,
     apply_mapping,
-    churn_features,
+    churn_activity,
+    churn_scores,
     compatibility,
     default_cutoff,
     feed_input,
@@ -122,6 +127,28 @@ def _churn_inputs(lake: LakeResource) -> dict[str, pl.LazyFrame]:
     }
 
 
+def _in_customer_ranges(
+    frames: dict[str, pl.LazyFrame],
+    activity: Callable[[dict[str, pl.LazyFrame]], pl.LazyFrame],
+    scratch: Path,
+) -> pl.LazyFrame:
+    """``activity`` over one range of customers at a time, with their orders, tickets and
+    events (only the columns the churn blueprint reads): the per-customer group-bys and joins
+    hold a range's customers, not all of them."""
+    tables = {name: frame.select(CHURN.inputs[name]) for name, frame in frames.items()}
+    return combine_in_key_ranges(tables, "customer_id", activity, scratch)
+
+
+def _unlabelled_churn(frames: dict[str, pl.LazyFrame], cutoff: date, scratch: Path) -> pl.LazyFrame:
+    """The churn blueprint as of ``cutoff`` with no label (scoring), by customer range."""
+
+    def activity(t: dict[str, pl.LazyFrame]) -> pl.LazyFrame:
+        inputs = (t["customers"], t["orders"], t["support_tickets"], t["usage_events"])
+        return churn_activity(*inputs, cutoff=cutoff, horizon_days=None)
+
+    return churn_scores(_in_customer_ranges(frames, activity, scratch), labelled=False)
+
+
 CHURN_DEPS = [
     "validated_customers",
     "enriched_orders",
@@ -166,26 +193,31 @@ def churn_features_asset(
         else default_cutoff(latest, config.horizon_days)
     )
     train_cutoff = cutoff - timedelta(days=config.horizon_days)
-    inputs = (
-        frames["customers"],
-        frames["orders"],
-        frames["support_tickets"],
-        frames["usage_events"],
-    )
     # Two labelled snapshots one horizon apart: models fit on "train" and are judged on the later
     # "holdout", whose labels lie after anything the train rows could see (time-aware holdout).
-    frame = pl.concat(
-        [
-            churn_features(*inputs, cutoff=c, horizon_days=config.horizon_days).with_columns(
+    snapshots = (("train", train_cutoff), ("holdout", cutoff))
+
+    def activity(t: dict[str, pl.LazyFrame]) -> pl.LazyFrame:
+        inputs = (t["customers"], t["orders"], t["support_tickets"], t["usage_events"])
+        return pl.concat(
+            churn_activity(*inputs, cutoff=c, horizon_days=config.horizon_days).with_columns(
                 pl.lit(name).alias("snapshot")
             )
-            for name, c in (("train", train_cutoff), ("holdout", cutoff))
-        ]
-    )
+            for name, c in snapshots
+        )
+
     rows_in = row_count(lake, VALIDATION, "validated_customers")
-    meta = publish_table(
-        lake, warehouse, GROUP, "churn_features", frame, rows_in=rows_in, started=started
-    )
+    with tempfile.TemporaryDirectory(dir=lake.scratch_dir()) as tmp:
+        per_customer = _in_customer_ranges(frames, activity, Path(tmp))
+        frame = pl.concat(
+            churn_scores(
+                per_customer.filter(pl.col("snapshot") == name).drop("snapshot"), labelled=True
+            ).with_columns(pl.lit(name).alias("snapshot"))
+            for name, _ in snapshots
+        )
+        meta = publish_table(
+            lake, warehouse, GROUP, "churn_features", frame, rows_in=rows_in, started=started
+        )
     out = (
         lake.scan(GROUP, "churn_features")
         .filter(pl.col("snapshot") == "holdout")
@@ -231,18 +263,18 @@ def churn_features_current_asset(lake: LakeResource, warehouse: WarehouseResourc
     frames = _churn_inputs(lake)
     check = _compatibility_check(CHURN, "churn_features_current", frames)
     latest = latest_activity_date(lake)
-    frame = churn_features(
-        frames["customers"],
-        frames["orders"],
-        frames["support_tickets"],
-        frames["usage_events"],
-        cutoff=latest,
-        horizon_days=None,
-    )
     rows_in = row_count(lake, VALIDATION, "validated_customers")
-    meta = publish_table(
-        lake, warehouse, GROUP, "churn_features_current", frame, rows_in=rows_in, started=started
-    )
+    with tempfile.TemporaryDirectory(dir=lake.scratch_dir()) as tmp:
+        frame = _unlabelled_churn(frames, latest, Path(tmp))
+        meta = publish_table(
+            lake,
+            warehouse,
+            GROUP,
+            "churn_features_current",
+            frame,
+            rows_in=rows_in,
+            started=started,
+        )
     meta["cutoff_date"] = latest.isoformat()
     yield dg.MaterializeResult(metadata=meta)
     yield check
@@ -428,22 +460,19 @@ def build_blueprint_feed_asset(
                 f"blueprints.{index}.mapping (field: column)",
                 allow_retries=False,
             )
-        if feed.blueprint == "churn":
-            frames = {**_churn_inputs(lake), input_name: mapped}
-            check = _compatibility_check(blueprint, name, frames)
-            frame = churn_features(
-                frames["customers"],
-                frames["orders"],
-                frames["support_tickets"],
-                frames["usage_events"],
-                cutoff=latest_in(frames),
-                horizon_days=None,
-            )
-        else:
-            check = _compatibility_check(blueprint, name, {input_name: mapped})
-            frame = (revenue_features if feed.blueprint == "revenue" else price_features)(mapped)
         rows_in = row_count(lake, VALIDATION, validated)
-        meta = publish_table(lake, warehouse, GROUP, name, frame, rows_in=rows_in, started=started)
+        with tempfile.TemporaryDirectory(dir=lake.scratch_dir()) as tmp:
+            if feed.blueprint == "churn":
+                frames = {**_churn_inputs(lake), input_name: mapped}
+                check = _compatibility_check(blueprint, name, frames)
+                frame = _unlabelled_churn(frames, latest_in(frames), Path(tmp))
+            else:
+                check = _compatibility_check(blueprint, name, {input_name: mapped})
+                build = revenue_features if feed.blueprint == "revenue" else price_features
+                frame = build(mapped)
+            meta = publish_table(
+                lake, warehouse, GROUP, name, frame, rows_in=rows_in, started=started
+            )
         meta["mapping"] = dg.MetadataValue.json(feed.mapping)
         yield dg.MaterializeResult(metadata=meta)
         yield check

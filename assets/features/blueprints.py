@@ -131,7 +131,29 @@ def churn_features(
     """One row per customer who existed at ``cutoff``, with the nine churn features.
 
     With ``horizon_days``, adds ``churned``: no order, ticket or event in the horizon after the
-    cutoff. With ``None`` (scoring), there is no label.
+    cutoff. With ``None`` (scoring), there is no label. It is ``churn_activity`` (each
+    customer's own rows) followed by ``churn_scores`` (ranks among all customers).
+    """
+    activity = churn_activity(
+        customers, orders, tickets, events, cutoff=cutoff, horizon_days=horizon_days
+    )
+    return churn_scores(activity, labelled=horizon_days is not None)
+
+
+def churn_activity(
+    customers: pl.LazyFrame,
+    orders: pl.LazyFrame,
+    tickets: pl.LazyFrame,
+    events: pl.LazyFrame,
+    *,
+    cutoff: date,
+    horizon_days: int | None,
+) -> pl.LazyFrame:
+    """The churn features that need only each customer's own rows, plus ``total_value`` (and
+    ``churned`` when labelled), one row per customer who existed at ``cutoff``.
+
+    Each customer's row depends on that customer's rows alone, so it can be computed one range
+    of customers at a time (``frames.combine_in_key_ranges``).
     """
     end = pl.lit(cutoff + timedelta(days=1)).cast(pl.Datetime("us"))
     labelled = horizon_days is not None
@@ -174,7 +196,7 @@ def churn_features(
     )
     last_seen = pl.coalesce("last_activity_date", "account_created_date")
     days_since = (pl.lit(cutoff) - last_seen).dt.total_days().cast(pl.Float64)
-    feats = base.with_columns(
+    own = [
         days_since.alias("days_since_last_activity"),
         tenure.alias("account_tenure_days"),
         (pl.col("total_value") / tenure).alias("daily_value_rate"),
@@ -184,7 +206,24 @@ def churn_features(
         pl.col("plan_type")
         .replace_strict(PLAN_SCORE, default=0, return_dtype=pl.Int64)
         .alias("plan_value_score"),
-    ).with_columns(
+    ]
+    if labelled:
+        # Churned: no order, ticket or event in the horizon after the cutoff.
+        active = pl.any_horizontal(pl.col(f"_active_{n}").fill_null(False) for n in names)
+        own.append(active.not_().alias("churned"))
+    return base.select(
+        "customer_id",
+        "plan_type",
+        pl.lit(cutoff).alias("cutoff_date"),
+        "total_value",
+        *own,
+    ).sort("customer_id")
+
+
+def churn_scores(activity: pl.LazyFrame, *, labelled: bool) -> pl.LazyFrame:
+    """``churn_activity``'s rows with the features that rank a customer among all of them
+    (``value_tier``, ``engagement_score``), in the churn features' column order."""
+    feats = activity.with_columns(
         # Quartile of total value: 1 (lowest) to 4; ties share the lower tier.
         (((pl.col("total_value").rank("min") - 1) / pl.len() * 4).floor().clip(0, 3) + 1)
         .cast(pl.Int64)
@@ -203,14 +242,9 @@ def churn_features(
         )
         .clip(0.0, 1.0)
         .alias("engagement_score"),
-        pl.lit(cutoff).alias("cutoff_date"),
     )
     columns = ["customer_id", "plan_type", "cutoff_date", *CHURN_FEATURES]
-    if not labelled:
-        return feats.select(columns).sort("customer_id")
-    # Churned: no order, ticket or event in the horizon after the cutoff.
-    active = pl.any_horizontal(pl.col(f"_active_{n}").fill_null(False) for n in names)
-    return feats.select(*columns, active.not_().alias("churned")).sort("customer_id")
+    return feats.select(*columns, *(["churned"] if labelled else [])).sort("customer_id")
 
 
 def revenue_features(daily: pl.LazyFrame) -> pl.LazyFrame:

@@ -6,12 +6,16 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
+from assets.common.frames import combine_in_key_ranges
 from assets.enrichment.logic import enriched_orders
 from assets.features.blueprints import (
     CHURN,
     BlueprintError,
+    churn_activity,
     churn_features,
+    churn_scores,
     compatibility,
     price_features,
     revenue_features,
@@ -170,3 +174,35 @@ def test_engagement_score_separates_churners_on_generated_data(tmp_path: Path):
     ).collect()
     auc = roc_auc(1 - f["engagement_score"], f["churned"])
     assert auc >= 0.75, auc
+
+
+@pytest.mark.parametrize("horizon", [60, None])
+def test_churn_features_by_customer_range_equal_the_whole(tmp_path: Path, horizon):
+    """The assets compute each customer's activity one range of customers at a time and rank
+    among all customers afterwards: the same rows as ``churn_features`` on the whole."""
+    data = tmp_path / "data"
+    generate_dataset(data, GeneratorConfig(customers=800, orders=8_000, seed=3))
+
+    def scan(entity: str) -> pl.LazyFrame:
+        return pl.scan_parquet(str(data / entity / "*.parquet"))
+
+    customers = scan("customers")
+    tables = {
+        "customers": customers,
+        "orders": enriched_orders(scan("orders"), scan("products"), customers),
+        "support_tickets": scan("support_tickets"),
+        "usage_events": scan("usage_events"),
+    }
+    cutoff = date(2024, 9, 1)
+
+    def activity(t: dict[str, pl.LazyFrame]) -> pl.LazyFrame:
+        inputs = (t["customers"], t["orders"], t["support_tickets"], t["usage_events"])
+        return churn_activity(*inputs, cutoff=cutoff, horizon_days=horizon)
+
+    ranged = combine_in_key_ranges(
+        tables, "customer_id", activity, tmp_path / "scratch", range_rows=2_000
+    )
+    assert len(list((tmp_path / "scratch").glob("combined-*.parquet"))) >= 4
+    whole = churn_features(*tables.values(), cutoff=cutoff, horizon_days=horizon).collect()
+    assert_frame_equal(churn_scores(ranged, labelled=horizon is not None).collect(), whole)
+    assert whole.height > 400
