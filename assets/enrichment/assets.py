@@ -103,7 +103,9 @@ def customer_profiles_asset(
     started = time.perf_counter()
     as_of = latest_activity_date(lake)
     tables = {
-        "customers": lake.scan(VALIDATION, "validated_customers"),
+        "customers": lake.scan(VALIDATION, "validated_customers").select(
+            PROFILE_INPUTS["customers"]
+        ),
         "orders": lake.scan(GROUP, "enriched_orders").select(PROFILE_INPUTS["orders"]),
         "tickets": lake.scan(VALIDATION, "validated_support_tickets").select(
             PROFILE_INPUTS["tickets"]

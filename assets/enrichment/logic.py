@@ -94,6 +94,7 @@ def _last(frame: pl.LazyFrame, ts: str, name: str) -> pl.LazyFrame:
 
 # The columns ``customer_profiles`` reads from each activity table.
 PROFILE_INPUTS = {
+    "customers": ["customer_id", "country", "region", "plan_type", "account_created_date"],
     "orders": ["customer_id", "order_ts", "revenue"],
     "tickets": ["customer_id", "opened_ts"],
     "events": ["customer_id", "event_ts", "feature"],
