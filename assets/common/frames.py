@@ -44,6 +44,20 @@ def join_lookup(
     )
 
 
+def unique_on(frame: pl.LazyFrame, key: str) -> pl.LazyFrame:
+    """``frame`` with one row per ``key`` (the first), as a lookup for ``join_lookup``.
+
+    Validated tables are usually unique on their key already, and a Polars ``unique`` over 2.5M
+    customer ids held ~750 MB while counting their 64-bit hashes holds ~100 MB. So the hashes are
+    counted first: all distinct proves the keys distinct, and the frame is returned as it is.
+    Otherwise (a repeated key, several nulls, or a rare hash collision) it takes the ``unique``.
+    """
+    counts = frame.select(pl.len(), pl.col(key).hash().n_unique()).collect(engine="streaming")
+    if counts.item(0, 0) == counts.item(0, 1):
+        return frame
+    return frame.unique(key, keep="first")
+
+
 # Input rows per key range in ``aggregate_in_key_ranges``: a Polars group-by of ~9M completed
 # orders into 3.3M product-days peaked at ~1.1 GB; in ranges of ~2.2M rows, at ~470 MB.
 KEY_RANGE_ROWS = 2_000_000

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import polars as pl
 
-from assets.common.frames import join_lookup
+from assets.common.frames import join_lookup, unique_on
 
 REFERENCE_DIR = Path(__file__).resolve().parent.parent / "ingestion" / "reference"
 # Seasons in order from December-February; the southern hemisphere is two seasons ahead.
@@ -63,8 +63,8 @@ def enriched_orders(
             "channel",
             "status",
         )
-        .pipe(join_lookup, prod.unique("product_id", keep="first"), "product_id")
-        .pipe(join_lookup, cust.unique("customer_id", keep="first"), "customer_id")
+        .pipe(join_lookup, unique_on(prod, "product_id"), "product_id")
+        .pipe(join_lookup, unique_on(cust, "customer_id"), "customer_id")
         .with_columns(
             gross.alias("gross_amount"),
             (gross * pl.col("discount")).alias("discount_amount"),

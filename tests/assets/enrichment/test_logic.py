@@ -256,3 +256,15 @@ def test_ranges_cut_from_a_sample_of_the_keys_equal_the_whole(tmp_path, monkeypa
     ).collect()
     assert_frame_equal(ranged, product_daily_sales(orders).collect())
     assert len(list(tmp_path.glob("combined-*.parquet"))) >= 2
+
+
+def test_a_repeated_customer_or_product_does_not_multiply_orders():
+    """Enrichment keeps one order per order even when a lookup repeats its key: the first
+    row wins, and a lookup with distinct keys is used as it is."""
+    repeated = pl.concat([CUSTOMERS, CUSTOMERS.with_columns(pl.lit("Brazil").alias("country"))])
+    e = enriched_orders(ORDERS, pl.concat([PRODUCTS, PRODUCTS]), repeated).collect()
+    assert e.height == 4 and e["order_id"].n_unique() == 4
+    assert e.filter(pl.col("customer_id") == "C1")["country"].to_list() == ["Germany"] * 2
+    assert frames.unique_on(CUSTOMERS, "customer_id") is CUSTOMERS
+    nulls = pl.LazyFrame({"k": [None, None, "a"], "v": [1, 2, 3]})
+    assert frames.unique_on(nulls, "k").collect().sort("v")["v"].to_list() == [1, 3]
