@@ -4,7 +4,12 @@ import dagster as dg
 import duckdb
 import polars as pl
 
-from assets.features.assets import CATEGORICAL_FEATURES, NUMERIC_FEATURES, load_preprocessor
+from assets.features.assets import (
+    CATEGORICAL_FEATURES,
+    NUMERIC_FEATURES,
+    fit_sample,
+    load_preprocessor,
+)
 from assets.features.preprocessing import to_pandas_inputs
 from pipeline_defs import build_definitions
 from resources import LakeResource
@@ -87,3 +92,12 @@ def test_blueprint_missing_field_fails_with_its_name(settings):
     assert not result.success
     errors = [e.event_specific_data.error.message for e in result.all_events if e.is_step_failure]
     assert any("input 'orders' has no column(s) 'revenue'" in m for m in errors), errors
+
+
+def test_preprocessor_fits_on_a_fixed_sample_of_many_customers():
+    train = pl.LazyFrame({"customer_id": [f"C{i:06d}" for i in range(10_000)], "x": range(10_000)})
+    sample, total = fit_sample(train, rows=1_000)
+    assert total == 10_000 and 700 < sample.height < 1_300
+    assert fit_sample(train, rows=1_000)[0].equals(sample)  # the same customers every run
+    everything, _ = fit_sample(train, rows=10_000)
+    assert everything.height == 10_000
