@@ -293,6 +293,19 @@ def price_features(sales: pl.LazyFrame, period: str = "1w") -> pl.LazyFrame:
     - ``elasticity_indicator``: change in log quantity / change in log price from the previous
       period, null when the price barely moved (|change in log price| < 0.005);
     - ``price_position``: percentile of the product's price index within its category and period.
+
+    It is ``price_by_product`` (each product's own rows) followed by ``price_positions``
+    (ranks across the products of a category).
+    """
+    return price_positions(price_by_product(sales, period))
+
+
+def price_by_product(sales: pl.LazyFrame, period: str = "1w") -> pl.LazyFrame:
+    """The price features that need only each product's own rows, by product and period.
+
+    Each product's rows depend on that product's sales alone, so they can be computed one range
+    of products at a time (``frames.aggregate_in_key_ranges``); the rows come sorted by product
+    and period, as do the ranges.
     """
     per = (
         sales.with_columns(pl.col("date").dt.truncate(period).alias("period"))
@@ -319,12 +332,22 @@ def price_features(sales: pl.LazyFrame, period: str = "1w") -> pl.LazyFrame:
         pl.when(dlogp.abs() >= 0.005).then(dlogq / dlogp).alias("elasticity_indicator"),
         dlogp.alias("log_price_change"),
         dlogq.alias("log_quantity_change"),
-    ).with_columns(
+    )
+
+
+def price_positions(by_product: pl.LazyFrame) -> pl.LazyFrame:
+    """``price_by_product``'s rows with ``price_position``, in their order.
+
+    The rank within a category and period spans products, so it is taken over the three columns
+    it needs and set beside the streamed rows (holding every column to rank it grows with the
+    products)."""
+    position = by_product.select(
         (
             (pl.col("price_index").rank("average").over("category", "period") - 1)
             / (pl.len().over("category", "period") - 1).clip(1)
-        ).alias("price_position"),
+        ).alias("price_position")
     )
+    return pl.concat([by_product, position], how="horizontal")
 
 
 def roc_auc(scores: pl.Series, labels: pl.Series) -> float:

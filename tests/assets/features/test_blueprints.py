@@ -4,11 +4,12 @@ import math
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from assets.common.frames import combine_in_key_ranges
+from assets.common.frames import aggregate_in_key_ranges, combine_in_key_ranges
 from assets.enrichment.logic import enriched_orders
 from assets.features.blueprints import (
     CHURN,
@@ -17,7 +18,9 @@ from assets.features.blueprints import (
     churn_features,
     churn_scores,
     compatibility,
+    price_by_product,
     price_features,
+    price_positions,
     revenue_features,
     roc_auc,
 )
@@ -206,3 +209,29 @@ def test_churn_features_by_customer_range_equal_the_whole(tmp_path: Path, horizo
     whole = churn_features(*tables.values(), cutoff=cutoff, horizon_days=horizon).collect()
     assert_frame_equal(churn_scores(ranged, labelled=horizon is not None).collect(), whole)
     assert whole.height > 400
+
+
+def test_price_features_by_product_range_equal_the_whole(tmp_path: Path):
+    """The price asset computes each product's part one range of products at a time, then the
+    positions within a category across all of them: the same rows as on the whole."""
+    rng = np.random.default_rng(5)
+    n = 3_000
+    sales = pl.LazyFrame(
+        {
+            "product_id": [f"P{i:02d}" for i in rng.integers(0, 40, n)],
+            "date": [date(2024, 1, 1) + timedelta(days=int(d)) for d in rng.integers(0, 120, n)],
+            "quantity": rng.integers(1, 9, n),
+            "avg_price": rng.uniform(5, 20, n).round(2),
+        }
+    ).with_columns(
+        (pl.col("product_id").str.slice(2, 1).cast(pl.Int64) % 3).cast(pl.String).alias("category"),
+        (pl.col("quantity") * pl.col("avg_price")).alias("revenue"),
+    )
+    sales = sales.group_by("product_id", "category", "date").agg(
+        pl.col("quantity").sum(), pl.col("avg_price").mean(), pl.col("revenue").sum()
+    )
+    ranged = aggregate_in_key_ranges(
+        sales, "product_id", price_by_product, tmp_path, range_rows=700
+    )
+    assert len(list(tmp_path.glob("combined-*.parquet"))) >= 3
+    assert_frame_equal(price_positions(ranged).collect(), price_features(sales).collect())
