@@ -291,7 +291,8 @@ def build_validation_asset(
                 )
         validated_now = _scan_days(lake, GROUP, validated, days)
         quarantined_now = _scan_days(lake, GROUP, quarantined, days)
-        failures = contract_failures(validated_now, spec, today)
+        with tempfile.TemporaryDirectory(dir=lake.scratch_dir()) as tmp:
+            failures = contract_failures(validated_now, spec, today, scratch_dir=Path(tmp))
         checks.append(
             dg.AssetCheckResult(
                 check_name=f"{name}_contract_conforms",

@@ -36,6 +36,7 @@ OUTLIERS = "_outliers"
 EXACT_DUP = "_exact_duplicate"
 ROW_ID = "_row_id"
 _HASH = "_hash"
+HASH_COLUMN = _HASH  # the hash column ``repeated_hash_rows`` reads, beside ``ROW_ID``
 # Rows per bucket when searching row hashes for repeats: the search takes ~80 bytes a row
 # (measured at 10M rows), so it stays near 350 MB whatever the table's size.
 HASH_BUCKET_ROWS = 4_000_000
@@ -315,24 +316,7 @@ def repeat_ids(
     if present_only:
         lf = lf.filter(pl.all_horizontal([pl.col(c).is_not_null() for c in columns]))
     hashed = lf.select(ROW_ID, pl.struct(columns).hash().alias(_HASH))
-    if scratch_dir is None:
-        candidates = _repeated_hashes(hashed)
-    else:
-        fd, name = tempfile.mkstemp(dir=scratch_dir, prefix="hashes-", suffix=".parquet")
-        os.close(fd)
-        path = Path(name)
-        try:
-            hashed.sink_parquet(path, compression="uncompressed")
-            rows = pl.scan_parquet(path).select(pl.len()).collect().item()
-            buckets = max(1, -(-rows // bucket_rows))
-            candidates = pl.concat(
-                [
-                    _repeated_hashes(pl.scan_parquet(path).filter(pl.col(_HASH) % buckets == b))
-                    for b in range(buckets)
-                ]
-            ).sort()
-        finally:
-            path.unlink(missing_ok=True)
+    candidates = repeated_hash_rows(hashed, scratch_dir, bucket_rows=bucket_rows)
     if candidates.is_empty():
         return candidates
     exact = (
@@ -342,6 +326,34 @@ def repeat_ids(
         .sort(ROW_ID)
     )
     return exact.filter(~pl.struct(columns).is_first_distinct()).get_column(ROW_ID)
+
+
+def repeated_hash_rows(
+    hashed: pl.LazyFrame, scratch_dir: Path | None, *, bucket_rows: int = HASH_BUCKET_ROWS
+) -> pl.Series:
+    """Sorted ``_row_id`` of the rows (``_row_id``, ``_hash``) whose hash occurs more than once.
+
+    With ``scratch_dir`` the hashes are written there first and searched in buckets of about
+    ``bucket_rows`` rows (equal hashes share a bucket, so a bucket is exact): the search holds
+    one bucket at a time, ~80 bytes a row, so its memory does not grow with the table.
+    """
+    if scratch_dir is None:
+        return _repeated_hashes(hashed).sort()
+    fd, name = tempfile.mkstemp(dir=scratch_dir, prefix="hashes-", suffix=".parquet")
+    os.close(fd)
+    path = Path(name)
+    try:
+        hashed.sink_parquet(path, compression="uncompressed")
+        rows = pl.scan_parquet(path).select(pl.len()).collect().item()
+        buckets = max(1, -(-rows // bucket_rows))
+        return pl.concat(
+            [
+                _repeated_hashes(pl.scan_parquet(path).filter(pl.col(_HASH) % buckets == b))
+                for b in range(buckets)
+            ]
+        ).sort()
+    finally:
+        path.unlink(missing_ok=True)
 
 
 def _repeated_hashes(hashed: pl.LazyFrame) -> pl.Series:

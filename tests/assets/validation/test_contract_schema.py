@@ -59,3 +59,22 @@ def test_a_key_repeated_in_another_batch_is_found():
     assert failures["column"].to_list() == ["product_id", "product_id"]
     assert sorted(failures["index"].to_list()) == [3, 45]
     assert set(failures["check"].to_list()) == {"field_uniqueness"}
+
+
+def test_a_repeated_key_is_found_when_the_hashes_are_searched_in_buckets(tmp_path):
+    """With a scratch folder the repeat search holds one bucket of hashes at a time (counting
+    50M hashes at once held ~4 GB); repeats still meet in their bucket."""
+    spec = load_catalog()["products"]
+    frame = _products(500).with_columns(
+        pl.when(pl.int_range(500).is_in([45, 300]))
+        .then(pl.lit("P00003"))
+        .when(pl.int_range(500) == 410)
+        .then(pl.lit("P00200"))
+        .otherwise(pl.col("product_id"))
+        .alias("product_id")
+    )
+    failures = contract_failures(
+        frame.lazy(), spec, TODAY, batch_rows=70, scratch_dir=tmp_path, bucket_rows=60
+    )
+    assert sorted(failures["index"].to_list()) == [3, 45, 200, 300, 410]
+    assert list(tmp_path.iterdir()) == []  # the hashes' scratch file is removed
