@@ -104,6 +104,14 @@ def test_launch_ingest_and_validate_from_the_ui(dagster_dev: str, tmp_path: Path
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=UI_BROWSER_ARGS)
         page = browser.new_page(viewport={"width": 1600, "height": 1000})
 
+        # Dagster's welcome dialog can open a while after the page loads (later on a loaded
+        # machine), and its backdrop then takes every click. Playwright dismisses it whenever
+        # it shows before an action, instead of checking once at load.
+        page.add_locator_handler(
+            page.get_by_role("button", name="Skip"),
+            lambda skip: skip.click(),
+        )
+
         def dismiss_welcome() -> None:
             skip = page.get_by_role("button", name="Skip")
             if skip.count():
