@@ -260,7 +260,8 @@ def build_validation_asset(
             # costs less than writing all 10M flagged rows to scratch again (validate_orders
             # at large: 22.2 s to 16.5 s). Only the passing part holds clean rows, the fences'
             # input.
-            fences = outlier_fences(parts.passing, spec)
+            raw_rows = int(raw.select(pl.len()).collect().item())
+            fences = outlier_fences(parts.passing, spec, rows=raw_rows)
             parts = parts.map(lambda part: flag_outliers(part, spec, fences, cap=auto_fix))
             flagged = parts.rows()
             report = measure(flagged, spec)

@@ -4,10 +4,12 @@ import tempfile
 from datetime import date, datetime
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
+import assets.validation.rules as rules_mod
 from assets.ingestion.contracts import DatasetSpec
 from assets.validation.history import metric_anomalies, schema_drift
 from assets.validation.quality import (
@@ -355,3 +357,25 @@ def test_names_where_lists_the_names_whose_condition_holds_in_order(count):
     got = frame.with_columns(names_where(pairs).alias("n"))["n"].to_list()
     want = [[f"x:{c}" for c in "abc"[:count] if row[c]] for row in frame.iter_rows(named=True)]
     assert got == want
+
+
+def test_fences_of_many_rows_come_from_every_kth_row(monkeypatch):
+    """Beyond FENCE_SAMPLE_ROWS the quantiles (which hold the column) read every k-th row by
+    row id: the fences of a sample, close to the whole's and the same on every run."""
+    n = 20_000
+    values = np.random.default_rng(4).lognormal(3, 0.5, n)
+    flagged = pl.LazyFrame(
+        {
+            rules_mod.ROW_ID: pl.int_range(n, eager=True, dtype=pl.UInt32),
+            "price": values,
+            rules_mod.EXACT_DUP: [False] * n,
+            rules_mod.RULES: [[]] * n,
+        },
+        schema_overrides={rules_mod.RULES: pl.List(pl.String)},
+    )
+    whole = outlier_fences(flagged, SPEC, rows=n)["price"]
+    monkeypatch.setattr(rules_mod, "FENCE_SAMPLE_ROWS", 2_000)
+    sampled = outlier_fences(flagged, SPEC, rows=n)["price"]
+    assert sampled != whole
+    assert sampled["q1"] == pytest.approx(np.quantile(values[::10], 0.25))
+    assert sampled["q3"] == pytest.approx(whole["q3"], rel=0.05)
