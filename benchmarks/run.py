@@ -62,6 +62,7 @@ def _csv_bytes(landing: Path) -> int:
 
 def generate(workdir: Path, scale: str) -> Path:
     from assets.ingestion.generator import GeneratorConfig, generate_dataset
+    from assets.ingestion.generator.core import DEFECTS_FILE
     from assets.ingestion.generator.defects import DEFECT_KINDS
 
     customers, orders = SCALES[scale]
@@ -78,6 +79,7 @@ def generate(workdir: Path, scale: str) -> Path:
         ),
     )
     (landing / "manifest.json").rename(workdir / "manifest.json")
+    (landing / DEFECTS_FILE).rename(workdir / DEFECTS_FILE)
     return landing
 
 

@@ -104,10 +104,7 @@ def accuracy(workdir: Path, cfg: GeneratorConfig) -> pl.DataFrame:
             quarantine_dir=workdir / "quarantine" / name,
         )
         raw[name] = scan_table(workdir / "lake" / name)
-    truth = pl.DataFrame(
-        manifest["defects"],
-        schema={"entity": pl.String, "kind": pl.String, "column": pl.String, "key": pl.String},
-    )
+    truth = pl.read_parquet(workdir / "landing" / manifest["defects_file"])
     rows = []
     for name, spec in catalog.items():
         found = detected(flag_dataset(raw, spec, catalog), name)

@@ -1,5 +1,6 @@
 """Ingestion wiring: sample data for an empty landing zone, and one ``raw_<dataset>`` per spec."""
 
+import json
 import os
 import shutil
 import tempfile
@@ -15,6 +16,7 @@ from assets.common.metadata import column_schema, markdown_preview, table_metada
 from assets.ingestion.conform import empty_table
 from assets.ingestion.contracts import BUILTIN_CATALOG_DIR, DatasetSpec
 from assets.ingestion.generator import GeneratorConfig, generate_dataset
+from assets.ingestion.generator.core import DEFECTS_FILE
 from assets.ingestion.generator.defects import DEFECT_KINDS
 from assets.ingestion.generator.writers import FORMATS
 from assets.ingestion.landing import (
@@ -140,14 +142,21 @@ def sample_landing_data(
                     target_dir = landing.path / entity
                     target_dir.mkdir(parents=True, exist_ok=True)
                     os.replace(Path(tmp) / rel, target_dir / name)
+        # The manifest and its defect labels sit side by side under _manifests/, which no
+        # dataset reads; the manifest names the labels file by its new name.
+        labels = f"{batch}-{manifest['defects_file']}"
+        manifest["defects_file"] = labels
+        (Path(tmp) / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True))
         if on_s3:
             manifest_at = f"s3://{bucket}/{join_key(prefix, '_manifests', batch + '.json')}"
+            s3.upload(Path(tmp) / DEFECTS_FILE, bucket, join_key(prefix, "_manifests", labels))
             s3.upload(
                 Path(tmp) / "manifest.json", bucket, join_key(prefix, "_manifests", batch + ".json")
             )
         else:
             manifests = landing.path / "_manifests"
             manifests.mkdir(exist_ok=True)
+            shutil.move(str(Path(tmp) / DEFECTS_FILE), manifests / labels)
             shutil.move(str(Path(tmp) / "manifest.json"), manifests / f"{batch}.json")
             manifest_at = str(manifests / f"{batch}.json")
     rows = sum(manifest["row_counts"].values())

@@ -22,8 +22,10 @@ import polars as pl
 
 from assets.ingestion.generator import defects as defects_mod
 from assets.ingestion.generator.pools import cities, countries, country_pool, occupations
-from assets.ingestion.generator.writers import FORMATS, write_frame
+from assets.ingestion.generator.writers import FORMATS, ParquetAppender, write_frame
 
+# The defect labels beside ``manifest.json`` (one row per planted defect).
+DEFECTS_FILE = "defects.parquet"
 PLANS = ["free", "basic", "pro", "enterprise"]
 PLAN_P = [0.40, 0.30, 0.20, 0.10]
 PLAN_SPEND = np.array([0.5, 1.0, 1.6, 3.0])
@@ -700,7 +702,8 @@ def generate_dataset(
     cfg: GeneratorConfig,
     progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
-    """Write all five entities under ``out_dir/<entity>/`` plus ``manifest.json``; return it."""
+    """Write all five entities under ``out_dir/<entity>/`` plus ``manifest.json`` and the defect
+    labels (``defects.parquet``: entity, kind, column, key); return the manifest."""
     out_dir = Path(out_dir)
     seeds = np.random.SeedSequence(cfg.seed).spawn(8)
     rng_world = np.random.default_rng(seeds[0])
@@ -740,32 +743,37 @@ def generate_dataset(
     files: dict[str, list[str]] = {e: [] for e in ENTITIES}
     rows: dict[str, int] = dict.fromkeys(ENTITIES, 0)
 
-    def emit(entity: str, frame: pl.DataFrame, chunk: int, rng: np.random.Generator) -> None:
-        frame = injector.inject(entity, frame, rng)
-        path = out_dir / entity / f"{entity}-{chunk:05d}.{cfg.fmt}"
-        write_frame(frame, path, cfg.fmt)
-        files[entity].append(str(path.relative_to(out_dir)))
-        rows[entity] += frame.height
-        bar.advance(frame.height)
+    # The defect labels go to a Parquet file a chunk at a time: as JSON in the manifest, the
+    # ~1M labels of 50M orders took 1.4 GB to write (the generator's peak at `xl` 3.3 GB).
+    with ParquetAppender(out_dir / DEFECTS_FILE, defects_mod.LABEL_SCHEMA) as labels:
 
-    emit("customers", customers, 0, np.random.default_rng(seeds[3]))
-    emit("products", products, 0, np.random.default_rng(seeds[3].spawn(1)[0]))
-    makers = {
-        "orders": (cfg.orders, _orders_chunk, seeds[4]),
-        "support_tickets": (cfg.n_tickets, _tickets_chunk, seeds[5]),
-        "usage_events": (cfg.n_events, _events_chunk, seeds[6]),
-    }
-    with ThreadPoolExecutor(max_workers=GENERATOR_THREADS) as pool:
-        for entity, (n, make, seed) in makers.items():
-            chunk_seeds = seed.spawn(math.ceil(n / cfg.chunk_rows))
-            rngs = [[np.random.default_rng(s) for s in cs.spawn(2)] for cs in chunk_seeds]
-            jobs = []
-            for i, (gen_rng, _) in enumerate(rngs):
-                start = i * cfg.chunk_rows
-                size = min(cfg.chunk_rows, n - start)
-                jobs.append(partial(make, cfg, gen_rng, world, start, size))
-            for i, frame in enumerate(_in_order(pool, jobs)):
-                emit(entity, frame, i, rngs[i][1])
+        def emit(entity: str, frame: pl.DataFrame, chunk: int, rng: np.random.Generator) -> None:
+            frame = injector.inject(entity, frame, rng)
+            path = out_dir / entity / f"{entity}-{chunk:05d}.{cfg.fmt}"
+            write_frame(frame, path, cfg.fmt)
+            labels.append(injector.drain())
+            files[entity].append(str(path.relative_to(out_dir)))
+            rows[entity] += frame.height
+            bar.advance(frame.height)
+
+        emit("customers", customers, 0, np.random.default_rng(seeds[3]))
+        emit("products", products, 0, np.random.default_rng(seeds[3].spawn(1)[0]))
+        makers = {
+            "orders": (cfg.orders, _orders_chunk, seeds[4]),
+            "support_tickets": (cfg.n_tickets, _tickets_chunk, seeds[5]),
+            "usage_events": (cfg.n_events, _events_chunk, seeds[6]),
+        }
+        with ThreadPoolExecutor(max_workers=GENERATOR_THREADS) as pool:
+            for entity, (n, make, seed) in makers.items():
+                chunk_seeds = seed.spawn(math.ceil(n / cfg.chunk_rows))
+                rngs = [[np.random.default_rng(s) for s in cs.spawn(2)] for cs in chunk_seeds]
+                jobs = []
+                for i, (gen_rng, _) in enumerate(rngs):
+                    start = i * cfg.chunk_rows
+                    size = min(cfg.chunk_rows, n - start)
+                    jobs.append(partial(make, cfg, gen_rng, world, start, size))
+                for i, frame in enumerate(_in_order(pool, jobs)):
+                    emit(entity, frame, i, rngs[i][1])
 
     manifest = {
         "seed": cfg.seed,
@@ -776,7 +784,7 @@ def generate_dataset(
         "row_counts": rows,
         "files": files,
         "defect_counts": injector.counts(),
-        "defects": injector.records(),
+        "defects_file": DEFECTS_FILE,
         "planted": _planted(cfg, world),
     }
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True))

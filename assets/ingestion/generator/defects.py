@@ -26,6 +26,9 @@ DEFECT_KINDS = (
     "wrong_type",
 )
 
+# One planted defect: the entity, its kind, the column it is in and the row's key.
+LABEL_SCHEMA = {"entity": pl.String, "kind": pl.String, "column": pl.String, "key": pl.String}
+
 KEYS = {
     "customers": "customer_id",
     "products": "product_id",
@@ -111,7 +114,10 @@ class DefectInjector:
         self.n_customers = n_customers
         self.n_products = n_products
         self.list_price = list_price
+        # Labels not yet taken by ``drain``, and the running count of every label: the labels
+        # themselves leave with each chunk, so memory does not grow with the rows generated.
         self._records: list[pl.DataFrame] = []
+        self._counts: Counter[tuple[str, str]] = Counter()
         self.defective_products: set[str] = set()
 
     def inject(self, entity: str, frame: pl.DataFrame, rng: np.random.Generator) -> pl.DataFrame:
@@ -158,8 +164,8 @@ class DefectInjector:
             else:
                 self._record(entity, kind, column, keys.gather(idx))
         if entity == "products":
-            self.defective_products = set(
-                self.frame().filter(pl.col("entity") == "products")["key"].to_list()
+            self.defective_products |= set(
+                self.pending().filter(pl.col("entity") == "products")["key"].to_list()
             )
         out = pl.DataFrame(list(cols.values()))
         if appended:
@@ -270,6 +276,7 @@ class DefectInjector:
         raise AssertionError(kind)
 
     def _record(self, entity: str, kind: str, column: str, keys: pl.Series) -> None:
+        self._counts[(entity, kind)] += len(keys)
         self._records.append(
             pl.DataFrame(
                 {
@@ -281,23 +288,22 @@ class DefectInjector:
             )
         )
 
-    def frame(self) -> pl.DataFrame:
+    def pending(self) -> pl.DataFrame:
+        """The labels recorded since the last ``drain`` (entity, kind, column, key)."""
         if not self._records:
-            return pl.DataFrame(
-                schema={
-                    "entity": pl.String,
-                    "kind": pl.String,
-                    "column": pl.String,
-                    "key": pl.String,
-                }
-            )
+            return pl.DataFrame(schema=LABEL_SCHEMA)
         return pl.concat(self._records)
 
-    def records(self) -> list[dict[str, Any]]:
-        return self.frame().to_dicts()
+    def drain(self) -> pl.DataFrame:
+        """The labels recorded since the last call, which the injector then forgets."""
+        out = self.pending()
+        self._records = []
+        return out
 
     def counts(self) -> dict[str, dict[str, int]]:
-        out: dict[str, Counter[str]] = {}
-        for row in self.frame().group_by("entity", "kind").len().iter_rows():
-            out.setdefault(row[0], Counter())[row[1]] = row[2]
-        return {e: dict(sorted(c.items())) for e, c in sorted(out.items())}
+        """How many defects of each kind were planted per entity, over every chunk."""
+        out: dict[str, dict[str, int]] = {}
+        for (entity, kind), n in sorted(self._counts.items()):
+            if n:
+                out.setdefault(entity, {})[kind] = n
+        return out

@@ -5,9 +5,12 @@ from __future__ import annotations
 import gzip
 import os
 from pathlib import Path
+from types import TracebackType
 from typing import IO, cast
 
 import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 FORMATS = ("csv", "csv.gz", "json", "ndjson", "parquet", "xml")
 DATETIME_FORMAT = "%Y-%m-%dT%H:%M:%S"
@@ -69,3 +72,43 @@ def write_frame(frame: pl.DataFrame, path: Path, fmt: str) -> None:
     else:
         raise ValueError(f"format {fmt!r} is not one of {', '.join(FORMATS)}")
     os.replace(tmp, path)
+
+
+class ParquetAppender:
+    """One Parquet file written a frame at a time, in place at ``path`` only once closed.
+
+    Each ``append`` becomes a row group, so what is held in memory is one frame, not the file.
+    Leaving the ``with`` block on an error removes the temp file and leaves ``path`` alone.
+    """
+
+    def __init__(self, path: Path, schema: dict[str, pl.DataType | type[pl.DataType]]) -> None:
+        self.path = path
+        self.schema = pl.Schema(schema)
+        self._tmp = path.with_name(f".{path.name}.tmp")
+        self._writer: pq.ParquetWriter | None = None
+        self.rows = 0
+
+    def __enter__(self) -> ParquetAppender:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        arrow_schema = pl.DataFrame(schema=self.schema).to_arrow().schema
+        self._writer = pq.ParquetWriter(self._tmp, arrow_schema, compression="zstd")
+        return self
+
+    def append(self, frame: pl.DataFrame) -> None:
+        if frame.height and self._writer is not None:
+            table: pa.Table = frame.select(self.schema.names()).cast(self.schema).to_arrow()
+            self._writer.write_table(table)
+            self.rows += frame.height
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._writer is not None:
+            self._writer.close()
+        if exc_type is None:
+            os.replace(self._tmp, self.path)
+        else:
+            self._tmp.unlink(missing_ok=True)

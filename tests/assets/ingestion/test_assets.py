@@ -1,5 +1,8 @@
 """Ingestion assets in real in-process Dagster runs with real resources on a temp data root."""
 
+import json
+from pathlib import Path
+
 import dagster as dg
 import duckdb
 import polars as pl
@@ -44,6 +47,15 @@ def test_sample_data_then_raw_assets_fill_the_lake_and_the_warehouse(settings):
     assert flagged == meta["flagged_rows"].value > 0  # the default sample plants wrong types
     checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
     assert checks["orders_landing_files_readable"].passed
+    # The manifest and its defect labels sit side by side under _manifests/, the labels named
+    # by the manifest; nothing in the landing zone's dataset folders is generator bookkeeping.
+    manifest_at = Path(mats["sample_landing_data"].materialization.metadata["manifest"].value)
+    manifest = json.loads(manifest_at.read_text())
+    labels = pl.read_parquet(manifest_at.parent / manifest["defects_file"])
+    assert labels.filter(pl.col("entity") == "orders").height == sum(
+        manifest["defect_counts"]["orders"].values()
+    )
+    assert meta["rows_in"].value == manifest["row_counts"]["orders"]
 
 
 def test_rerun_does_not_generate_or_ingest_again(settings):
