@@ -11,6 +11,7 @@ import polars as pl
 from assets.analytics.elasticity import elasticities
 from assets.analytics.forecast import backtest_mape, fit_seasonal, forecast, residual_anomalies
 from assets.common.artifacts import load_artifact, save_artifact
+from assets.common.frames import fit_sample
 from assets.common.metadata import markdown_preview
 from assets.common.publish import publish_table
 from assets.features.assets import CATEGORICAL_FEATURES, NUMERIC_FEATURES, load_preprocessor
@@ -27,6 +28,11 @@ KINDS = {"sklearn", "polars", "duckdb"}
 OWNER = ["team:data-science"]
 MODEL = "churn_model"
 COLUMNS = [*NUMERIC_FEATURES, *CATEGORICAL_FEATURES]
+# The churn model is trained, and judged, on at most about this many customers of each snapshot
+# (a fixed sample by customer id beyond that, as the preprocessor's fit): as pandas inputs,
+# 2.3M customers a snapshot took the step to 2.0 GB at `xl`, against 0.8 GB at `large`, whose
+# ~500k customers are all used.
+MODEL_ROWS = 500_000
 
 
 def _rounded(frame: pl.DataFrame, digits: int = 3) -> pl.DataFrame:
@@ -44,7 +50,9 @@ def load_churn_model(lake: LakeResource):
     kinds={"sklearn", "python"},
     owners=OWNER,
     description="Gradient-boosted churn classifier through the saved preprocessing, trained on the "
-    "earlier snapshot and judged on the later one; saved as a versioned artifact.",
+    "earlier snapshot and judged on the later one (at most ~"
+    f"{MODEL_ROWS:,} customers of each, a fixed sample by customer id beyond that); saved as a "
+    "versioned artifact.",
 )
 def churn_model_asset(
     context: dg.AssetExecutionContext, lake: LakeResource
@@ -52,9 +60,13 @@ def churn_model_asset(
     from assets.analytics.models import train_churn_model
 
     started = time.perf_counter()
-    features = lake.scan(FEATURES, "churn_features").collect()
+    scan = lake.scan(FEATURES, "churn_features").select(
+        "customer_id", "snapshot", "churned", *COLUMNS
+    )
+    train, train_rows = fit_sample(scan.filter(pl.col("snapshot") == "train"), MODEL_ROWS)
+    holdout, holdout_rows = fit_sample(scan.filter(pl.col("snapshot") == "holdout"), MODEL_ROWS)
     preprocessor, pre_record = load_preprocessor(lake)
-    result = train_churn_model(features, preprocessor, COLUMNS)
+    result = train_churn_model(pl.concat([train, holdout]), preprocessor, COLUMNS)
     version, artifact = save_artifact(
         lake.table_dir(GROUP, MODEL),
         MODEL,
@@ -86,7 +98,9 @@ def churn_model_asset(
             ),
             "top_features": dg.MetadataValue.md(markdown_preview(importances.head(10))),
             "importances": dg.MetadataValue.json(result.importances),
-            "rows_in": dg.MetadataValue.int(features.height),
+            "rows_in": dg.MetadataValue.int(train_rows + holdout_rows),
+            "fit_rows": dg.MetadataValue.int(train.height),
+            "holdout_rows": dg.MetadataValue.int(holdout.height),
             "duration_s": dg.MetadataValue.float(round(time.perf_counter() - started, 3)),
         }
     )

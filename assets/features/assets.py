@@ -12,7 +12,7 @@ import polars as pl
 from pydantic import Field, field_validator
 
 from assets.common.artifacts import load_artifact, save_artifact
-from assets.common.frames import aggregate_in_key_ranges, combine_in_key_ranges
+from assets.common.frames import aggregate_in_key_ranges, combine_in_key_ranges, fit_sample
 from assets.common.metadata import markdown_preview
 from assets.common.publish import publish_table, row_count
 from assets.enrichment.assets import latest_activity_date
@@ -370,16 +370,6 @@ def load_preprocessor(lake: LakeResource):
 PREPROCESSOR_FIT_ROWS = 500_000
 
 
-def fit_sample(train: pl.LazyFrame, rows: int = PREPROCESSOR_FIT_ROWS) -> tuple[pl.DataFrame, int]:
-    """The training rows, or about ``rows`` of them chosen by a hash of the customer id (the
-    same customers on every run) when there are more; and how many training rows there are."""
-    total = int(train.select(pl.len()).collect().item())
-    every = -(-total // rows)
-    if every <= 1:
-        return train.collect(), total
-    return train.filter(pl.col("customer_id").hash(seed=0) % every == 0).collect(), total
-
-
 @dg.asset(
     name=PREPROCESSOR,
     group_name=GROUP,
@@ -402,7 +392,8 @@ def churn_preprocessor_asset(
 
     started = time.perf_counter()
     train, train_rows = fit_sample(
-        lake.scan(GROUP, "churn_features").filter(pl.col("snapshot") == "train")
+        lake.scan(GROUP, "churn_features").filter(pl.col("snapshot") == "train"),
+        PREPROCESSOR_FIT_ROWS,
     )
     options = PreprocessingOptions(
         missing_value_strategy=config.missing_value_strategy,

@@ -289,11 +289,17 @@ def _day_weights(cfg: GeneratorConfig, rng: np.random.Generator) -> tuple[np.nda
     return w, anomalies
 
 
-def _customers(cfg: GeneratorConfig, rng: np.random.Generator) -> tuple[pl.DataFrame, dict]:
+def _customers(cfg: GeneratorConfig, rng: np.random.Generator) -> tuple[CustomerRows, dict]:
+    """The customers (as ``CustomerRows``, built a slice at a time) and their latent behaviour.
+
+    Plan, sign-up day and behaviour are drawn here for every customer: later entities need
+    them. Names, addresses and the rest of the text come from ``CustomerRows``, per block of
+    ``CUSTOMER_BLOCK`` customers with the block's own seed, so no draw for text spans the
+    whole table (drawn whole, 2.5M customers took 0.7 GB before a row was built).
+    """
     n = cfg.customers
     ctry = countries()
     cty = cities()
-    c_idx = _weighted_pick(rng, ctry["weight"].to_numpy(), n)
     pool_size = 300
     firsts, lasts, fslug, lslug, streets, companies = [], [], [], [], [], []
     comp_offsets, domains, dom_offsets, dom_counts = [], [], [], []
@@ -310,33 +316,53 @@ def _customers(cfg: GeneratorConfig, rng: np.random.Generator) -> tuple[pl.DataF
         dom_offsets.append(len(domains))
         dom_counts.append(len(ds))
         domains += ds
-    comp_counts = np.diff([*comp_offsets, len(companies)])
-    pick = c_idx * pool_size + rng.integers(0, pool_size, n)
-    pick_last = c_idx * pool_size + rng.integers(0, pool_size, n)
-    pick_street = c_idx * pool_size + rng.integers(0, pool_size, n)
-    pick_comp = np.asarray(comp_offsets)[c_idx] + (rng.random(n) * comp_counts[c_idx]).astype(
-        np.int64
-    )
-    pick_dom = np.asarray(dom_offsets)[c_idx] + (
-        rng.random(n) * np.asarray(dom_counts)[c_idx]
-    ).astype(np.int64)
     codes = ctry["country_code"].to_numpy()
     cty_sorted = cty.sort("country_code", maintain_order=True)
     city_codes = cty_sorted["country_code"].to_numpy()
     city_off = np.searchsorted(city_codes, codes, side="left")
-    city_cnt = np.searchsorted(city_codes, codes, side="right") - city_off
-    pick_city = city_off[c_idx] + (rng.random(n) * city_cnt[c_idx]).astype(np.int64)
     occ = occupations(cfg.seed)
     span = cfg.span_days
     plan_idx = _weighted_pick(rng, np.asarray(PLAN_P), n)
     # Sign-ups continue to the last fortnight, so the active base keeps the planted trend.
     created = rng.integers(-365, span - 14, n)
-    age_days = rng.integers(18 * 365, 80 * 365, n)
-    digits = rng.integers(0, 100, n)
-    with_digits = rng.random(n) < 0.5
-    area = rng.integers(200, 1000, n)
-    mid = rng.integers(100, 1000, n)
-    last4 = rng.integers(0, 10_000, n)
+    start_ord = cfg.start_date.toordinal() - EPOCH.toordinal()
+    s = pl.Series
+    rows = CustomerRows(
+        n=n,
+        seed=np.random.SeedSequence(int(rng.integers(0, 2**63))),
+        per_customer={
+            "plan_idx": plan_idx.astype(np.int8),
+            "account_created_date": (start_ord + created).astype(np.int32),
+        },
+        country=_CountryLookup(
+            weight=ctry["weight"].to_numpy(),
+            pool_size=pool_size,
+            comp_offsets=np.asarray(comp_offsets),
+            comp_counts=np.diff([*comp_offsets, len(companies)]),
+            dom_offsets=np.asarray(dom_offsets),
+            dom_counts=np.asarray(dom_counts),
+            city_offsets=city_off,
+            city_counts=np.searchsorted(city_codes, codes, side="right") - city_off,
+            occupations=len(occ),
+            birth_ord=start_ord + span,
+        ),
+        pools={
+            "first": s("first", firsts),
+            "last": s("last", lasts),
+            "fslug": s(fslug),
+            "lslug": s(lslug),
+            "domain": s(domains),
+            "address": s(streets),
+            "occupation": s(occ),
+            "company": s(companies),
+            "calling_code": ctry["calling_code"],
+            "country": ctry["country"],
+            "country_code": ctry["country_code"],
+            "city": cty_sorted["city"],
+            "region": cty_sorted["region"],
+            "plan_type": s(PLANS),
+        },
+    )
 
     # Latent behaviour: heavy-tailed spend, usage intensity, support propensity, churn.
     spend_w = rng.lognormal(0.0, 1.0, n) * PLAN_SPEND[plan_idx]
@@ -358,70 +384,6 @@ def _customers(cfg: GeneratorConfig, rng: np.random.Generator) -> tuple[pl.DataF
     churner = (rng.random(n) < _sigmoid(logit)) & (churn_day < span - 1)
     window_end = np.where(churner, churn_day, span)
 
-    start_ord = cfg.start_date.toordinal() - EPOCH.toordinal()
-    s = pl.Series
-    first = s("first", firsts)[pick]
-    last = s("last", lasts)[pick_last]
-    df = pl.DataFrame(
-        {
-            "customer_id": _ids("C", 1, n, 8),
-            "first": first,
-            "last": last,
-            "fslug": s(fslug)[pick],
-            "lslug": s(lslug)[pick_last],
-            "digits": digits,
-            "with_digits": with_digits,
-            "domain": s(domains)[pick_dom],
-            "calling_code": ctry["calling_code"].to_numpy()[c_idx],
-            "area": area,
-            "mid": mid,
-            "last4": last4,
-            "address": s(streets)[pick_street],
-            "city": cty_sorted["city"].to_numpy()[pick_city],
-            "country": ctry["country"].to_numpy()[c_idx],
-            "country_code": codes[c_idx],
-            "region": cty_sorted["region"].to_numpy()[pick_city],
-            "birth_date": (start_ord + span - age_days).astype(np.int32),
-            "occupation": s(occ)[rng.integers(0, len(occ), n)],
-            "company": s(companies)[pick_comp],
-            "plan_type": np.asarray(PLANS)[plan_idx],
-            "account_created_date": (start_ord + created).astype(np.int32),
-        }
-    )
-    df = df.select(
-        "customer_id",
-        (pl.col("first") + " " + pl.col("last")).alias("name"),
-        pl.concat_str(
-            pl.col("fslug"),
-            pl.lit("."),
-            pl.col("lslug"),
-            pl.when(pl.col("with_digits"))
-            .then(pl.col("digits").cast(pl.String))
-            .otherwise(pl.lit("")),
-            pl.lit("@"),
-            pl.col("domain"),
-        ).alias("email"),
-        pl.concat_str(
-            pl.lit("+"),
-            pl.col("calling_code"),
-            pl.lit(" "),
-            pl.col("area").cast(pl.String),
-            pl.lit(" "),
-            pl.col("mid").cast(pl.String),
-            pl.lit(" "),
-            pl.col("last4").cast(pl.String).str.zfill(4),
-        ).alias("phone"),
-        "address",
-        "city",
-        "country",
-        "country_code",
-        "region",
-        pl.col("birth_date").cast(pl.Date),
-        "occupation",
-        "company",
-        "plan_type",
-        pl.col("account_created_date").cast(pl.Date),
-    )
     latent = {
         "plan_idx": plan_idx,
         "window_start": window_start,
@@ -431,7 +393,153 @@ def _customers(cfg: GeneratorConfig, rng: np.random.Generator) -> tuple[pl.DataF
         "usage_w": usage_w,
         "support_w": support_w,
     }
-    return df, latent
+    return rows, latent
+
+
+# The customers table's columns, from the drawn parts ``CustomerRows`` gathers.
+CUSTOMER_COLUMNS = [
+    "customer_id",
+    (pl.col("first") + " " + pl.col("last")).alias("name"),
+    pl.concat_str(
+        pl.col("fslug"),
+        pl.lit("."),
+        pl.col("lslug"),
+        pl.when(pl.col("with_digits")).then(pl.col("digits").cast(pl.String)).otherwise(pl.lit("")),
+        pl.lit("@"),
+        pl.col("domain"),
+    ).alias("email"),
+    pl.concat_str(
+        pl.lit("+"),
+        pl.col("calling_code"),
+        pl.lit(" "),
+        pl.col("area").cast(pl.String),
+        pl.lit(" "),
+        pl.col("mid").cast(pl.String),
+        pl.lit(" "),
+        pl.col("last4").cast(pl.String).str.zfill(4),
+    ).alias("phone"),
+    "address",
+    "city",
+    "country",
+    "country_code",
+    "region",
+    pl.col("birth_date").cast(pl.Date),
+    "occupation",
+    "company",
+    "plan_type",
+    pl.col("account_created_date").cast(pl.Date),
+]
+
+
+# Customers whose text is drawn together, from one seed: the table is the same whatever the
+# chunk size it is written in.
+CUSTOMER_BLOCK = 100_000
+
+
+@dataclass(frozen=True)
+class _CountryLookup:
+    """Where each country's names, companies, domains and cities sit in the pools."""
+
+    weight: np.ndarray
+    pool_size: int
+    comp_offsets: np.ndarray
+    comp_counts: np.ndarray
+    dom_offsets: np.ndarray
+    dom_counts: np.ndarray
+    city_offsets: np.ndarray
+    city_counts: np.ndarray
+    occupations: int
+    birth_ord: int
+
+    def draw(self, rng: np.random.Generator, m: int) -> dict[str, np.ndarray]:
+        """Indexes into the pools and the numbers of ``m`` customers' text."""
+        c_idx = _weighted_pick(rng, self.weight, m)
+        size = self.pool_size
+        return {
+            "c_idx": c_idx,
+            "pick": c_idx * size + rng.integers(0, size, m),
+            "pick_last": c_idx * size + rng.integers(0, size, m),
+            "pick_street": c_idx * size + rng.integers(0, size, m),
+            "pick_comp": self.comp_offsets[c_idx]
+            + (rng.random(m) * self.comp_counts[c_idx]).astype(np.int64),
+            "pick_dom": self.dom_offsets[c_idx]
+            + (rng.random(m) * self.dom_counts[c_idx]).astype(np.int64),
+            "pick_city": self.city_offsets[c_idx]
+            + (rng.random(m) * self.city_counts[c_idx]).astype(np.int64),
+            "birth_date": (self.birth_ord - rng.integers(18 * 365, 80 * 365, m)).astype(np.int32),
+            "digits": rng.integers(0, 100, m),
+            "with_digits": rng.random(m) < 0.5,
+            "area": rng.integers(200, 1000, m),
+            "mid": rng.integers(100, 1000, m),
+            "last4": rng.integers(0, 10_000, m),
+            "occupation": rng.integers(0, self.occupations, m),
+        }
+
+
+class CustomerRows:
+    """The customers table, built a slice of rows at a time."""
+
+    def __init__(
+        self,
+        *,
+        n: int,
+        seed: np.random.SeedSequence,
+        per_customer: dict[str, np.ndarray],
+        country: _CountryLookup,
+        pools: dict[str, pl.Series],
+    ) -> None:
+        self.n, self.per_customer, self.country, self.pools = n, per_customer, country, pools
+        self.block_seeds = seed.spawn(max(1, math.ceil(n / CUSTOMER_BLOCK)))
+        self.ids = _ids("C", 1, n, 8)
+
+    def _draws(self, lo: int, hi: int) -> dict[str, np.ndarray]:
+        """The text draws of customers ``lo`` to ``hi``, from the blocks that hold them."""
+        parts = []
+        for b in range(lo // CUSTOMER_BLOCK, (hi - 1) // CUSTOMER_BLOCK + 1):
+            b_lo = b * CUSTOMER_BLOCK
+            m = min(CUSTOMER_BLOCK, self.n - b_lo)
+            block = self.country.draw(np.random.default_rng(self.block_seeds[b]), m)
+            cut = slice(max(lo, b_lo) - b_lo, min(hi, b_lo + m) - b_lo)
+            parts.append({k: v[cut] for k, v in block.items()})
+        d = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+        d.update({k: v[lo:hi] for k, v in self.per_customer.items()})
+        return d
+
+    def frame(self, lo: int = 0, hi: int | None = None) -> pl.DataFrame:
+        hi = self.n if hi is None else min(hi, self.n)
+        d = self._draws(lo, hi)
+        p = self.pools
+
+        def pick(pool: str, index: str) -> pl.Series:
+            return p[pool].gather(d[index]).alias(pool)
+
+        df = pl.DataFrame(
+            [
+                self.ids.slice(lo, hi - lo).alias("customer_id"),
+                pick("first", "pick"),
+                pick("last", "pick_last"),
+                pick("fslug", "pick"),
+                pick("lslug", "pick_last"),
+                pl.Series("digits", d["digits"]),
+                pl.Series("with_digits", d["with_digits"]),
+                pick("domain", "pick_dom"),
+                pick("calling_code", "c_idx"),
+                pl.Series("area", d["area"]),
+                pl.Series("mid", d["mid"]),
+                pl.Series("last4", d["last4"]),
+                pick("address", "pick_street"),
+                pick("city", "pick_city"),
+                pick("country", "c_idx"),
+                pick("country_code", "c_idx"),
+                pick("region", "pick_city"),
+                pl.Series("birth_date", d["birth_date"]),
+                pick("occupation", "occupation"),
+                pick("company", "pick_comp"),
+                pick("plan_type", "plan_idx"),
+                pl.Series("account_created_date", d["account_created_date"]),
+            ]
+        )
+        return df.select(*CUSTOMER_COLUMNS)
 
 
 def _products(cfg: GeneratorConfig, rng: np.random.Generator) -> tuple[pl.DataFrame, dict]:
@@ -711,7 +819,7 @@ def generate_dataset(
     products, plat = _products(cfg, np.random.default_rng(seeds[2]))
     day_weight, anomalies = _day_weights(cfg, rng_world)
     world = _World(
-        customer_ids=customers["customer_id"],
+        customer_ids=customers.ids,
         plan_idx=latent["plan_idx"],
         window_start=latent["window_start"],
         window_end=latent["window_end"],
@@ -756,7 +864,15 @@ def generate_dataset(
             rows[entity] += frame.height
             bar.advance(frame.height)
 
-        emit("customers", customers, 0, np.random.default_rng(seeds[3]))
+        # Customers are written in chunks like the rest (the first with the seed one chunk
+        # always had, so tables of up to ``chunk_rows`` customers are as before).
+        customer_chunks = max(1, math.ceil(cfg.customers / cfg.chunk_rows))
+        more_seeds = seeds[7].spawn(customer_chunks - 1)
+        for i in range(customer_chunks):
+            lo = i * cfg.chunk_rows
+            seed = seeds[3] if i == 0 else more_seeds[i - 1]
+            frame = customers.frame(lo, min(lo + cfg.chunk_rows, cfg.customers))
+            emit("customers", frame, i, np.random.default_rng(seed))
         emit("products", products, 0, np.random.default_rng(seeds[3].spawn(1)[0]))
         makers = {
             "orders": (cfg.orders, _orders_chunk, seeds[4]),

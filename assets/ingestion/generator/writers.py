@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import IO, cast
@@ -81,7 +82,7 @@ class ParquetAppender:
     Leaving the ``with`` block on an error removes the temp file and leaves ``path`` alone.
     """
 
-    def __init__(self, path: Path, schema: dict[str, pl.DataType | type[pl.DataType]]) -> None:
+    def __init__(self, path: Path, schema: Mapping[str, pl.DataType | type[pl.DataType]]) -> None:
         self.path = path
         self.schema = pl.Schema(schema)
         self._tmp = path.with_name(f".{path.name}.tmp")

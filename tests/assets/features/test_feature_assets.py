@@ -4,10 +4,11 @@ import dagster as dg
 import duckdb
 import polars as pl
 
+from assets.analytics import assets as analytics_assets
+from assets.common.frames import fit_sample
 from assets.features.assets import (
     CATEGORICAL_FEATURES,
     NUMERIC_FEATURES,
-    fit_sample,
     load_preprocessor,
 )
 from assets.features.preprocessing import to_pandas_inputs
@@ -28,7 +29,7 @@ def _full(settings, selection="*", run_config=None):
         )
 
 
-def test_full_pipeline_builds_enrichment_and_features(settings):
+def test_full_pipeline_builds_enrichment_and_features(settings, monkeypatch):
     result = _full(settings)
     assert result.success
     mats = {
@@ -82,6 +83,18 @@ def test_full_pipeline_builds_enrichment_and_features(settings):
         }
     assert forecast_days == 90 and categories == 8
     assert "day" in kinds and kinds <= {"day", "product", "customer"}
+    model = mats["churn_model"]
+    assert model["fit_rows"].value + model["holdout_rows"].value == model["rows_in"].value
+
+    # Beyond MODEL_ROWS customers a snapshot, the model is fitted and judged on a fixed sample,
+    # so the step's memory stays that of MODEL_ROWS customers whatever the table's size.
+    monkeypatch.setattr(analytics_assets, "MODEL_ROWS", 400)
+    sampled = _full(settings, selection="churn_model")
+    assert sampled.success
+    (small,) = [m.materialization.metadata for m in sampled.get_asset_materialization_events()]
+    assert small["rows_in"].value == model["rows_in"].value
+    assert 0 < small["fit_rows"].value < 600 and 0 < small["holdout_rows"].value < 600
+    assert small["roc_auc"].value > 0.6
 
 
 def test_blueprint_missing_field_fails_with_its_name(settings):

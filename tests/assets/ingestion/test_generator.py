@@ -122,6 +122,19 @@ def test_foreign_keys_are_valid_and_nothing_is_injected_at_zero_rates(tmp_path):
     assert (orders["order_ts"].dt.date() >= orders["account_created_date"]).all()
 
 
+def test_customers_are_written_in_chunks_with_the_same_rows(tmp_path):
+    # Customers are built a slice at a time so memory does not grow with them; the slices
+    # together are the table one slice would have made, and every id is there once.
+    whole = generate_dataset(tmp_path / "one", GeneratorConfig(customers=2500, orders=100))
+    sliced = generate_dataset(
+        tmp_path / "three", GeneratorConfig(customers=2500, orders=100, chunk_rows=1000)
+    )
+    assert len(whole["files"]["customers"]) == 1 and len(sliced["files"]["customers"]) == 3
+    one, three = _read(tmp_path / "one", "customers"), _read(tmp_path / "three", "customers")
+    assert three.height == 2500 and three["customer_id"].is_unique().all()
+    assert three.equals(one)
+
+
 def test_realism_emails_derive_from_names_and_cities_lie_in_their_country(tmp_path):
     generate_dataset(tmp_path, GeneratorConfig(customers=2000, orders=100))
     customers = _read(tmp_path, "customers")
