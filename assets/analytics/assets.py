@@ -33,6 +33,7 @@ COLUMNS = [*NUMERIC_FEATURES, *CATEGORICAL_FEATURES]
 # 2.3M customers a snapshot took the step to 2.0 GB at `xl`, against 0.8 GB at `large`, whose
 # ~500k customers are all used.
 MODEL_ROWS = 500_000
+SCORE_BATCH_ROWS = 500_000
 
 
 def _rounded(frame: pl.DataFrame, digits: int = 3) -> pl.DataFrame:
@@ -119,13 +120,21 @@ def churn_scores_asset(lake: LakeResource, warehouse: WarehouseResource) -> dg.M
     from assets.analytics.models import score_customers
 
     started = time.perf_counter()
-    current = lake.scan(FEATURES, "churn_features_current").collect()
-    model, pointer = load_churn_model(lake)
-    scores = score_customers(current, model, COLUMNS).with_columns(
-        pl.lit(pointer["version"]).alias("model_version")
+    current = lake.scan(FEATURES, "churn_features_current").select(
+        "customer_id", "cutoff_date", *COLUMNS
     )
+    rows = int(current.select(pl.len()).collect().item())
+    model, pointer = load_churn_model(lake)
+    # Scored SCORE_BATCH_ROWS customers at a time: the model's inputs (as pandas) of 2.5M
+    # customers at once took the step to 1.5 GB at `xl`; each batch's scores are three columns.
+    scores = pl.concat(
+        [
+            score_customers(current.slice(start, SCORE_BATCH_ROWS).collect(), model, COLUMNS)
+            for start in range(0, max(rows, 1), SCORE_BATCH_ROWS)
+        ]
+    ).with_columns(pl.lit(pointer["version"]).alias("model_version"))
     meta = publish_table(
-        lake, warehouse, GROUP, "churn_scores", scores, rows_in=current.height, started=started
+        lake, warehouse, GROUP, "churn_scores", scores, rows_in=rows, started=started
     )
     bands = scores.group_by("risk_band").len().sort("risk_band")
     meta["risk_bands"] = dg.MetadataValue.json(dict(bands.iter_rows()))
@@ -145,10 +154,10 @@ def churn_scores_asset(lake: LakeResource, warehouse: WarehouseResource) -> dg.M
 def customer_segments_asset(
     lake: LakeResource, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
-    from assets.analytics.models import segment_customers
+    from assets.analytics.models import SEGMENT_INPUTS, segment_customers
 
     started = time.perf_counter()
-    profiles = lake.scan(ENRICHMENT, "customer_profiles").collect()
+    profiles = lake.scan(ENRICHMENT, "customer_profiles").select(*SEGMENT_INPUTS).collect()
     segments, info = segment_customers(profiles)
     meta = publish_table(
         lake,
@@ -272,13 +281,22 @@ def price_elasticity_asset(
     "(robust z of weekly revenue) and customers (IsolationForest), each with a score and drivers.",
 )
 def anomalies_asset(lake: LakeResource, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    from assets.analytics.anomalies import customer_anomalies, day_anomalies, product_anomalies
+    from assets.analytics.anomalies import (
+        CUSTOMER_FEATURES,
+        customer_anomalies,
+        day_anomalies,
+        product_anomalies,
+    )
 
     started = time.perf_counter()
     daily = lake.scan(ENRICHMENT, "daily_revenue").collect().sort("date")
     days = day_anomalies(residual_anomalies(daily, fit_seasonal(daily)))
     products = product_anomalies(lake.scan(FEATURES, "price_features").collect())
-    customers = customer_anomalies(lake.scan(ENRICHMENT, "customer_profiles").collect())
+    customers = customer_anomalies(
+        lake.scan(ENRICHMENT, "customer_profiles")
+        .select("customer_id", "as_of_date", *CUSTOMER_FEATURES)
+        .collect()
+    )
     table = pl.concat([days, products, customers]).sort(
         "entity_type", "score", descending=[False, True]
     )

@@ -199,6 +199,16 @@ SEGMENT_FEATURES = {
 }
 
 
+# The customer_profiles columns segment_customers reads (the segments step reads only these).
+SEGMENT_INPUTS = [
+    "customer_id",
+    "as_of_date",
+    "last_activity_date",
+    "account_created_date",
+    *[c for c in SEGMENT_FEATURES if c != "recency_days"],
+]
+
+
 def _level(z: float) -> str:
     return "high" if z > 0.5 else "low" if z < -0.5 else "average"
 

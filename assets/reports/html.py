@@ -9,6 +9,7 @@ from datetime import date
 from typing import Any
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")  # no display on servers; must precede pyplot
 import matplotlib.pyplot as plt
@@ -69,7 +70,7 @@ def bar_chart(
     return svg(fig)
 
 
-def histogram(values: Sequence[float], title: str, bins: int = 30) -> str:
+def histogram(values: Sequence[float] | np.ndarray, title: str, bins: int = 30) -> str:
     fig, ax = plt.subplots(figsize=(10, 3.2))
     ax.hist(values, bins=bins, color="#2680c2")
     ax.set_title(title)

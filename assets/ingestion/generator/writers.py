@@ -7,7 +7,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import IO, cast
+from typing import IO, TypeVar, cast
 
 import polars as pl
 import pyarrow as pa
@@ -17,14 +17,19 @@ FORMATS = ("csv", "csv.gz", "json", "ndjson", "parquet", "xml")
 DATETIME_FORMAT = "%Y-%m-%dT%H:%M:%S"
 
 
-def _texty(frame: pl.DataFrame) -> pl.DataFrame:
+Frame = TypeVar("Frame", pl.DataFrame, pl.LazyFrame)
+
+
+def _texty(frame: Frame) -> Frame:
     """Dates and timestamps as ISO text, for formats with no native type for them."""
     return frame.with_columns(
         pl.col(pl.Datetime).dt.strftime(DATETIME_FORMAT), pl.col(pl.Date).dt.strftime("%Y-%m-%d")
     )
 
 
-def _xml(frame: pl.DataFrame, root: str) -> str:
+def _xml_records(frame: pl.DataFrame) -> str:
+    """One ``<record>`` line per row (no trailing newline)."""
+
     def esc(col: str) -> pl.Expr:
         text = pl.col(col).cast(pl.String)
         text = text.str.replace_all("&", "&amp;", literal=True)
@@ -46,8 +51,15 @@ def _xml(frame: pl.DataFrame, root: str) -> str:
         )
         .to_series()
     )
-    lines = "\n".join(body.to_list())
-    return f'<?xml version="1.0" encoding="UTF-8"?>\n<{root}>\n{lines}\n</{root}>\n'
+    return "\n".join(body.to_list())
+
+
+def _xml_head(root: str) -> str:
+    return f'<?xml version="1.0" encoding="UTF-8"?>\n<{root}>\n'
+
+
+def _xml(frame: pl.DataFrame, root: str) -> str:
+    return f"{_xml_head(root)}{_xml_records(frame)}\n</{root}>\n"
 
 
 def write_frame(frame: pl.DataFrame, path: Path, fmt: str) -> None:
@@ -73,6 +85,56 @@ def write_frame(frame: pl.DataFrame, path: Path, fmt: str) -> None:
     else:
         raise ValueError(f"format {fmt!r} is not one of {', '.join(FORMATS)}")
     os.replace(tmp, path)
+
+
+def write_lazy(frame: pl.LazyFrame, path: Path, fmt: str, batch_rows: int = 200_000) -> int:
+    """Write ``frame`` to ``path`` atomically, in the same format as ``write_frame``, without
+    holding the table: Parquet, CSV and NDJSON stream; csv.gz, JSON and XML are written
+    ``batch_rows`` rows at a time. Returns the number of rows written."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    rows = int(frame.select(pl.len()).collect().item())
+    batches = (frame.slice(start, batch_rows).collect() for start in range(0, rows, batch_rows))
+    try:
+        if fmt == "parquet":
+            frame.sink_parquet(tmp, compression="zstd", compression_level=1, statistics=True)
+        elif fmt == "csv":
+            frame.sink_csv(tmp, datetime_format=DATETIME_FORMAT)
+        elif fmt == "ndjson":
+            _texty(frame).sink_ndjson(tmp)
+        elif fmt == "csv.gz":
+            with (
+                tmp.open("wb") as raw,
+                gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="") as gz,
+            ):
+                frame.head(0).collect().write_csv(
+                    cast(IO[bytes], gz), datetime_format=DATETIME_FORMAT
+                )
+                for batch in batches:
+                    batch.write_csv(
+                        cast(IO[bytes], gz), datetime_format=DATETIME_FORMAT, include_header=False
+                    )
+        elif fmt == "json":
+            with tmp.open("w", encoding="utf-8") as out:
+                out.write("[")
+                first = True
+                for batch in batches:
+                    out.write(("" if first else ",") + _texty(batch).write_json()[1:-1])
+                    first = False
+                out.write("]")
+        elif fmt == "xml":
+            root = path.parent.name
+            with tmp.open("w", encoding="utf-8") as out:
+                out.write(_xml_head(root))
+                for batch in batches:
+                    out.write(_xml_records(batch) + "\n")
+                out.write(f"</{root}>\n")
+        else:
+            raise ValueError(f"format {fmt!r} is not one of {', '.join(FORMATS)}")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return rows
 
 
 class ParquetAppender:
