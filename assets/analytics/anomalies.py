@@ -52,6 +52,10 @@ def day_anomalies(days: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+# The price_features columns ``product_anomalies`` reads.
+PRODUCT_INPUTS = ["product_id", "period", "revenue"]
+
+
 def product_anomalies(weekly: pl.DataFrame, z: float = 4.0) -> pl.DataFrame:
     lr = pl.col("revenue").log1p()
     med = lr.median().over("product_id")
@@ -119,7 +123,7 @@ def customer_anomalies(profiles: pl.DataFrame, contamination: float = 0.01) -> p
     flagged = (normality - offset) < 0
     med = np.median(X, axis=0)
     mad = np.median(np.abs(X - med), axis=0) * 1.4826
-    rz = ((X - med) / np.where(mad > 0, mad, 1.0))[flagged]
+    rz = (X[flagged] - med) / np.where(mad > 0, mad, 1.0)
     drivers = _top_drivers(rz, CUSTOMER_FEATURES, 3)
     return pl.DataFrame(
         {

@@ -8,7 +8,7 @@ from typing import cast
 import dagster as dg
 import polars as pl
 
-from assets.analytics.elasticity import elasticities
+from assets.analytics.elasticity import ELASTICITY_INPUTS, elasticities
 from assets.analytics.forecast import backtest_mape, fit_seasonal, forecast, residual_anomalies
 from assets.common.artifacts import load_artifact, save_artifact
 from assets.common.frames import fit_sample
@@ -236,7 +236,7 @@ def price_elasticity_asset(
     lake: LakeResource, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
     started = time.perf_counter()
-    weekly = lake.scan(FEATURES, "price_features").collect()
+    weekly = lake.scan(FEATURES, "price_features").select(ELASTICITY_INPUTS).collect()
     by_product, by_category = elasticities(weekly)
     table = pl.concat(
         [
@@ -283,6 +283,7 @@ def price_elasticity_asset(
 def anomalies_asset(lake: LakeResource, warehouse: WarehouseResource) -> dg.MaterializeResult:
     from assets.analytics.anomalies import (
         CUSTOMER_FEATURES,
+        PRODUCT_INPUTS,
         customer_anomalies,
         day_anomalies,
         product_anomalies,
@@ -291,7 +292,9 @@ def anomalies_asset(lake: LakeResource, warehouse: WarehouseResource) -> dg.Mate
     started = time.perf_counter()
     daily = lake.scan(ENRICHMENT, "daily_revenue").collect().sort("date")
     days = day_anomalies(residual_anomalies(daily, fit_seasonal(daily)))
-    products = product_anomalies(lake.scan(FEATURES, "price_features").collect())
+    products = product_anomalies(
+        lake.scan(FEATURES, "price_features").select(PRODUCT_INPUTS).collect()
+    )
     customers = customer_anomalies(
         lake.scan(ENRICHMENT, "customer_profiles")
         .select("customer_id", "as_of_date", *CUSTOMER_FEATURES)

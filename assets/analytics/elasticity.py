@@ -96,6 +96,10 @@ def _demeaned(weekly: pl.DataFrame, rounds: int = 5) -> pl.DataFrame:
     return frame
 
 
+# The price_features columns ``elasticities`` reads (the step reads only these).
+ELASTICITY_INPUTS = ["product_id", "category", "period", "quantity", "avg_price"]
+
+
 def elasticities(weekly: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(per product, per category) elasticity tables from ``price_features`` rows."""
     frame = _demeaned(weekly)
