@@ -30,6 +30,7 @@ from sklearn.metrics import (
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
+from assets.analytics.anomalies import log_features
 from assets.features.preprocessing import to_pandas_inputs
 
 SEED = 0
@@ -240,7 +241,7 @@ def segment_customers(
         .alias("recency_days")
     )
     cols = list(SEGMENT_FEATURES)
-    X = np.log1p(frame.select(cols).fill_null(0).to_numpy().astype(float).clip(0, None))
+    X = log_features(frame, cols)
     scaler = StandardScaler().fit(X)
     Z = scaler.transform(X)
     rng = np.random.default_rng(SEED)

@@ -338,3 +338,14 @@ def test_isolation_forest_scores_split_across_threads_are_bit_identical():
     forest = IsolationForest(n_estimators=50, random_state=0).fit(X)
     # min_rows=100: as many parts as there are CPUs (one part on a single-CPU machine).
     assert np.array_equal(_score_samples(forest, X, min_rows=100), forest.score_samples(X))
+    # Parts of at most max_rows (so memory does not grow with the rows scored), in order.
+    assert np.array_equal(_score_samples(forest, X, max_rows=500), forest.score_samples(X))
+
+
+def test_log_features_are_log1p_of_the_clipped_columns_with_nulls_as_zero():
+    from assets.analytics.anomalies import log_features
+
+    frame = pl.DataFrame({"a": [1, None, -3, 7], "b": [0.5, 2.0, None, -1.0], "c": ["x"] * 4})
+    X = log_features(frame, ["a", "b"])
+    want = np.log1p(frame.select("a", "b").fill_null(0).to_numpy().astype(float).clip(0, None))
+    assert X.dtype == np.float64 and np.array_equal(X, want)
