@@ -149,7 +149,6 @@ class ParquetAppender:
         self.schema = pl.Schema(schema)
         self._tmp = path.with_name(f".{path.name}.tmp")
         self._writer: pq.ParquetWriter | None = None
-        self.rows = 0
 
     def __enter__(self) -> ParquetAppender:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -161,7 +160,6 @@ class ParquetAppender:
         if frame.height and self._writer is not None:
             table: pa.Table = frame.select(self.schema.names()).cast(self.schema).to_arrow()
             self._writer.write_table(table)
-            self.rows += frame.height
 
     def __exit__(
         self,
