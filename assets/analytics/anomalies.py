@@ -130,29 +130,64 @@ def _score_samples(
         return np.concatenate(list(pool.map(forest.score_samples, np.array_split(X, parts))))
 
 
-def customer_anomalies(profiles: pl.DataFrame, contamination: float = 0.01) -> pl.DataFrame:
-    X = log_features(profiles, CUSTOMER_FEATURES)
+def _forest_inputs(
+    profiles: pl.LazyFrame, columns: list[str]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The forest's input (``log_features`` of ``columns`` as float32, the precision its trees
+    compare in) and each column's median and scaled MAD in float64, built a column at a time.
+
+    The whole float64 array, its float32 copy inside the forest and the deviations from the
+    median held ~290 bytes a customer (2.5M customers: 1,209 MB against 643 MB at 500k); here
+    one float64 column is alive at a time. The values are those of ``log_features`` cast as
+    scikit-learn casts them, so the trees and scores are bit-identical.
+    """
+    n = profiles.select(pl.len()).collect().item()
+    X = np.empty((n, len(columns)), dtype=np.float32)
+    med = np.empty(len(columns))
+    mad = np.empty(len(columns))
+    for j, c in enumerate(columns):
+        col = log_features(profiles.select(c).collect(), [c])[:, 0]
+        X[:, j] = col
+        med[j] = np.median(col)
+        mad[j] = np.median(np.abs(col - med[j])) * 1.4826
+    return X, med, mad
+
+
+def customer_anomalies(
+    profiles: pl.LazyFrame | pl.DataFrame, contamination: float = 0.01
+) -> pl.DataFrame:
+    """Customers the IsolationForest flags at ``contamination``, with their top drivers.
+
+    ``profiles``: ``customer_id``, ``as_of_date`` and ``CUSTOMER_FEATURES``; a LazyFrame is read
+    a column at a time, and the keys and float64 features only of the flagged customers.
+    """
+    lf = profiles.lazy()
+    X, med, mad = _forest_inputs(lf, CUSTOMER_FEATURES)
     # Fitted with contamination "auto", the forest does not score X to set its offset; the
     # offset is taken here from the one scoring of X, as fit(contamination=c) computes it
     # (the trees do not depend on contamination). Scoring 100k rows is most of the cost.
     forest = IsolationForest(n_estimators=200, random_state=SEED).fit(X)
     normality = _score_samples(forest, X)
+    del X
     offset = np.percentile(normality, 100.0 * contamination)
-    score = -normality
     # What ``predict`` answers for contamination c (decision_function < 0).
     flagged = (normality - offset) < 0
-    med = np.median(X, axis=0)
-    mad = np.median(np.abs(X - med), axis=0) * 1.4826
-    rz = (X[flagged] - med) / np.where(mad > 0, mad, 1.0)
-    drivers = _top_drivers(rz, CUSTOMER_FEATURES, 3)
+    rows = pl.Series(np.flatnonzero(flagged), dtype=pl.UInt32)
+    picked = (
+        lf.with_row_index("_row")
+        .filter(pl.col("_row").is_in(rows.implode()))
+        .select("customer_id", "as_of_date", *CUSTOMER_FEATURES)
+        .collect()
+    )
+    rz = (log_features(picked, CUSTOMER_FEATURES) - med) / np.where(mad > 0, mad, 1.0)
     return pl.DataFrame(
         {
             "entity_type": "customer",
-            "entity_id": profiles["customer_id"].filter(pl.Series(flagged)),
-            "period": profiles["as_of_date"].filter(pl.Series(flagged)),
-            "score": score[flagged],
+            "entity_id": picked["customer_id"],
+            "period": picked["as_of_date"],
+            "score": -normality[flagged],
             "method": "IsolationForest on customer profile",
-            "drivers": drivers,
+            "drivers": _top_drivers(rz, CUSTOMER_FEATURES, 3),
         },
         schema=SCHEMA,
     )

@@ -149,7 +149,9 @@ def churn_scores_asset(lake: LakeResource, warehouse: WarehouseResource) -> dg.M
     kinds=KINDS,
     owners=OWNER,
     description="KMeans segments on log-scaled recency, frequency, value and product usage, with k "
-    "(3 to 6) chosen by silhouette and each segment described in plain words.",
+    "(3 to 6) chosen by silhouette and each segment described in plain words; fitted on at most ~"
+    f"{MODEL_ROWS:,} customers (a fixed sample by customer id) and every customer assigned to "
+    "its nearest centre.",
 )
 def customer_segments_asset(
     lake: LakeResource, warehouse: WarehouseResource
@@ -157,15 +159,15 @@ def customer_segments_asset(
     from assets.analytics.models import SEGMENT_INPUTS, segment_customers
 
     started = time.perf_counter()
-    profiles = lake.scan(ENRICHMENT, "customer_profiles").select(*SEGMENT_INPUTS).collect()
-    segments, info = segment_customers(profiles)
+    profiles = lake.scan(ENRICHMENT, "customer_profiles").select(*SEGMENT_INPUTS)
+    segments, info = segment_customers(profiles, fit_rows=MODEL_ROWS, batch_rows=SCORE_BATCH_ROWS)
     meta = publish_table(
         lake,
         warehouse,
         GROUP,
         "customer_segments",
         segments,
-        rows_in=profiles.height,
+        rows_in=segments.height,
         started=started,
     )
     sizes = dict(segments.group_by("segment").len().iter_rows())
@@ -175,6 +177,7 @@ def customer_segments_asset(
     meta.update(
         {
             "k": info["k"],
+            "fit_rows": info["fit_rows"],
             "silhouette_by_k": dg.MetadataValue.json(
                 {str(k): round(v, 4) for k, v in info["silhouette"].items()}
             ),
@@ -296,9 +299,9 @@ def anomalies_asset(lake: LakeResource, warehouse: WarehouseResource) -> dg.Mate
         lake.scan(FEATURES, "price_features").select(PRODUCT_INPUTS).collect()
     )
     customers = customer_anomalies(
-        lake.scan(ENRICHMENT, "customer_profiles")
-        .select("customer_id", "as_of_date", *CUSTOMER_FEATURES)
-        .collect()
+        lake.scan(ENRICHMENT, "customer_profiles").select(
+            "customer_id", "as_of_date", *CUSTOMER_FEATURES
+        )
     )
     table = pl.concat([days, products, customers]).sort(
         "entity_type", "score", descending=[False, True]

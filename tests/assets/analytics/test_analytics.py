@@ -164,6 +164,41 @@ def test_segments_pick_k_by_silhouette_and_describe_themselves(world):
     assert all(c["description"] for c in info["centroids"])
 
 
+@pytest.mark.e2e
+def test_segments_fitted_on_a_sample_assign_every_customer_to_the_nearest_centre(world):
+    from sklearn.cluster import KMeans
+    from sklearn.preprocessing import StandardScaler
+
+    from assets.analytics.anomalies import log_features
+    from assets.analytics.models import SEED, SEGMENT_FEATURES
+    from assets.common.frames import fit_sample
+
+    profiles = world["profiles"]
+    whole, _ = segment_customers(profiles)
+    # A sample as large as the table is the table: the same segments, batches or not.
+    same, _ = segment_customers(profiles.lazy(), fit_rows=10**6, batch_rows=1000)
+    assert same.equals(whole)
+
+    sampled, info = segment_customers(profiles.lazy(), fit_rows=2000, batch_rows=1500)
+    assert 1000 < info["fit_rows"] < profiles.height
+    assert sampled["customer_id"].to_list() == profiles["customer_id"].to_list()
+    assert sampled.equals(segment_customers(profiles, fit_rows=2000)[0])  # one batch
+    # Every customer's segment is the nearest centre of the model fitted on the sample.
+    recency = (
+        pl.col("as_of_date")
+        - pl.col("last_activity_date").fill_null(pl.col("account_created_date"))
+    ).dt.total_days()
+    frame = profiles.lazy().with_columns(recency.alias("recency_days"))
+    fit, _ = fit_sample(frame, 2000)
+    cols = list(SEGMENT_FEATURES)
+    scaler = StandardScaler().fit(log_features(fit, cols))
+    km = KMeans(n_clusters=info["k"], random_state=SEED).fit(
+        scaler.transform(log_features(fit, cols))
+    )
+    everyone = km.predict(scaler.transform(log_features(frame.collect(), cols)))
+    assert sampled["segment"].to_list() == everyone.tolist()
+
+
 def test_centroid_words_read_recency_the_right_way_round():
     z = {
         "recency_days": 1.2,
@@ -265,7 +300,10 @@ def test_customer_anomalies_flag_what_isolation_forest_predicts_with_their_top_d
     expected = profiles["customer_id"].filter(pl.Series(forest.predict(X) == -1)).to_list()
     assert out["entity_id"].to_list() == expected and "C7" in expected
     # The score is the forest's anomaly score (higher is more anomalous).
-    np.testing.assert_allclose(out["score"], -forest.score_samples(X)[forest.predict(X) == -1])
+    # Bit for bit: the float32 input built a column at a time is what the forest casts X to.
+    np.testing.assert_array_equal(out["score"], -forest.score_samples(X)[forest.predict(X) == -1])
+    # A lazy input (as the asset passes it) gives the same table.
+    assert customer_anomalies(profiles.lazy(), contamination=0.02).equals(out)
 
     # Drivers, row by row as a reader would compute them: the three largest |robust z|.
     med = np.median(X, axis=0)
