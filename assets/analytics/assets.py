@@ -239,7 +239,7 @@ def price_elasticity_asset(
     lake: LakeResource, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
     started = time.perf_counter()
-    weekly = lake.scan(FEATURES, "price_features").select(ELASTICITY_INPUTS).collect()
+    weekly = lake.scan(FEATURES, "price_features").select(ELASTICITY_INPUTS)
     by_product, by_category = elasticities(weekly)
     table = pl.concat(
         [
@@ -268,7 +268,13 @@ def price_elasticity_asset(
         ]
     )
     meta = publish_table(
-        lake, warehouse, GROUP, "price_elasticity", table, rows_in=weekly.height, started=started
+        lake,
+        warehouse,
+        GROUP,
+        "price_elasticity",
+        table,
+        rows_in=int(weekly.select(pl.len()).collect().item()),
+        started=started,
     )
     meta["by_category"] = dg.MetadataValue.md(markdown_preview(_rounded(by_category)))
     return dg.MaterializeResult(metadata=meta)
@@ -295,9 +301,7 @@ def anomalies_asset(lake: LakeResource, warehouse: WarehouseResource) -> dg.Mate
     started = time.perf_counter()
     daily = lake.scan(ENRICHMENT, "daily_revenue").collect().sort("date")
     days = day_anomalies(residual_anomalies(daily, fit_seasonal(daily)))
-    products = product_anomalies(
-        lake.scan(FEATURES, "price_features").select(PRODUCT_INPUTS).collect()
-    )
+    products = product_anomalies(lake.scan(FEATURES, "price_features").select(PRODUCT_INPUTS))
     customers = customer_anomalies(
         lake.scan(ENRICHMENT, "customer_profiles").select(
             "customer_id", "as_of_date", *CUSTOMER_FEATURES

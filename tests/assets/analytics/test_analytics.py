@@ -275,6 +275,95 @@ def test_elasticity_leaves_out_products_without_a_category():
     assert "P5" not in by_product["product_id"].to_list()
 
 
+def _window_elasticities(weekly: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The elasticities as first written: windows and group_by on the string keys."""
+    frame = weekly.filter(
+        (pl.col("quantity") > 0) & (pl.col("avg_price") > 0) & pl.col("category").is_not_null()
+    ).with_columns(
+        pl.col("quantity").log().alias("lq"),
+        pl.col("avg_price").log().alias("lp"),
+        pl.col("quantity").mean().over("product_id").alias("weight"),
+    )
+    for _ in range(5):
+        for col in ("lq", "lp"):
+            frame = frame.with_columns(
+                (pl.col(col) - pl.col(col).mean().over("product_id")).alias(col)
+            ).with_columns((pl.col(col) - pl.col(col).mean().over("category", "period")).alias(col))
+
+    def fits(by: list[str], w: pl.Expr, *extra: pl.Expr) -> pl.DataFrame:
+        x, y = pl.col("lp"), pl.col("lq")
+        b = (w * x * y).sum() / (w * x * x).sum()
+        out = frame.group_by(by, maintain_order=True).agg(
+            b.alias("elasticity"),
+            (w * x * x).sum().alias("sxx"),
+            (w * (y - b * x) ** 2).sum().alias("sse"),
+            pl.len().alias("n"),
+            *extra,
+        )
+        ok = (pl.col("n") >= 3) & (pl.col("sxx") > 0)
+        se = (pl.col("sse") / (pl.col("n") - 2) / pl.col("sxx")).sqrt()
+        return out.with_columns(
+            pl.when(ok).then(pl.col("elasticity")).otherwise(float("nan")).alias("elasticity"),
+            pl.when(ok).then(se).otherwise(float("nan")).alias("std_error"),
+        )
+
+    by_product = fits(["product_id", "category"], pl.lit(1.0), pl.len().alias("weeks")).filter(
+        pl.col("weeks") >= 8
+    )
+    by_category = fits(
+        ["category"], pl.col("weight"), pl.col("product_id").n_unique().alias("products")
+    ).sort("category")
+    return by_product, by_category
+
+
+def test_elasticities_by_integer_code_match_the_window_formula():
+    # Two categories, one product too thin to fit (5 weeks), one without a category.
+    sales = pl.concat(
+        [
+            _weekly_sales(8, seed=4, category=lambda p: None if p == 7 else f"c{p % 2}"),
+            _weekly_sales(1, seed=5).with_columns(pl.lit("P99").alias("product_id")).head(5),
+        ]
+    )
+    by_product, by_category = elasticities(sales)
+    want_product, want_category = _window_elasticities(sales)
+    assert by_product["product_id"].to_list() == want_product["product_id"].to_list()
+    assert (
+        by_category["category"].to_list()
+        == want_category["category"].to_list()
+        == ["c", "c0", "c1"]
+    )
+    for got, want in ((by_product, want_product), (by_category, want_category)):
+        for c in ("elasticity", "std_error"):
+            np.testing.assert_allclose(got[c], want[c], rtol=1e-9)
+    assert by_category["products"].to_list() == want_category["products"].to_list()
+    lazy = elasticities(sales.lazy())
+    assert lazy[0].equals(by_product) and lazy[1].equals(by_category)
+
+
+def test_product_anomalies_by_integer_code_match_the_window_formula():
+    from assets.analytics.anomalies import product_anomalies
+
+    rng = np.random.default_rng(6)
+    n = 40 * 30
+    weekly = pl.DataFrame(
+        {
+            "product_id": [None if i < 30 else f"P{i // 30}" for i in range(n)],
+            "period": [date(2024, 1, 1) + timedelta(weeks=i % 30) for i in range(n)],
+            "revenue": rng.lognormal(6, 0.3, n) * np.where(rng.random(n) < 0.02, 40, 1),
+        }
+    )
+    lr = pl.col("revenue").log1p()
+    med = lr.median().over("product_id")
+    mad = (lr - med).abs().median().over("product_id") * 1.4826
+    want = weekly.with_columns(((lr - med) / pl.max_horizontal(mad, pl.lit(1e-6))).alias("rz"))
+    want = want.filter(pl.col("rz").abs() > 4.0)
+    got = product_anomalies(weekly.lazy())
+    assert want.height >= 10 and got["entity_id"].null_count() > 0  # the null id is a product
+    assert got["entity_id"].to_list() == want["product_id"].to_list()
+    assert got["period"].to_list() == want["period"].to_list()
+    np.testing.assert_allclose(got["score"], want["rz"].abs(), rtol=1e-12)
+
+
 def test_customer_anomalies_flag_what_isolation_forest_predicts_with_their_top_drivers():
     from sklearn.ensemble import IsolationForest
 
