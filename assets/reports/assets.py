@@ -138,24 +138,25 @@ def build_insights(
         *quality_insights(quality_summary(lake)),
         *churn_insights(
             features,
-            lake.scan("analytics", "churn_scores")
-            .select("customer_id", "risk_band", "churn_probability")
-            .collect(),
-            lake.scan("features", "churn_features_current")
-            .select("customer_id", "daily_value_rate")
-            .collect(),
+            lake.scan("analytics", "churn_scores").select(
+                "customer_id", "risk_band", "churn_probability"
+            ),
+            lake.scan("features", "churn_features_current").select(
+                "customer_id", "daily_value_rate"
+            ),
             model,
         ),
         *revenue_insights(daily, forecast_meta, mape),
         *pricing_insights(elasticity, category_revenue),
         *segment_insights(
+            # Current customers only (a semi-join: segments older than the profiles).
             lake.scan("analytics", "customer_segments")
             .select("customer_id", "segment_description", "total_value")
             .join(
                 lake.scan("enrichment", "customer_profiles").select("customer_id"),
                 on="customer_id",
+                how="semi",
             )
-            .collect()
         ),
         *anomaly_insights(lake.scan("analytics", "anomalies").collect()),
     ]

@@ -45,9 +45,17 @@ def _confidence(n: int, strong: bool = True) -> str:
 
 
 def churn_insights(
-    holdout: pl.DataFrame, scores: pl.DataFrame, current: pl.DataFrame, model: dict
+    holdout: pl.DataFrame,
+    scores: pl.LazyFrame | pl.DataFrame,
+    current: pl.LazyFrame | pl.DataFrame,
+    model: dict,
 ) -> list[Insight]:
-    """Driver effects as churn-rate ratios on the labelled holdout, plus revenue at risk."""
+    """Driver effects as churn-rate ratios on the labelled holdout, plus revenue at risk.
+
+    ``scores`` (churn_scores) and ``current`` (churn_features_current) are read lazily: only
+    the high-risk customers are joined to their value, streamed through a hash table of those
+    alone (joining all 2.5M customers' scores and values at `xl` took the step to 0.9 GB).
+    """
     out: list[Insight] = []
     base = _rate(holdout)
     by_plan = holdout.group_by("plan_type").agg(
@@ -120,9 +128,13 @@ def churn_insights(
                 _confidence(min(top.height, bottom.height), strong=ratio > 1.2),
             )
         )
-    at_risk = scores.join(
-        current.select("customer_id", "daily_value_rate"), on="customer_id"
-    ).filter(pl.col("risk_band") == "high")
+    high = scores.lazy().filter(pl.col("risk_band") == "high")
+    at_risk = (
+        current.lazy()
+        .select("customer_id", "daily_value_rate")
+        .join(high, on="customer_id", build_side="force_right")
+        .collect(engine="streaming")
+    )
     annual = float((at_risk["daily_value_rate"] * 365 * at_risk["churn_probability"]).sum())
     auc = float(model.get("metrics", {}).get("roc_auc", float("nan")))
     out.append(
@@ -244,18 +256,22 @@ def pricing_insights(by_category: pl.DataFrame, category_revenue: pl.DataFrame) 
     return out
 
 
-def segment_insights(segments: pl.DataFrame) -> list[Insight]:
+def segment_insights(segments: pl.LazyFrame | pl.DataFrame) -> list[Insight]:
+    """The segment that brings the most value; ``segments`` is aggregated as it streams."""
     stats = (
-        segments.group_by("segment_description")
+        segments.lazy()
+        .group_by("segment_description")
         .agg(
             pl.len().alias("n"),
             pl.col("total_value").mean().alias("mean_value"),
             pl.col("total_value").sum().alias("value"),
         )
+        .collect(engine="streaming")
         .sort("value", descending=True)
     )
+    customers = int(stats["n"].sum())
     top = stats.row(0, named=True)
-    share_n = top["n"] / segments.height
+    share_n = top["n"] / customers
     share_v = top["value"] / max(float(stats["value"].sum()), 1e-9)
     return [
         Insight(
@@ -268,7 +284,7 @@ def segment_insights(segments: pl.DataFrame) -> list[Insight]:
                 "query": "customer_segments grouped by segment_description",
             },
             "analytics.customer_segments",
-            _confidence(segments.height),
+            _confidence(customers),
         )
     ]
 
