@@ -8,6 +8,7 @@ from typing import cast
 import dagster as dg
 import polars as pl
 
+from assets.analytics.elasticity import COLUMNS as ELASTICITY_COLUMNS
 from assets.analytics.elasticity import ELASTICITY_INPUTS, elasticities
 from assets.analytics.forecast import backtest_mape, fit_seasonal, forecast, residual_anomalies
 from assets.common.artifacts import load_artifact, save_artifact
@@ -247,23 +248,13 @@ def price_elasticity_asset(
                 pl.lit("category").alias("level"),
                 pl.col("category").alias("key"),
                 "category",
-                "elasticity",
-                "std_error",
-                "ci_low",
-                "ci_high",
-                "best_price_change",
-                "expected_revenue_change",
+                *ELASTICITY_COLUMNS,
             ),
             by_product.select(
                 pl.lit("product").alias("level"),
                 pl.col("product_id").alias("key"),
                 "category",
-                "elasticity",
-                "std_error",
-                "ci_low",
-                "ci_high",
-                "best_price_change",
-                "expected_revenue_change",
+                *ELASTICITY_COLUMNS,
             ),
         ]
     )
