@@ -30,8 +30,9 @@ from benchmarks.run import _run_for_result, run_contender
 ROWS_PER_GB = 13_000_000  # ~77 bytes an order as CSV
 
 
-def big_orders_file(landing: Path, gb: float) -> Path:
-    """Write ``landing/orders/orders-all.csv`` of at least ``gb`` * 10^9 bytes."""
+def big_orders_file(landing: Path, gb: float, chunk_rows: int = 1_000_000) -> Path:
+    """Write ``landing/orders/orders-all.csv`` of at least ``gb`` * 10^9 bytes, joined from the
+    generator's chunks of ``chunk_rows``."""
     from assets.ingestion.generator import GeneratorConfig, generate_dataset
     from assets.ingestion.generator.defects import DEFECT_KINDS
 
@@ -45,6 +46,7 @@ def big_orders_file(landing: Path, gb: float) -> Path:
                 support_tickets=1,
                 usage_events=1,
                 fmt="csv",
+                chunk_rows=chunk_rows,
                 defect_rates=dict.fromkeys(set(DEFECT_KINDS) - {"duplicate_key"}, 0.002),
             ),
         )

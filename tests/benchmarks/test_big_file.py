@@ -14,8 +14,12 @@ def test_big_file_benchmark_ingests_one_joined_file(tmp_path, capsys):
     report = json.loads(out[out.index("{") :])
     assert report["file_mb"] >= 10
     assert set(report["contenders"]) == {"pipeline", "duckdb_floor", "polars_floor"}
-    # One file, its header once: every chunk's rows and no header among them.
-    lines = (tmp_path / "landing" / "orders" / "orders-all.csv").read_text().splitlines()
+
+
+def test_the_big_file_joins_the_chunks_with_one_header(tmp_path):
+    # Chunks of 20k rows: seven files joined, each header but the first left out.
+    path = big_file.big_orders_file(tmp_path / "landing", 0.01, chunk_rows=20_000)
+    lines = path.read_text().splitlines()
     assert lines[0].startswith("order_id") and not any(
         line.startswith("order_id") for line in lines[1:]
     )
