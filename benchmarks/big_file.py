@@ -37,6 +37,7 @@ def big_orders_file(landing: Path, gb: float, chunk_rows: int = 1_000_000) -> Pa
     from assets.ingestion.generator.defects import DEFECT_KINDS
 
     orders = int(gb * ROWS_PER_GB * 1.05)
+    landing.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=landing.parent) as tmp:
         generate_dataset(
             Path(tmp),
@@ -51,7 +52,7 @@ def big_orders_file(landing: Path, gb: float, chunk_rows: int = 1_000_000) -> Pa
             ),
         )
         target = landing / "orders" / "orders-all.csv"
-        target.parent.mkdir(parents=True)
+        target.parent.mkdir(parents=True, exist_ok=True)
         with target.open("wb") as out:
             for i, chunk in enumerate(sorted((Path(tmp) / "orders").glob("*.csv"))):
                 with chunk.open("rb") as src:
