@@ -133,7 +133,13 @@ def _demeaned(weekly: pl.LazyFrame | pl.DataFrame, rounds: int = 5) -> _Weeks:
                 x -= group_mean(x, codes, counts)
         demeaned[col] = x
     return _Weeks(
-        product, category, weight=weight, products=products, categories=categories, **demeaned
+        product,
+        category,
+        lq=demeaned["lq"],
+        lp=demeaned["lp"],
+        weight=weight,
+        products=products,
+        categories=categories,
     )
 
 

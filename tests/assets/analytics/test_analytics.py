@@ -340,6 +340,27 @@ def test_elasticities_by_integer_code_match_the_window_formula():
     assert lazy[0].equals(by_product) and lazy[1].equals(by_category)
 
 
+def test_elasticity_and_product_anomalies_of_no_weeks_are_empty_tables():
+    # A first run with no priced orders yet: empty tables with their columns, not a crash in
+    # the integer coding (no codes, no groups).
+    from assets.analytics.anomalies import SCHEMA, product_anomalies
+
+    empty = pl.DataFrame(
+        schema={
+            "product_id": pl.String,
+            "category": pl.String,
+            "period": pl.Date,
+            "quantity": pl.Int64,
+            "avg_price": pl.Float64,
+            "revenue": pl.Float64,
+        }
+    )
+    by_product, by_category = elasticities(empty.lazy())
+    assert by_product.height == by_category.height == 0
+    assert by_product.columns[:3] == ["product_id", "category", "elasticity"]
+    assert product_anomalies(empty).schema == pl.Schema(SCHEMA)
+
+
 def test_product_anomalies_by_integer_code_match_the_window_formula():
     from assets.analytics.anomalies import product_anomalies
 
