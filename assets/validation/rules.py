@@ -42,6 +42,7 @@ HASH_COLUMN = _HASH  # the hash column ``repeated_hash_rows`` reads, beside ``RO
 HASH_BUCKET_ROWS = 4_000_000
 # Scratch files live for one step: lz4 writes and reads faster than zstd at twice the size.
 SCRATCH_COMPRESSION = "lz4"
+_NO_SHARED_SCAN = pl.QueryOptFlags(comm_subplan_elim=False)
 
 COLUMN_KINDS = ("type", "required", "range", "allowed", "pattern", "partition")
 CROSS_KINDS = ("fk", "rule")
@@ -325,6 +326,69 @@ def repeat_ids(
     return exact.filter(~pl.struct(columns).is_first_distinct()).get_column(ROW_ID)
 
 
+# The most candidate rows (sharing a key hash) whose whole values ``duplicates_and_repeats``
+# compares at once; beyond it, a key that repeats that often (a misdeclared key) is searched the
+# slower way, exact duplicates on their own hash first, so memory stays bounded.
+COMBINED_SEARCH_ROWS = 2_000_000
+
+
+def duplicates_and_repeats(
+    indexed: pl.LazyFrame,
+    payload: list[str],
+    groups: list[list[str]],
+    *,
+    scratch_dir: Path | None = None,
+    bucket_rows: int = HASH_BUCKET_ROWS,
+    max_candidates: int = COMBINED_SEARCH_ROWS,
+) -> tuple[pl.Series, list[pl.Series]]:
+    """The exact duplicates (as ``repeat_ids(indexed, payload)``) and, for each of ``groups``,
+    the later rows repeating its values among the rest (as ``repeat_ids(indexed, group,
+    skip=duplicates, present_only=True)``).
+
+    Two equal rows share their first group's values, so one search of that group's hash (the
+    whole row's hash where the group has a null) finds the candidates of both: hashing only the
+    key, not every column, took the two searches from ~2.9 s to ~1.4 s for 10M orders. Only
+    the candidates' values are compared. Further groups are searched on their own.
+    """
+    if not groups:
+        return repeat_ids(indexed, payload, scratch_dir=scratch_dir, bucket_rows=bucket_rows), []
+    first = groups[0]
+    present = pl.all_horizontal([pl.col(c).is_not_null() for c in first])
+    hashed = pl.concat(
+        [
+            indexed.filter(present).select(ROW_ID, pl.struct(first).hash().alias(_HASH)),
+            indexed.filter(~present).select(ROW_ID, pl.struct(payload).hash().alias(_HASH)),
+        ]
+    )
+    candidates = repeated_hash_rows(hashed, scratch_dir, bucket_rows=bucket_rows)
+    searched: list[pl.Series] = []
+    if candidates.len() > max_candidates:
+        duplicates = repeat_ids(indexed, payload, scratch_dir=scratch_dir, bucket_rows=bucket_rows)
+    else:
+        exact = (
+            indexed.filter(_row_in(candidates))
+            .select(ROW_ID, *payload)
+            .collect(engine="streaming")
+            .sort(ROW_ID)
+            .rechunk()  # one chunk: the ids become ``is_in`` lists; 120 chunks took 1.5 GB
+        )
+        is_duplicate = ~pl.struct(payload).is_first_distinct()
+        duplicates = exact.filter(is_duplicate).get_column(ROW_ID)
+        kept = exact.filter(~is_duplicate & present)
+        searched.append(kept.filter(~pl.struct(first).is_first_distinct()).get_column(ROW_ID))
+    return duplicates, searched + [
+        repeat_ids(
+            indexed,
+            group,
+            skip=duplicates,
+            present_only=True,
+            scratch_dir=scratch_dir,
+            bucket_rows=bucket_rows,
+        )
+        for group in groups[len(searched) :]
+    ]
+
+
 def repeated_hash_rows(
     hashed: pl.LazyFrame, scratch_dir: Path | None, *, bucket_rows: int = HASH_BUCKET_ROWS
 ) -> pl.Series:
@@ -340,7 +404,10 @@ def repeated_hash_rows(
     os.close(fd)
     path = Path(name)
     try:
-        hashed.sink_parquet(path, compression="uncompressed")
+        # Without the shared-scan optimization: hashes built from two queries over one scan
+        # (``duplicates_and_repeats``) made Polars cache all the scanned columns, 1.5 GB at 10M
+        # orders, where each query reading its own columns holds ~0.5 GB.
+        hashed.sink_parquet(path, compression="uncompressed", optimizations=_NO_SHARED_SCAN)
         rows = pl.scan_parquet(path).select(pl.len()).collect().item()
         buckets = max(1, -(-rows // bucket_rows))
         return pl.concat(
@@ -546,7 +613,9 @@ def flag_rows(
     # Duplicates and repeated keys are found first, on narrow hashes; what remains is one
     # row-wise query (plus joins against parents), which streams in bounded memory.
     scratch_dir = scratch.parent if scratch is not None else None
-    duplicates = repeat_ids(indexed, payload, scratch_dir=scratch_dir)
+    duplicates, repeats = duplicates_and_repeats(
+        indexed, payload, [group for group, _ in unique_groups(spec)], scratch_dir=scratch_dir
+    )
     lf = indexed.with_columns(_row_in(duplicates).alias(EXACT_DUP))
     if auto_fix:
         lf = apply_imputation(lf, imputation_values(lf.filter(~pl.col(EXACT_DUP)), spec))
@@ -555,10 +624,6 @@ def flag_rows(
     base = lf
     lf = attach_references(lf, spec, parent_keys, lookups)
     # Uniqueness is judged among rows that are not exact duplicates.
-    repeats = [
-        repeat_ids(indexed, group, skip=duplicates, present_only=True, scratch_dir=scratch_dir)
-        for group, _ in unique_groups(spec)
-    ]
     unique_rules = uniqueness_rules(spec, repeats)
     if prior_keys is not None and spec.key:
         taken = prior_keys.select(spec.key).unique().with_columns(pl.lit(True).alias("_prior_key"))

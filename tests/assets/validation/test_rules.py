@@ -31,6 +31,7 @@ from assets.validation.rules import (
     names_where,
     outlier_fences,
     read_beside,
+    duplicates_and_repeats,
     repeat_ids,
     trusted_reference,
 )
@@ -237,6 +238,42 @@ def test_repeat_ids_are_the_later_rows_of_equal_values_in_row_order():
     kept = present.filter(~pl.col(ROW_ID).is_in([1, 2]))
     expected = kept.filter(~pl.col("a").is_first_distinct())[ROW_ID]
     assert repeat_ids(lf, ["a"], skip=skip, present_only=True).to_list() == expected.to_list()
+
+
+@pytest.mark.parametrize("max_candidates", [1_000_000, 10], ids=["one-search", "fallback"])
+def test_one_key_search_finds_what_separate_searches_find(max_candidates):
+    # Exact duplicates (with and without a key), repeated keys, a second unique column and
+    # null keys: the single search of the key's hash must give the same rows as searching the
+    # whole rows and each group on their own (and so must its fallback for keys that repeat
+    # too often to compare at once).
+    n = 4_000
+    lf = pl.LazyFrame(
+        {
+            "id": [None if i % 500 == 0 else f"k{i % 1_000}" for i in range(n)],
+            "email": [None if i % 7 == 0 else f"e{i % 1_000}" for i in range(n)],
+            "v": [(i // 1_000) % 2 for i in range(n)],
+        }
+    ).with_row_index(ROW_ID)
+    payload, groups = ["id", "email", "v"], [["id"], ["email"]]
+    duplicates = repeat_ids(lf, payload)
+    expected = [repeat_ids(lf, g, skip=duplicates, present_only=True) for g in groups]
+    assert duplicates.len() > 0 and all(e.len() > 0 for e in expected)
+    dup_keys = lf.collect().filter(pl.col(ROW_ID).is_in(duplicates.implode()))["id"]
+    assert 0 < dup_keys.null_count() < dup_keys.len()  # exact duplicates with and without a key
+    with tempfile.TemporaryDirectory() as tmp:
+        got, repeats = duplicates_and_repeats(
+            lf,
+            payload,
+            groups,
+            scratch_dir=Path(tmp),
+            bucket_rows=900,
+            max_candidates=max_candidates,
+        )
+    assert got.to_list() == duplicates.to_list()
+    assert [r.to_list() for r in repeats] == [e.to_list() for e in expected]
+    # Without any unique group, only exact duplicates are searched.
+    alone, none = duplicates_and_repeats(lf, payload, [])
+    assert alone.to_list() == duplicates.to_list() and none == []
 
 
 def test_metrics_match_hand_computation():
