@@ -27,7 +27,9 @@ from assets.validation.rules import (
     repeated_hash_rows,
 )
 
-BATCH_ROWS = 500_000
+# Pandera's checks cost ~35 ms a batch whatever its size (about fifty small queries): 10M
+# orders took 2.36 s in 500k-row batches, 2.08 s in 1M-row ones, for ~10 MB more memory.
+BATCH_ROWS = 1_000_000
 
 
 def _unique_columns(spec: DatasetSpec) -> list[str]:

@@ -26,12 +26,12 @@ from assets.validation.rules import (
     REASONS,
     ROW_ID,
     RULES,
+    duplicates_and_repeats,
     flag_outliers,
     flag_rows,
     names_where,
     outlier_fences,
     read_beside,
-    duplicates_and_repeats,
     repeat_ids,
     trusted_reference,
 )
