@@ -661,22 +661,21 @@ def _staged_parts(
         .filter(pl.any_horizontal(outcomes))
         .sink_parquet(scratch, compression=SCRATCH_COMPRESSION)
     )
-    failing = pl.scan_parquet(scratch)
-    failing_ids = failing.select(ROW_ID).collect().to_series()
-    staged = [
+    staged = pl.scan_parquet(scratch)
+    read_back = [
         RowRule(r.name, r.kind, r.column, pl.col(o), r.reason)
         for r, o in zip(rules, outcomes, strict=True)
     ]
-    failing = _explain_failures(failing, staged).failing.drop(*helper, *outcomes)
-    if failing_ids.len() > MAX_FAILING_IDS:
+    failing = _explain_failures(staged, read_back).failing.drop(*helper, *outcomes)
+    if staged.select(pl.len()).collect().item() > MAX_FAILING_IDS:  # from the file's metadata
         # So many failures that holding their ids would grow with the table: the passing rows
         # are found by evaluating the rules again (slower, in bounded memory).
-        passing = _explain_failures(lf, rules).passing.drop(helper)
-    else:
-        empty = pl.lit([], dtype=pl.List(pl.String))
-        passing = base.filter(~_row_in(failing_ids)).with_columns(
-            empty.alias(RULES), empty.alias(REASONS)
-        )
+        return FlaggedParts(_explain_failures(lf, rules).passing.drop(helper), failing)
+    failing_ids = staged.select(ROW_ID).collect().to_series()
+    empty = pl.lit([], dtype=pl.List(pl.String))
+    passing = base.filter(~_row_in(failing_ids)).with_columns(
+        empty.alias(RULES), empty.alias(REASONS)
+    )
     return FlaggedParts(passing, failing)
 
 
