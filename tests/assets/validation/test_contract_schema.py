@@ -78,3 +78,13 @@ def test_a_repeated_key_is_found_when_the_hashes_are_searched_in_buckets(tmp_pat
     )
     assert sorted(failures["index"].to_list()) == [3, 45, 200, 300, 410]
     assert list(tmp_path.iterdir()) == []  # the hashes' scratch file is removed
+
+
+def test_only_the_contract_columns_are_read_and_a_missing_one_is_reported():
+    # Lineage and marker columns are not the contract's: they are not read. A contract column
+    # that is missing is still reported (the check selects the columns it knows).
+    spec = load_catalog()["products"]
+    frame = _products(20).drop("brand").with_columns(pl.lit("f.csv").alias("_source_file"))
+    failures = contract_failures(frame.lazy(), spec, TODAY, batch_rows=7)
+    assert set(failures["failure_case"].to_list()) == {"brand"}
+    assert set(failures["check"].to_list()) == {"column_in_dataframe"}
