@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import polars as pl
@@ -678,14 +678,20 @@ CUSTOMER_WEIGHTS: dict[str, Callable[[_World], np.ndarray]] = {
 }
 
 
-def _orders_chunk(
-    cfg: GeneratorConfig,
-    rng: np.random.Generator,
-    world: _World,
-    cust_cum: np.ndarray,
-    offset: int,
-    m: int,
-) -> pl.DataFrame:
+class ChunkJob(NamedTuple):
+    """One chunk of a fact entity (orders, tickets, events) for its chunk maker: rows
+    ``offset`` to ``offset + m``, drawn with ``rng`` from the customers' running weights."""
+
+    cfg: GeneratorConfig
+    rng: np.random.Generator
+    world: _World
+    cust_cum: np.ndarray
+    offset: int
+    m: int
+
+
+def _orders_chunk(job: ChunkJob) -> pl.DataFrame:
+    cfg, rng, world, cust_cum, offset, m = job
     day_cum = _day_cum(world)
     pop_cum = np.cumsum(world.product_pop)
     demand = world.price_factor ** world.elasticity[:, None]
@@ -739,14 +745,8 @@ def _orders_chunk(
     )
 
 
-def _tickets_chunk(
-    cfg: GeneratorConfig,
-    rng: np.random.Generator,
-    world: _World,
-    cust_cum: np.ndarray,
-    offset: int,
-    m: int,
-) -> pl.DataFrame:
+def _tickets_chunk(job: ChunkJob) -> pl.DataFrame:
+    cfg, rng, world, cust_cum, offset, m = job
     cust = _pick_cum(rng, cust_cum, m)
     days = _draw_days(rng, cust, world, lambda w, d: np.ones(len(w)))
     start_ord = cfg.start_date.toordinal() - EPOCH.toordinal()
@@ -785,14 +785,8 @@ def _tickets_chunk(
     )
 
 
-def _events_chunk(
-    cfg: GeneratorConfig,
-    rng: np.random.Generator,
-    world: _World,
-    cust_cum: np.ndarray,
-    offset: int,
-    m: int,
-) -> pl.DataFrame:
+def _events_chunk(job: ChunkJob) -> pl.DataFrame:
+    cfg, rng, world, cust_cum, offset, m = job
     cust = _pick_cum(rng, cust_cum, m)
 
     def fading(who: np.ndarray, day: np.ndarray) -> np.ndarray:
@@ -933,7 +927,7 @@ def generate_dataset(
                 for i, (gen_rng, _) in enumerate(rngs):
                     start = i * cfg.chunk_rows
                     size = min(cfg.chunk_rows, n - start)
-                    jobs.append(partial(make, cfg, gen_rng, world, cust_cum, start, size))
+                    jobs.append(partial(make, ChunkJob(cfg, gen_rng, world, cust_cum, start, size)))
                 for i, frame in enumerate(_in_order(pool, jobs)):
                     emit(entity, frame, i, rngs[i][1])
 
