@@ -91,13 +91,20 @@ def instance_at(home: Path) -> Iterator[dg.DagsterInstance]:
             os.environ["DAGSTER_HOME"] = previous
 
 
-def wait_for(what: str, predicate: Callable[[], Any], timeout: float, log: Path | None = None):
+def wait_for(
+    what: str,
+    predicate: Callable[[], Any],
+    timeout: float,
+    log: Path | None = None,
+    every: float = 1.0,
+):
+    """Poll `predicate` every `every` seconds until it returns something truthy."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
         if value:
             return value
-        time.sleep(1)
+        time.sleep(every)
     tail = log.read_text(errors="replace")[-4000:] if log and log.exists() else ""
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}\n{tail}")
 
