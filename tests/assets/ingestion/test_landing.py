@@ -225,7 +225,13 @@ def test_killed_writer_leaves_the_old_file_or_nothing_never_a_partial(tmp_path):
         [sys.executable, "-c", WRITER, str(target)], stdout=subprocess.PIPE, cwd=Path.cwd()
     )
     assert proc.stdout is not None and proc.stdout.readline().strip() == b"start"
-    time.sleep(1.0)
+    # Kill once the temp file exists, i.e. mid-write (the whole write takes ~1.2 s here, so a
+    # fixed sleep could let it finish first and the test would not be testing anything).
+    deadline = time.monotonic() + 60
+    while not any(p.name.startswith(".") for p in target.parent.iterdir()):
+        assert time.monotonic() < deadline, "the writer never created its temp file"
+        time.sleep(0.01)
+    assert proc.poll() is None, "the write finished before the kill"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert target.read_bytes() == before  # the old data, intact
