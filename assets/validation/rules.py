@@ -358,12 +358,18 @@ def duplicates_and_repeats(
         return repeat_ids(indexed, payload, scratch_dir=scratch_dir, bucket_rows=bucket_rows), []
     first = groups[0]
     present = pl.all_horizontal([pl.col(c).is_not_null() for c in first])
-    hashed = pl.concat(
-        [
-            indexed.filter(present).select(ROW_ID, pl.struct(first).hash().alias(_HASH)),
-            indexed.filter(~present).select(ROW_ID, pl.struct(payload).hash().alias(_HASH)),
-        ]
-    )
+    hashed = indexed.filter(present).select(ROW_ID, pl.struct(first).hash().alias(_HASH))
+    # Rows with a null in the group are matched on the whole row. The filter is not pushed
+    # below the row index, so hashing them decodes every column of every row (0.43 s at 10M
+    # orders) even when there are none: they are counted first, from the group's columns alone
+    # (0.14 s).
+    if indexed.filter(~present).select(pl.len()).collect().item():
+        hashed = pl.concat(
+            [
+                hashed,
+                indexed.filter(~present).select(ROW_ID, pl.struct(payload).hash().alias(_HASH)),
+            ]
+        )
     candidates = repeated_hash_rows(hashed, scratch_dir, bucket_rows=bucket_rows)
     searched: list[pl.Series] = []
     if candidates.len() > max_candidates:
