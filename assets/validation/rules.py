@@ -363,13 +363,10 @@ def duplicates_and_repeats(
     # below the row index, so hashing them decodes every column of every row (0.43 s at 10M
     # orders) even when there are none: they are counted first, from the group's columns alone
     # (0.14 s).
-    if indexed.filter(~present).select(pl.len()).collect().item():
-        hashed = pl.concat(
-            [
-                hashed,
-                indexed.filter(~present).select(ROW_ID, pl.struct(payload).hash().alias(_HASH)),
-            ]
-        )
+    null_keyed = indexed.filter(~present)
+    if null_keyed.select(pl.len()).collect().item():
+        whole_rows = null_keyed.select(ROW_ID, pl.struct(payload).hash().alias(_HASH))
+        hashed = pl.concat([hashed, whole_rows])
     candidates = repeated_hash_rows(hashed, scratch_dir, bucket_rows=bucket_rows)
     searched: list[pl.Series] = []
     if candidates.len() > max_candidates:
