@@ -20,10 +20,11 @@ from assets.validation.history import history_rows, metric_anomalies, schema_dri
 from assets.validation.quality import (
     Gate,
     QualityReport,
-    failing_examples,
+    gate_failures,
     gates,
     measure,
     outcome_tables,
+    ruled_rows,
 )
 from assets.validation.rules import (
     OUTLIERS,
@@ -74,7 +75,7 @@ def _load_history(lake: LakeResource, dataset: str) -> pl.DataFrame:
 
 
 def _gate_result(
-    gate: Gate, severity: dg.AssetCheckSeverity, examples: list[str]
+    gate: Gate, severity: dg.AssetCheckSeverity, failing_rows: int, examples: list[str]
 ) -> dg.AssetCheckResult:
     return dg.AssetCheckResult(
         check_name=gate.name,
@@ -85,6 +86,7 @@ def _gate_result(
         metadata={
             "value": dg.MetadataValue.float(round(gate.value, 6)),
             "threshold": dg.MetadataValue.float(gate.threshold),
+            "failing_rows": dg.MetadataValue.int(failing_rows),
             "failing_rows_sample": dg.MetadataValue.json(examples),
         },
     )
@@ -274,16 +276,12 @@ def build_validation_asset(
                     lake.ensure_schema_part(GROUP, table, rows.head(0).collect())
                     write_days(rows, lake.table_dir(GROUP, table), days)
             gate_list = gates(report, spec)
-            examples = {
-                g.name: failing_examples(flagged, spec, g.failing_rule_prefixes)
-                for g in gate_list
-                if not g.passed
-            }
+            gate_rows = gate_failures(ruled_rows(parts, spec, cap=auto_fix), spec, gate_list)
             outlier_keys = _outlier_examples(parts.passing, spec)
         seconds = time.perf_counter() - started
 
         severity = dg.AssetCheckSeverity.WARN if policy == "warn" else dg.AssetCheckSeverity.ERROR
-        checks = [_gate_result(g, severity, examples.get(g.name, [])) for g in gate_list]
+        checks = [_gate_result(g, severity, *gate_rows[g.name]) for g in gate_list]
         for g in gate_list:
             if not g.passed:
                 context.log.warning(

@@ -229,8 +229,8 @@ def gates(report: QualityReport, spec: DatasetSpec) -> list[Gate]:
             report.validity,
             t.validity,
             f"At least {t.validity:.0%} of rows pass every column rule (type, required, range, "
-            "allowed values, pattern).",
-            ("type:", "required:", "range:", "allowed:", "pattern:"),
+            "allowed values, pattern, partition day).",
+            tuple(f"{kind}:" for kind in COLUMN_KINDS),
         ),
         Gate(
             f"{name}_quality_score_at_least_threshold",
@@ -270,12 +270,16 @@ def outcome_tables(
     """The validated and the quarantined table of flagged parts whose outliers are marked.
 
     Valid rows are all in the passing part, so the validated table reads only that part; the
-    quarantine reads only the failing part unless outliers are quarantined, which moves rows of
-    the passing part into it.
+    quarantine reads only the rows that can break a rule (``ruled_rows``).
     """
-    moved = outliers_quarantined(spec, cap=cap)
-    bad = quarantined_rows(parts.rows() if moved else parts.failing).drop(OUTLIERS)
+    bad = quarantined_rows(ruled_rows(parts, spec, cap=cap)).drop(OUTLIERS)
     return valid_rows(parts.passing), bad
+
+
+def ruled_rows(parts: FlaggedParts, spec: DatasetSpec, *, cap: bool) -> pl.LazyFrame:
+    """The rows that can have broken a rule: the failing part, and the passing one too when
+    outliers are quarantined (``flag_outliers`` then adds rules to passing rows)."""
+    return parts.rows() if outliers_quarantined(spec, cap=cap) else parts.failing
 
 
 def quarantined_rows(flagged: pl.LazyFrame) -> pl.LazyFrame:
@@ -290,22 +294,35 @@ def quarantined_rows(flagged: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def failing_examples(
-    flagged: pl.LazyFrame, spec: DatasetSpec, prefixes: tuple[str, ...], n: int = 10
-) -> list[str]:
-    """A sample of keys of rows that broke a rule with one of ``prefixes``."""
+def gate_failures(
+    flagged: pl.LazyFrame, spec: DatasetSpec, gate_list: list[Gate], n: int = 10
+) -> dict[str, tuple[int, list[str]]]:
+    """For each gate: how many rows broke a rule it counts (a row once, however many it broke;
+    exact duplicates are removed, so not counted), and the keys of the first ``n`` of them.
+
+    One pass over the rows that broke a rule: pass it ``ruled_rows``, not every row.
+    """
     key = spec.key or [c.name for c in spec.columns[:1]]
-    hit = (
-        pl.col(RULES)
-        .list.eval(pl.any_horizontal([pl.element().str.starts_with(p) for p in prefixes]))
-        .list.any()
-    )
-    sample = (
-        flagged.filter(~pl.col(EXACT_DUP) & hit)
-        .select(
-            pl.concat_str([pl.col(c).cast(pl.String).fill_null("null") for c in key], separator="|")
+    shown = pl.concat_str([pl.col(c).cast(pl.String).fill_null("null") for c in key], separator="|")
+    exprs = []
+    for i, gate in enumerate(gate_list):
+        hit = (
+            pl.col(RULES)
+            .list.eval(
+                pl.any_horizontal(
+                    [pl.element().str.starts_with(p) for p in gate.failing_rule_prefixes]
+                )
+            )
+            .list.any()
         )
-        .head(n)
-        .collect()
-    )
-    return sample.to_series().to_list()
+        exprs += [
+            hit.sum().alias(f"rows{i}"),
+            shown.filter(hit).head(n).implode().alias(f"keys{i}"),
+        ]
+    if not exprs:
+        return {}
+    broke = flagged.filter(~pl.col(EXACT_DUP) & (pl.col(RULES).list.len() > 0))
+    row = broke.select(exprs).collect().row(0, named=True)
+    return {
+        gate.name: (int(row[f"rows{i}"]), list(row[f"keys{i}"])) for i, gate in enumerate(gate_list)
+    }

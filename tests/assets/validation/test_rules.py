@@ -13,6 +13,7 @@ import assets.validation.rules as rules_mod
 from assets.ingestion.contracts import DatasetSpec
 from assets.validation.history import metric_anomalies, schema_drift
 from assets.validation.quality import (
+    gate_failures,
     gates,
     measure,
     outcome_tables,
@@ -289,6 +290,31 @@ def test_metrics_match_hand_computation():
     assert not by_name["items_required_fields_complete"].passed  # 0.83 < 0.95
     assert by_name["items_keys_unique"].passed
     assert not by_name["items_reference_parents"].passed
+
+
+def test_gate_failures_count_each_row_once_and_sample_its_key():
+    flagged = flag(
+        frame(
+            {},
+            {"qty": None},
+            {"qty": None, "kind": "z"},  # two column rules, one row
+            {"parent_id": "P9"},
+            {"parent_id": "P9", "id": "r3"},  # an exact duplicate of r3: removed, not counted
+            {},
+        )
+    )
+    report = measure(flagged.lazy(), SPEC)
+    found = gate_failures(flagged.lazy(), SPEC, gates(report, SPEC))
+    assert found == {
+        "items_required_fields_complete": (2, ["r1", "r2"]),
+        "items_keys_unique": (0, []),
+        "items_validity_at_least_threshold": (2, ["r1", "r2"]),
+        "items_quality_score_at_least_threshold": (3, ["r1", "r2", "r3"]),
+        "items_reference_parents": (1, ["r3"]),
+    }
+    # The sample is capped; the count is not.
+    capped = gate_failures(flagged.lazy(), SPEC, gates(report, SPEC), n=1)
+    assert capped["items_quality_score_at_least_threshold"] == (3, ["r1"])
 
 
 def test_outliers_by_iqr_are_flagged_on_clean_rows_only():

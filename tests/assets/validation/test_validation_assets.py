@@ -58,6 +58,13 @@ def test_failed_gate_blocks_downstream_under_block_policy(settings):
     assert gate.metadata["value"].value < 0.98 and gate.metadata["threshold"].value == 0.98
     assert len(gate.metadata["failing_rows_sample"].value) == 10
     mats = _materialized(result)
+    meta = mats["validated_orders"]
+    checked = meta["rows_valid"].value + meta["rows_quarantined"].value
+    # The failing rows are the rows the measured share leaves out, each counted once.
+    assert gate.metadata["failing_rows"].value == round(
+        (1 - gate.metadata["value"].value) * checked
+    )
+    assert checks["orders_keys_unique"].metadata["failing_rows"].value == 0
     assert "validated_orders" in mats and "orders_consumer" not in mats
     assert mats["validated_orders"]["policy"].value == "block"
 
