@@ -307,7 +307,9 @@ def build_validation_asset(
                 },
             )
         )
-        checks += _warning_checks(context, lake, spec, report, raw, config.history_k, outlier_keys)
+        checks += _warning_checks(
+            context, lake, spec, report, raw, config.history_k, (fences, outlier_keys)
+        )
         _append_history(context, lake, spec, report)
         lake.register(warehouse, GROUP, validated, quarantined, HISTORY_TABLE)
 
@@ -411,8 +413,10 @@ def _warning_checks(
     report: QualityReport,
     raw: pl.LazyFrame,
     k: float,
-    outlier_keys: list[str],
+    outliers: tuple[dict[str, dict[str, float]], list[str]],
 ) -> list[dg.AssetCheckResult]:
+    """The WARN checks; ``outliers`` holds the fences each column was judged by and a sample of
+    the flagged rows' keys."""
     name = spec.name
     warn = dg.AssetCheckSeverity.WARN
     current_schema = {
@@ -435,6 +439,7 @@ def _warning_checks(
     anomalies = metric_anomalies(history, current, k=k)
     count_anomaly = [a for a in anomalies if a["metric"] == "rows_in"]
     other = [a for a in anomalies if a["metric"] != "rows_in"]
+    fences, outlier_keys = outliers
     n_outliers = sum(report.outliers.values())
     for a in anomalies:
         context.log.warning(
@@ -456,6 +461,13 @@ def _warning_checks(
                 "outliers": dg.MetadataValue.int(n_outliers),
                 "by_column": dg.MetadataValue.json(report.outliers),
                 "sample_keys": dg.MetadataValue.json(outlier_keys),
+                "fences": dg.MetadataValue.json(
+                    {c: {m: round(v, 6) for m, v in f.items()} for c, f in fences.items()}
+                ),
+                "method": spec.outliers.method if spec.outliers else "none",
+                "z_threshold": dg.MetadataValue.float(spec.outliers.z_threshold)
+                if spec.outliers
+                else dg.MetadataValue.null(),
             },
         ),
         dg.AssetCheckResult(
@@ -465,6 +477,7 @@ def _warning_checks(
             metadata={
                 "rows_in": dg.MetadataValue.int(report.rows_in),
                 "anomaly": dg.MetadataValue.json(count_anomaly),
+                "threshold_robust_z": dg.MetadataValue.float(k),
             },
         ),
         dg.AssetCheckResult(
@@ -473,6 +486,7 @@ def _warning_checks(
             severity=warn,
             metadata={
                 "anomalies": dg.MetadataValue.json(other),
+                "threshold_robust_z": dg.MetadataValue.float(k),
                 "history_points": dg.MetadataValue.int(
                     history["run_id"].n_unique() if "run_id" in history.columns else 0
                 ),

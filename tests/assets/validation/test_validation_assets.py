@@ -90,6 +90,11 @@ def test_auto_fix_imputes_and_counts_every_fix(settings):
     assert fixes["imputed:quantity"] > 0 and fixes["imputed:channel"] > 0
     assert fixes["capped:quantity"] == 40
     assert "imputed:order_ts" not in fixes
+    # The outlier check shows the fences the 40 were judged by.
+    outliers = _checks(result)["orders_no_outliers"].metadata
+    fence = outliers["fences"].value["quantity"]
+    assert fence["high"] == pytest.approx(fence["q3"] + 3.0 * (fence["q3"] - fence["q1"]))
+    assert outliers["outliers"].value == 40 and outliers["method"].value == "iqr"
     # Only the missing order timestamps (a third of the 10%) still fail; nothing else does.
     validity = _checks(result)["orders_validity_at_least_threshold"].metadata["value"].value
     assert 0.95 < validity < 0.98
@@ -160,7 +165,9 @@ def test_history_check_flags_a_metric_far_from_its_median(settings):
     stable = checks["orders_quality_metrics_stable"]
     assert not stable.passed and stable.severity == dg.AssetCheckSeverity.WARN
     assert [a["metric"] for a in stable.metadata["anomalies"].value] == ["validity"]
+    assert stable.metadata["threshold_robust_z"].value == 3.5
     assert checks["orders_row_count_within_history"].passed
+    assert checks["orders_row_count_within_history"].metadata["threshold_robust_z"].value == 3.5
 
 
 def test_schema_drift_warns_when_a_column_appears(settings):
