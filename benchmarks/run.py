@@ -21,6 +21,10 @@ peak RSS is its own and the ratios hold on a noisy machine:
   Polars also times ``copy_parquet``, rewriting its own Parquet files with no work: ingestion
   plus that copy is the floor for ingest + validate, which keep two tables of the same rows.
 
+Per stage it records wall seconds (every contender), CPU seconds of all threads (the stages run
+apart, and pandas), peak RSS (the stages run apart), and source rows and CSV megabytes per
+second: each stage against the same input, the data as it landed.
+
 It prints a table and writes ``benchmarks/results/<scale>-<date>.json``. It asserts nothing about
 time: timings belong here, not in tests.
 """
@@ -60,6 +64,19 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 def _csv_bytes(landing: Path) -> int:
     return sum(p.stat().st_size for p in landing.rglob("*.csv"))
+
+
+def source_rows(landing: Path) -> int:
+    """Data rows in every entity's CSV files (Polars counts them from the lines alone)."""
+    import polars as pl
+
+    total = 0
+    for folder in sorted(p for p in landing.iterdir() if p.is_dir()):
+        files = sorted(folder.glob("*.csv"))
+        if files:
+            scans = [pl.scan_csv(f, infer_schema=False) for f in files]
+            total += pl.concat(scans, how="diagonal").select(pl.len()).collect().item()
+    return total
 
 
 def generate(workdir: Path, scale: str) -> Path:
@@ -167,37 +184,37 @@ def stage_main(group: str, data_dir: Path) -> None:
     d = build_definitions(Settings.from_env({"PIPELINE_DATA_DIR": str(data_dir)}))
     selection = dg.AssetSelection.groups(group) - dg.AssetSelection.assets("sample_landing_data")
     with dg.instance_for_test() as instance:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         result = dg.materialize(
             list(d.assets),  # type: ignore[arg-type]
             resources=d.resources,
             instance=instance,
             selection=selection,
         )
-        wall = time.perf_counter() - started
+        wall, cpu = time.perf_counter() - started, time.process_time() - cpu
     if not result.success:
         raise SystemExit(f"stage {group} failed")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print("RESULT " + json.dumps({"wall_s": wall, "peak_rss_mb": peak}))
+    print("RESULT " + json.dumps({"wall_s": wall, "cpu_s": cpu, "peak_rss_mb": peak}))
 
 
 def _pipeline_by_stage(data_dir: Path) -> dict:
     """Each stage in its own process, one after the other on the same lake: each stage's peak
-    RSS is its own (in one process the allocator keeps what earlier stages freed)."""
-    stages, peaks = {}, {}
+    RSS is its own (in one process the allocator keeps what earlier stages freed), and so is
+    its CPU time (all threads, from the materialization's start to its end)."""
+    stages, cpu, peaks = {}, {}, {}
     for group in STAGES:
         one = _run_for_result(["--stage", group, str(data_dir)], f"stage {group}")
-        stages[group], peaks[group] = one["wall_s"], one["peak_rss_mb"]
-    return {"stages": stages, "stage_peak_rss_mb": peaks}
+        stages[group], cpu[group], peaks[group] = one["wall_s"], one["cpu_s"], one["peak_rss_mb"]
+    return {"stages": stages, "stage_cpu_s": cpu, "stage_peak_rss_mb": peaks}
 
 
 def _pandas(data_dir: Path) -> dict:
     from benchmarks.pandas_baseline import run
 
     with tempfile.TemporaryDirectory() as tmp:
-        timings = run(data_dir, Path(tmp))
-    auc = timings.pop("churn_holdout_auc")
-    return {"stages": timings, "churn_holdout_auc": round(auc, 4)}
+        laps, auc = run(data_dir, Path(tmp))
+    return {"stages": laps.wall, "stage_cpu_s": laps.cpu, "churn_holdout_auc": round(auc, 4)}
 
 
 def _duckdb_floor(data_dir: Path) -> dict:
@@ -315,7 +332,16 @@ def _median(values: list[float]) -> float:
     return statistics.median(values) if values else 0.0
 
 
-def summarise(reps: list[dict[str, dict]], csv_mb: float) -> dict:
+def stage_throughput(stages_s: dict[str, float], rows: int, csv_mb: float) -> dict[str, dict]:
+    """Source rows and CSV megabytes per second through each stage: every stage is measured
+    against the same input, the data as it landed, so stages and contenders compare."""
+    return {
+        "stage_rows_per_s": {s: round(rows / t) for s, t in stages_s.items() if t > 0},
+        "stage_mb_per_s": {s: round(csv_mb / t, 1) for s, t in stages_s.items() if t > 0},
+    }
+
+
+def summarise(reps: list[dict[str, dict]], csv_mb: float, rows: int) -> dict:
     out: dict[str, dict] = {}
     for name in CONTENDERS:
         runs = [r[name] for r in reps]
@@ -328,6 +354,12 @@ def summarise(reps: list[dict[str, dict]], csv_mb: float) -> dict:
             "cpu_s": round(_median([r["cpu_s"] for r in runs]), 3),
             "peak_rss_mb": round(max(r["peak_rss_mb"] for r in runs), 1),
         }
+        if all("stage_cpu_s" in r for r in runs):
+            out[name]["stage_cpu_s"] = {
+                s: round(_median([r["stage_cpu_s"].get(s, 0.0) for r in runs]), 3) for s in stages
+            }
+        if name in ("pipeline", "pipeline_by_stage", "pandas"):
+            out[name].update(stage_throughput(out[name]["stages_s"], rows, csv_mb))
         if name == "pipeline_by_stage":
             out[name]["stage_peak_rss_mb"] = {
                 s: round(max(r["stage_peak_rss_mb"][s] for r in runs), 1) for s in STAGES
@@ -410,8 +442,19 @@ def print_table(summary: dict, scale: str, csv_mb: float) -> None:
         print(
             f"{name:<18}{cells}{row['process_wall_s']:>9.1f}{row['cpu_s']:>8.1f}{row['peak_rss_mb']:>9.0f}"
         )
-    peaks = summary["pipeline_by_stage"]["stage_peak_rss_mb"]
-    print(f"{'peak MB by stage':<18}" + "".join(f"{peaks[s]:>11.0f}" for s in stages))
+    by_stage = summary["pipeline_by_stage"]
+    lines = [
+        ("peak MB by stage", by_stage["stage_peak_rss_mb"], "{:>11.0f}"),
+        ("cpu s by stage", by_stage["stage_cpu_s"], "{:>11.2f}"),
+        ("MB/s by stage", by_stage["stage_mb_per_s"], "{:>11.1f}"),
+        ("pandas cpu s", summary["pandas"]["stage_cpu_s"], "{:>11.2f}"),
+        ("pandas MB/s", summary["pandas"]["stage_mb_per_s"], "{:>11.1f}"),
+    ]
+    for label, values, cell in lines:
+        print(
+            f"{label:<18}"
+            + "".join(cell.format(values[s]) if s in values else f"{'-':>11}" for s in stages)
+        )
     print("\nratios:", json.dumps(summary["ratios"], indent=2))
 
 
@@ -437,6 +480,7 @@ def main(argv: list[str] | None = None) -> None:
         landing = generate(workdir, args.scale)
         print(f"generated {args.scale} data in {time.perf_counter() - started:.1f} s", flush=True)
         csv_mb = _csv_bytes(landing) / 1e6
+        rows = source_rows(landing)
         results = []
         for rep in range(reps):
             one = {}
@@ -446,12 +490,13 @@ def main(argv: list[str] | None = None) -> None:
                     f"rep {rep + 1}/{reps} {name}: {one[name]['process_wall_s']:.1f} s", flush=True
                 )
             results.append(one)
-    summary = summarise(results, csv_mb)
+    summary = summarise(results, csv_mb, rows)
     print_table(summary, args.scale, csv_mb)
     report = {
         "scale": args.scale,
         "customers_orders": SCALES[args.scale],
         "csv_mb": round(csv_mb, 1),
+        "source_rows": rows,
         "repetitions": reps,
         "machine": {
             "cpus": os.cpu_count(),
