@@ -3,6 +3,8 @@
     .venv/bin/python -m benchmarks.run --scale small            # 3 repetitions, median
     .venv/bin/python -m benchmarks.run --scale medium --reps 3
     .venv/bin/python -m benchmarks.run --scale small --reps 1   # what CI runs, as a smoke test
+    DAGSTER_PG_URL=postgresql://... .venv/bin/python -m benchmarks.run --scale medium \
+        --instance postgres                                     # the production instance
 
 The data is generated once with the project's generator (CSV, default defect rate). Every
 contender then runs in its own subprocess, one after the other, on the same files, so each one's
@@ -32,6 +34,7 @@ time: timings belong here, not in tests.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -42,6 +45,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -60,6 +64,40 @@ STAGES = ("ingestion", "validation", "enrichment", "features", "analytics", "rep
 COMPARED = ("ingestion", "validation", "enrichment", "features", "analytics")
 FIRST_THREE = ("ingestion", "validation", "enrichment")
 RESULTS = Path(__file__).resolve().parent / "results"
+# The Dagster instance the pipeline's runs store their events in: ``sqlite`` (a fresh embedded
+# instance, the local default) or ``postgres`` (dagster-postgres at $DAGSTER_PG_URL, as in
+# production). The parent passes it to the contenders' processes in this variable.
+INSTANCE_ENV = "PIPELINE_BENCH_INSTANCE"
+INSTANCES = ("sqlite", "postgres")
+# The instance config shipped for production (``PIPELINE_INSTANCE=postgres``), used as it is.
+POSTGRES_INSTANCE_YAML = (
+    Path(__file__).resolve().parent.parent / "instance" / "dagster.postgres.yaml"
+)
+
+
+@contextlib.contextmanager
+def bench_instance() -> Iterator[Any]:
+    """The instance ``INSTANCE_ENV`` names: for ``postgres``, the shipped production config. The
+    URL stays in the environment (the config names the variable), so the password is never
+    written or printed."""
+    import dagster as dg
+
+    kind = os.environ.get(INSTANCE_ENV, "sqlite")
+    if kind not in INSTANCES:
+        raise SystemExit(f"{INSTANCE_ENV} must be one of {', '.join(INSTANCES)}, not {kind!r}")
+    if kind == "sqlite":
+        with dg.instance_for_test() as instance:
+            yield instance
+        return
+    if not os.environ.get("DAGSTER_PG_URL"):
+        raise SystemExit(POSTGRES_NEEDS_URL)
+    with tempfile.TemporaryDirectory(prefix="bench-home-") as home:
+        shutil.copyfile(POSTGRES_INSTANCE_YAML, Path(home) / "dagster.yaml")
+        with dg.DagsterInstance.from_config(home) as instance:
+            yield instance
+
+
+POSTGRES_NEEDS_URL = "--instance postgres needs DAGSTER_PG_URL (postgresql://user:pass@host/db)"
 
 
 def _csv_bytes(landing: Path) -> int:
@@ -106,7 +144,6 @@ def generate(workdir: Path, scale: str) -> Path:
 
 
 def _pipeline(data_dir: Path) -> dict:
-    import dagster as dg
 
     from pipeline_defs import build_definitions
     from pipeline_defs.settings import Settings
@@ -119,7 +156,7 @@ def _pipeline(data_dir: Path) -> dict:
         for key, group in a.group_names_by_key.items()  # type: ignore[union-attr]
     }
     config = {"ops": {"sample_landing_data": {"config": {"mode": "never"}}}}
-    with dg.instance_for_test() as instance:
+    with bench_instance() as instance:
         writes = _time_event_writes(instance)
         started = time.perf_counter()
         result = d.resolve_job_def("full_pipeline").execute_in_process(
@@ -183,7 +220,7 @@ def stage_main(group: str, data_dir: Path) -> None:
 
     d = build_definitions(Settings.from_env({"PIPELINE_DATA_DIR": str(data_dir)}))
     selection = dg.AssetSelection.groups(group) - dg.AssetSelection.assets("sample_landing_data")
-    with dg.instance_for_test() as instance:
+    with bench_instance() as instance:
         started, cpu = time.perf_counter(), time.process_time()
         result = dg.materialize(
             list(d.assets),  # type: ignore[arg-type]
@@ -463,6 +500,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--scale", choices=sorted(SCALES), default="small")
     p.add_argument("--reps", type=int, default=None, help="default: 3 (1 at large and xl)")
     p.add_argument("--out", type=Path, default=RESULTS)
+    p.add_argument(
+        "--instance",
+        choices=INSTANCES,
+        default="sqlite",
+        help="the Dagster instance of the pipeline's runs (postgres: $DAGSTER_PG_URL)",
+    )
     p.add_argument("--contender", choices=CONTENDERS, help=argparse.SUPPRESS)
     p.add_argument("--stage", choices=STAGES, help=argparse.SUPPRESS)
     p.add_argument("data_dir", nargs="?", type=Path, help=argparse.SUPPRESS)
@@ -473,6 +516,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.stage:
         stage_main(args.stage, args.data_dir)
         return
+    if args.instance == "postgres" and not os.environ.get("DAGSTER_PG_URL"):
+        p.error(POSTGRES_NEEDS_URL)
+    os.environ[INSTANCE_ENV] = args.instance  # read by the contenders' processes
     reps = args.reps or (3 if args.scale in ("tiny", "small", "medium") else 1)
     with tempfile.TemporaryDirectory(prefix=f"bench-{args.scale}-") as tmp:
         workdir = Path(tmp)
@@ -498,6 +544,7 @@ def main(argv: list[str] | None = None) -> None:
         "csv_mb": round(csv_mb, 1),
         "source_rows": rows,
         "repetitions": reps,
+        "dagster_instance": args.instance,
         "machine": {
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
@@ -509,7 +556,8 @@ def main(argv: list[str] | None = None) -> None:
         "runs": results,
     }
     args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"{args.scale}-{datetime.now(UTC).date().isoformat()}.json"
+    suffix = "" if args.instance == "sqlite" else f"-{args.instance}"
+    path = args.out / f"{args.scale}-{datetime.now(UTC).date().isoformat()}{suffix}.json"
     path.write_text(json.dumps(report, indent=2))
     print(f"\nwrote {path}")
 

@@ -2,7 +2,20 @@
 
 from __future__ import annotations
 
-from benchmarks.run import CONTENDERS, source_rows, stage_throughput, summarise
+from urllib.parse import urlsplit, urlunsplit
+
+import dagster as dg
+import pytest
+
+from benchmarks.run import (
+    CONTENDERS,
+    INSTANCE_ENV,
+    bench_instance,
+    main,
+    source_rows,
+    stage_throughput,
+    summarise,
+)
 
 
 def test_source_rows_counts_data_rows_of_every_entity(tmp_path):
@@ -51,3 +64,52 @@ def test_summary_reports_median_cpu_and_throughput_per_stage():
     assert pandas["stage_cpu_s"]["validation"] == 12.0
     assert pandas["stage_mb_per_s"]["validation"] == 10.0
     assert summary["pipeline_by_stage"]["stage_rows_per_s"]["ingestion"] == 2_000
+
+
+@pytest.fixture
+def instance_db_url(pg_url: str) -> str:
+    """A database of its own for a Dagster instance's tables, on the test server."""
+    import psycopg
+
+    parts = urlsplit(pg_url)
+    with psycopg.connect(pg_url, autocommit=True) as con:
+        if not con.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", [INSTANCE_DB]
+        ).fetchone():
+            con.execute(f'CREATE DATABASE "{INSTANCE_DB}"')
+    return urlunsplit(parts._replace(path=f"/{INSTANCE_DB}"))
+
+
+INSTANCE_DB = "pipeline_dagster_instance"
+
+
+@dg.asset
+def one_row() -> dg.MaterializeResult:
+    return dg.MaterializeResult(metadata={"rows": 1})
+
+
+def test_postgres_instance_is_the_shipped_config_and_stores_runs_in_postgres(
+    instance_db_url, monkeypatch
+):
+    monkeypatch.setenv("DAGSTER_PG_URL", instance_db_url)
+    monkeypatch.setenv(INSTANCE_ENV, "postgres")
+    with bench_instance() as instance:
+        assert type(instance.event_log_storage).__name__ == "PostgresEventLogStorage"
+        assert type(instance.run_storage).__name__ == "PostgresRunStorage"
+        result = dg.materialize([one_row], instance=instance)
+        assert result.success
+        assert instance.get_run_by_id(result.run_id) is not None
+        event = instance.get_latest_materialization_event(dg.AssetKey("one_row"))
+        assert event is not None and event.run_id == result.run_id
+        # The run queue and retries come from the shipped file, not from defaults.
+        assert instance.run_retries_max_retries == 2
+
+
+def test_postgres_instance_without_a_url_is_refused_naming_the_variable(monkeypatch, capsys):
+    monkeypatch.delenv("DAGSTER_PG_URL", raising=False)
+    with pytest.raises(SystemExit):
+        main(["--scale", "tiny", "--instance", "postgres"])
+    assert "DAGSTER_PG_URL" in capsys.readouterr().err
+    monkeypatch.setenv(INSTANCE_ENV, "postgres")
+    with pytest.raises(SystemExit, match="DAGSTER_PG_URL"), bench_instance():
+        pass
