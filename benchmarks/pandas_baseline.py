@@ -12,7 +12,6 @@ customer anomalies, with the pipeline's models and thresholds.
 
 from __future__ import annotations
 
-import time
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ import pandera.pandas as pa
 
 from assets.features.blueprints import CHURN_FEATURES, ENGAGEMENT_WEIGHTS, PLAN_SCORE
 from assets.ingestion.contracts import ColumnSpec, CompareRule, DatasetSpec, load_catalog
+from benchmarks.laps import Laps
 
 ORDER = ["customers", "products", "orders", "support_tickets", "usage_events"]
 _OPS = {
@@ -136,23 +136,6 @@ def validate(
                 ok = _OPS[rule.op](left, ref.astype(float) * rule.factor)
             bad |= ~(ok | np.isnan(left) | np.isnan(ref.astype(float)))
     return typed[~bad], typed[bad]
-
-
-class Laps:
-    """Wall and CPU seconds (all threads of the process) of consecutive stages."""
-
-    def __init__(self) -> None:
-        self.wall: dict[str, float] = {}
-        self.cpu: dict[str, float] = {}
-        self.start()
-
-    def start(self) -> None:
-        self._wall, self._cpu = time.perf_counter(), time.process_time()
-
-    def lap(self, stage: str) -> None:
-        """Record ``stage`` as the time since the last ``start``."""
-        self.wall[stage] = time.perf_counter() - self._wall
-        self.cpu[stage] = time.process_time() - self._cpu
 
 
 def run(data_dir: Path, out_dir: Path) -> tuple[Laps, float]:

@@ -50,6 +50,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from benchmarks.laps import Laps
+
 SCALES = {
     "tiny": (1_000, 10_000),
     "small": (10_000, 200_000),
@@ -74,6 +76,8 @@ POSTGRES_INSTANCE_YAML = (
     Path(__file__).resolve().parent.parent / "instance" / "dagster.postgres.yaml"
 )
 
+POSTGRES_NEEDS_URL = "--instance postgres needs DAGSTER_PG_URL (postgresql://user:pass@host/db)"
+
 
 @contextlib.contextmanager
 def bench_instance() -> Iterator[Any]:
@@ -95,9 +99,6 @@ def bench_instance() -> Iterator[Any]:
         shutil.copyfile(POSTGRES_INSTANCE_YAML, Path(home) / "dagster.yaml")
         with dg.DagsterInstance.from_config(home) as instance:
             yield instance
-
-
-POSTGRES_NEEDS_URL = "--instance postgres needs DAGSTER_PG_URL (postgresql://user:pass@host/db)"
 
 
 def _csv_bytes(landing: Path) -> int:
@@ -144,7 +145,6 @@ def generate(workdir: Path, scale: str) -> Path:
 
 
 def _pipeline(data_dir: Path) -> dict:
-
     from pipeline_defs import build_definitions
     from pipeline_defs.settings import Settings
 
@@ -221,17 +221,18 @@ def stage_main(group: str, data_dir: Path) -> None:
     d = build_definitions(Settings.from_env({"PIPELINE_DATA_DIR": str(data_dir)}))
     selection = dg.AssetSelection.groups(group) - dg.AssetSelection.assets("sample_landing_data")
     with bench_instance() as instance:
-        started, cpu = time.perf_counter(), time.process_time()
+        laps = Laps()
         result = dg.materialize(
             list(d.assets),  # type: ignore[arg-type]
             resources=d.resources,
             instance=instance,
             selection=selection,
         )
-        wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+        laps.lap(group)
     if not result.success:
         raise SystemExit(f"stage {group} failed")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    wall, cpu = laps.wall[group], laps.cpu[group]
     print("RESULT " + json.dumps({"wall_s": wall, "cpu_s": cpu, "peak_rss_mb": peak}))
 
 

@@ -3,6 +3,7 @@
 import json
 import tempfile
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
@@ -308,7 +309,7 @@ def build_validation_asset(
             )
         )
         checks += _warning_checks(
-            context, lake, spec, report, raw, config.history_k, (fences, outlier_keys)
+            context, lake, spec, report, raw, config.history_k, fences, outlier_keys
         )
         _append_history(context, lake, spec, report)
         lake.register(warehouse, GROUP, validated, quarantined, HISTORY_TABLE)
@@ -413,10 +414,11 @@ def _warning_checks(
     report: QualityReport,
     raw: pl.LazyFrame,
     k: float,
-    outliers: tuple[dict[str, dict[str, float]], list[str]],
+    fences: Mapping[str, Mapping[str, float]],
+    outlier_keys: list[str],
 ) -> list[dg.AssetCheckResult]:
-    """The WARN checks; ``outliers`` holds the fences each column was judged by and a sample of
-    the flagged rows' keys."""
+    """The WARN checks; ``fences``: what each outlier column was judged by, ``outlier_keys``: a
+    sample of the flagged rows' keys."""
     name = spec.name
     warn = dg.AssetCheckSeverity.WARN
     current_schema = {
@@ -439,7 +441,6 @@ def _warning_checks(
     anomalies = metric_anomalies(history, current, k=k)
     count_anomaly = [a for a in anomalies if a["metric"] == "rows_in"]
     other = [a for a in anomalies if a["metric"] != "rows_in"]
-    fences, outlier_keys = outliers
     n_outliers = sum(report.outliers.values())
     for a in anomalies:
         context.log.warning(
