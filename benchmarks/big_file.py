@@ -33,8 +33,8 @@ ROWS_PER_GB = 13_000_000  # ~77 bytes an order as CSV
 def big_orders_file(landing: Path, gb: float, chunk_rows: int = 1_000_000) -> Path:
     """Write ``landing/orders/orders-all.csv`` of at least ``gb`` * 10^9 bytes, joined from the
     generator's chunks of ``chunk_rows``."""
-    from assets.ingestion.generator import GeneratorConfig, generate_dataset
-    from assets.ingestion.generator.defects import DEFECT_KINDS
+    from assets.generator import GeneratorConfig, generate_dataset
+    from assets.generator.defects import DEFECT_KINDS
 
     orders = int(gb * ROWS_PER_GB * 1.05)
     landing.mkdir(parents=True, exist_ok=True)

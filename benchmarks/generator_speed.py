@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from assets.ingestion.generator import GeneratorConfig, generate_dataset
+from assets.generator import GeneratorConfig, generate_dataset
 
 
 def phase_seconds(cfg: GeneratorConfig) -> tuple[float, float]:

@@ -20,8 +20,8 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
+from assets.core.spec import ColumnSpec, CompareRule, DatasetSpec, load_catalog
 from assets.features.blueprints import CHURN_FEATURES, ENGAGEMENT_WEIGHTS, PLAN_SCORE
-from assets.ingestion.contracts import ColumnSpec, CompareRule, DatasetSpec, load_catalog
 from benchmarks.laps import Laps
 
 ORDER = ["customers", "products", "orders", "support_tickets", "usage_events"]

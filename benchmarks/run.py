@@ -119,9 +119,9 @@ def source_rows(landing: Path) -> int:
 
 
 def generate(workdir: Path, scale: str) -> Path:
-    from assets.ingestion.generator import GeneratorConfig, generate_dataset
-    from assets.ingestion.generator.core import DEFECTS_FILE
-    from assets.ingestion.generator.defects import DEFECT_KINDS
+    from assets.generator import GeneratorConfig, generate_dataset
+    from assets.generator.core import DEFECTS_FILE
+    from assets.generator.defects import DEFECT_KINDS
 
     customers, orders = SCALES[scale]
     landing = workdir / "landing"

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import polars as pl
 
-from assets.ingestion.contracts import DatasetSpec, LookupCompareRule, load_catalog
-from assets.ingestion.generator import GeneratorConfig, generate_dataset
-from assets.ingestion.generator.defects import DEFECT_KINDS, KEYS
+from assets.core.spec import DatasetSpec, LookupCompareRule, load_catalog
+from assets.generator import GeneratorConfig, generate_dataset
+from assets.generator.defects import DEFECT_KINDS, KEYS
 from assets.ingestion.landing import ingest_landing_folder, scan_table
 from assets.validation.rules import (
     EXACT_DUP,

@@ -9,11 +9,11 @@ from typing import Any
 import dagster as dg
 
 from assets.analytics.assets import ANALYTICS_ASSETS
+from assets.core.spec import DatasetSpec, SpecError, load_catalog
 from assets.enrichment.assets import ENRICHMENT_ASSETS
 from assets.features.assets import FEATURE_ASSETS, build_blueprint_feed_assets
 from assets.ingestion.assets import GROUP as INGESTION
 from assets.ingestion.assets import build_ingestion_assets, daily_partitions
-from assets.ingestion.contracts import DatasetSpec, SpecError, load_catalog
 from assets.pipelines.assets import build_pipeline_assets
 from assets.pipelines.transform import load_pipelines
 from assets.reports.assets import REPORT_ASSETS, build_pipeline_report, postgres_exports
@@ -41,20 +41,22 @@ def build_resources(settings: Settings) -> dict[str, Any]:
     S3, PostgreSQL and REST API connections, whose settings and secrets come from the environment
     as ``dg.EnvVar`` and are resolved only when a step that uses them starts."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    s3 = S3StorageResource(
+        region_name=_env(settings, "AWS_REGION"),
+        endpoint_url=_env(settings, "AWS_ENDPOINT_URL"),
+        aws_access_key_id=_env(settings, "AWS_ACCESS_KEY_ID"),
+        aws_secret_access_key=_env(settings, "AWS_SECRET_ACCESS_KEY"),
+        aws_session_token=_env(settings, "AWS_SESSION_TOKEN"),
+    )
     return {
         "landing": LandingZoneResource(
             root=settings.landing_uri, quarantine_root=str(settings.quarantine_dir)
         ),
-        "lake": LakeResource(root=settings.lake_uri),
+        # One S3 configuration: the lake connects through the same resource as the S3 sources.
+        "lake": LakeResource(root=settings.lake_uri, s3=s3),
         "warehouse": WarehouseResource(database=str(settings.warehouse_path)),
         "reports": ReportsResource(root=str(settings.reports_dir)),
-        "s3": S3StorageResource(
-            region_name=_env(settings, "AWS_REGION"),
-            endpoint_url=_env(settings, "AWS_ENDPOINT_URL"),
-            aws_access_key_id=_env(settings, "AWS_ACCESS_KEY_ID"),
-            aws_secret_access_key=_env(settings, "AWS_SECRET_ACCESS_KEY"),
-            aws_session_token=_env(settings, "AWS_SESSION_TOKEN"),
-        ),
+        "s3": s3,
         "postgres": PostgresResource(url=dg.EnvVar("PIPELINE_PG_URL")),
         "alerts": AlertSinkResource(
             log_path=str(settings.data_dir / "alerts" / "alerts.jsonl"),

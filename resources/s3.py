@@ -7,30 +7,13 @@ so a reader never sees a partial object.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from dagster_aws.s3 import S3Resource
 
-
-def is_s3_uri(uri: str) -> bool:
-    return uri.startswith("s3://")
-
-
-def split_s3_uri(uri: str) -> tuple[str, str]:
-    """``s3://bucket/some/prefix`` -> ``("bucket", "some/prefix")`` (prefix without slashes)."""
-    if not is_s3_uri(uri):
-        raise ValueError(f"not an s3:// URI: {uri!r}")
-    bucket, _, prefix = uri[len("s3://") :].partition("/")
-    if not bucket:
-        raise ValueError(f"no bucket in {uri!r}")
-    return bucket, prefix.strip("/")
-
-
-def join_key(*parts: str) -> str:
-    return "/".join(p.strip("/") for p in parts if p and p.strip("/"))
+from assets.core.s3 import S3Settings
 
 
 class S3StorageResource(S3Resource):
@@ -72,26 +55,18 @@ class S3StorageResource(S3Resource):
     def get_bytes(self, bucket: str, key: str) -> bytes:
         return self.get_client().get_object(Bucket=bucket, Key=key)["Body"].read()
 
+    def settings(self) -> S3Settings:
+        """This configuration as the connection the lake and the readers share."""
+        return S3Settings(
+            region_name=self.region_name,
+            endpoint_url=self.endpoint_url,
+            aws_access_key_id=self.aws_access_key_id,
+            aws_secret_access_key=self.aws_secret_access_key,
+            aws_session_token=self.aws_session_token,
+            profile_name=self.profile_name,
+            max_attempts=self.max_attempts,
+        )
+
     def storage_options(self) -> dict[str, str]:
         """The same connection for Polars (``pl.scan_parquet(uri, storage_options=...)``)."""
-        env = os.environ
-        endpoint = self.endpoint_url or env.get("AWS_ENDPOINT_URL")
-        options = {
-            "aws_region": self.region_name
-            or env.get("AWS_REGION")
-            or env.get("AWS_DEFAULT_REGION")
-            or "us-east-1",
-        }
-        key_id = self.aws_access_key_id or env.get("AWS_ACCESS_KEY_ID")
-        secret = self.aws_secret_access_key or env.get("AWS_SECRET_ACCESS_KEY")
-        if key_id and secret:
-            options["aws_access_key_id"] = key_id
-            options["aws_secret_access_key"] = secret
-        token = self.aws_session_token or env.get("AWS_SESSION_TOKEN")
-        if token:
-            options["aws_session_token"] = token
-        if endpoint:
-            options["aws_endpoint_url"] = endpoint
-            if endpoint.startswith("http://"):
-                options["aws_allow_http"] = "true"
-        return options
+        return self.settings().storage_options()

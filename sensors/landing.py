@@ -22,13 +22,13 @@ from pathlib import Path
 
 import dagster as dg
 
+from assets.core.s3 import is_s3_uri, split_s3_uri
+from assets.core.spec import DatasetSpec
 from assets.ingestion.assets import window_of
-from assets.ingestion.contracts import DatasetSpec
 from assets.ingestion.landing import list_landing_files, sha256_file
 from assets.ingestion.partitions import Window, file_event_span, range_tags
 from assets.ingestion.sources import s3_candidates
 from resources import LandingZoneResource, S3StorageResource
-from resources.s3 import is_s3_uri, split_s3_uri
 
 MAX_FILES_PER_TICK = 500
 RECENT_HASHES = 2000

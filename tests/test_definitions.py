@@ -55,7 +55,7 @@ def test_bad_policy_in_env_is_refused_naming_the_variable():
 def test_bad_source_settings_are_refused_naming_the_field(tmp_path):
     import pytest
 
-    from assets.ingestion.contracts import SpecError, load_catalog
+    from assets.core.spec import SpecError, load_catalog
     from pipeline_defs.settings import Settings
 
     with pytest.raises(ValueError, match="PIPELINE_LAKE_URI must name a bucket"):

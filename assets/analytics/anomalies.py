@@ -15,7 +15,7 @@ import numpy as np
 import polars as pl
 from sklearn.ensemble import IsolationForest
 
-from assets.common.frames import key_codes, with_codes
+from assets.core.frames import key_codes, with_codes
 
 SEED = 0
 CUSTOMER_FEATURES = [

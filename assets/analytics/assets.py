@@ -12,9 +12,9 @@ from assets.analytics.elasticity import COLUMNS as ELASTICITY_COLUMNS
 from assets.analytics.elasticity import ELASTICITY_INPUTS, elasticities
 from assets.analytics.forecast import backtest_mape, fit_seasonal, forecast, residual_anomalies
 from assets.common.artifacts import load_artifact, save_artifact
-from assets.common.frames import fit_sample
 from assets.common.metadata import markdown_preview
 from assets.common.publish import publish_table
+from assets.core.frames import fit_sample
 from assets.features.assets import CATEGORICAL_FEATURES, NUMERIC_FEATURES, load_preprocessor
 from resources import LakeResource, WarehouseResource
 

@@ -16,7 +16,7 @@ from typing import NamedTuple
 import numpy as np
 import polars as pl
 
-from assets.common.frames import key_codes, with_codes
+from assets.core.frames import key_codes, with_codes
 
 MIN_WEEKS = 8
 T95 = 1.96

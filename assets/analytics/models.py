@@ -31,7 +31,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from assets.analytics.anomalies import log_features
-from assets.common.frames import fit_sample
+from assets.core.frames import fit_sample
 from assets.features.preprocessing import to_pandas_inputs
 
 SEED = 0

@@ -9,7 +9,7 @@ from typing import Any
 
 import joblib
 
-from resources.lake import LakePath, atomic_write_bytes
+from assets.core.storage import LakePath, atomic_write_bytes
 
 
 def save_artifact(

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import polars as pl
 
-from assets.common.frames import as_json_text, is_nested
+from assets.core.frames import as_json_text, is_nested
 from resources.postgres import PostgresResource
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
-from assets.common.frames import aggregate_in_key_ranges, combine_in_key_ranges
 from assets.common.publish import publish_table, row_count
+from assets.core.frames import aggregate_in_key_ranges, combine_in_key_ranges
 from assets.enrichment.logic import (
     PROFILE_INPUTS,
     active_customers_by_day,

@@ -12,15 +12,15 @@ from pathlib import Path
 
 import polars as pl
 
-from assets.common.frames import join_lookup, unique_on
+from assets.core.frames import join_lookup, unique_on
 
-REFERENCE_DIR = Path(__file__).resolve().parent.parent / "ingestion" / "reference"
+REFERENCE_DIR = Path(__file__).resolve().parent.parent / "core" / "reference"
 # Seasons in order from December-February; the southern hemisphere is two seasons ahead.
 SEASONS = ("winter", "spring", "summer", "autumn")
 
 
 def geography() -> pl.LazyFrame:
-    """The versioned country reference (assets/ingestion/reference/countries.csv)."""
+    """The versioned country reference (assets/core/reference/countries.csv)."""
     return pl.scan_csv(REFERENCE_DIR / "countries.csv").select(
         "country", "world_region", "country_group", "hemisphere"
     )

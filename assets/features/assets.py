@@ -12,9 +12,10 @@ import polars as pl
 from pydantic import Field, field_validator
 
 from assets.common.artifacts import load_artifact, save_artifact
-from assets.common.frames import aggregate_in_key_ranges, combine_in_key_ranges, fit_sample
 from assets.common.metadata import markdown_preview
 from assets.common.publish import publish_table, row_count
+from assets.core.frames import aggregate_in_key_ranges, combine_in_key_ranges, fit_sample
+from assets.core.spec import BlueprintFeed, DatasetSpec, SpecError
 from assets.enrichment.assets import latest_activity_date
 from assets.features.blueprints import (
     BLUEPRINTS,
@@ -37,7 +38,6 @@ from assets.features.blueprints import (
     sparse_fields,
     unmapped_fields,
 )
-from assets.ingestion.contracts import BlueprintFeed, DatasetSpec, SpecError
 from resources import LakeResource, WarehouseResource
 
 GROUP = "features"

@@ -13,12 +13,14 @@ import polars as pl
 from pydantic import Field
 
 from assets.common.metadata import column_schema, markdown_preview, table_metadata
+from assets.core.s3 import is_s3_uri, join_key, split_s3_uri
+from assets.core.spec import BUILTIN_CATALOG_DIR, DatasetSpec
+from assets.core.storage import LakePath, scan_parts
+from assets.core.writers import FORMATS
+from assets.generator import GeneratorConfig, generate_dataset
+from assets.generator.core import DEFECTS_FILE
+from assets.generator.defects import DEFECT_KINDS
 from assets.ingestion.conform import empty_table
-from assets.ingestion.contracts import BUILTIN_CATALOG_DIR, DatasetSpec
-from assets.ingestion.generator import GeneratorConfig, generate_dataset
-from assets.ingestion.generator.core import DEFECTS_FILE
-from assets.ingestion.generator.defects import DEFECT_KINDS
-from assets.ingestion.generator.writers import FORMATS
 from assets.ingestion.landing import (
     Candidate,
     IngestReport,
@@ -41,9 +43,8 @@ from assets.ingestion.sources import (
     source_label,
 )
 from resources import LakeResource, LandingZoneResource, WarehouseResource
-from resources.lake import LakePath, scan_parts
 from resources.rest_api import ApiError, CircuitOpenError
-from resources.s3 import S3StorageResource, is_s3_uri, join_key, split_s3_uri
+from resources.s3 import S3StorageResource
 
 GROUP = "ingestion"
 SAMPLE_ASSET = "sample_landing_data"

@@ -13,12 +13,11 @@ from collections.abc import Callable
 
 import polars as pl
 
-from assets.ingestion.contracts import ColumnSpec, DatasetSpec
-from assets.ingestion.readers import BadFile
+from assets.core.columns import ERRORS_COLUMN
+from assets.core.readers import BadFile
+from assets.core.spec import ColumnSpec, DatasetSpec
 
-ERRORS_COLUMN = "_ingest_errors"
 _SLOW = "__leftovers__"
-PROVENANCE = ("_source_file", "_file_sha256", "_row_number")
 NULL_TOKENS = ("", "null", "NULL", "None")
 
 _DATETIME_FORMATS = (

@@ -22,10 +22,9 @@ from pathlib import Path
 
 import polars as pl
 
-from assets.ingestion.conform import conform, empty_table
-from assets.ingestion.contracts import DatasetSpec
-from assets.ingestion.readers import BadFile, detect_format, read_landing_file
-from resources.lake import (
+from assets.core.readers import BadFile, detect_format, read_landing_file
+from assets.core.spec import DatasetSpec
+from assets.core.storage import (
     SCHEMA_PART,
     LakePath,
     atomic_write_bytes,
@@ -34,6 +33,7 @@ from resources.lake import (
     scan_parts,
     sink_parquet_atomic,
 )
+from assets.ingestion.conform import conform, empty_table
 
 LEDGER_SCHEMA = {
     "path": pl.String,

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import polars as pl
 
-from assets.ingestion.conform import conform
-from assets.ingestion.contracts import DatasetSpec
-from assets.ingestion.readers import BadFile, detect_format, read_landing_file
-from resources.lake import (
+from assets.core.columns import PARTITION, event_day
+from assets.core.readers import BadFile, detect_format, read_landing_file
+from assets.core.spec import DatasetSpec
+from assets.core.storage import (
     FULL_PART,
     LakePath,
     read_parquet,
@@ -28,8 +28,8 @@ from resources.lake import (
     scan_parquet,
     sink_parquet_atomic,
 )
+from assets.ingestion.conform import conform
 
-PARTITION = "_partition"
 DAY_PREFIX = "date="
 # Days written per collected chunk: bounds memory to about a month of rows in a long backfill.
 CHUNK_DAYS = 31
@@ -45,12 +45,6 @@ class Window:
 
 def day_key(day: date) -> str:
     return day.isoformat()
-
-
-def event_day(spec: DatasetSpec) -> pl.Expr:
-    """The calendar day (UTC) of the dataset's partition column."""
-    assert spec.partitioning is not None
-    return pl.col(spec.partitioning.column).cast(pl.Date)
 
 
 def in_window(day: pl.Expr, window: Window) -> pl.Expr:

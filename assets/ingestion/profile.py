@@ -19,9 +19,9 @@ from typing import Any
 import polars as pl
 import yaml
 
+from assets.core.readers import BadFile, detect_format, read_landing_file
+from assets.core.spec import IDENTIFIER, NAMED_PATTERNS, ColumnSpec, DatasetSpec
 from assets.ingestion.conform import NULL_TOKENS, _typed
-from assets.ingestion.contracts import IDENTIFIER, NAMED_PATTERNS, ColumnSpec, DatasetSpec
-from assets.ingestion.readers import BadFile, detect_format, read_landing_file
 
 TEXT_CANDIDATES = ("integer", "float", "boolean", "date", "datetime")
 POLARS_TO_SPEC = {

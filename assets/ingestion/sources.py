@@ -18,8 +18,10 @@ from typing import Any
 import polars as pl
 from psycopg import sql
 
-from assets.common.frames import as_json_text, is_nested
-from assets.ingestion.contracts import DatasetSpec
+from assets.core.frames import as_json_text, is_nested
+from assets.core.s3 import join_key
+from assets.core.spec import DatasetSpec
+from assets.core.storage import LakePath, scan_parquet
 from assets.ingestion.landing import (
     Candidate,
     atomic_write_bytes,
@@ -27,10 +29,9 @@ from assets.ingestion.landing import (
     sha256_file,
     table_parts,
 )
-from resources.lake import LakePath, scan_parquet
 from resources.postgres import PostgresResource, qualified
 from resources.rest_api import MalformedResponseError, RestApiResource
-from resources.s3 import S3StorageResource, join_key
+from resources.s3 import S3StorageResource
 
 
 class SourcePullError(Exception):

@@ -17,7 +17,7 @@ import polars as pl
 from assets.common.metadata import column_schema
 from assets.common.postgres import publish_frame
 from assets.common.publish import publish_table
-from assets.ingestion.contracts import DatasetSpec
+from assets.core.spec import DatasetSpec
 from assets.pipelines.spec import CheckSpec
 from assets.pipelines.transform import (
     CompiledPipeline,

@@ -17,14 +17,14 @@ from typing import Any
 import polars as pl
 from pydantic import ValidationError
 
-from assets.ingestion.contracts import (
+from assets.core.spec import (
     DatasetSpec,
     SpecError,
     format_validation_error,
     is_pipeline_document,
     read_spec_documents,
 )
-from assets.ingestion.generator.writers import write_frame
+from assets.core.writers import write_frame
 from assets.pipelines.expressions import ExpressionError, compile_expression
 from assets.pipelines.spec import (
     AggregateStep,

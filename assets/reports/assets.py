@@ -13,7 +13,7 @@ from pydantic import Field
 from assets.common.metadata import markdown_preview, run_metadata
 from assets.common.postgres import publish_frame
 from assets.common.publish import publish_table
-from assets.ingestion.generator.writers import write_lazy
+from assets.core.writers import write_lazy
 from assets.reports import html as h
 from assets.reports.insights import (
     anomaly_insights,

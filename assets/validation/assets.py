@@ -13,8 +13,16 @@ import polars as pl
 from pydantic import Field
 
 from assets.common.metadata import column_schema, markdown_preview, table_metadata
-from assets.ingestion.conform import ERRORS_COLUMN
-from assets.ingestion.contracts import DatasetSpec, LookupCompareRule
+from assets.core.columns import ERRORS_COLUMN
+from assets.core.spec import DatasetSpec, LookupCompareRule
+from assets.core.storage import (
+    SCHEMA_PART,
+    LakePath,
+    atomic_write_bytes,
+    read_parquet,
+    scan_parts,
+    sink_parquet_atomic,
+)
 from assets.ingestion.partitions import day_parts, partition_keys_between, write_days
 from assets.validation.contract_schema import contract_failures
 from assets.validation.history import history_rows, metric_anomalies, schema_drift
@@ -36,14 +44,6 @@ from assets.validation.rules import (
     trusted_reference,
 )
 from resources import LakeResource, WarehouseResource
-from resources.lake import (
-    SCHEMA_PART,
-    LakePath,
-    atomic_write_bytes,
-    read_parquet,
-    scan_parts,
-    sink_parquet_atomic,
-)
 
 GROUP = "validation"
 INGESTION = "ingestion"

@@ -18,7 +18,7 @@ import pandera.polars as pa
 import polars as pl
 from pandera.config import ValidationDepth, config_context
 
-from assets.ingestion.contracts import DatasetSpec
+from assets.core.spec import DatasetSpec
 from assets.validation.rules import (
     HASH_BUCKET_ROWS,
     HASH_COLUMN,

@@ -18,7 +18,7 @@ from typing import Any
 
 import polars as pl
 
-from assets.ingestion.contracts import DatasetSpec
+from assets.core.spec import DatasetSpec
 from assets.validation.rules import (
     COLUMN_KINDS,
     CROSS_KINDS,

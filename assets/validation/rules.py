@@ -19,15 +19,14 @@ from typing import Any, NamedTuple
 
 import polars as pl
 
-from assets.common.frames import join_lookup
-from assets.ingestion.conform import ERRORS_COLUMN
-from assets.ingestion.contracts import (
+from assets.core.columns import ERRORS_COLUMN, PARTITION, event_day
+from assets.core.frames import join_lookup
+from assets.core.spec import (
     ColumnSpec,
     CompareRule,
     DatasetSpec,
     LookupCompareRule,
 )
-from assets.ingestion.partitions import PARTITION, event_day
 
 RULES = "_rules"
 REASONS = "_reasons"

@@ -13,10 +13,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from pipeline_defs import build_definitions
-from pipeline_defs.settings import Settings
-from resources.lake import (
-    LakeResource,
+from assets.core.storage import (
     S3LakePath,
     atomic_write_bytes,
     read_parquet,
@@ -24,6 +21,9 @@ from resources.lake import (
     scan_parts,
     sink_parquet_atomic,
 )
+from pipeline_defs import build_definitions
+from pipeline_defs.settings import Settings
+from resources.lake import LakeResource
 from resources.warehouse import WarehouseResource
 from tests.runs import materialize
 

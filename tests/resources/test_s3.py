@@ -9,7 +9,8 @@ import boto3
 import polars as pl
 import pytest
 
-from resources.s3 import S3StorageResource, join_key, split_s3_uri
+from assets.core.s3 import join_key, split_s3_uri
+from resources.s3 import S3StorageResource
 
 pytestmark = pytest.mark.e2e
 

@@ -10,7 +10,7 @@ import dagster as dg
 import pytest
 
 import sensors.landing as landing_sensor_module
-from assets.ingestion.contracts import load_catalog
+from assets.core.spec import load_catalog
 from resources import LandingZoneResource, S3StorageResource
 from sensors.landing import build_landing_zone_sensor
 

@@ -26,7 +26,7 @@ from assets.enrichment.logic import (
 from assets.features.assets import CATEGORICAL_FEATURES, NUMERIC_FEATURES
 from assets.features.blueprints import churn_features, price_features
 from assets.features.preprocessing import PreprocessingOptions, build_preprocessor
-from assets.ingestion.generator import GeneratorConfig, generate_dataset
+from assets.generator import GeneratorConfig, generate_dataset
 
 COLUMNS = [*NUMERIC_FEATURES, *CATEGORICAL_FEATURES]
 
@@ -171,7 +171,7 @@ def test_segments_fitted_on_a_sample_assign_every_customer_to_the_nearest_centre
 
     from assets.analytics.anomalies import log_features
     from assets.analytics.models import SEED, SEGMENT_FEATURES
-    from assets.common.frames import fit_sample
+    from assets.core.frames import fit_sample
 
     profiles = world["profiles"]
     whole, _ = segment_customers(profiles)

@@ -8,8 +8,8 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from assets.common import frames
-from assets.common.frames import aggregate_in_key_ranges, combine_in_key_ranges, key_range_bounds
+from assets.core import frames
+from assets.core.frames import aggregate_in_key_ranges, combine_in_key_ranges, key_range_bounds
 from assets.enrichment.logic import (
     active_customers_by_day,
     completed_sales,

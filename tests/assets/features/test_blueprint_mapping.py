@@ -11,8 +11,8 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
+from assets.core.spec import SpecError
 from assets.features.blueprints import revenue_features
-from assets.ingestion.contracts import SpecError
 from pipeline_defs import build_definitions
 from pipeline_defs.settings import Settings
 from tests.runs import datasets_of, materialize, upstream_of
@@ -144,7 +144,7 @@ blueprints:
 
 @pytest.mark.e2e
 def test_churn_through_a_mapped_customers_table_equals_the_builtin_features(tmp_path: Path):
-    from assets.ingestion.generator import GeneratorConfig, generate_dataset
+    from assets.generator import GeneratorConfig, generate_dataset
 
     datasets = tmp_path / "datasets"
     datasets.mkdir()

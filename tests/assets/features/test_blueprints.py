@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from assets.common.frames import aggregate_in_key_ranges, combine_in_key_ranges
+from assets.core.frames import aggregate_in_key_ranges, combine_in_key_ranges
 from assets.enrichment.logic import enriched_orders
 from assets.features.blueprints import (
     CHURN,
@@ -24,7 +24,7 @@ from assets.features.blueprints import (
     revenue_features,
     roc_auc,
 )
-from assets.ingestion.generator import GeneratorConfig, generate_dataset
+from assets.generator import GeneratorConfig, generate_dataset
 
 CUT = date(2024, 3, 31)
 CUSTOMERS = pl.LazyFrame(

@@ -5,7 +5,7 @@ import duckdb
 import polars as pl
 
 from assets.analytics import assets as analytics_assets
-from assets.common.frames import fit_sample
+from assets.core.frames import fit_sample
 from assets.features.assets import (
     CATEGORICAL_FEATURES,
     NUMERIC_FEATURES,

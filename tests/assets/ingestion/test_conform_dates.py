@@ -4,8 +4,8 @@ from datetime import date, datetime
 
 import polars as pl
 
+from assets.core.spec import ColumnSpec, DatasetSpec
 from assets.ingestion.conform import ERRORS_COLUMN, _parse_text, conform
-from assets.ingestion.contracts import ColumnSpec, DatasetSpec
 
 TEXTS = [
     "2024-01-02T10:00:00",

@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_series_equal
 
+from assets.core.spec import DatasetSpec
 from assets.ingestion.conform import ERRORS_COLUMN, _typed, conform
-from assets.ingestion.contracts import DatasetSpec
 
 
 def spec_of(**types: str) -> DatasetSpec:

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from assets.ingestion.contracts import SpecError, load_catalog, load_spec_file
+from assets.core.spec import SpecError, load_catalog, load_spec_file
 
 BUILTIN = ["customers", "orders", "products", "support_tickets", "usage_events"]
 

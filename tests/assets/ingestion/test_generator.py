@@ -12,11 +12,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from assets.ingestion.generator import GeneratorConfig, generate_dataset
-from assets.ingestion.generator.cli import main as cli_main
-from assets.ingestion.generator.core import _bin_of, _ids, _pick_cum, _weighted_pick
-from assets.ingestion.generator.defects import DEFECT_KINDS
-from assets.ingestion.generator.writers import FORMATS, write_frame, write_lazy
+from assets.core.writers import FORMATS, write_frame, write_lazy
+from assets.generator import GeneratorConfig, generate_dataset
+from assets.generator.cli import main as cli_main
+from assets.generator.core import _bin_of, _ids, _pick_cum, _weighted_pick
+from assets.generator.defects import DEFECT_KINDS
 
 ALL = dict.fromkeys(DEFECT_KINDS, 0.02)
 
@@ -139,7 +139,7 @@ def test_customers_are_written_in_chunks_with_the_same_rows(tmp_path):
 def test_realism_emails_derive_from_names_and_cities_lie_in_their_country(tmp_path):
     generate_dataset(tmp_path, GeneratorConfig(customers=2000, orders=100))
     customers = _read(tmp_path, "customers")
-    cities = pl.read_csv(Path("assets/ingestion/reference/cities.csv"))
+    cities = pl.read_csv(Path("assets/core/reference/cities.csv"))
     joined = customers.join(cities, on=["country_code", "city"], how="left", coalesce=True)
     assert joined["region_right"].null_count() == 0
     local = customers["email"].str.split("@").list.first()

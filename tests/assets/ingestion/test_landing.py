@@ -14,10 +14,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from assets.ingestion.contracts import load_catalog
-from assets.ingestion.generator import GeneratorConfig, generate_dataset
-from assets.ingestion.generator.defects import DEFECT_KINDS
-from assets.ingestion.generator.writers import FORMATS
+from assets.core.spec import load_catalog
+from assets.core.writers import FORMATS
+from assets.generator import GeneratorConfig, generate_dataset
+from assets.generator.defects import DEFECT_KINDS
 from assets.ingestion.landing import ingest_landing_folder, load_ledger, scan_table
 
 CATALOG = load_catalog()

@@ -9,11 +9,11 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from assets.ingestion.generator import GeneratorConfig, generate_dataset
+from assets.core.storage import FULL_PART
+from assets.generator import GeneratorConfig, generate_dataset
 from assets.ingestion.partitions import PARTITION, range_tags, write_days
 from pipeline_defs import build_definitions
 from pipeline_defs.settings import Settings
-from resources.lake import FULL_PART
 from tests.runs import materialize
 
 ORDERS = dg.AssetSelection.assets(

@@ -12,8 +12,8 @@ import polars as pl
 import pytest
 import yaml
 
-from assets.ingestion.contracts import load_spec_file
-from assets.ingestion.generator import GeneratorConfig, generate_dataset
+from assets.core.spec import load_spec_file
+from assets.generator import GeneratorConfig, generate_dataset
 from assets.ingestion.profile import infer_types, profile_frame, shape_regex
 from pipeline_defs.settings import Settings
 from tests.runs import datasets_of, materialize

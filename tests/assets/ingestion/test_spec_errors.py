@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from assets.ingestion.contracts import SpecError, load_catalog
+from assets.core.spec import SpecError, load_catalog
 from assets.pipelines.transform import load_pipelines
 
 INVOICES = """\

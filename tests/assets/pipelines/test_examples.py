@@ -17,8 +17,8 @@ import psycopg
 import pytest
 from polars.testing import assert_frame_equal
 
-from assets.ingestion.contracts import SpecError
-from assets.ingestion.generator import GeneratorConfig, generate_dataset
+from assets.core.spec import SpecError
+from assets.generator import GeneratorConfig, generate_dataset
 from pipeline_defs import build_definitions
 from pipeline_defs.settings import Settings
 from tests.runs import materialize, upstream_of

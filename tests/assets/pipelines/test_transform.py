@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from assets.ingestion.contracts import SpecError, load_catalog
+from assets.core.spec import SpecError, load_catalog
 from assets.pipelines.spec import PipelineSpec
 from assets.pipelines.transform import compile_pipeline, evaluate_checks, run_steps
 

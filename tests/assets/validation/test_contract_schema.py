@@ -4,7 +4,7 @@ from datetime import date
 
 import polars as pl
 
-from assets.ingestion.contracts import load_catalog
+from assets.core.spec import load_catalog
 from assets.validation.contract_schema import contract_failures
 
 TODAY = date(2026, 11, 30)

@@ -10,7 +10,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 import assets.validation.rules as rules_mod
-from assets.ingestion.contracts import DatasetSpec
+from assets.core.spec import DatasetSpec
 from assets.validation.history import metric_anomalies, schema_drift
 from assets.validation.quality import (
     gate_failures,

@@ -6,8 +6,8 @@ import dagster as dg
 import duckdb
 import pytest
 
-from assets.ingestion.generator import GeneratorConfig, generate_dataset
-from assets.ingestion.generator.defects import DEFECT_KINDS
+from assets.generator import GeneratorConfig, generate_dataset
+from assets.generator.defects import DEFECT_KINDS
 from assets.validation.history import history_rows
 from pipeline_defs import build_definitions
 

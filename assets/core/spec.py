@@ -1,6 +1,6 @@
 """Entity contracts as data: the pydantic model of a dataset spec and the catalog loader.
 
-The five built-in entities are declared in YAML under ``assets/ingestion/catalog/`` with the same
+The five built-in entities are declared in YAML under ``assets/core/catalog/`` with the same
 model that user datasets use (``datasets/`` or ``$PIPELINE_DATASETS_DIR``).
 """
 

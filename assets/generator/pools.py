@@ -14,7 +14,7 @@ from pathlib import Path
 import polars as pl
 from faker import Faker
 
-REFERENCE_DIR = Path(__file__).resolve().parent.parent / "reference"
+REFERENCE_DIR = Path(__file__).resolve().parent.parent / "core" / "reference"
 
 
 def countries() -> pl.DataFrame:

@@ -20,9 +20,9 @@ from typing import Any, NamedTuple
 import numpy as np
 import polars as pl
 
-from assets.ingestion.generator import defects as defects_mod
-from assets.ingestion.generator.pools import cities, countries, country_pool, occupations
-from assets.ingestion.generator.writers import FORMATS, ParquetAppender, write_frame
+from assets.core.writers import FORMATS, ParquetAppender, write_frame
+from assets.generator import defects as defects_mod
+from assets.generator.pools import cities, countries, country_pool, occupations
 
 # The defect labels beside ``manifest.json`` (one row per planted defect).
 DEFECTS_FILE = "defects.parquet"

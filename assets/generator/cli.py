@@ -8,9 +8,9 @@ import time
 from datetime import date
 from pathlib import Path
 
-from assets.ingestion.generator.core import GeneratorConfig, generate_dataset
-from assets.ingestion.generator.defects import DEFECT_KINDS
-from assets.ingestion.generator.writers import FORMATS
+from assets.core.writers import FORMATS
+from assets.generator.core import GeneratorConfig, generate_dataset
+from assets.generator.defects import DEFECT_KINDS
 
 
 def _parser() -> argparse.ArgumentParser:
