@@ -8,17 +8,17 @@ from typing import Any
 
 import dagster as dg
 
-from assets.analytics.assets import ANALYTICS_ASSETS
+from assets.analytics.defs import ANALYTICS_ASSETS
 from assets.core.spec import DatasetSpec, SpecError, load_catalog
-from assets.enrichment.assets import ENRICHMENT_ASSETS
-from assets.features.assets import FEATURE_ASSETS, build_blueprint_feed_assets
-from assets.ingestion.assets import GROUP as INGESTION
-from assets.ingestion.assets import build_ingestion_assets, daily_partitions
-from assets.pipelines.assets import build_pipeline_assets
+from assets.enrichment.defs import ENRICHMENT_ASSETS
+from assets.features.defs import FEATURE_ASSETS, build_blueprint_feed_assets
+from assets.ingestion.defs import GROUP as INGESTION
+from assets.ingestion.defs import build_ingestion_assets, daily_partitions
+from assets.pipelines.defs import build_pipeline_assets
 from assets.pipelines.transform import load_pipelines
-from assets.reports.assets import REPORT_ASSETS, build_pipeline_report, postgres_exports
-from assets.validation.assets import GROUP as VALIDATION
-from assets.validation.assets import build_validation_assets
+from assets.reports.defs import REPORT_ASSETS, build_pipeline_report, postgres_exports
+from assets.validation.defs import GROUP as VALIDATION
+from assets.validation.defs import build_validation_assets
 from pipeline_defs.launch_config import launch_checks
 from pipeline_defs.settings import Settings
 from resources import LakeResource, LandingZoneResource, ReportsResource, WarehouseResource

@@ -24,7 +24,7 @@ import dagster as dg
 
 from assets.core.s3 import is_s3_uri, split_s3_uri
 from assets.core.spec import DatasetSpec
-from assets.ingestion.assets import window_of
+from assets.ingestion.defs import window_of
 from assets.ingestion.landing import list_landing_files, sha256_file
 from assets.ingestion.partitions import Window, file_event_span, range_tags
 from assets.ingestion.sources import s3_candidates

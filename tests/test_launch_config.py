@@ -5,9 +5,9 @@ from __future__ import annotations
 import dagster as dg
 import pytest
 
-from assets.features.assets import ChurnFeatureConfig, PreprocessingConfig
-from assets.ingestion.assets import IngestConfig, SampleDataConfig
-from assets.validation.assets import ValidationConfig
+from assets.features.defs import ChurnFeatureConfig, PreprocessingConfig
+from assets.ingestion.defs import IngestConfig, SampleDataConfig
+from assets.validation.defs import ValidationConfig
 from pipeline_defs import build_definitions
 from pipeline_defs.launch_config import config_classes
 from pipeline_defs.settings import Settings

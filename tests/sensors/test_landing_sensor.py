@@ -129,7 +129,7 @@ def test_a_user_dataset_from_a_spec_is_covered_like_the_builtins(tmp_path: Path)
 
 
 def test_a_partitioned_dataset_gets_one_ranged_run_over_its_files_days(tmp_path: Path) -> None:
-    from assets.ingestion.assets import daily_partitions
+    from assets.ingestion.defs import daily_partitions
     from assets.ingestion.partitions import RANGE_END_TAG, RANGE_START_TAG
 
     daily_sensor = build_landing_zone_sensor(

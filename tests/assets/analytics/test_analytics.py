@@ -23,8 +23,8 @@ from assets.enrichment.logic import (
     enriched_orders,
     product_daily_sales,
 )
-from assets.features.assets import CATEGORICAL_FEATURES, NUMERIC_FEATURES
 from assets.features.blueprints import churn_features, price_features
+from assets.features.defs import CATEGORICAL_FEATURES, NUMERIC_FEATURES
 from assets.features.preprocessing import PreprocessingOptions, build_preprocessor
 from assets.generator import GeneratorConfig, generate_dataset
 

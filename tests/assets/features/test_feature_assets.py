@@ -6,7 +6,7 @@ import polars as pl
 
 from assets.analytics import assets as analytics_assets
 from assets.core.frames import fit_sample
-from assets.features.assets import (
+from assets.features.defs import (
     CATEGORICAL_FEATURES,
     NUMERIC_FEATURES,
     load_preprocessor,

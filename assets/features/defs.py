@@ -16,7 +16,7 @@ from assets.common.metadata import markdown_preview
 from assets.common.publish import publish_table, row_count
 from assets.core.frames import aggregate_in_key_ranges, combine_in_key_ranges, fit_sample
 from assets.core.spec import BlueprintFeed, DatasetSpec, SpecError
-from assets.enrichment.assets import latest_activity_date
+from assets.enrichment.defs import latest_activity_date
 from assets.features.blueprints import (
     BLUEPRINTS,
     CHURN,
@@ -383,7 +383,7 @@ PREPROCESSOR_FIT_ROWS = 500_000
 def churn_preprocessor_asset(
     context: dg.AssetExecutionContext, config: PreprocessingConfig, lake: LakeResource
 ) -> dg.MaterializeResult:
-    # scikit-learn is imported in the step, not at load (see assets/analytics/assets.py).
+    # scikit-learn is imported in the step, not at load (see assets/analytics/defs.py).
     from assets.features.preprocessing import (
         PreprocessingOptions,
         build_preprocessor,

@@ -15,7 +15,7 @@ from assets.common.artifacts import load_artifact, save_artifact
 from assets.common.metadata import markdown_preview
 from assets.common.publish import publish_table
 from assets.core.frames import fit_sample
-from assets.features.assets import CATEGORICAL_FEATURES, NUMERIC_FEATURES, load_preprocessor
+from assets.features.defs import CATEGORICAL_FEATURES, NUMERIC_FEATURES, load_preprocessor
 from resources import LakeResource, WarehouseResource
 
 # scikit-learn (with SciPy and pandas) is imported inside the steps that fit or score models:

@@ -1,0 +1,1 @@
+"""Features: churn, revenue and price blueprints, and scikit-learn preprocessing."""

@@ -1,0 +1,1 @@
+"""Ingestion: landing-zone files, S3, PostgreSQL and REST API sources into the raw lake tables."""

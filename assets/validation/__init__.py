@@ -1,0 +1,1 @@
+"""Validation: spec rules, pandera, blocking gates, row-level quarantine and quality history."""
