@@ -7,15 +7,11 @@ from urllib.parse import urlsplit, urlunsplit
 import dagster as dg
 import pytest
 
-from benchmarks.run import (
-    CONTENDERS,
-    INSTANCE_ENV,
-    bench_instance,
-    main,
-    source_rows,
-    stage_throughput,
-    summarise,
-)
+from benchmarks.contenders import CONTENDERS
+from benchmarks.instance import INSTANCE_ENV, bench_instance
+from benchmarks.landing import source_rows
+from benchmarks.run import main
+from benchmarks.summary import stage_throughput, summarise
 
 
 def test_source_rows_counts_data_rows_of_every_entity(tmp_path):
