@@ -25,7 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.run import _run_for_result, run_contender
+from benchmarks.contenders import run_contender
+from benchmarks.processes import run_for_result
 
 ROWS_PER_GB = 13_000_000  # ~77 bytes an order as CSV
 
@@ -81,7 +82,7 @@ def main(argv: list[str] | None = None) -> None:
         data_dir.mkdir()
         (data_dir / "landing").symlink_to(landing, target_is_directory=True)
         env = {**os.environ, "DAGSTER_HOME": str(workdir / "dagster_home")}
-        stage = _run_for_result(["--stage", "ingestion", str(data_dir)], "ingestion", env=env)
+        stage = run_for_result(["--stage", "ingestion", str(data_dir)], "ingestion", env=env)
         results["pipeline"] = {"seconds": stage["wall_s"], "peak_rss_mb": stage["peak_rss_mb"]}
         for name in ("duckdb_floor", "polars_floor"):
             floor = run_contender(name, landing, workdir)

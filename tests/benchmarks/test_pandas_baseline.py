@@ -13,7 +13,7 @@ import pytest
 from assets.analytics.anomalies import product_anomalies
 from assets.analytics.elasticity import elasticities
 from assets.analytics.forecast import backtest_mape, fit_seasonal, forecast, residual_anomalies
-from benchmarks import pandas_baseline as baseline
+from benchmarks.pandas_baseline import analytics as baseline
 
 
 @pytest.fixture(scope="module")

@@ -7,15 +7,11 @@ from urllib.parse import urlsplit, urlunsplit
 import dagster as dg
 import pytest
 
-from benchmarks.run import (
-    CONTENDERS,
-    INSTANCE_ENV,
-    bench_instance,
-    main,
-    source_rows,
-    stage_throughput,
-    summarise,
-)
+from benchmarks.contenders import CONTENDERS
+from benchmarks.instance import INSTANCE_ENV, bench_instance
+from benchmarks.landing import source_rows
+from benchmarks.run import main, result_path
+from benchmarks.summary import stage_throughput, summarise
 
 
 def test_source_rows_counts_data_rows_of_every_entity(tmp_path):
@@ -26,6 +22,16 @@ def test_source_rows_counts_data_rows_of_every_entity(tmp_path):
     (tmp_path / "customers" / "c.csv").write_text('id,note\n1,"two\nlines"\n')
     (tmp_path / "manifest.json").write_text("{}")
     assert source_rows(tmp_path) == 4
+
+
+def test_results_are_named_by_scale_and_date_and_a_non_default_instance(tmp_path):
+    assert (
+        result_path(tmp_path, "large", "sqlite", "2026-12-02") == tmp_path / "large-2026-12-02.json"
+    )
+    assert (
+        result_path(tmp_path, "medium", "postgres", "2026-12-02")
+        == tmp_path / "medium-2026-12-02-postgres.json"
+    )
 
 
 def test_stage_throughput_is_source_rows_and_csv_mb_per_stage_second():
