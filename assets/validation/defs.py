@@ -25,7 +25,9 @@ from assets.core.storage import (
 )
 from assets.ingestion.partitions import day_parts, partition_keys_between, write_days
 from assets.validation.contract_schema import contract_failures
+from assets.validation.flagging import flag_rows
 from assets.validation.history import history_rows, metric_anomalies, schema_drift
+from assets.validation.outliers import flag_outliers, outlier_fences
 from assets.validation.quality import (
     Gate,
     QualityReport,
@@ -35,14 +37,7 @@ from assets.validation.quality import (
     outcome_tables,
     ruled_rows,
 )
-from assets.validation.rules import (
-    OUTLIERS,
-    data_columns,
-    flag_outliers,
-    flag_rows,
-    outlier_fences,
-    trusted_reference,
-)
+from assets.validation.rules import OUTLIERS, data_columns, trusted_reference
 from resources import LakeResource, WarehouseResource
 
 GROUP = "validation"

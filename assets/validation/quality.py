@@ -19,6 +19,9 @@ from typing import Any
 import polars as pl
 
 from assets.core.spec import DatasetSpec
+from assets.validation.flagging import FlaggedParts
+from assets.validation.outliers import outliers_quarantined
+from assets.validation.repeats import ROW_ID
 from assets.validation.rules import (
     COLUMN_KINDS,
     CROSS_KINDS,
@@ -26,10 +29,7 @@ from assets.validation.rules import (
     FIXES,
     OUTLIERS,
     REASONS,
-    ROW_ID,
     RULES,
-    FlaggedParts,
-    outliers_quarantined,
 )
 
 WEIGHTS = {"validity": 30.0, "completeness": 25.0, "uniqueness": 20.0, "consistency": 25.0}
