@@ -1,6 +1,7 @@
 """Gates: the rows each one counts as failing, and a sample of their keys."""
 
-from assets.validation.quality import gate_failures, gates, measure
+from assets.validation.gates import gate_failures, gates
+from assets.validation.quality import measure
 from tests.assets.validation.rows import SPEC, flag, frame
 
 

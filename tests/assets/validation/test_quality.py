@@ -7,14 +7,9 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from assets.validation.flagging import flag_rows
+from assets.validation.gates import gates
 from assets.validation.outliers import flag_outliers, outlier_fences
-from assets.validation.quality import (
-    gates,
-    measure,
-    outcome_tables,
-    quarantined_rows,
-    valid_rows,
-)
+from assets.validation.quality import measure, outcome_tables, quarantined_rows, valid_rows
 from assets.validation.rules import EXACT_DUP, OUTLIERS, RULES
 from tests.assets.validation.rows import SPEC, TODAY, flag, frame
 
