@@ -19,15 +19,9 @@ from assets.core.spec import DatasetSpec, LookupCompareRule, load_catalog
 from assets.generator import GeneratorConfig, generate_dataset
 from assets.generator.defects import DEFECT_KINDS, KEYS
 from assets.ingestion.landing import ingest_landing_folder, scan_table
-from assets.validation.rules import (
-    EXACT_DUP,
-    OUTLIERS,
-    RULES,
-    flag_outliers,
-    flag_rows,
-    outlier_fences,
-    trusted_reference,
-)
+from assets.validation.flagging import flag_rows
+from assets.validation.outliers import flag_outliers, outlier_fences
+from assets.validation.rules import EXACT_DUP, OUTLIERS, RULES, trusted_reference
 
 RULE_TO_KIND = {
     "type": "wrong_type",

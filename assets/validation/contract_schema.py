@@ -19,13 +19,8 @@ import polars as pl
 from pandera.config import ValidationDepth, config_context
 
 from assets.core.spec import DatasetSpec
-from assets.validation.rules import (
-    HASH_BUCKET_ROWS,
-    HASH_COLUMN,
-    ROW_ID,
-    bound,
-    repeated_hash_rows,
-)
+from assets.validation.repeats import HASH_BUCKET_ROWS, HASH_COLUMN, ROW_ID, repeated_hash_rows
+from assets.validation.rules import bound
 
 # Pandera's checks cost ~35 ms a batch whatever its size (about fifty small queries): 10M
 # orders took 2.36 s in 500k-row batches, 2.08 s in 1M-row ones, for ~10 MB more memory.
@@ -81,7 +76,8 @@ def contract_failures(
     """Pandera's failure cases for ``frame``, data included (empty when it conforms).
 
     ``index`` is the failing row's position in the whole frame. With ``scratch_dir``, the
-    search for repeated values holds one bucket of hashes at a time (``rules.repeated_hash_rows``).
+    search for repeated values holds one bucket of hashes at a time
+    (``repeats.repeated_hash_rows``).
     """
     found: list[pl.DataFrame] = []
     # Only the contract's columns are read (lineage, fixes and outlier marks are not checked);

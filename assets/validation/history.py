@@ -1,11 +1,19 @@
-"""Quality history: robust anomaly detection on each metric against its own past, and drift."""
+"""Quality history: robust anomaly detection on each metric against its own past, and drift.
+
+The history is the lake table ``quality_history``: one part per dataset and run, each written by
+that dataset's validation.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 
 import polars as pl
 
+from assets.core.storage import LakePath, read_parquet, sink_parquet_atomic
+
+HISTORY_TABLE = "quality_history"
 MAD_TO_SIGMA = 1.4826
 HISTORY_SCHEMA = {
     "run_id": pl.String,
@@ -29,6 +37,26 @@ def history_rows(
         },
         schema=HISTORY_SCHEMA,
     )
+
+
+def load_history(directory: LakePath, dataset: str) -> pl.DataFrame:
+    """Every recorded metric of ``dataset``, from the history table at ``directory``."""
+    parts = sorted(directory.glob(f"part-{dataset}-*.parquet"))
+    if not parts:
+        return pl.DataFrame(schema={"metric": pl.String, "value": pl.Float64})
+    return pl.concat([read_parquet(p) for p in parts], how="diagonal_relaxed")
+
+
+def append_history(
+    directory: LakePath,
+    dataset: str,
+    run_id: str,
+    metrics: Mapping[str, float],
+    recorded_at: datetime,
+) -> None:
+    """Record one run's metrics as its own part of the history table at ``directory``."""
+    rows = history_rows(run_id, dataset, metrics, recorded_at)
+    sink_parquet_atomic(rows, directory / f"part-{dataset}-{run_id}.parquet")
 
 
 def metric_anomalies(

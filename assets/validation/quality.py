@@ -1,4 +1,4 @@
-"""Quality metrics from flagged rows, the gates they feed, and the split into valid/quarantined.
+"""Quality metrics from flagged rows, and the split into validated and quarantined rows.
 
 Metrics (all shares of the rows left after exact duplicates are removed):
 - completeness per column: non-null values (values that failed to cast count as missing);
@@ -19,6 +19,9 @@ from typing import Any
 import polars as pl
 
 from assets.core.spec import DatasetSpec
+from assets.validation.flagging import FlaggedParts
+from assets.validation.outliers import outliers_quarantined
+from assets.validation.repeats import ROW_ID
 from assets.validation.rules import (
     COLUMN_KINDS,
     CROSS_KINDS,
@@ -26,10 +29,7 @@ from assets.validation.rules import (
     FIXES,
     OUTLIERS,
     REASONS,
-    ROW_ID,
     RULES,
-    FlaggedParts,
-    outliers_quarantined,
 )
 
 WEIGHTS = {"validity": 30.0, "completeness": 25.0, "uniqueness": 20.0, "consistency": 25.0}
@@ -189,75 +189,6 @@ def measure(flagged: pl.LazyFrame, spec: DatasetSpec) -> QualityReport:
     )
 
 
-@dataclass(frozen=True)
-class Gate:
-    name: str
-    passed: bool
-    value: float
-    threshold: float
-    description: str
-    failing_rule_prefixes: tuple[str, ...]
-
-
-def gates(report: QualityReport, spec: DatasetSpec) -> list[Gate]:
-    """The blocking quality gates of one dataset, evaluated against its thresholds."""
-    t = spec.thresholds
-    name = spec.name
-    col, comp = report.required_completeness
-    out = [
-        Gate(
-            f"{name}_required_fields_complete",
-            comp >= t.completeness,
-            comp,
-            t.completeness,
-            f"Every required field is at least {t.completeness:.0%} complete "
-            f"(least complete: {col or 'none'}).",
-            ("required:", "type:"),
-        ),
-        Gate(
-            f"{name}_keys_unique",
-            min(report.uniqueness.values(), default=1.0) >= t.uniqueness,
-            min(report.uniqueness.values(), default=1.0),
-            t.uniqueness,
-            f"Keys are unique in at least {t.uniqueness:.0%} of rows (exact duplicates are "
-            "removed first and do not count).",
-            ("unique:",),
-        ),
-        Gate(
-            f"{name}_validity_at_least_threshold",
-            report.validity >= t.validity,
-            report.validity,
-            t.validity,
-            f"At least {t.validity:.0%} of rows pass every column rule (type, required, range, "
-            "allowed values, pattern, partition day).",
-            tuple(f"{kind}:" for kind in COLUMN_KINDS),
-        ),
-        Gate(
-            f"{name}_quality_score_at_least_threshold",
-            report.overall_score >= t.overall_score,
-            report.overall_score,
-            t.overall_score,
-            f"The overall quality score (0-100) is at least {t.overall_score:g}.",
-            ("",),
-        ),
-    ]
-    for fk in spec.foreign_keys:
-        label = f"{', '.join(fk.columns)}->{fk.references}"
-        share = report.referential[label]
-        out.append(
-            Gate(
-                f"{name}_reference_{fk.references}",
-                share >= t.referential_integrity,
-                share,
-                t.referential_integrity,
-                f"At least {t.referential_integrity:.0%} of {', '.join(fk.columns)} values match "
-                f"a row in {fk.references}.",
-                (f"fk:{label}",),
-            )
-        )
-    return out
-
-
 def valid_rows(flagged: pl.LazyFrame) -> pl.LazyFrame:
     return flagged.filter(~pl.col(EXACT_DUP) & (pl.col(RULES).list.len() == 0)).drop(
         RULES, REASONS, EXACT_DUP, ROW_ID
@@ -292,37 +223,3 @@ def quarantined_rows(flagged: pl.LazyFrame) -> pl.LazyFrame:
         )
         .drop(REASONS, EXACT_DUP, ROW_ID)
     )
-
-
-def gate_failures(
-    flagged: pl.LazyFrame, spec: DatasetSpec, gate_list: list[Gate], n: int = 10
-) -> dict[str, tuple[int, list[str]]]:
-    """For each gate: how many rows broke a rule it counts (a row once, however many it broke;
-    exact duplicates are removed, so not counted), and the keys of the first ``n`` of them.
-
-    One pass over the rows that broke a rule: pass it ``ruled_rows``, not every row.
-    """
-    key = spec.key or [c.name for c in spec.columns[:1]]
-    shown = pl.concat_str([pl.col(c).cast(pl.String).fill_null("null") for c in key], separator="|")
-    exprs = []
-    for i, gate in enumerate(gate_list):
-        hit = (
-            pl.col(RULES)
-            .list.eval(
-                pl.any_horizontal(
-                    [pl.element().str.starts_with(p) for p in gate.failing_rule_prefixes]
-                )
-            )
-            .list.any()
-        )
-        exprs += [
-            hit.sum().alias(f"rows{i}"),
-            shown.filter(hit).head(n).implode().alias(f"keys{i}"),
-        ]
-    if not exprs:
-        return {}
-    broke = flagged.filter(~pl.col(EXACT_DUP) & (pl.col(RULES).list.len() > 0))
-    row = broke.select(exprs).collect().row(0, named=True)
-    return {
-        gate.name: (int(row[f"rows{i}"]), list(row[f"keys{i}"])) for i, gate in enumerate(gate_list)
-    }

@@ -1,0 +1,30 @@
+"""Gates: the rows each one counts as failing, and a sample of their keys."""
+
+from assets.validation.gates import gate_failures, gates
+from assets.validation.quality import measure
+from tests.assets.validation.rows import SPEC, flag, frame
+
+
+def test_gate_failures_count_each_row_once_and_sample_its_key():
+    flagged = flag(
+        frame(
+            {},
+            {"qty": None},
+            {"qty": None, "kind": "z"},  # two column rules, one row
+            {"parent_id": "P9"},
+            {"parent_id": "P9", "id": "r3"},  # an exact duplicate of r3: removed, not counted
+            {},
+        )
+    )
+    report = measure(flagged.lazy(), SPEC)
+    found = gate_failures(flagged.lazy(), SPEC, gates(report, SPEC))
+    assert found == {
+        "items_required_fields_complete": (2, ["r1", "r2"]),
+        "items_keys_unique": (0, []),
+        "items_validity_at_least_threshold": (2, ["r1", "r2"]),
+        "items_quality_score_at_least_threshold": (3, ["r1", "r2", "r3"]),
+        "items_reference_parents": (1, ["r3"]),
+    }
+    # The sample is capped; the count is not.
+    capped = gate_failures(flagged.lazy(), SPEC, gates(report, SPEC), n=1)
+    assert capped["items_quality_score_at_least_threshold"] == (3, ["r1"])
