@@ -69,6 +69,7 @@ def write_report(reports: ReportsResource, stem: str, report: Report) -> dict[st
 
 
 def build_insights_asset(datasets: Sequence[str]) -> dg.AssetsDefinition:
+    """The insights and recommendations, reading the quarantine of each of ``datasets``."""
     reads = (
         Reads(
             Table("features", "churn_features"),
@@ -140,6 +141,7 @@ def build_insights_asset(datasets: Sequence[str]) -> dg.AssetsDefinition:
 
 
 def build_quality_report(datasets: Sequence[str]) -> dg.AssetsDefinition:
+    """The quality report over the history and quarantine of each of ``datasets``."""
     reads = validation_reads(datasets)
 
     @dg.asset(
@@ -155,7 +157,6 @@ def build_quality_report(datasets: Sequence[str]) -> dg.AssetsDefinition:
     ) -> dg.MaterializeResult:
         """Self-contained HTML page (and JSON twin) on data quality: rows in, valid and
         quarantined per dataset, rule failures with examples, score trends, drift, bad files."""
-
         scan = partial(reads.scan, lake)
         report = quality_report_content(
             scan("quality_history").collect(),
