@@ -16,7 +16,7 @@ from assets.ingestion.defs import GROUP as INGESTION
 from assets.ingestion.defs import build_ingestion_assets, daily_partitions
 from assets.pipelines.defs import build_pipeline_assets
 from assets.pipelines.transform import load_pipelines
-from assets.reports.defs import REPORT_ASSETS, build_pipeline_report, postgres_exports
+from assets.reports.defs import build_pipeline_report, build_report_assets, postgres_exports
 from assets.validation.defs import GROUP as VALIDATION
 from assets.validation.defs import build_validation_assets
 from pipeline_defs.launch_config import launch_checks
@@ -167,7 +167,7 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
         *FEATURE_ASSETS,
         *build_blueprint_feed_assets(catalog),
         *ANALYTICS_ASSETS,
-        *REPORT_ASSETS,
+        *build_report_assets(sorted(catalog)),
     ]
     taken = {key.to_user_string() for a in assets for key in a.keys}
     for p in pipelines:

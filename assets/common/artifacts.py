@@ -34,7 +34,13 @@ def save_artifact(
     return version, artifact
 
 
+def artifact_record(directory: LakePath) -> dict[str, Any]:
+    """The record ``latest.json`` holds (version, artifact name, metrics...), without loading the
+    artifact: readers of the figures need not unpickle the model."""
+    return json.loads((directory / "latest.json").read_text())
+
+
 def load_artifact(directory: LakePath) -> tuple[Any, dict[str, Any]]:
     """The artifact ``latest.json`` points at, and the pointer's record."""
-    pointer = json.loads((directory / "latest.json").read_text())
+    pointer = artifact_record(directory)
     return joblib.load(io.BytesIO((directory / pointer["artifact"]).read_bytes())), pointer

@@ -3,21 +3,14 @@
 Every insight carries its evidence (the figures, the asset they come from and how they were
 computed), a confidence level and, where it makes sense, an impact estimate in EUR. The statement
 is formatted from those same figures, so the text cannot drift from the numbers.
-
-Recommendation priority = impact score x confidence weight, where the impact score is the
-insight's EUR impact relative to the largest one (data-quality items score by their share of
-quarantined rows) and the weights are high 1.0, medium 0.6, low 0.3.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
-
-CONFIDENCE_WEIGHT = {"high": 1.0, "medium": 0.6, "low": 0.3}
 
 
 @dataclass
@@ -166,7 +159,18 @@ def churn_insights(
     return out
 
 
-def revenue_insights(daily: pl.DataFrame, forecast: pl.DataFrame, mape: float) -> list[Insight]:
+def _mape_confidence(mape: float | None) -> str:
+    if mape is None:
+        return "low"
+    return "high" if mape < 0.15 else "medium" if mape < 0.3 else "low"
+
+
+def revenue_insights(
+    daily: pl.DataFrame, forecast: pl.DataFrame, mape: float | None
+) -> list[Insight]:
+    """The next 30 days' forecast against the last 30 days' revenue. ``mape`` is the backtest
+    revenue_forecast recorded (None where none was recorded: the confidence is then low)."""
+    backtest = f"Backtest MAPE {mape:.1%}." if mape is not None else "No backtest recorded."
     last30 = float(daily.sort("date").tail(30)["revenue"].sum())
     next30 = forecast.head(30)
     total = float(next30["forecast"].sum())
@@ -179,20 +183,20 @@ def revenue_insights(daily: pl.DataFrame, forecast: pl.DataFrame, mape: float) -
             f"Revenue over the next 30 days is forecast at EUR {total:,.0f} ({change:+.1%} on the "
             f"last 30 "
             f"days' EUR {last30:,.0f}); the daily 80% intervals sum to EUR {lo:,.0f}-{hi:,.0f}. "
-            f"Backtest MAPE {mape:.1%}.",
+            + backtest,
             {
                 "next_30_days": round(total, 2),
                 "last_30_days": round(last30, 2),
                 "change": round(change, 4),
                 "interval_80": [round(lo, 2), round(hi, 2)],
-                "backtest_mape": round(mape, 4),
+                "backtest_mape": round(mape, 4) if mape is not None else None,
                 "query": (
                     "sum(forecast) over the first 30 rows of revenue_forecast; sum(revenue) of "
                     "the last 30 days"
                 ),
             },
             "analytics.revenue_forecast",
-            "high" if mape < 0.15 else "medium" if mape < 0.3 else "low",
+            _mape_confidence(mape),
             impact_eur=abs(total - last30),
             recommendation={
                 "action": "Plan stock and staffing for the forecast range",
@@ -342,64 +346,3 @@ def quality_insights(quality: pl.DataFrame) -> list[Insight]:
             )
         )
     return out
-
-
-def insights_frame(insights: list[Insight]) -> pl.DataFrame:
-    return pl.DataFrame(
-        [
-            {
-                **{k: v for k, v in asdict(i).items() if k not in ("evidence", "recommendation")},
-                "evidence": json.dumps(i.evidence, default=str),
-            }
-            for i in insights
-        ],
-        schema={
-            "insight_id": pl.String,
-            "category": pl.String,
-            "statement": pl.String,
-            "source": pl.String,
-            "confidence": pl.String,
-            "impact_eur": pl.Float64,
-            "evidence": pl.String,
-        },
-    )
-
-
-def recommendations(insights: list[Insight]) -> pl.DataFrame:
-    """Ranked action items from the insights that call for one."""
-    actionable = [i for i in insights if i.recommendation]
-    top_impact = max((i.impact_eur or 0.0 for i in actionable), default=0.0) or 1.0
-    rows = []
-    for i in actionable:
-        if i.category == "data quality":
-            impact_score = float(i.recommendation.get("share_of_quarantine", 0.0))
-        else:
-            impact_score = (i.impact_eur or 0.0) / top_impact
-        rows.append(
-            {
-                "priority": round(impact_score * CONFIDENCE_WEIGHT[i.confidence], 4),
-                "action": i.recommendation["action"],
-                "target": i.recommendation["target"],
-                "expected_effect": i.recommendation["expected_effect"],
-                "owner": i.recommendation["owner"],
-                "insight_id": i.insight_id,
-                "category": i.category,
-                "confidence": i.confidence,
-                "impact_eur": i.impact_eur,
-            }
-        )
-    frame = pl.DataFrame(
-        rows,
-        schema={
-            "priority": pl.Float64,
-            "action": pl.String,
-            "target": pl.String,
-            "expected_effect": pl.String,
-            "owner": pl.String,
-            "insight_id": pl.String,
-            "category": pl.String,
-            "confidence": pl.String,
-            "impact_eur": pl.Float64,
-        },
-    )
-    return frame.sort("priority", descending=True).with_row_index("rank", offset=1)

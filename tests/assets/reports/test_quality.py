@@ -1,0 +1,108 @@
+"""The quality summary and the quality report's tables, on hand-built validation records."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+
+import polars as pl
+
+from assets.core.storage import LakeAt
+from assets.reports.quality import (
+    quality_report,
+    quality_summary,
+    rule_failures,
+    score_series,
+    score_trend,
+)
+
+
+def _history() -> pl.DataFrame:
+    rows = []
+    # orders ran twice (the latest run counts), customers once.
+    for dataset, run, at, score, quarantined in (
+        ("orders", "r1", datetime(2024, 1, 1), 90.0, 10),
+        ("orders", "r2", datetime(2024, 1, 2), 80.0, 20),
+        ("customers", "r2", datetime(2024, 1, 2), 99.0, 0),
+    ):
+        for metric, value in (
+            ("overall_score", score),
+            ("rows_in", 100.0),
+            ("valid_rows", 100.0 - quarantined),
+            ("quarantined_rows", float(quarantined)),
+            ("exact_duplicates", 1.0),
+            ("null_rate", 0.5),
+        ):
+            rows.append(
+                {"dataset": dataset, "run_id": run, "recorded_at": at, "metric": metric}
+                | {"value": value}
+            )
+    return pl.DataFrame(rows)
+
+
+QUARANTINE = {
+    "quarantined_orders": pl.DataFrame(
+        {
+            "_rules": [
+                "not_null(amount)",
+                "not_null(amount), positive(qty)",
+                "positive(qty)",
+                "positive(qty)",
+            ],
+            "_reason": ["a", "b", "c", "d"],
+        }
+    ),
+    "quarantined_customers": pl.DataFrame(
+        {"_rules": [], "_reason": []}, schema={"_rules": pl.String, "_reason": pl.String}
+    ),
+}
+
+
+def _scan(name: str) -> pl.LazyFrame:
+    return QUARANTINE[name].lazy()
+
+
+def test_summary_takes_each_datasets_latest_run_and_its_most_frequent_rule():
+    summary = quality_summary(_history(), _scan)
+    assert summary["dataset"].to_list() == ["customers", "orders"]
+    orders = summary.row(1, named=True)
+    assert orders["quality_score"] == 80.0 and orders["quarantined_rows"] == 20
+    # positive(qty) fails on three rows (one of them alongside not_null), not_null on two.
+    assert orders["worst_rule"] == "positive(qty)"
+    assert summary.row(0, named=True)["worst_rule"] == "none"
+    assert summary.schema["rows_in"] == pl.Int64
+
+
+def test_score_series_aligns_every_dataset_on_its_latest_run():
+    trend = score_trend(_history())
+    runs, series = score_series(trend, ["customers", "orders"])
+    assert runs == [1, 2]
+    assert series == {"customers": [None, 99.0], "orders": [90.0, 80.0]}
+
+
+def test_rule_failures_count_rows_per_rule_combination_with_examples():
+    table = rule_failures({"orders": _scan("quarantined_orders")})
+    top = table.row(0, named=True)
+    assert (top["dataset"], top["_rules"], top["rows"]) == ("orders", "positive(qty)", 2)
+    assert top["examples"] == "c | d"
+    assert rule_failures({}).is_empty()
+
+
+def test_quality_report_figures_and_drift_come_from_the_records(tmp_path):
+    lake = LakeAt(root=str(tmp_path))
+    drift = tmp_path / "_state" / "validation" / "orders_drift.json"
+    drift.parent.mkdir(parents=True)
+    drift.write_text(json.dumps({"added": ["coupon"], "removed": [], "retyped": []}))
+    files = pl.DataFrame({"entity": ["orders"], "file": ["x.csv"], "reason": ["bad header"]})
+    report = quality_report(_history(), _scan, lake, files, date(2024, 1, 3))
+    assert report.figures == {
+        "rows_quarantined": 20,
+        "lowest_quality_score": 80.0,
+        "quarantined_files": 1,
+    }
+    assert report.payload["drift"] == {
+        "customers": {},
+        "orders": {"added": ["coupon"], "removed": [], "retyped": []},
+    }
+    assert "20 rows quarantined across 2 datasets; lowest score 80.0 (orders)" in report.page
+    assert 'data-chart="quality-trend"' in report.page
