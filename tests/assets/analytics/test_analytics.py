@@ -24,7 +24,7 @@ from assets.enrichment.logic import (
     product_daily_sales,
 )
 from assets.features.blueprints import churn_features, price_features
-from assets.features.defs import CATEGORICAL_FEATURES, NUMERIC_FEATURES
+from assets.features.churn import CATEGORICAL_FEATURES, NUMERIC_FEATURES
 from assets.features.preprocessing import PreprocessingOptions, build_preprocessor
 from assets.generator import GeneratorConfig, generate_dataset
 
