@@ -8,8 +8,7 @@ from typing import cast
 import dagster as dg
 import polars as pl
 
-from assets.analytics.elasticity import COLUMNS as ELASTICITY_COLUMNS
-from assets.analytics.elasticity import ELASTICITY_INPUTS, elasticities
+from assets.analytics.elasticity import ELASTICITY_INPUTS, elasticities, elasticity_table
 from assets.analytics.forecast import backtest_mape, fit_seasonal, forecast, residual_anomalies
 from assets.common.artifacts import load_artifact, save_artifact
 from assets.common.inputs import Reads, Table
@@ -261,22 +260,7 @@ def price_elasticity_asset(
     started = time.perf_counter()
     weekly = ELASTICITY_READS.scan(lake, "price_features").select(ELASTICITY_INPUTS)
     by_product, by_category = elasticities(weekly)
-    table = pl.concat(
-        [
-            by_category.select(
-                pl.lit("category").alias("level"),
-                pl.col("category").alias("key"),
-                "category",
-                *ELASTICITY_COLUMNS,
-            ),
-            by_product.select(
-                pl.lit("product").alias("level"),
-                pl.col("product_id").alias("key"),
-                "category",
-                *ELASTICITY_COLUMNS,
-            ),
-        ]
-    )
+    table = elasticity_table(by_product, by_category)
     meta = publish_table(
         lake,
         warehouse,
@@ -304,6 +288,7 @@ def anomalies_asset(lake: LakeResource, warehouse: WarehouseResource) -> dg.Mate
     from assets.analytics.anomalies import (
         CUSTOMER_FEATURES,
         PRODUCT_INPUTS,
+        anomaly_table,
         customer_anomalies,
         day_anomalies,
         product_anomalies,
@@ -320,9 +305,7 @@ def anomalies_asset(lake: LakeResource, warehouse: WarehouseResource) -> dg.Mate
             "customer_id", "as_of_date", *CUSTOMER_FEATURES
         )
     )
-    table = pl.concat([days, products, customers]).sort(
-        "entity_type", "score", descending=[False, True]
-    )
+    table = anomaly_table(days, products, customers)
     meta = publish_table(
         lake, warehouse, GROUP, "anomalies", table, rows_in=daily.height, started=started
     )
