@@ -224,3 +224,8 @@ def customer_anomalies(
         },
         schema=SCHEMA,
     )
+
+
+def anomaly_table(*tables: pl.DataFrame) -> pl.DataFrame:
+    """Anomalies of every kind in one table, by entity type and then the strongest first."""
+    return pl.concat(tables).sort("entity_type", "score", descending=[False, True])

@@ -8,14 +8,14 @@ from typing import cast
 import dagster as dg
 import polars as pl
 
-from assets.analytics.elasticity import COLUMNS as ELASTICITY_COLUMNS
-from assets.analytics.elasticity import ELASTICITY_INPUTS, elasticities
+from assets.analytics.elasticity import ELASTICITY_INPUTS, elasticities, elasticity_table
 from assets.analytics.forecast import backtest_mape, fit_seasonal, forecast, residual_anomalies
 from assets.common.artifacts import load_artifact, save_artifact
+from assets.common.inputs import Reads, Table
 from assets.common.metadata import markdown_preview
 from assets.common.publish import publish_table
 from assets.core.frames import fit_sample
-from assets.features.defs import CATEGORICAL_FEATURES, NUMERIC_FEATURES, load_preprocessor
+from assets.features.churn import FEATURE_COLUMNS, PREPROCESSOR, load_preprocessor
 from resources import LakeResource, WarehouseResource
 
 # scikit-learn (with SciPy and pandas) is imported inside the steps that fit or score models:
@@ -28,7 +28,7 @@ ENRICHMENT = "enrichment"
 KINDS = {"sklearn", "polars", "duckdb"}
 OWNER = ["team:data-science"]
 MODEL = "churn_model"
-COLUMNS = [*NUMERIC_FEATURES, *CATEGORICAL_FEATURES]
+COLUMNS = FEATURE_COLUMNS
 # The churn model is trained, and judged, on at most about this many customers of each snapshot
 # (a fixed sample by customer id beyond that, as the preprocessor's fit): as pandas inputs,
 # 2.3M customers a snapshot took the step to 2.0 GB at `xl`, against 0.8 GB at `large`, whose
@@ -45,10 +45,23 @@ def load_churn_model(lake: LakeResource):
     return load_artifact(lake.table_dir(GROUP, MODEL))
 
 
+CHURN_FEATURES = Table(FEATURES, "churn_features")
+DAILY_REVENUE = Table(ENRICHMENT, "daily_revenue")
+PRICE_FEATURES = Table(FEATURES, "price_features")
+CUSTOMER_PROFILES = Table(ENRICHMENT, "customer_profiles")
+# The fitted artifacts are read from their folders, declared like tables.
+MODEL_READS = Reads(CHURN_FEATURES, Table(FEATURES, PREPROCESSOR))
+SCORES_READS = Reads(Table(FEATURES, "churn_features_current"), Table(GROUP, MODEL))
+SEGMENTS_READS = Reads(CUSTOMER_PROFILES)
+FORECAST_READS = Reads(DAILY_REVENUE)
+ELASTICITY_READS = Reads(PRICE_FEATURES)
+ANOMALIES_READS = Reads(DAILY_REVENUE, PRICE_FEATURES, CUSTOMER_PROFILES)
+
+
 @dg.asset(
     name=MODEL,
     group_name=GROUP,
-    deps=["churn_features", "churn_preprocessor"],
+    deps=MODEL_READS.deps,
     kinds={"sklearn", "python"},
     owners=OWNER,
     description="Gradient-boosted churn classifier through the saved preprocessing, trained on the "
@@ -59,10 +72,11 @@ def load_churn_model(lake: LakeResource):
 def churn_model_asset(
     context: dg.AssetExecutionContext, lake: LakeResource
 ) -> dg.MaterializeResult:
+    """The churn classifier trained on the train snapshot, judged on the holdout, saved."""
     from assets.analytics.models import train_churn_model
 
     started = time.perf_counter()
-    scan = lake.scan(FEATURES, "churn_features").select(
+    scan = MODEL_READS.scan(lake, "churn_features").select(
         "customer_id", "snapshot", "churned", *COLUMNS
     )
     train, train_rows = fit_sample(scan.filter(pl.col("snapshot") == "train"), MODEL_ROWS)
@@ -111,17 +125,18 @@ def churn_model_asset(
 @dg.asset(
     name="churn_scores",
     group_name=GROUP,
-    deps=["churn_features_current", MODEL],
+    deps=SCORES_READS.deps,
     kinds=KINDS,
     owners=OWNER,
     description="Churn probability and risk band (high >= 0.6, medium >= 0.3, else low) for every "
     "current customer, from the latest churn model.",
 )
 def churn_scores_asset(lake: LakeResource, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """Churn probability and risk band for every current customer, from the latest model."""
     from assets.analytics.models import score_customers
 
     started = time.perf_counter()
-    current = lake.scan(FEATURES, "churn_features_current").select(
+    current = SCORES_READS.scan(lake, "churn_features_current").select(
         "customer_id", "cutoff_date", *COLUMNS
     )
     rows = int(current.select(pl.len()).collect().item())
@@ -146,7 +161,7 @@ def churn_scores_asset(lake: LakeResource, warehouse: WarehouseResource) -> dg.M
 @dg.asset(
     name="customer_segments",
     group_name=GROUP,
-    deps=["customer_profiles"],
+    deps=SEGMENTS_READS.deps,
     kinds=KINDS,
     owners=OWNER,
     description="KMeans segments on log-scaled recency, frequency, value and product usage, with k "
@@ -157,10 +172,11 @@ def churn_scores_asset(lake: LakeResource, warehouse: WarehouseResource) -> dg.M
 def customer_segments_asset(
     lake: LakeResource, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
+    """Customers in KMeans segments, k chosen by silhouette, each segment described."""
     from assets.analytics.models import SEGMENT_INPUTS, segment_customers
 
     started = time.perf_counter()
-    profiles = lake.scan(ENRICHMENT, "customer_profiles").select(*SEGMENT_INPUTS)
+    profiles = SEGMENTS_READS.scan(lake, "customer_profiles").select(*SEGMENT_INPUTS)
     segments, info = segment_customers(profiles, fit_rows=MODEL_ROWS, batch_rows=SCORE_BATCH_ROWS)
     meta = publish_table(
         lake,
@@ -191,7 +207,7 @@ def customer_segments_asset(
 @dg.asset(
     name="revenue_forecast",
     group_name=GROUP,
-    deps=["daily_revenue"],
+    deps=FORECAST_READS.deps,
     kinds=KINDS,
     owners=OWNER,
     description="Daily revenue for the next 90 days (30/60/90-day totals) with 80% and 95% "
@@ -200,8 +216,9 @@ def customer_segments_asset(
 def revenue_forecast_asset(
     context: dg.AssetExecutionContext, lake: LakeResource, warehouse: WarehouseResource
 ):
+    """Daily revenue forecast for 90 days with intervals, backtested on 60 days."""
     started = time.perf_counter()
-    daily = lake.scan(ENRICHMENT, "daily_revenue").collect().sort("date")
+    daily = FORECAST_READS.scan(lake, "daily_revenue").collect().sort("date")
     mape, _ = backtest_mape(daily, holdout_days=60)
     model = fit_seasonal(daily)
     last_day = cast(date, daily["date"].max())
@@ -230,7 +247,7 @@ def revenue_forecast_asset(
 @dg.asset(
     name="price_elasticity",
     group_name=GROUP,
-    deps=["price_features"],
+    deps=ELASTICITY_READS.deps,
     kinds=KINDS,
     owners=OWNER,
     description="Price elasticity per category (with product and week fixed effects) and per "
@@ -239,25 +256,11 @@ def revenue_forecast_asset(
 def price_elasticity_asset(
     lake: LakeResource, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
+    """Price elasticity per category and per product, with the best price change."""
     started = time.perf_counter()
-    weekly = lake.scan(FEATURES, "price_features").select(ELASTICITY_INPUTS)
+    weekly = ELASTICITY_READS.scan(lake, "price_features").select(ELASTICITY_INPUTS)
     by_product, by_category = elasticities(weekly)
-    table = pl.concat(
-        [
-            by_category.select(
-                pl.lit("category").alias("level"),
-                pl.col("category").alias("key"),
-                "category",
-                *ELASTICITY_COLUMNS,
-            ),
-            by_product.select(
-                pl.lit("product").alias("level"),
-                pl.col("product_id").alias("key"),
-                "category",
-                *ELASTICITY_COLUMNS,
-            ),
-        ]
-    )
+    table = elasticity_table(by_product, by_category)
     meta = publish_table(
         lake,
         warehouse,
@@ -274,33 +277,35 @@ def price_elasticity_asset(
 @dg.asset(
     name="anomalies",
     group_name=GROUP,
-    deps=["daily_revenue", "price_features", "customer_profiles"],
+    deps=ANOMALIES_READS.deps,
     kinds=KINDS,
     owners=OWNER,
     description="Anomalous days (robust z of revenue against the seasonal model), product-weeks "
     "(robust z of weekly revenue) and customers (IsolationForest), each with a score and drivers.",
 )
 def anomalies_asset(lake: LakeResource, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """Anomalous days, product-weeks and customers, each with a score and its drivers."""
     from assets.analytics.anomalies import (
         CUSTOMER_FEATURES,
         PRODUCT_INPUTS,
+        anomaly_table,
         customer_anomalies,
         day_anomalies,
         product_anomalies,
     )
 
     started = time.perf_counter()
-    daily = lake.scan(ENRICHMENT, "daily_revenue").collect().sort("date")
+    daily = ANOMALIES_READS.scan(lake, "daily_revenue").collect().sort("date")
     days = day_anomalies(residual_anomalies(daily, fit_seasonal(daily)))
-    products = product_anomalies(lake.scan(FEATURES, "price_features").select(PRODUCT_INPUTS))
+    products = product_anomalies(
+        ANOMALIES_READS.scan(lake, "price_features").select(PRODUCT_INPUTS)
+    )
     customers = customer_anomalies(
-        lake.scan(ENRICHMENT, "customer_profiles").select(
+        ANOMALIES_READS.scan(lake, "customer_profiles").select(
             "customer_id", "as_of_date", *CUSTOMER_FEATURES
         )
     )
-    table = pl.concat([days, products, customers]).sort(
-        "entity_type", "score", descending=[False, True]
-    )
+    table = anomaly_table(days, products, customers)
     meta = publish_table(
         lake, warehouse, GROUP, "anomalies", table, rows_in=daily.height, started=started
     )

@@ -191,3 +191,24 @@ def elasticities(weekly: pl.LazyFrame | pl.DataFrame) -> tuple[pl.DataFrame, pl.
         }
     )
     return by_product, by_category.sort("category")
+
+
+def elasticity_table(by_product: pl.DataFrame, by_category: pl.DataFrame) -> pl.DataFrame:
+    """The categories then the products in one table: ``level`` (category | product) and
+    ``key`` (its name or id), its category and the estimates."""
+    return pl.concat(
+        [
+            by_category.select(
+                pl.lit("category").alias("level"),
+                pl.col("category").alias("key"),
+                "category",
+                *COLUMNS,
+            ),
+            by_product.select(
+                pl.lit("product").alias("level"),
+                pl.col("product_id").alias("key"),
+                "category",
+                *COLUMNS,
+            ),
+        ]
+    )

@@ -7,17 +7,15 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
+from assets.common.inputs import Reads, Table
 from assets.common.publish import publish_table, row_count
-from assets.core.frames import aggregate_in_key_ranges, combine_in_key_ranges
 from assets.enrichment.logic import (
-    PROFILE_INPUTS,
-    active_customers_by_day,
-    completed_sales,
-    customer_profiles,
+    active_customers_by_range,
+    customer_profiles_by_range,
     daily_revenue,
     enriched_orders,
-    product_day_totals,
-    sum_by_day,
+    latest_activity,
+    product_daily_sales_by_range,
 )
 from resources import LakeResource, WarehouseResource
 
@@ -28,46 +26,44 @@ OWNER = ["team:analytics-engineering"]
 # Rows per streaming morsel while writing enriched_orders (Polars' own default is larger).
 WIDE_SINK_MORSEL_ROWS = 25_000
 
-
-def latest_activity_date(lake: LakeResource):
-    """The last day with any order, ticket or usage event: "today" for the data."""
-    stamps = [
-        lake.scan(VALIDATION, "validated_orders").select(pl.col("order_ts").max()),
-        lake.scan(VALIDATION, "validated_support_tickets").select(
-            pl.col("opened_ts").max().alias("order_ts")
-        ),
-        lake.scan(VALIDATION, "validated_usage_events").select(
-            pl.col("event_ts").max().alias("order_ts")
-        ),
-    ]
-    latest = pl.concat(stamps).select(pl.col("order_ts").max()).collect().item()
-    if latest is None:
-        raise dg.Failure(
-            "No orders, tickets or usage events are valid yet: nothing to enrich.",
-            allow_retries=False,
-        )
-    return latest.date()
+VALIDATED_CUSTOMERS = Table(VALIDATION, "validated_customers")
+ENRICHED_ORDERS = Table(GROUP, "enriched_orders")
+ENRICHED_ORDERS_READS = Reads(
+    Table(VALIDATION, "validated_orders"),
+    Table(VALIDATION, "validated_products"),
+    VALIDATED_CUSTOMERS,
+)
+PROFILE_READS = Reads(
+    VALIDATED_CUSTOMERS,
+    ENRICHED_ORDERS,
+    Table(VALIDATION, "validated_support_tickets"),
+    Table(VALIDATION, "validated_usage_events"),
+)
+DAILY_REVENUE_READS = Reads(ENRICHED_ORDERS, VALIDATED_CUSTOMERS)
+PRODUCT_SALES_READS = Reads(ENRICHED_ORDERS)
 
 
 @dg.asset(
     name="enriched_orders",
     group_name=GROUP,
-    deps=["validated_orders", "validated_products", "validated_customers"],
+    deps=ENRICHED_ORDERS_READS.deps,
     kinds=KINDS,
     owners=OWNER,
     description="Valid orders joined to products and customers, with revenue, margin, discount, "
     "time parts (hour to quarter, weekend, season by hemisphere) and geography.",
 )
 def enriched_orders_asset(lake: LakeResource, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """Valid orders joined to products and customers, with money, time parts and geography."""
     started = time.perf_counter()
+    reads = ENRICHED_ORDERS_READS
     frame = enriched_orders(
-        lake.scan(VALIDATION, "validated_orders"),
-        lake.scan(VALIDATION, "validated_products"),
-        lake.scan(VALIDATION, "validated_customers"),
+        reads.scan(lake, "validated_orders"),
+        reads.scan(lake, "validated_products"),
+        reads.scan(lake, "validated_customers"),
     )
     rows_in = row_count(lake, VALIDATION, "validated_orders")
     # Smaller morsels for this wide join: at 10M orders the step peaked at 1,576 MB with Polars'
-    # default and 865 MB with 25k rows, ~1 s slower (benchmarks/README.md, fix 32).
+    # default and 865 MB with 25k rows, ~1 s slower (benchmarks/README.md).
     with pl.Config(streaming_chunk_size=WIDE_SINK_MORSEL_ROWS):
         meta = publish_table(
             lake, warehouse, GROUP, "enriched_orders", frame, rows_in=rows_in, started=started
@@ -86,12 +82,7 @@ def enriched_orders_asset(lake: LakeResource, warehouse: WarehouseResource) -> d
 @dg.asset(
     name="customer_profiles",
     group_name=GROUP,
-    deps=[
-        "validated_customers",
-        "enriched_orders",
-        "validated_support_tickets",
-        "validated_usage_events",
-    ],
+    deps=PROFILE_READS.deps,
     kinds=KINDS,
     owners=OWNER,
     description="Customer 360: one row per customer with last activity, tenure, orders, value, "
@@ -100,30 +91,23 @@ def enriched_orders_asset(lake: LakeResource, warehouse: WarehouseResource) -> d
 def customer_profiles_asset(
     lake: LakeResource, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
+    """Customer 360 as of the last day with any order, ticket or usage event."""
     started = time.perf_counter()
-    as_of = latest_activity_date(lake)
     tables = {
-        "customers": lake.scan(VALIDATION, "validated_customers").select(
-            PROFILE_INPUTS["customers"]
-        ),
-        "orders": lake.scan(GROUP, "enriched_orders").select(PROFILE_INPUTS["orders"]),
-        "tickets": lake.scan(VALIDATION, "validated_support_tickets").select(
-            PROFILE_INPUTS["tickets"]
-        ),
-        "events": lake.scan(VALIDATION, "validated_usage_events").select(PROFILE_INPUTS["events"]),
+        "customers": PROFILE_READS.scan(lake, "validated_customers"),
+        "orders": PROFILE_READS.scan(lake, "enriched_orders"),
+        "tickets": PROFILE_READS.scan(lake, "validated_support_tickets"),
+        "events": PROFILE_READS.scan(lake, "validated_usage_events"),
     }
-    rows_in = row_count(lake, VALIDATION, "validated_customers")
-    # One range of customers at a time, with their orders, tickets and events: the per-customer
-    # aggregations and joins hold a range's customers, not all of them.
-    with tempfile.TemporaryDirectory(dir=lake.scratch_dir()) as tmp:
-        frame = combine_in_key_ranges(
-            tables,
-            "customer_id",
-            lambda t: customer_profiles(
-                t["customers"], t["orders"], t["tickets"], t["events"], as_of
-            ),
-            Path(tmp),
+    as_of = latest_activity(tables["orders"], tables["tickets"], tables["events"])
+    if as_of is None:
+        raise dg.Failure(
+            "No orders, tickets or usage events are valid yet: nothing to enrich.",
+            allow_retries=False,
         )
+    rows_in = row_count(lake, VALIDATION, "validated_customers")
+    with tempfile.TemporaryDirectory(dir=lake.scratch_dir()) as tmp:
+        frame = customer_profiles_by_range(tables, as_of, Path(tmp))
         meta = publish_table(
             lake, warehouse, GROUP, "customer_profiles", frame, rows_in=rows_in, started=started
         )
@@ -134,26 +118,21 @@ def customer_profiles_asset(
 @dg.asset(
     name="daily_revenue",
     group_name=GROUP,
-    deps=["enriched_orders", "validated_customers"],
+    deps=DAILY_REVENUE_READS.deps,
     kinds=KINDS,
     owners=OWNER,
     description="One row per calendar day: revenue and margin (completed orders), orders, "
     "active customers and new customers; days with no orders are zeros, not gaps.",
 )
 def daily_revenue_asset(lake: LakeResource, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """Revenue, margin, orders, active and new customers per calendar day."""
     started = time.perf_counter()
-    orders = lake.scan(GROUP, "enriched_orders")
+    orders = DAILY_REVENUE_READS.scan(lake, "enriched_orders")
+    customers = DAILY_REVENUE_READS.scan(lake, "validated_customers")
     rows_in = row_count(lake, GROUP, "enriched_orders")
     with tempfile.TemporaryDirectory(dir=lake.scratch_dir()) as tmp:
-        # Distinct customers per day, one range of customers at a time (each customer's days
-        # are counted in one range), so the distinct sets stay the size of a range.
-        active = aggregate_in_key_ranges(
-            orders.select("order_date", "customer_id"),
-            "customer_id",
-            active_customers_by_day,
-            Path(tmp),
-        ).pipe(sum_by_day)
-        frame = daily_revenue(orders, lake.scan(VALIDATION, "validated_customers"), active)
+        active = active_customers_by_range(orders, Path(tmp))
+        frame = daily_revenue(orders, customers, active)
         meta = publish_table(
             lake, warehouse, GROUP, "daily_revenue", frame, rows_in=rows_in, started=started
         )
@@ -167,7 +146,7 @@ def daily_revenue_asset(lake: LakeResource, warehouse: WarehouseResource) -> dg.
 @dg.asset(
     name="product_daily_sales",
     group_name=GROUP,
-    deps=["enriched_orders"],
+    deps=PRODUCT_SALES_READS.deps,
     kinds=KINDS,
     owners=OWNER,
     description="Product x day from completed orders: quantity, quantity-weighted average price, "
@@ -176,16 +155,12 @@ def daily_revenue_asset(lake: LakeResource, warehouse: WarehouseResource) -> dg.
 def product_daily_sales_asset(
     lake: LakeResource, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
+    """Quantity, average price, revenue and orders per product and day (completed orders)."""
     started = time.perf_counter()
+    orders = PRODUCT_SALES_READS.scan(lake, "enriched_orders")
     rows_in = row_count(lake, GROUP, "enriched_orders")
-    # One range of products at a time: memory follows a range's orders, not the table's.
     with tempfile.TemporaryDirectory(dir=lake.scratch_dir()) as tmp:
-        frame = aggregate_in_key_ranges(
-            completed_sales(lake.scan(GROUP, "enriched_orders")),
-            "product_id",
-            product_day_totals,
-            Path(tmp),
-        )
+        frame = product_daily_sales_by_range(orders, Path(tmp))
         meta = publish_table(
             lake, warehouse, GROUP, "product_daily_sales", frame, rows_in=rows_in, started=started
         )

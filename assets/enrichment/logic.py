@@ -12,7 +12,12 @@ from pathlib import Path
 
 import polars as pl
 
-from assets.core.frames import join_lookup, unique_on
+from assets.core.frames import (
+    aggregate_in_key_ranges,
+    combine_in_key_ranges,
+    join_lookup,
+    unique_on,
+)
 
 REFERENCE_DIR = Path(__file__).resolve().parent.parent / "core" / "reference"
 # Seasons in order from December-February; the southern hemisphere is two seasons ahead.
@@ -98,6 +103,20 @@ def enriched_orders(
     )
 
 
+def latest_activity(
+    orders: pl.LazyFrame, tickets: pl.LazyFrame, events: pl.LazyFrame
+) -> date | None:
+    """The last day with any order, ticket or usage event: "today" for the data (None when
+    there is none)."""
+    stamps = [
+        orders.select(pl.col("order_ts").max().alias("ts")),
+        tickets.select(pl.col("opened_ts").max().alias("ts")),
+        events.select(pl.col("event_ts").max().alias("ts")),
+    ]
+    latest = pl.concat(stamps).select(pl.col("ts").max()).collect().item()
+    return None if latest is None else latest.date()
+
+
 def _last(frame: pl.LazyFrame, ts: str, name: str) -> pl.LazyFrame:
     return frame.group_by("customer_id").agg(pl.col(ts).max().dt.date().alias(name))
 
@@ -170,6 +189,21 @@ def customer_profiles(
     )
 
 
+def customer_profiles_by_range(
+    tables: dict[str, pl.LazyFrame], as_of: date, scratch: Path
+) -> pl.LazyFrame:
+    """``customer_profiles`` of ``tables`` (keyed as ``PROFILE_INPUTS``), one range of customers
+    at a time with their orders, tickets and events: the per-customer aggregations and joins
+    hold a range's customers, not all of them."""
+    inputs = {name: tables[name].select(columns) for name, columns in PROFILE_INPUTS.items()}
+    return combine_in_key_ranges(
+        inputs,
+        "customer_id",
+        lambda t: customer_profiles(t["customers"], t["orders"], t["tickets"], t["events"], as_of),
+        scratch,
+    )
+
+
 def active_customers_by_day(orders: pl.LazyFrame) -> pl.LazyFrame:
     """Distinct customers ordering on each day (``order_date``, ``active_customers``)."""
     return orders.group_by("order_date").agg(
@@ -182,6 +216,14 @@ def sum_by_day(partial: pl.LazyFrame) -> pl.LazyFrame:
     return partial.group_by("order_date").agg(
         pl.col("active_customers").sum().cast(pl.UInt32).alias("active_customers")
     )
+
+
+def active_customers_by_range(orders: pl.LazyFrame, scratch: Path) -> pl.LazyFrame:
+    """``active_customers_by_day`` one range of customers at a time (each customer's days are
+    counted in one range), so the distinct sets stay the size of a range."""
+    return aggregate_in_key_ranges(
+        orders.select("order_date", "customer_id"), "customer_id", active_customers_by_day, scratch
+    ).pipe(sum_by_day)
 
 
 def daily_revenue(
@@ -245,3 +287,11 @@ def product_day_totals(sales: pl.LazyFrame) -> pl.LazyFrame:
 def product_daily_sales(orders: pl.LazyFrame) -> pl.LazyFrame:
     """Product x day: quantity, quantity-weighted average price, revenue (completed orders)."""
     return product_day_totals(completed_sales(orders))
+
+
+def product_daily_sales_by_range(orders: pl.LazyFrame, scratch: Path) -> pl.LazyFrame:
+    """``product_daily_sales`` one range of products at a time: memory follows a range's
+    orders, not the table's."""
+    return aggregate_in_key_ranges(
+        completed_sales(orders), "product_id", product_day_totals, scratch
+    )

@@ -137,3 +137,41 @@ def build_preprocessor(
 def to_pandas_inputs(frame: pl.DataFrame, columns: list[str]) -> pd.DataFrame:
     """scikit-learn takes pandas at its boundary; conversion happens once, here."""
     return frame.select(columns).to_pandas()
+
+
+@dataclass(frozen=True)
+class FittedPreprocessor:
+    pipeline: Pipeline
+    choices: dict[str, Any]
+    fit_rows: int
+    output_features: list[str]
+
+
+def fit_preprocessor(
+    train: pl.DataFrame,
+    numeric: list[str],
+    categorical: list[str],
+    target: str,
+    options: PreprocessingOptions,
+) -> FittedPreprocessor:
+    """The preprocessing for these columns fitted on ``train`` (``target`` feeds the target
+    encoder); under ``drop``, rows missing any input are left out of the fit."""
+    if options.missing_value_strategy == "drop":
+        train = train.drop_nulls([*numeric, *categorical])
+    pipeline, choices = build_preprocessor(train, numeric, categorical, options)
+    pipeline.fit(
+        to_pandas_inputs(train, [*numeric, *categorical]), train[target].cast(pl.Int8).to_numpy()
+    )
+    names_out = pipeline.get_feature_names_out()
+    names = [str(n) for n in (names_out if names_out is not None else [])]
+    return FittedPreprocessor(pipeline, choices, train.height, names)
+
+
+def numeric_choices(choices: dict[str, Any]) -> pl.DataFrame:
+    """One row per numeric column with the choices made for it, as text (for a preview)."""
+    return pl.DataFrame(
+        [
+            {"column": c, **{k: str(v) for k, v in spec.items()}}
+            for c, spec in choices["numeric"].items()
+        ]
+    )

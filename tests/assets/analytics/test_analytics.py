@@ -9,7 +9,8 @@ import polars as pl
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-from assets.analytics.elasticity import best_price_change, elasticities
+from assets.analytics.elasticity import COLUMNS as ELASTICITY_COLUMNS
+from assets.analytics.elasticity import best_price_change, elasticities, elasticity_table
 from assets.analytics.forecast import backtest_mape, fit_seasonal, forecast, residual_anomalies
 from assets.analytics.models import (
     describe_centroid,
@@ -24,7 +25,7 @@ from assets.enrichment.logic import (
     product_daily_sales,
 )
 from assets.features.blueprints import churn_features, price_features
-from assets.features.defs import CATEGORICAL_FEATURES, NUMERIC_FEATURES
+from assets.features.churn import CATEGORICAL_FEATURES, NUMERIC_FEATURES
 from assets.features.preprocessing import PreprocessingOptions, build_preprocessor
 from assets.generator import GeneratorConfig, generate_dataset
 
@@ -266,6 +267,18 @@ def test_elasticity_recovers_a_clean_slope():
     assert by_product.height == 10
 
 
+def test_the_elasticity_table_lists_categories_then_products_by_key():
+    by_product, by_category = elasticities(_weekly_sales(10, seed=1))
+    table = elasticity_table(by_product, by_category)
+    assert table.columns == ["level", "key", "category", *ELASTICITY_COLUMNS]
+    assert table["level"].to_list() == ["category"] * by_category.height + ["product"] * 10
+    categories = table.filter(pl.col("level") == "category")
+    assert categories["key"].to_list() == by_category["category"].to_list()
+    products = table.filter(pl.col("level") == "product")
+    assert products["key"].to_list() == by_product["product_id"].to_list()
+    assert products["elasticity"].to_list() == by_product["elasticity"].to_list()
+
+
 def test_elasticity_leaves_out_products_without_a_category():
     # Found by the medium benchmark: orders of products that failed validation carry no
     # category, and a null "category" row crashed the report's chart.
@@ -497,3 +510,16 @@ def test_log_features_are_log1p_of_the_clipped_columns_with_nulls_as_zero():
     X = log_features(frame, ["a", "b"])
     want = np.log1p(frame.select("a", "b").fill_null(0).to_numpy().astype(float).clip(0, None))
     assert X.dtype == np.float64 and np.array_equal(X, want)
+
+
+def test_the_anomaly_table_orders_by_kind_then_the_strongest_first():
+    from assets.analytics.anomalies import anomaly_table
+
+    def rows(kind: str, scores: list[float]) -> pl.DataFrame:
+        return pl.DataFrame(
+            {"entity_type": kind, "entity_id": [f"{kind}{i}" for i in range(len(scores))]}
+        ).with_columns(pl.Series("score", scores))
+
+    table = anomaly_table(rows("product", [4.0, 9.0]), rows("day", [5.0, 6.0]), rows("day", [7.0]))
+    assert table["entity_id"].to_list() == ["day0", "day1", "day0", "product1", "product0"]
+    assert table["score"].to_list() == [7.0, 6.0, 5.0, 9.0, 4.0]

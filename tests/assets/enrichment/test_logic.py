@@ -12,11 +12,15 @@ from assets.core import frames
 from assets.core.frames import aggregate_in_key_ranges, combine_in_key_ranges, key_range_bounds
 from assets.enrichment.logic import (
     active_customers_by_day,
+    active_customers_by_range,
     completed_sales,
     customer_profiles,
+    customer_profiles_by_range,
     daily_revenue,
     enriched_orders,
+    latest_activity,
     product_daily_sales,
+    product_daily_sales_by_range,
     product_day_totals,
     sum_by_day,
 )
@@ -268,3 +272,44 @@ def test_a_repeated_customer_or_product_does_not_multiply_orders():
     assert frames.unique_on(CUSTOMERS, "customer_id") is CUSTOMERS
     nulls = pl.LazyFrame({"k": [None, None, "a"], "v": [1, 2, 3]})
     assert frames.unique_on(nulls, "k").collect().sort("v")["v"].to_list() == [1, 3]
+
+
+def test_latest_activity_is_the_last_day_of_any_order_ticket_or_event():
+    orders = pl.LazyFrame({"order_ts": [datetime(2024, 3, 1, 8), datetime(2024, 3, 4, 23)]})
+    tickets = pl.LazyFrame({"opened_ts": [datetime(2024, 3, 2)]})
+    events = pl.LazyFrame({"event_ts": [datetime(2024, 2, 1), datetime(2024, 3, 5, 0, 30), None]})
+    assert latest_activity(orders, tickets, events) == date(2024, 3, 5)
+    assert latest_activity(orders, tickets, events.clear()) == date(2024, 3, 4)
+    assert latest_activity(orders.clear(), tickets, events.clear()) == date(2024, 3, 2)
+    assert latest_activity(orders.clear(), tickets.clear(), events.clear()) is None
+
+
+def test_the_range_wise_enrichment_tables_equal_the_whole(tmp_path):
+    """What the assets publish, one range of keys at a time, is the table on the whole."""
+    orders = _sales(2_000, seed=4).with_columns(
+        pl.col("order_date").cast(pl.Datetime("us")).alias("order_ts"),
+        pl.lit(0.0).alias("margin"),
+    )
+    assert_frame_equal(
+        product_daily_sales_by_range(orders, tmp_path).collect(),
+        product_daily_sales(orders).collect(),
+    )
+    by_customer = orders.rename({"product_id": "customer_id"})
+    active = active_customers_by_range(by_customer, tmp_path)
+    assert_frame_equal(
+        daily_revenue(by_customer, CUSTOMERS, active).collect(),
+        daily_revenue(by_customer, CUSTOMERS).collect(),
+    )
+    tables = {
+        "customers": CUSTOMERS,
+        "orders": enriched_orders(ORDERS, PRODUCTS, CUSTOMERS),
+        "tickets": pl.LazyFrame({"customer_id": ["C2"], "opened_ts": [datetime(2024, 1, 9)]}),
+        "events": pl.LazyFrame(
+            {"customer_id": ["C1"], "event_ts": [datetime(2024, 1, 9)], "feature": ["api"]}
+        ),
+    }
+    as_of = date(2024, 1, 10)
+    profiles = customer_profiles(*tables.values(), as_of).collect().sort("customer_id")
+    ranged = customer_profiles_by_range(tables, as_of, tmp_path).collect().sort("customer_id")
+    assert_frame_equal(ranged, profiles)
+    assert ranged["order_count"].to_list() == [2, 0]

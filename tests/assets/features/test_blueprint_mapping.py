@@ -172,3 +172,31 @@ def test_churn_through_a_mapped_customers_table_equals_the_builtin_features(tmp_
     native = pl.read_parquet(lake / "churn_features_current/*.parquet").sort("customer_id")
     assert mapped.height == native.height > 0
     assert_frame_equal(mapped.select(native.columns), native)
+
+
+@pytest.mark.parametrize(
+    ("input_name", "replaced"),
+    [("customers", "validated_customers"), ("orders", "enriched_orders")],
+)
+def test_a_churn_feed_declares_its_dataset_and_the_builtin_tables_of_the_other_inputs(
+    tmp_path: Path, input_name: str, replaced: str
+):
+    datasets = tmp_path / "datasets"
+    datasets.mkdir()
+    spec = ACCOUNTS_SPEC.replace("input: customers", f"input: {input_name}")
+    (datasets / "crm_accounts.yaml").write_text(spec)
+    settings = Settings.from_env(
+        {"PIPELINE_DATA_DIR": str(tmp_path / "data"), "PIPELINE_DATASETS_DIR": str(datasets)}
+    )
+    defs = build_definitions(settings)
+    feed = defs.resolve_assets_def("churn_features_crm_accounts")
+    builtin = {
+        "validated_customers",
+        "enriched_orders",
+        "validated_support_tickets",
+        "validated_usage_events",
+    }
+    assert {k.to_user_string() for k in feed.dependency_keys} == {
+        "validated_crm_accounts",
+        *(builtin - {replaced}),
+    }

@@ -4,13 +4,9 @@ import dagster as dg
 import duckdb
 import polars as pl
 
-from assets.analytics import assets as analytics_assets
+from assets.analytics import defs as analytics_defs
 from assets.core.frames import fit_sample
-from assets.features.defs import (
-    CATEGORICAL_FEATURES,
-    NUMERIC_FEATURES,
-    load_preprocessor,
-)
+from assets.features.churn import CATEGORICAL_FEATURES, NUMERIC_FEATURES, load_preprocessor
 from assets.features.preprocessing import to_pandas_inputs
 from pipeline_defs import build_definitions
 from resources import LakeResource
@@ -88,7 +84,7 @@ def test_full_pipeline_builds_enrichment_and_features(settings, monkeypatch):
 
     # Beyond MODEL_ROWS customers a snapshot, the model is fitted and judged on a fixed sample,
     # so the step's memory stays that of MODEL_ROWS customers whatever the table's size.
-    monkeypatch.setattr(analytics_assets, "MODEL_ROWS", 400)
+    monkeypatch.setattr(analytics_defs, "MODEL_ROWS", 400)
     sampled = _full(settings, selection="churn_model")
     assert sampled.success
     (small,) = [m.materialization.metadata for m in sampled.get_asset_materialization_events()]
