@@ -1,10 +1,13 @@
-"""Pulls from the non-file sources (PostgreSQL, REST APIs, S3 prefixes) into the landing path.
+"""Pulls from the non-file sources (PostgreSQL, REST APIs) into the landing path, and the inputs
+one run of a raw asset looks at, whatever its source.
 
 Each pull becomes a local file (CSV from a streaming ``COPY``, Parquet from API pages) that goes
 through exactly the same ingestion as a landing file: hashed, conformed to the contract, written
 as one lake part, recorded in the ledger. An incremental pull asks for rows above the watermark,
 which is read back from the lake itself (the largest value among rows from this source), so a
 crash between writing a part and anything else can never skip or repeat rows.
+
+The clients are small protocols (the resources satisfy them), so this module loads no Dagster.
 """
 
 from __future__ import annotations
