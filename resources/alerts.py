@@ -1,4 +1,4 @@
-"""Where alerts go: a JSON-lines log file, a webhook (through RestApiResource), or both."""
+"""Where alerts go: a JSON-lines log file, a webhook (through the REST API client), or both."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
-from resources.rest_api import RestApiResource
+from assets.core.http import ApiClient, ApiSettings
 
 
 class AlertSinkResource(dg.ConfigurableResource):
@@ -48,8 +48,8 @@ class AlertSinkResource(dg.ConfigurableResource):
             finally:
                 os.close(fd)
         if self.webhook_url:
-            api = RestApiResource(
-                base_url=self.webhook_url, timeout_s=self.timeout_s, max_attempts=3
+            api = ApiClient(
+                ApiSettings(base_url=self.webhook_url, timeout_s=self.timeout_s, max_attempts=3)
             )
             try:
                 api.post_json(self.webhook_url, record)

@@ -31,9 +31,3 @@ class LandingZoneResource(dg.ConfigurableResource):
 
     def quarantine_dir(self, dataset: str) -> Path:
         return Path(self.quarantine_root) / "files" / dataset
-
-    def has_files(self, folder: str) -> bool:
-        base = self.path / folder
-        return base.is_dir() and any(
-            p.is_file() and not p.name.startswith((".", "_")) for p in base.rglob("*")
-        )

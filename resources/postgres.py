@@ -1,44 +1,27 @@
-"""PostgreSQL as a source and a sink: psycopg 3 with a connection pool, streaming COPY both ways.
+"""PostgreSQL as a resource: its configuration, over ``assets.core.pg``.
 
-Reads stream ``COPY (query) TO STDOUT`` into a local CSV file block by block, so memory does not
-grow with the table. Publishing copies into a staging table and swaps it in within one
-transaction: readers see the old table or the new one, and a failed publish changes nothing.
-Every identifier is composed with ``psycopg.sql.Identifier`` and every value is a bound parameter.
+The pool, streaming ``COPY`` both ways and the one-transaction table swap are the client's
+(``assets.core.pg.Postgres``); this resource holds the settings Dagster shows and resolves
+(``dg.EnvVar``), and one client per resource instance.
 """
 
 from __future__ import annotations
 
-import re
+import dataclasses
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, LiteralString
+from typing import Any
 
 import dagster as dg
 import polars as pl
 import psycopg
 from psycopg import sql
-from psycopg_pool import ConnectionPool
 from pydantic import Field, PrivateAttr
 
-BLOCK = 4 * 1024 * 1024
-_PASSWORD = re.compile(r"(://[^:/@]+:)([^@]+)(@)|(password\s*=\s*)(\S+)", re.IGNORECASE)
+from assets.core.pg import PgSettings, Postgres
 
-
-def redact_dsn(text: str) -> str:
-    """Any password in a DSN or keyword conninfo replaced by ***."""
-    return _PASSWORD.sub(
-        lambda m: f"{m[1]}***{m[3]}" if m[1] else f"{m[4]}***",
-        text,
-    )
-
-
-def qualified(name: str) -> sql.Composed:
-    """``schema.table`` (or ``table``) as quoted identifiers."""
-    parts = name.split(".")
-    if not 1 <= len(parts) <= 2 or not all(parts):
-        raise ValueError(f"not a table name: {name!r} (expected table or schema.table)")
-    return sql.SQL(".").join(sql.Identifier(p) for p in parts)
+_DEFAULT = PgSettings(url="")
 
 
 class PostgresResource(dg.ConfigurableResource):
@@ -48,83 +31,64 @@ class PostgresResource(dg.ConfigurableResource):
         repr=False,
         description="postgresql://user:pass@host:port/db (use dg.EnvVar('PIPELINE_PG_URL')).",
     )
-    min_size: int = Field(default=1, ge=0, description="Connections the pool keeps open.")
-    max_size: int = Field(default=4, ge=1, description="Most connections the pool opens.")
+    min_size: int = Field(
+        default=_DEFAULT.min_size, ge=0, description="Connections the pool keeps open."
+    )
+    max_size: int = Field(
+        default=_DEFAULT.max_size, ge=1, description="Most connections the pool opens."
+    )
     connect_timeout_s: float = Field(
-        default=10.0, gt=0, description="How long to wait for a pooled connection."
+        default=_DEFAULT.connect_timeout_s,
+        gt=0,
+        description="How long to wait for a pooled connection.",
     )
     statement_timeout_ms: int = Field(
-        default=0, ge=0, description="Server-side statement_timeout per connection; 0 = none."
+        default=_DEFAULT.statement_timeout_ms,
+        ge=0,
+        description="Server-side statement_timeout per connection; 0 = none.",
     )
 
-    _pool: ConnectionPool | None = PrivateAttr(default=None)
+    _db: Postgres | None = PrivateAttr(default=None)
 
-    def _get_pool(self) -> ConnectionPool:
-        if self._pool is None:
-            kwargs: dict[str, Any] = {"connect_timeout": max(1, int(self.connect_timeout_s))}
-            if self.statement_timeout_ms:
-                kwargs["options"] = f"-c statement_timeout={self.statement_timeout_ms}"
-            try:
-                self._pool = ConnectionPool(
-                    self.url,
-                    min_size=self.min_size,
-                    max_size=self.max_size,
-                    timeout=self.connect_timeout_s,
-                    kwargs=kwargs,
-                    open=True,
-                    name="dq-pipeline",
+    @property
+    def db(self) -> Postgres:
+        """The database client (one pool per resource instance, opened on first use)."""
+        if self._db is None:
+            self._db = Postgres(
+                PgSettings(
+                    **{f.name: getattr(self, f.name) for f in dataclasses.fields(PgSettings)}
                 )
-                self._pool.wait(timeout=self.connect_timeout_s)
-            except Exception as exc:
-                self._pool = None
-                raise ConnectionError(
-                    f"cannot connect to PostgreSQL: {redact_dsn(str(exc))}"
-                ) from None
-        return self._pool
+            )
+        return self._db
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         self.close()
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.close()
-            self._pool = None
+        if self._db is not None:
+            self._db.close()
 
     @contextmanager
     def connection(self) -> Iterator[psycopg.Connection]:
         """A pooled connection; the block is one transaction (commit on success, else rollback)."""
-        with self._get_pool().connection() as conn:
+        with self.db.connection() as conn:
             yield conn
 
     def execute(
         self, statement: sql.Composed | sql.SQL, params: Sequence[Any] | None = None
     ) -> None:
-        with self.connection() as conn:
-            conn.execute(statement, params)
+        self.db.execute(statement, params)
 
     def fetch_value(
         self, statement: sql.Composed | sql.SQL, params: Sequence[Any] | None = None
     ) -> Any:
-        with self.connection() as conn:
-            row = conn.execute(statement, params).fetchone()
-            return None if row is None else row[0]
+        return self.db.fetch_value(statement, params)
 
     def copy_to_csv(
         self, query: sql.Composable, params: Sequence[Any] | Mapping[str, Any] | None, dest: Path
     ) -> int:
         """Stream ``query``'s result to ``dest`` as CSV with a header; returns the bytes written."""
-        statement = sql.SQL("COPY ({}) TO STDOUT (FORMAT csv, HEADER true)").format(query)
-        written = 0
-        with (
-            self.connection() as conn,
-            conn.cursor() as cur,
-            dest.open("wb") as out,
-            cur.copy(statement, params) as copy,
-        ):
-            for block in copy:
-                out.write(block)
-                written += len(block)
-        return written
+        return self.db.copy_to_csv(query, params, dest)
 
     def replace_table(
         self,
@@ -134,67 +98,6 @@ class PostgresResource(dg.ConfigurableResource):
         *,
         key: Sequence[str] = (),
     ) -> int:
-        """Replace table ``name`` with the CSV's rows, in one transaction; returns rows loaded.
-
-        The rows go into a fresh staging table (``COPY FROM STDIN``); the key becomes its primary
-        key; then the old table is dropped and the staging table renamed. Any failure (a bad
-        value, a repeated key, a lost connection) rolls everything back and the old rows stay.
-        """
-        target = qualified(name)
-        parts = name.split(".")
-        schema = parts[0] if len(parts) == 2 else None
-        table = parts[-1]
-        staging_name = f"_staging_{table}"[:63]
-        staging = qualified(f"{schema}.{staging_name}" if schema else staging_name)
-        column_defs = sql.SQL(", ").join(
-            sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(pg_type(t))) for c, t in columns
-        )
-        with self.connection() as conn, conn.cursor() as cur:
-            if schema:
-                cur.execute(
-                    sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema))
-                )
-            cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(staging))
-            cur.execute(sql.SQL("CREATE TABLE {} ({})").format(staging, column_defs))
-            copy_sql = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv, HEADER true)").format(
-                staging, sql.SQL(", ").join(sql.Identifier(c) for c, _ in columns)
-            )
-            with cur.copy(copy_sql) as copy, csv_path.open("rb") as fh:
-                while block := fh.read(BLOCK):
-                    copy.write(block)
-            if key:
-                cur.execute(
-                    sql.SQL("ALTER TABLE {} ADD PRIMARY KEY ({})").format(
-                        staging, sql.SQL(", ").join(sql.Identifier(k) for k in key)
-                    )
-                )
-            cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(target))
-            cur.execute(
-                sql.SQL("ALTER TABLE {} RENAME TO {}").format(staging, sql.Identifier(table))
-            )
-            cur.execute(sql.SQL("SELECT count(*) FROM {}").format(target))
-            row = cur.fetchone()
-        return int(row[0]) if row else 0
-
-
-def pg_type(dtype: pl.DataType) -> LiteralString:
-    """The PostgreSQL column type for a Polars dtype (text for anything without a match)."""
-    if isinstance(dtype, pl.Datetime):
-        return "timestamptz" if dtype.time_zone else "timestamp"
-    if isinstance(dtype, pl.Decimal) or dtype == pl.UInt64:
-        return "numeric"
-    if dtype in (pl.Int8, pl.Int16, pl.UInt8):
-        return "smallint"
-    if dtype in (pl.Int32, pl.UInt16):
-        return "integer"
-    if dtype.is_integer():
-        return "bigint"
-    if dtype == pl.Float32:
-        return "real"
-    if dtype == pl.Float64:
-        return "double precision"
-    if dtype == pl.Boolean:
-        return "boolean"
-    if dtype == pl.Date:
-        return "date"
-    return "text"
+        """Replace table ``name`` with the CSV's rows, in one transaction; returns rows loaded
+        (see ``Postgres.replace_table``)."""
+        return self.db.replace_table(name, columns, csv_path, key=key)

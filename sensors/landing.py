@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -24,10 +25,9 @@ import dagster as dg
 
 from assets.core.s3 import is_s3_uri, split_s3_uri
 from assets.core.spec import DatasetSpec
-from assets.ingestion.defs import window_of
-from assets.ingestion.landing import list_landing_files, sha256_file
-from assets.ingestion.partitions import Window, file_event_span, range_tags
-from assets.ingestion.sources import s3_candidates
+from assets.ingestion.candidates import list_landing_files, s3_candidates
+from assets.ingestion.landing import sha256_file
+from assets.ingestion.partitions import Window, file_event_span, range_tags, window_of
 from resources import LandingZoneResource, S3StorageResource
 
 MAX_FILES_PER_TICK = 500
@@ -152,14 +152,16 @@ def build_landing_zone_sensor(
     def landing_zone_sensor(
         context: dg.SensorEvaluationContext, landing: LandingZoneResource, s3: S3StorageResource
     ) -> dg.SensorResult:
-        import tempfile
-
         cursor = json.loads(context.cursor) if context.cursor else {}
         datasets: dict = dict(cursor.get("datasets", {}))
         requests: list[dg.RunRequest] = []
         waiting_total = 0
         on_s3 = is_s3_uri(landing.root)
-        window = window_of(partitions_def) if partitions_def is not None else None
+        window = (
+            window_of(partitions_def.start, partitions_def.get_last_partition_key())
+            if partitions_def is not None
+            else None
+        )
         with tempfile.TemporaryDirectory(prefix="landing-sensor-") as tmp:
             for spec in landing_specs:
                 arrivals = (

@@ -7,17 +7,22 @@ model that user datasets use (``datasets/`` or ``$PIPELINE_DATASETS_DIR``).
 from __future__ import annotations
 
 import difflib
-import os
 import re
-import typing
 from collections.abc import Iterable, Mapping
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import polars as pl
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from assets.core.spec_files import (
+    SpecError,
+    format_validation_error,
+    is_pipeline_document,
+    read_spec_documents,
+    read_yaml,
+)
 
 BUILTIN_CATALOG_DIR = Path(__file__).parent / "catalog"
 IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
@@ -41,10 +46,6 @@ NAMED_PATTERNS: dict[str, str] = {
 }
 
 Policy = Literal["block", "warn", "auto_fix"]
-
-
-class SpecError(ValueError):
-    """A dataset spec that cannot be used; the message names the file and the field."""
 
 
 def identifier(what: str, value: str) -> str:
@@ -314,51 +315,6 @@ class DatasetSpec(_Strict):
         return {c.name: c.polars_type for c in self.columns}
 
 
-def _models_in(annotation: Any) -> list[type[BaseModel]]:
-    """The pydantic models an annotation can hold (through Optional, list, Union, Annotated)."""
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return [annotation]
-    return [m for arg in typing.get_args(annotation) for m in _models_in(arg)]
-
-
-def _fields_at(root: type[BaseModel], parts: list[str]) -> list[str]:
-    """The field names valid at ``parts`` (a validation error's location) under ``root``."""
-    candidates = [root]
-    for part in parts:
-        if part.isdigit():
-            continue
-        holders = [m for m in candidates if part in m.model_fields]
-        if not holders:
-            return []
-        candidates = [m for h in holders for m in _models_in(h.model_fields[part].annotation)]
-    return sorted({f for m in candidates for f in m.model_fields})
-
-
-_FIELD_FIRST = re.compile(r"^([a-z_][a-z0-9_]*(?:\.[a-z0-9_]+)*): (.+)$", re.S)
-
-
-def format_validation_error(path: Path, exc: ValidationError, root: type[BaseModel]) -> str:
-    lines = []
-    for err in exc.errors():
-        parts = [str(p) for p in err["loc"]]
-        # A tagged union repeats the tag (steps.0.join.join.on): say it once.
-        parts = [p for i, p in enumerate(parts) if i == 0 or p != parts[i - 1]]
-        msg = err["msg"].removeprefix("Value error, ")
-        # Model-level rules name their field first ("key: unknown column ..."): point there.
-        named = _FIELD_FIRST.match(msg) if err["type"] == "value_error" else None
-        if named:
-            parts, msg = [*parts, *named.group(1).split(".")], named.group(2)
-        loc = ".".join(parts) or "<root>"
-        if err["type"] == "extra_forbidden" and parts:
-            valid = _fields_at(root, parts[:-1])
-            hint = difflib.get_close_matches(parts[-1], valid, n=1)
-            msg = f"unknown field {parts[-1]!r}" + (
-                f"; did you mean {hint[0]!r}?" if hint else f"; expected one of {', '.join(valid)}"
-            )
-        lines.append(f"{path}: field '{loc}': {msg}")
-    return "\n".join(lines)
-
-
 def parse_spec(raw: Mapping[str, Any], path: Path) -> DatasetSpec:
     """Validate one spec mapping; errors name the file and the field."""
     if not isinstance(raw, Mapping):
@@ -369,50 +325,8 @@ def parse_spec(raw: Mapping[str, Any], path: Path) -> DatasetSpec:
         raise SpecError(format_validation_error(path, exc, DatasetSpec)) from None
 
 
-class SpecLoader(yaml.SafeLoader):
-    """YAML 1.2 booleans: only true/false. Under YAML 1.1 ``on:`` (a join key) or ``no`` (a
-    country code) would silently become booleans."""
-
-
-SpecLoader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-SpecLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:bool",
-    re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
-    list("tTfF"),
-)
-
-
-def read_yaml(path: Path) -> Any:
-    try:
-        return yaml.load(path.read_text(encoding="utf-8"), Loader=SpecLoader)  # safe: SafeLoader
-    except yaml.YAMLError as exc:
-        raise SpecError(f"{path}: not valid YAML: {exc}") from None
-
-
 def load_spec_file(path: Path) -> DatasetSpec:
     return parse_spec(read_yaml(path), path)
-
-
-def _spec_files(directory: Path) -> list[Path]:
-    return sorted([*directory.glob("*.yaml"), *directory.glob("*.yml")])
-
-
-def is_pipeline_document(raw: Any) -> bool:
-    """A declarative pipeline (top-level ``pipeline:``), which shares the spec folders."""
-    return isinstance(raw, Mapping) and "pipeline" in raw
-
-
-def read_spec_documents(directories: Iterable[Path]) -> list[tuple[Path, Any]]:
-    """Every YAML document in ``directories`` (sorted by file name), parsed but not validated."""
-    return [
-        (path, read_yaml(path))
-        for directory in directories
-        if directory.is_dir()
-        for path in _spec_files(directory)
-    ]
 
 
 def load_catalog(extra_dirs: Iterable[Path] = ()) -> dict[str, DatasetSpec]:
@@ -447,9 +361,3 @@ def load_catalog(extra_dirs: Iterable[Path] = ()) -> dict[str, DatasetSpec]:
                         f"{fk.references!r} has no column {c!r}"
                     )
     return specs
-
-
-def user_spec_dirs(env: Mapping[str, str] | None = None) -> list[Path]:
-    """The user dataset directory: ``$PIPELINE_DATASETS_DIR`` or ``./datasets``."""
-    env = os.environ if env is None else env
-    return [Path(env.get("PIPELINE_DATASETS_DIR", "datasets"))]

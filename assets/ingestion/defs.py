@@ -1,8 +1,5 @@
 """Ingestion wiring: sample data for an empty landing zone, and one ``raw_<dataset>`` per spec."""
 
-import json
-import os
-import shutil
 import tempfile
 from datetime import date
 from pathlib import Path
@@ -13,45 +10,36 @@ import polars as pl
 from pydantic import Field
 
 from assets.common.metadata import column_schema, markdown_preview, table_metadata
-from assets.core.s3 import is_s3_uri, join_key, split_s3_uri
-from assets.core.spec import BUILTIN_CATALOG_DIR, DatasetSpec
-from assets.core.storage import LakePath, scan_parts
+from assets.core.http import ApiError
+from assets.core.spec import DatasetSpec
+from assets.core.storage import LakePath
 from assets.core.writers import FORMATS
-from assets.generator import GeneratorConfig, generate_dataset
-from assets.generator.core import DEFECTS_FILE
-from assets.generator.defects import DEFECT_KINDS
-from assets.ingestion.conform import empty_table
-from assets.ingestion.landing import (
-    Candidate,
-    IngestReport,
-    ingest_candidates,
-    local_candidates,
-)
+from assets.ingestion.candidates import Candidate
+from assets.ingestion.landing import IngestReport, ingest_candidates, outcomes_frame
 from assets.ingestion.partitions import (
-    PARTITION,
     Window,
-    day_parts,
     partition_keys_between,
-    rebuild_days,
+    rebuild_raw_days,
+    window_of,
+)
+from assets.ingestion.sample import (
+    builtin_dataset_names,
+    generator_config,
+    land_sample_batch,
+    occupied_datasets,
+    skip_reason,
 )
 from assets.ingestion.sources import (
+    Refused,
     SourcePullError,
-    lake_watermark,
-    pull_api,
-    pull_postgres,
-    s3_candidates,
-    source_label,
+    permanent_failure,
+    source_candidates,
 )
 from resources import LakeResource, LandingZoneResource, WarehouseResource
-from resources.rest_api import ApiError, CircuitOpenError
 from resources.s3 import S3StorageResource
 
 GROUP = "ingestion"
 SAMPLE_ASSET = "sample_landing_data"
-
-
-def builtin_dataset_names() -> list[str]:
-    return sorted(p.stem for p in BUILTIN_CATALOG_DIR.glob("*.yaml"))
 
 
 class SampleDataConfig(dg.Config):
@@ -102,74 +90,36 @@ def sample_landing_data(
     landing: LandingZoneResource,
     s3: S3StorageResource,
 ) -> dg.MaterializeResult:
-    names = builtin_dataset_names()
-    on_s3 = is_s3_uri(landing.root)
-    bucket, prefix = split_s3_uri(landing.root) if on_s3 else ("", "")
-    if on_s3:
-        occupied = [n for n in names if s3_candidates(s3, bucket, prefix, n)]
-    else:
-        occupied = [n for n in names if landing.has_files(n)]
-    if config.mode == "never" or (config.mode == "if_empty" and occupied):
-        reason = (
-            "mode is never"
-            if config.mode == "never"
-            else f"landing files exist for {', '.join(occupied)}"
-        )
+    occupied = occupied_datasets(builtin_dataset_names(), landing.root, s3)
+    reason = skip_reason(config.mode, occupied)
+    if reason is not None:
         context.log.info(f"No sample data generated: {reason}.")
         return dg.MaterializeResult(metadata={"generated": False, "reason": reason, "rows_out": 0})
-    cfg = GeneratorConfig(
+    cfg = generator_config(
         customers=config.customers,
         orders=config.orders,
         seed=config.seed,
-        defect_rates={
-            k: (config.duplicate_key_rate if k == "duplicate_key" else config.defect_rate)
-            for k in DEFECT_KINDS
-        },
-        fmt=config.file_format,
+        defect_rate=config.defect_rate,
+        duplicate_key_rate=config.duplicate_key_rate,
+        file_format=config.file_format,
     )
-    batch = f"sample-{context.run.run_id[:8]}"
-    staging_parent = None if on_s3 else landing.path
-    if staging_parent is not None:
-        staging_parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=staging_parent, prefix=".generating-") as tmp:
-        manifest = generate_dataset(Path(tmp), cfg, progress=_progress_logger(context))
-        # New files only get new names, so existing landing files are never overwritten.
-        for entity, files in manifest["files"].items():
-            for rel in files:
-                name = f"{batch}-{Path(rel).name}"
-                if on_s3:
-                    s3.upload(Path(tmp) / rel, bucket, join_key(prefix, entity, name))
-                else:
-                    target_dir = landing.path / entity
-                    target_dir.mkdir(parents=True, exist_ok=True)
-                    os.replace(Path(tmp) / rel, target_dir / name)
-        # The manifest and its defect labels sit side by side under _manifests/, which no
-        # dataset reads; the manifest names the labels file by its new name.
-        labels = f"{batch}-{manifest['defects_file']}"
-        manifest["defects_file"] = labels
-        (Path(tmp) / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True))
-        if on_s3:
-            manifest_at = f"s3://{bucket}/{join_key(prefix, '_manifests', batch + '.json')}"
-            s3.upload(Path(tmp) / DEFECTS_FILE, bucket, join_key(prefix, "_manifests", labels))
-            s3.upload(
-                Path(tmp) / "manifest.json", bucket, join_key(prefix, "_manifests", batch + ".json")
-            )
-        else:
-            manifests = landing.path / "_manifests"
-            manifests.mkdir(exist_ok=True)
-            shutil.move(str(Path(tmp) / DEFECTS_FILE), manifests / labels)
-            shutil.move(str(Path(tmp) / "manifest.json"), manifests / f"{batch}.json")
-            manifest_at = str(manifests / f"{batch}.json")
-    rows = sum(manifest["row_counts"].values())
-    defects = sum(sum(v.values()) for v in manifest["defect_counts"].values())
-    context.log.info(f"Generated {rows:,} rows ({defects:,} planted defects) into {landing.root}.")
+    batch = land_sample_batch(
+        cfg,
+        f"sample-{context.run.run_id[:8]}",
+        landing.root,
+        s3,
+        progress=_progress_logger(context),
+    )
+    context.log.info(
+        f"Generated {batch.rows:,} rows ({batch.defects:,} planted defects) into {landing.root}."
+    )
     return dg.MaterializeResult(
         metadata={
             "generated": True,
-            "rows_out": dg.MetadataValue.int(rows),
-            "planted_defects": dg.MetadataValue.int(defects),
-            "manifest": dg.MetadataValue.path(manifest_at),
-            "row_counts": dg.MetadataValue.json(manifest["row_counts"]),
+            "rows_out": dg.MetadataValue.int(batch.rows),
+            "planted_defects": dg.MetadataValue.int(batch.defects),
+            "manifest": dg.MetadataValue.path(batch.manifest_at),
+            "row_counts": dg.MetadataValue.json(batch.row_counts),
         }
     )
 
@@ -217,20 +167,7 @@ def _ingest_metadata(report: IngestReport) -> dict:
         "encodings": ", ".join(sorted({o.encoding for o in ingested})) or "none",
     }
     if report.outcomes:
-        files = pl.DataFrame(
-            [
-                {
-                    "file": o.path,
-                    "status": o.status,
-                    "format": o.format,
-                    "encoding": o.encoding,
-                    "rows": o.rows,
-                    "reason": o.reason,
-                }
-                for o in report.outcomes[:50]
-            ]
-        )
-        meta["files"] = dg.MetadataValue.md(markdown_preview(files))
+        meta["files"] = dg.MetadataValue.md(markdown_preview(outcomes_frame(report)))
     return meta
 
 
@@ -249,51 +186,32 @@ def _source_resource_keys(spec: DatasetSpec) -> set[str]:
     }[spec.source.kind]
 
 
-def _pull_candidates(
+def _candidates(
     spec: DatasetSpec,
     context: dg.AssetExecutionContext,
-    table_dir: LakePath,
+    files_dir: LakePath,
     landing: LandingZoneResource,
     workdir: Path,
-) -> tuple[list[Candidate], list[tuple[str, Path, str]]]:
-    """What this run should look at: landing files, S3 objects, or one fresh pull."""
+) -> tuple[list[Candidate], Refused]:
+    """What this run should look at; a pull that a retry would not fix fails the step for good."""
     kind = spec.source.kind
-    if kind == "landing":
-        if is_s3_uri(landing.root):
-            bucket, prefix = split_s3_uri(landing.root)
-            s3: S3StorageResource = context.resources.s3
-            return s3_candidates(s3, bucket, prefix, spec.landing_folder), []
-        return local_candidates(landing.path, spec.landing_folder)
-    watermark = lake_watermark(table_dir, spec)
-    if watermark is not None:
-        context.log.info(
-            f"Pulling {spec.name} rows with {spec.source.watermark_column} > {watermark}."
-        )
+    resources = context.resources
     try:
-        if kind == "postgres":
-            pulled = pull_postgres(spec, context.resources.postgres, workdir, watermark)
-        else:
-            pulled = pull_api(
-                spec,
-                context.resources.api,
-                workdir,
-                watermark,
-                quarantine_dir=landing.quarantine_dir(spec.name),
-                log=context.log.info,
-            )
-    except (SourcePullError, ApiError) as exc:
-        if isinstance(exc, ApiError) and exc.retryable:
-            raise
-        permanent = isinstance(exc, SourcePullError | CircuitOpenError) or (
-            exc.status is not None and exc.status < 500 and exc.status != 429
+        return source_candidates(
+            spec,
+            files_dir=files_dir,
+            landing_root=landing.root,
+            quarantine_dir=landing.quarantine_dir(spec.name),
+            workdir=workdir,
+            s3=resources.s3 if kind == "landing" else None,
+            pg=resources.postgres if kind == "postgres" else None,
+            api=resources.api if kind == "api" else None,
+            log=context.log.info,
         )
-        if not permanent:
+    except (SourcePullError, ApiError) as exc:
+        if not permanent_failure(exc):
             raise
         raise dg.Failure(description=f"{spec.name}: {exc}", allow_retries=False) from None
-    if pulled is None:
-        context.log.info(f"No new rows for {spec.name} from {source_label(spec)}.")
-        return [], []
-    return [pulled], []
 
 
 def build_raw_asset(
@@ -363,7 +281,7 @@ def build_raw_asset(
         # the days; an unpartitioned one's table is those parts.
         files_dir = lake.state_path(GROUP, "files", spec.name) if partitioned else table_dir
         with tempfile.TemporaryDirectory(prefix=f"pull-{spec.name}-") as tmp:
-            candidates, refused = _pull_candidates(spec, context, files_dir, landing, Path(tmp))
+            candidates, refused = _candidates(spec, context, files_dir, landing, Path(tmp))
             report = ingest_candidates(
                 spec,
                 candidates,
@@ -382,7 +300,7 @@ def build_raw_asset(
         table = lake.scan(GROUP, asset_name) if not partitioned else None
         extra: dict = {}
         if partitioned:
-            table, extra = _write_raw_days(context, spec, lake, files_dir, table_dir)
+            table, extra = _raw_days(context, spec, lake, files_dir)
         lake.register(warehouse, GROUP, asset_name)
         assert table is not None
         meta = table_metadata(
@@ -412,35 +330,19 @@ def build_raw_asset(
     return _raw
 
 
-def _write_raw_days(
-    context: dg.AssetExecutionContext,
-    spec: DatasetSpec,
-    lake: LakeResource,
-    files_dir: LakePath,
-    table_dir: LakePath,
+def _raw_days(
+    context: dg.AssetExecutionContext, spec: DatasetSpec, lake: LakeResource, files_dir: LakePath
 ) -> tuple[pl.LazyFrame, dict]:
     """Rewrite the run's days of a partitioned raw table; the table of those days and metadata."""
     key_range = context.partition_key_range
     days = partition_keys_between(key_range.start, key_range.end)
-    window = partition_window(context)
-    empty = empty_table(spec)
-    schema_part = lake.ensure_schema_part(
-        GROUP, f"raw_{spec.name}", empty.with_columns(pl.lit(None, dtype=pl.Date).alias(PARTITION))
-    )
-    written = rebuild_days(
-        spec,
-        files_dir=files_dir,
-        table_dir=table_dir,
-        state_path=lake.state_path(GROUP, f"{spec.name}_file_days.parquet"),
-        window=window,
-        days=days,
-        empty=empty,
+    table, written = rebuild_raw_days(
+        spec, lake, GROUP, files_dir=files_dir, days=days, window=partition_window(context)
     )
     context.log.info(
         f"{spec.name}: wrote {sum(written.values()):,} rows on {len(written)} of {len(days)} "
         f"days ({key_range.start} to {key_range.end})."
     )
-    table = scan_parts(day_parts(table_dir, days) or [schema_part])
     return table, {
         "partition_range": f"{key_range.start}...{key_range.end}",
         "days_with_rows": dg.MetadataValue.int(len(written)),
@@ -449,15 +351,9 @@ def _write_raw_days(
 
 def partition_window(context: dg.AssetExecutionContext) -> Window:
     """The days the asset's partitions span, from the definition's first day through today."""
-    return window_of(context.assets_def.partitions_def)
-
-
-def window_of(partitions_def: dg.PartitionsDefinition | None) -> Window:
-    """The days of a daily partitions definition, from its first day through today (UTC)."""
+    partitions_def = context.assets_def.partitions_def
     assert isinstance(partitions_def, dg.TimeWindowPartitionsDefinition)
-    last = partitions_def.get_last_partition_key()
-    assert last is not None
-    return Window(partitions_def.start.date(), date.fromisoformat(last))
+    return window_of(partitions_def.start, partitions_def.get_last_partition_key())
 
 
 def daily_partitions(start: date) -> dg.DailyPartitionsDefinition:

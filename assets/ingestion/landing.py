@@ -33,6 +33,7 @@ from assets.core.storage import (
     scan_parts,
     sink_parquet_atomic,
 )
+from assets.ingestion.candidates import Candidate, local_candidates
 from assets.ingestion.conform import conform, empty_table
 
 LEDGER_SCHEMA = {
@@ -109,33 +110,6 @@ def parse_failure(fmt: str, exc: Exception) -> str:
     return f"unparseable {fmt}: {first[:200]}"
 
 
-def list_landing_files(
-    landing_root: Path, folder: str
-) -> tuple[list[Path], list[tuple[Path, str]]]:
-    """Files under ``landing_root/folder`` (sorted) and the entries refused for escaping it."""
-    root = landing_root.resolve()
-    base = (landing_root / folder).resolve()
-    refused: list[tuple[Path, str]] = []
-    if not base.is_relative_to(root):
-        return [], [(landing_root / folder, "the folder resolves outside the landing zone")]
-    if not base.is_dir():
-        return [], []
-    files: list[Path] = []
-    for dirpath, dirnames, filenames in os.walk(base, followlinks=False):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith((".", "_")))
-        for name in sorted(filenames):
-            if name.startswith((".", "_")):
-                continue  # hidden and in-progress files (e.g. .x.tmp) are not data yet
-            p = Path(dirpath) / name
-            real = p.resolve()
-            if not real.is_relative_to(root):
-                refused.append((p, f"it links outside the landing zone (to {real})"))
-                continue
-            if real.is_file():
-                files.append(p)
-    return files, refused
-
-
 def load_ledger(path: LakePath) -> pl.DataFrame:
     if path.exists():
         return read_parquet(path)
@@ -175,45 +149,6 @@ def quarantine_file(
         target.with_name(target.name + ".json"), json.dumps(sidecar, indent=2).encode()
     )
     return target
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """One input to ingest: a landing file, an S3 object, or a pull from a database or API.
-
-    ``rel`` is its name in the ledger; ``(rel, size, version_ns)`` unchanged means already seen.
-    ``fetch(workdir)`` returns a local readable copy (a local file returns itself).
-    """
-
-    rel: str
-    size: int
-    version_ns: int
-    fetch: Callable[[Path], Path]
-    local: bool = True
-
-
-def local_candidates(
-    landing_root: Path, folder: str
-) -> tuple[list[Candidate], list[tuple[str, Path, str]]]:
-    """Candidates for every file under ``landing_root/folder``, and the refused entries."""
-    files, refused = list_landing_files(landing_root, folder)
-    root = landing_root.resolve()  # the walk yields resolved paths; the root may be a link
-    out = []
-    for path in files:
-        stat = path.stat()
-        out.append(
-            Candidate(
-                rel=str(path.relative_to(root)),
-                size=stat.st_size,
-                version_ns=stat.st_mtime_ns,
-                fetch=lambda _w, p=path: p,
-            )
-        )
-    named = [
-        (str(p.relative_to(landing_root)) if p.is_relative_to(landing_root) else str(p), p, why)
-        for p, why in refused
-    ]
-    return out, named
 
 
 def _ingest_one(
@@ -404,3 +339,20 @@ def scan_table(table_dir: LakePath) -> pl.LazyFrame:
     if not parts:
         raise FileNotFoundError(f"no lake table at {table_dir}")
     return scan_parts(parts)
+
+
+def outcomes_frame(report: IngestReport, limit: int = 50) -> pl.DataFrame:
+    """The first ``limit`` inputs of a pass with their status, for the asset's metadata."""
+    return pl.DataFrame(
+        [
+            {
+                "file": o.path,
+                "status": o.status,
+                "format": o.format,
+                "encoding": o.encoding,
+                "rows": o.rows,
+                "reason": o.reason,
+            }
+            for o in report.outcomes[:limit]
+        ]
+    )

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -22,13 +22,15 @@ from assets.core.readers import BadFile, detect_format, read_landing_file
 from assets.core.spec import DatasetSpec
 from assets.core.storage import (
     FULL_PART,
+    Lake,
     LakePath,
     read_parquet,
     remove_tree,
     scan_parquet,
+    scan_parts,
     sink_parquet_atomic,
 )
-from assets.ingestion.conform import conform
+from assets.ingestion.conform import conform, empty_table
 
 DAY_PREFIX = "date="
 # Days written per collected chunk: bounds memory to about a month of rows in a long backfill.
@@ -41,6 +43,13 @@ class Window:
 
     start: date
     end: date
+
+
+def window_of(start: datetime, last_key: str | None) -> Window:
+    """The days of a daily partitions definition, from the start of its first day through its
+    last key (today, UTC)."""
+    assert last_key is not None
+    return Window(start.date(), date.fromisoformat(last_key))
 
 
 def day_key(day: date) -> str:
@@ -169,6 +178,35 @@ def rebuild_days(
     else:
         frame = empty.lazy().with_columns(pl.lit(None, dtype=pl.Date).alias(PARTITION))
     return write_days(frame, table_dir, days)
+
+
+def rebuild_raw_days(
+    spec: DatasetSpec,
+    lake: Lake,
+    group: str,
+    *,
+    files_dir: LakePath,
+    days: Sequence[date],
+    window: Window,
+) -> tuple[pl.LazyFrame, dict[str, int]]:
+    """Rewrite ``days`` of the partitioned ``raw_<dataset>`` table from its ingested files; the
+    table of those days (its schema part when none has rows) and the rows written per day."""
+    name = f"raw_{spec.name}"
+    table_dir = lake.table_dir(group, name)
+    empty = empty_table(spec)
+    schema_part = lake.ensure_schema_part(
+        group, name, empty.with_columns(pl.lit(None, dtype=pl.Date).alias(PARTITION))
+    )
+    written = rebuild_days(
+        spec,
+        files_dir=files_dir,
+        table_dir=table_dir,
+        state_path=lake.state_path(group, f"{spec.name}_file_days.parquet"),
+        window=window,
+        days=days,
+        empty=empty,
+    )
+    return scan_parts(day_parts(table_dir, days) or [schema_part]), written
 
 
 def file_event_span(

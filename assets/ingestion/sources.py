@@ -1,37 +1,59 @@
-"""Pulls from the non-file sources (PostgreSQL, REST APIs, S3 prefixes) into the landing path.
+"""Pulls from the non-file sources (PostgreSQL, REST APIs) into the landing path, and the inputs
+one run of a raw asset looks at, whatever its source.
 
 Each pull becomes a local file (CSV from a streaming ``COPY``, Parquet from API pages) that goes
 through exactly the same ingestion as a landing file: hashed, conformed to the contract, written
 as one lake part, recorded in the ledger. An incremental pull asks for rows above the watermark,
 which is read back from the lake itself (the largest value among rows from this source), so a
 crash between writing a part and anything else can never skip or repeat rows.
+
+The clients are small protocols (the resources satisfy them), so this module loads no Dagster.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import polars as pl
 from psycopg import sql
 
 from assets.core.frames import as_json_text, is_nested
-from assets.core.s3 import join_key
+from assets.core.http import ApiError, CircuitOpenError, MalformedResponseError, Pagination
+from assets.core.pg import qualified
+from assets.core.s3 import is_s3_uri, split_s3_uri
 from assets.core.spec import DatasetSpec
-from assets.core.storage import LakePath, scan_parquet
-from assets.ingestion.landing import (
-    Candidate,
-    atomic_write_bytes,
-    quarantine_file,
-    sha256_file,
-    table_parts,
-)
-from resources.postgres import PostgresResource, qualified
-from resources.rest_api import MalformedResponseError, RestApiResource
-from resources.s3 import S3StorageResource
+from assets.core.storage import LakePath, atomic_write_bytes, scan_parquet
+from assets.ingestion.candidates import Candidate, ObjectStore, local_candidates, s3_candidates
+from assets.ingestion.landing import quarantine_file, sha256_file, table_parts
+
+Refused = list[tuple[str, Path, str]]
+
+
+class CsvExporter(Protocol):
+    """What a PostgreSQL pull needs (the ``postgres`` resource is one)."""
+
+    def copy_to_csv(
+        self, query: sql.Composable, params: Sequence[Any] | Mapping[str, Any] | None, dest: Path
+    ) -> int: ...
+
+
+class PagedApi(Protocol):
+    """What an API pull needs (the ``api`` resource and ``assets.core.http.ApiClient`` are)."""
+
+    def iter_pages(
+        self,
+        path: str,
+        *,
+        records_path: str | None,
+        pagination: Pagination,
+        params: dict[str, Any] | None,
+        page_size: int,
+        next_cursor_path: str,
+    ) -> Iterable[list[dict[str, Any]]]: ...
 
 
 class SourcePullError(Exception):
@@ -94,7 +116,7 @@ def _pull_name(label: str, suffix: str) -> str:
 
 
 def pull_postgres(
-    spec: DatasetSpec, pg: PostgresResource, workdir: Path, watermark: Any | None
+    spec: DatasetSpec, pg: CsvExporter, workdir: Path, watermark: Any | None
 ) -> Candidate | None:
     """Stream the (incremental) query to a CSV file; None when there are no new rows."""
     query, params = postgres_pull_query(spec, watermark)
@@ -135,7 +157,7 @@ def records_frame(records: list[dict[str, Any]], field_map: dict[str, str]) -> p
 
 def pull_api(
     spec: DatasetSpec,
-    api: RestApiResource,
+    api: PagedApi,
     workdir: Path,
     watermark: Any | None,
     *,
@@ -154,7 +176,7 @@ def pull_api(
             watermark.isoformat() if hasattr(watermark, "isoformat") else watermark
         )
     chunks: list[Path] = []
-    pages: Iterator[list[dict[str, Any]]] = api.iter_pages(
+    pages = api.iter_pages(
         src.endpoint or "",
         records_path=src.records_path,
         pagination=src.pagination,
@@ -190,22 +212,52 @@ def pull_api(
     )
 
 
-def s3_candidates(s3: S3StorageResource, bucket: str, prefix: str, folder: str) -> list[Candidate]:
-    """Every data object under ``s3://bucket/prefix/folder/``; each is downloaded when needed."""
-    base = join_key(prefix, folder)
-    out = []
-    for obj in s3.list_objects(bucket, base):
-        key: str = obj["Key"]
-        rest = key[len(base) :].strip("/")
-        if not rest or any(part.startswith((".", "_")) for part in rest.split("/")):
-            continue  # hidden, in-progress and manifest objects are not data
-        out.append(
-            Candidate(
-                rel=f"s3://{bucket}/{key}",
-                size=int(obj["Size"]),
-                version_ns=int(obj["LastModified"].timestamp() * 1e9),
-                fetch=lambda workdir, k=key: s3.download(bucket, k, workdir / Path(k).name),
-                local=False,
-            )
-        )
-    return sorted(out, key=lambda c: c.rel)
+def permanent_failure(exc: Exception) -> bool:
+    """A failed pull that retrying the step would not fix: bad data, an open circuit, or a client
+    error other than 429."""
+    if isinstance(exc, SourcePullError | CircuitOpenError):
+        return True
+    return (
+        isinstance(exc, ApiError)
+        and not exc.retryable
+        and exc.status is not None
+        and exc.status < 500
+        and exc.status != 429
+    )
+
+
+def source_candidates(
+    spec: DatasetSpec,
+    *,
+    files_dir: LakePath,
+    landing_root: str,
+    quarantine_dir: Path,
+    workdir: Path,
+    s3: ObjectStore | None = None,
+    pg: CsvExporter | None = None,
+    api: PagedApi | None = None,
+    log: Callable[[str], None] = lambda _m: None,
+) -> tuple[list[Candidate], Refused]:
+    """What one run should look at: landing files, S3 objects, or one fresh pull (none when the
+    source has no new rows), and the landing entries refused. ``files_dir`` holds the dataset's
+    ingested parts, where the watermark is read."""
+    kind = spec.source.kind
+    if kind == "landing":
+        if is_s3_uri(landing_root):
+            assert s3 is not None
+            bucket, prefix = split_s3_uri(landing_root)
+            return s3_candidates(s3, bucket, prefix, spec.landing_folder), []
+        return local_candidates(Path(landing_root), spec.landing_folder)
+    watermark = lake_watermark(files_dir, spec)
+    if watermark is not None:
+        log(f"Pulling {spec.name} rows with {spec.source.watermark_column} > {watermark}.")
+    if kind == "postgres":
+        assert pg is not None
+        pulled = pull_postgres(spec, pg, workdir, watermark)
+    else:
+        assert api is not None
+        pulled = pull_api(spec, api, workdir, watermark, quarantine_dir=quarantine_dir, log=log)
+    if pulled is None:
+        log(f"No new rows for {spec.name} from {source_label(spec)}.")
+        return [], []
+    return [pulled], []

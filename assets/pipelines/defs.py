@@ -14,6 +14,7 @@ from typing import Any
 import dagster as dg
 import polars as pl
 
+from assets.common.inputs import Reads, Table
 from assets.common.metadata import column_schema
 from assets.common.postgres import publish_frame
 from assets.common.publish import publish_table
@@ -51,6 +52,7 @@ def build_pipeline_asset(
 ) -> dg.AssetsDefinition:
     spec = compiled.spec
     name = spec.name
+    reads = Reads(*(Table(VALIDATION, f"validated_{d}") for d in compiled.inputs))
     formats = {d.format for d in spec.destinations}
     resource_keys = {"lake", "warehouse", "reports"} | (
         {"postgres"} if "postgres" in formats else set()
@@ -68,7 +70,7 @@ def build_pipeline_asset(
     @dg.asset(
         name=name,
         group_name=GROUP,
-        deps=[f"validated_{d}" for d in compiled.inputs],
+        deps=reads.deps,
         owners=[spec.owner],
         kinds={"polars", "duckdb", *sorted(formats - {"duckdb"})},
         description=spec.description or f"Declarative pipeline from {compiled.path.name}.",
@@ -87,7 +89,7 @@ def build_pipeline_asset(
 
         def scan(dataset: str) -> pl.LazyFrame:
             # Only the declared columns: the schema the pipeline was compiled against.
-            return lake.scan(VALIDATION, f"validated_{dataset}").select(
+            return reads.scan(lake, f"validated_{dataset}").select(
                 list(catalog[dataset].column_map)
             )
 

@@ -17,8 +17,8 @@ from typing import Any
 import polars as pl
 from pydantic import ValidationError
 
-from assets.core.spec import (
-    DatasetSpec,
+from assets.core.spec import DatasetSpec
+from assets.core.spec_files import (
     SpecError,
     format_validation_error,
     is_pipeline_document,

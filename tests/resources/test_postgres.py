@@ -11,7 +11,8 @@ import pytest
 from psycopg import sql
 
 from assets.common.postgres import publish_frame
-from resources.postgres import PostgresResource, pg_type, qualified, redact_dsn
+from assets.core.pg import pg_type, qualified, redact_dsn
+from resources.postgres import PostgresResource
 
 pytestmark = pytest.mark.postgres
 

@@ -1,0 +1,108 @@
+"""Spec files: YAML read with a safe loader (YAML 1.2 booleans), the documents of spec folders,
+and validation errors as one line per problem that names the file and the field.
+
+Shared by the dataset specs (``assets.core.spec``) and the declarative pipelines.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import typing
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+
+class SpecError(ValueError):
+    """A dataset spec that cannot be used; the message names the file and the field."""
+
+
+class SpecLoader(yaml.SafeLoader):
+    """YAML 1.2 booleans: only true/false. Under YAML 1.1 ``on:`` (a join key) or ``no`` (a
+    country code) would silently become booleans."""
+
+
+SpecLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+SpecLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool",
+    re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+    list("tTfF"),
+)
+
+
+def read_yaml(path: Path) -> Any:
+    try:
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=SpecLoader)  # safe: SafeLoader
+    except yaml.YAMLError as exc:
+        raise SpecError(f"{path}: not valid YAML: {exc}") from None
+
+
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    """The pydantic models an annotation can hold (through Optional, list, Union, Annotated)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for arg in typing.get_args(annotation) for m in _models_in(arg)]
+
+
+def _fields_at(root: type[BaseModel], parts: list[str]) -> list[str]:
+    """The field names valid at ``parts`` (a validation error's location) under ``root``."""
+    candidates = [root]
+    for part in parts:
+        if part.isdigit():
+            continue
+        holders = [m for m in candidates if part in m.model_fields]
+        if not holders:
+            return []
+        candidates = [m for h in holders for m in _models_in(h.model_fields[part].annotation)]
+    return sorted({f for m in candidates for f in m.model_fields})
+
+
+_FIELD_FIRST = re.compile(r"^([a-z_][a-z0-9_]*(?:\.[a-z0-9_]+)*): (.+)$", re.S)
+
+
+def format_validation_error(path: Path, exc: ValidationError, root: type[BaseModel]) -> str:
+    lines = []
+    for err in exc.errors():
+        parts = [str(p) for p in err["loc"]]
+        # A tagged union repeats the tag (steps.0.join.join.on): say it once.
+        parts = [p for i, p in enumerate(parts) if i == 0 or p != parts[i - 1]]
+        msg = err["msg"].removeprefix("Value error, ")
+        # Model-level rules name their field first ("key: unknown column ..."): point there.
+        named = _FIELD_FIRST.match(msg) if err["type"] == "value_error" else None
+        if named:
+            parts, msg = [*parts, *named.group(1).split(".")], named.group(2)
+        loc = ".".join(parts) or "<root>"
+        if err["type"] == "extra_forbidden" and parts:
+            valid = _fields_at(root, parts[:-1])
+            hint = difflib.get_close_matches(parts[-1], valid, n=1)
+            msg = f"unknown field {parts[-1]!r}" + (
+                f"; did you mean {hint[0]!r}?" if hint else f"; expected one of {', '.join(valid)}"
+            )
+        lines.append(f"{path}: field '{loc}': {msg}")
+    return "\n".join(lines)
+
+
+def spec_files(directory: Path) -> list[Path]:
+    return sorted([*directory.glob("*.yaml"), *directory.glob("*.yml")])
+
+
+def is_pipeline_document(raw: Any) -> bool:
+    """A declarative pipeline (top-level ``pipeline:``), which shares the spec folders."""
+    return isinstance(raw, Mapping) and "pipeline" in raw
+
+
+def read_spec_documents(directories: Iterable[Path]) -> list[tuple[Path, Any]]:
+    """Every YAML document in ``directories`` (sorted by file name), parsed but not validated."""
+    return [
+        (path, read_yaml(path))
+        for directory in directories
+        if directory.is_dir()
+        for path in spec_files(directory)
+    ]
