@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import Any
+
 import dagster as dg
 
 from pipeline_defs import build_definitions
@@ -9,19 +12,25 @@ from pipeline_defs.settings import Settings
 
 
 def materialize(
-    settings: Settings, selection: dg.AssetSelection, tags: dict[str, str] | None = None
+    settings: Settings,
+    selection: dg.AssetSelection,
+    tags: dict[str, str] | None = None,
+    run_config: Mapping[str, Any] | None = None,
+    extra: Sequence[dg.AssetsDefinition] = (),
 ) -> dg.ExecuteInProcessResult:
     """Build the definitions for ``settings`` and run ``selection`` on a throwaway instance
-    (``tags``: for example a partition range)."""
+    (``tags``: for example a partition range; ``extra``: test-only assets to add, which
+    ``selection`` must name to run)."""
     d = build_definitions(settings)
     with dg.instance_for_test() as instance:
         return dg.materialize(
-            list(d.assets),  # type: ignore[arg-type]
+            [*d.assets, *extra],  # type: ignore[list-item]
             resources=d.resources,
             instance=instance,
             raise_on_error=False,
             selection=selection,
             tags=tags,
+            run_config=dict(run_config or {}),
         )
 
 

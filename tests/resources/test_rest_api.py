@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 from collections.abc import Callable
 
 import pytest
+import tenacity
+from pydantic import PrivateAttr
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
@@ -14,6 +17,7 @@ from resources.rest_api import (
     ApiError,
     CircuitOpenError,
     MalformedResponseError,
+    RateLimiter,
     RestApiResource,
     retry_after_seconds,
 )
@@ -102,17 +106,39 @@ def test_503_twice_then_success_is_retried(httpserver: HTTPServer) -> None:
     assert api.attempts == 3
 
 
+class RecordingApi(RestApiResource):
+    """The real resource, recording each wait it chose before a retry (tenacity sleeps it)."""
+
+    _waits: list[float] = PrivateAttr(default_factory=list)
+
+    def _wait(self, state: tenacity.RetryCallState) -> float:
+        chosen = super()._wait(state)
+        self._waits.append(chosen)
+        return chosen
+
+
 def test_429_honours_retry_after(httpserver: HTTPServer) -> None:
     handler, calls = counting(
         lambda _r, n: as_json({}, 429, {"Retry-After": "1"}) if n == 1 else as_json([1])
     )
     httpserver.expect_request("/limited").respond_with_handler(handler)
-    api = fast(httpserver)
-    started = time.monotonic()
+    api = RecordingApi(base_url=httpserver.url_for(""), backoff_initial_s=0.01, backoff_max_s=0.05)
     assert api.get_json("/limited") == [1]
     # The backoff alone would wait at most 0.05 s; the server asked for 1 s and got it.
-    assert time.monotonic() - started >= 0.95
+    assert api._waits == [1.0]
     assert len(calls) == 2
+
+
+def test_retry_after_beyond_the_ceiling_is_cut_to_it(httpserver: HTTPServer) -> None:
+    handler, _calls = counting(
+        lambda _r, n: as_json({}, 503, {"Retry-After": "3600"}) if n == 1 else as_json([1])
+    )
+    httpserver.expect_request("/slow").respond_with_handler(handler)
+    api = RecordingApi(
+        base_url=httpserver.url_for(""), backoff_initial_s=0.01, max_retry_after_s=0.02
+    )
+    assert api.get_json("/slow") == [1]
+    assert api._waits == [0.02]
 
 
 def test_retry_after_parses_seconds_and_http_dates() -> None:
@@ -226,13 +252,41 @@ def test_connection_refused_is_retried_then_reported(unused_port: int) -> None:
     assert api.attempts == 2
 
 
+class RecordingLimiter(RateLimiter):
+    """The real limiter, recording the start slot it gave each request and when it let it go."""
+
+    def __init__(self, per_second: float | None) -> None:
+        super().__init__(per_second)
+        self.slots: list[tuple[float, float]] = []
+
+    def wait(self) -> None:
+        super().wait()
+        assert self.per_second
+        self.slots.append((self._next - 1.0 / self.per_second, time.monotonic()))
+
+
+class RateLimitedApi(RestApiResource):
+    """The real resource with its limiter recording."""
+
+    def _client(self):
+        fresh = self._http is None
+        client = super()._client()
+        if fresh:
+            self._limiter = RecordingLimiter(self.rate_limit_per_s)
+        return client
+
+
 def test_rate_limit_spaces_requests(httpserver: HTTPServer) -> None:
     httpserver.expect_request("/r").respond_with_json([])
-    api = fast(httpserver, rate_limit_per_s=20)
-    started = time.monotonic()
+    api = RateLimitedApi(base_url=httpserver.url_for(""), rate_limit_per_s=20)
     for _ in range(5):
         api.get_json("/r")
-    assert time.monotonic() - started >= 4 / 20 * 0.95
+    limiter = api._limiter
+    assert isinstance(limiter, RecordingLimiter) and len(limiter.slots) == 5
+    slots = [slot for slot, _released in limiter.slots]
+    # Slots at least 1/20 s apart, and no request let go before its slot.
+    assert all(b - a >= 1 / 20 - 1e-9 for a, b in itertools.pairwise(slots))
+    assert all(released >= slot for slot, released in limiter.slots)
 
 
 def test_incomplete_auth_config_is_refused_naming_the_field() -> None:

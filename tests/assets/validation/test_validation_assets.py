@@ -1,6 +1,12 @@
-"""Validation assets in real in-process runs: gates, policies, history, quarantine, DuckDB."""
+"""Validation assets in real in-process runs: gates, policies, history, quarantine, DuckDB.
 
+Each test materializes only what its gate needs: the datasets' raw and validated assets, plus a
+stand-in consumer where a test is about what runs downstream."""
+
+import shutil
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 import dagster as dg
 import duckdb
@@ -9,7 +15,10 @@ import pytest
 from assets.generator import GeneratorConfig, generate_dataset
 from assets.generator.defects import DEFECT_KINDS
 from assets.validation.history import history_rows
-from pipeline_defs import build_definitions
+from pipeline_defs.settings import Settings
+from tests.runs import datasets_of, materialize, upstream_of
+
+DATASETS = ("customers", "orders", "products", "support_tickets", "usage_events")
 
 
 @dg.asset(deps=["validated_orders"], group_name="test")
@@ -18,17 +27,14 @@ def orders_consumer() -> dg.MaterializeResult:
     return dg.MaterializeResult(metadata={"ran": True})
 
 
-def _run(settings, run_config=None, extra=()):
-    d = build_definitions(settings)
-    with dg.instance_for_test() as instance:
-        return dg.materialize(
-            [*d.assets, *extra],
-            resources=d.resources,
-            run_config=run_config or {},
-            instance=instance,
-            raise_on_error=False,
-            selection=dg.AssetSelection.all() - dg.AssetSelection.assets("sample_landing_data"),
-        )
+def _run(settings, run_config=None, selection=None):
+    """validated_orders with what it reads (``selection``: instead) and the stand-in consumer."""
+    return materialize(
+        settings,
+        selection or upstream_of("validated_orders") | dg.AssetSelection.assets(orders_consumer),
+        run_config=run_config,
+        extra=[orders_consumer],
+    )
 
 
 def _land(settings, **rates):
@@ -49,9 +55,28 @@ def _materialized(result):
     }
 
 
+@dataclass(frozen=True)
+class CleanRun:
+    """Every dataset landed without defects, then ingested and validated once."""
+
+    data_dir: Path
+    result: dg.ExecuteInProcessResult
+
+
+@pytest.fixture(scope="module")
+def clean_run(tmp_path_factory: pytest.TempPathFactory) -> CleanRun:
+    """Shared by the tests that only read the clean run or copy its lake before changing it."""
+    root = tmp_path_factory.mktemp("clean")
+    settings = Settings.from_env(
+        {"PIPELINE_DATA_DIR": str(root / "data"), "PIPELINE_DATASETS_DIR": str(root / "datasets")}
+    )
+    _land(settings)
+    return CleanRun(settings.data_dir, _run(settings, selection=datasets_of(*DATASETS)))
+
+
 def test_failed_gate_blocks_downstream_under_block_policy(settings):
     _land(settings, null_required=0.1)
-    result = _run(settings, extra=[orders_consumer])
+    result = _run(settings)
     checks = _checks(result)
     gate = checks["orders_validity_at_least_threshold"]
     assert not gate.passed and gate.severity == dg.AssetCheckSeverity.ERROR
@@ -72,7 +97,7 @@ def test_failed_gate_blocks_downstream_under_block_policy(settings):
 def test_warn_policy_records_and_continues(settings):
     _land(settings, null_required=0.1)
     config = {"ops": {"validate_orders": {"config": {"policy": "warn"}}}}
-    result = _run(settings, run_config=config, extra=[orders_consumer])
+    result = _run(settings, run_config=config)
     gate = _checks(result)["orders_validity_at_least_threshold"]
     assert not gate.passed and gate.severity == dg.AssetCheckSeverity.WARN
     mats = _materialized(result)
@@ -83,7 +108,7 @@ def test_warn_policy_records_and_continues(settings):
 def test_auto_fix_imputes_and_counts_every_fix(settings):
     _land(settings, null_required=0.1, outlier=0.01)
     config = {"ops": {"validate_orders": {"config": {"policy": "auto_fix"}}}}
-    result = _run(settings, run_config=config, extra=[orders_consumer])
+    result = _run(settings, run_config=config)
     meta = _materialized(result)["validated_orders"]
     fixes = meta["fixes"].value
     # quantity and channel are imputed (order_ts is a time and never made up); outliers capped.
@@ -114,7 +139,7 @@ def test_auto_fix_imputes_and_counts_every_fix(settings):
 
 def test_quarantine_keeps_rows_rules_and_reasons_and_nothing_is_lost(settings):
     _land(settings, **dict.fromkeys(DEFECT_KINDS, 0.01))
-    result = _run(settings)
+    result = _run(settings, selection=datasets_of(*DATASETS))
     # 1% duplicate keys fail the uniqueness gates, so the run fails; the data is still all there.
     assert not result.success
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
@@ -134,11 +159,15 @@ def test_quarantine_keeps_rows_rules_and_reasons_and_nothing_is_lost(settings):
     assert history == 5
 
 
-def test_clean_data_passes_every_gate_and_warning_with_zero_false_positives(settings):
-    _land(settings)
-    result = _run(settings)
+def test_clean_data_passes_every_gate_and_warning_with_zero_false_positives(clean_run):
+    result = clean_run.result
     assert result.success
-    failed = [name for name, c in _checks(result).items() if not c.passed]
+    checks = _checks(result)
+    # Every check of every dataset ran (a check left out of the run would pass here unseen).
+    assert {c.asset_key.to_user_string() for c in checks.values()} == {
+        f"validated_{n}" for n in DATASETS
+    } | {f"raw_{n}" for n in DATASETS}
+    failed = [name for name, c in checks.items() if not c.passed]
     assert failed == []
     assert all(
         m["rows_quarantined"].value == 0
@@ -170,15 +199,16 @@ def test_history_check_flags_a_metric_far_from_its_median(settings):
     assert checks["orders_row_count_within_history"].metadata["threshold_robust_z"].value == 3.5
 
 
-def test_schema_drift_warns_when_a_column_appears(settings):
-    _land(settings)
-    _run(settings)
+def test_schema_drift_warns_when_a_column_appears(settings, clean_run):
+    # The clean run recorded each dataset's schema; a late file then brings a new column.
+    shutil.copytree(clean_run.data_dir, settings.data_dir)
     extra = settings.data_dir / "landing" / "orders" / "late.csv"
     extra.write_text(
         "order_id,customer_id,product_id,quantity,unit_price,order_ts,channel,status,coupon\n"
         "O9,C00000001,P000001,1,1.0,2025-01-01T00:00:00,web,completed,SAVE10\n"
     )
     drift = _checks(_run(settings))["orders_schema_unchanged"]
+    assert drift.metadata["first_run"].value is False
     assert not drift.passed and drift.metadata["drift"].value["added"] == ["coupon"]
 
 
