@@ -9,7 +9,13 @@ import dagster as dg
 import polars as pl
 
 from assets.analytics.elasticity import ELASTICITY_INPUTS, elasticities, elasticity_table
-from assets.analytics.forecast import backtest_mape, fit_seasonal, forecast, residual_anomalies
+from assets.analytics.forecast import (
+    backtest_mape,
+    fit_seasonal,
+    forecast,
+    residual_anomalies,
+    write_backtest,
+)
 from assets.common.artifacts import load_artifact, save_artifact
 from assets.common.inputs import Reads, Table
 from assets.common.metadata import markdown_preview
@@ -204,6 +210,9 @@ def customer_segments_asset(
     return dg.MaterializeResult(metadata=meta)
 
 
+HOLDOUT_DAYS = 60
+
+
 @dg.asset(
     name="revenue_forecast",
     group_name=GROUP,
@@ -219,13 +228,14 @@ def revenue_forecast_asset(
     """Daily revenue forecast for 90 days with intervals, backtested on 60 days."""
     started = time.perf_counter()
     daily = FORECAST_READS.scan(lake, "daily_revenue").collect().sort("date")
-    mape, _ = backtest_mape(daily, holdout_days=60)
+    mape, _ = backtest_mape(daily, holdout_days=HOLDOUT_DAYS)
     model = fit_seasonal(daily)
     last_day = cast(date, daily["date"].max())
     frame = forecast(model, last_day + timedelta(days=1), 90)
     meta = publish_table(
         lake, warehouse, GROUP, "revenue_forecast", frame, rows_in=daily.height, started=started
     )
+    write_backtest(lake.table_dir(GROUP, "revenue_forecast"), mape, HOLDOUT_DAYS)
     totals = {
         f"next_{h}_days_revenue": round(float(frame.head(h)["forecast"].sum()), 2)
         for h in (30, 60, 90)

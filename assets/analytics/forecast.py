@@ -10,12 +10,15 @@ spread in log space.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import cast
 
 import numpy as np
 import polars as pl
+
+from assets.core.storage import LakePath, atomic_write_bytes
 
 Z80, Z95 = 1.2816, 1.9600
 OUTLIER_Z = 3.5  # residuals beyond this are left out of the fit
@@ -132,3 +135,19 @@ def residual_anomalies(
         )
         .filter(pl.col("robust_z").abs() > z)
     )
+
+
+BACKTEST_RECORD = "backtest.json"
+
+
+def write_backtest(table_dir: LakePath, mape: float, holdout_days: int) -> None:
+    """Keep the backtest beside the forecast table (scans and DuckDB read only ``part-*``), so
+    the reports quote the figure the forecast computed, unrounded, in any Dagster instance."""
+    record = {"backtest_mape": mape, "holdout_days": holdout_days}
+    atomic_write_bytes(table_dir / BACKTEST_RECORD, json.dumps(record).encode())
+
+
+def read_backtest(table_dir: LakePath) -> float | None:
+    """The forecast's backtest MAPE, or None for a forecast written without one."""
+    path = table_dir / BACKTEST_RECORD
+    return float(json.loads(path.read_text())["backtest_mape"]) if path.exists() else None

@@ -12,6 +12,7 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
+from assets.analytics.forecast import read_backtest
 from assets.common.artifacts import artifact_record
 from assets.common.inputs import Reads, Table
 from assets.common.metadata import markdown_preview, run_metadata
@@ -47,15 +48,6 @@ def validation_reads(datasets: Sequence[str]) -> Reads:
     """quality_history (written by every ``validated_<dataset>``) and each dataset's quarantine."""
     history = Table("validation", "quality_history", tuple(f"validated_{d}" for d in datasets))
     return Reads(history, *(Table("validation", quarantine_table(d)) for d in datasets))
-
-
-def recorded_backtest_mape(instance: dg.DagsterInstance) -> float | None:
-    """The backtest MAPE revenue_forecast recorded with its latest materialization (None in an
-    instance that never materialized it, such as a process that runs the reports stage alone)."""
-    event = instance.get_latest_materialization_event(dg.AssetKey(FORECAST))
-    mat = event.asset_materialization if event is not None else None
-    value = mat.metadata.get("backtest_mape") if mat is not None else None
-    return float(value.value) if value is not None else None  # type: ignore[arg-type]
 
 
 def write_report(reports: ReportsResource, stem: str, report: Report) -> dict[str, Any]:
@@ -115,7 +107,9 @@ def build_insights_asset(datasets: Sequence[str]) -> dg.AssetsDefinition:
         quality = quality_summary(scan("quality_history").collect(), scan)
         model_table = reads["churn_model"]
         model = artifact_record(lake.table_dir(model_table.group, model_table.name))
-        items = insights_from_lake(scan, model, recorded_backtest_mape(context.instance), quality)
+        forecast_table = reads[FORECAST]
+        mape = read_backtest(lake.table_dir(forecast_table.group, forecast_table.name))
+        items = insights_from_lake(scan, model, mape, quality)
         recs = recommendations(items)
         meta_i = publish_table(
             lake,

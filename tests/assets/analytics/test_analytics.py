@@ -523,3 +523,13 @@ def test_the_anomaly_table_orders_by_kind_then_the_strongest_first():
     table = anomaly_table(rows("product", [4.0, 9.0]), rows("day", [5.0, 6.0]), rows("day", [7.0]))
     assert table["entity_id"].to_list() == ["day0", "day1", "day0", "product1", "product0"]
     assert table["score"].to_list() == [7.0, 6.0, 5.0, 9.0, 4.0]
+
+
+def test_the_backtest_is_kept_beside_the_forecast_unrounded(tmp_path):
+    from assets.analytics.forecast import read_backtest, write_backtest
+
+    table = tmp_path / "revenue_forecast"
+    assert read_backtest(table) is None  # a forecast written without a backtest
+    write_backtest(table, 0.296_749_1, 60)
+    assert read_backtest(table) == 0.296_749_1
+    assert [p.name for p in table.glob("part-*")] == []  # scans of the table never see it
