@@ -11,14 +11,24 @@ import dagster as dg
 from assets.analytics.defs import ANALYTICS_ASSETS
 from assets.core.spec import DatasetSpec, SpecError, load_catalog
 from assets.enrichment.defs import ENRICHMENT_ASSETS
+from assets.features.config import FEATURE_CONFIG_CLASSES
 from assets.features.defs import FEATURE_ASSETS, build_blueprint_feed_assets
 from assets.ingestion.defs import GROUP as INGESTION
-from assets.ingestion.defs import build_ingestion_assets, daily_partitions
+from assets.ingestion.defs import (
+    build_ingestion_assets,
+    daily_partitions,
+    ingestion_config_classes,
+)
 from assets.pipelines.defs import build_pipeline_assets
 from assets.pipelines.transform import load_pipelines
-from assets.reports.defs import build_pipeline_report, build_report_assets, postgres_exports
+from assets.reports.defs import (
+    PostgresExportConfig,
+    build_pipeline_report,
+    build_report_assets,
+    postgres_exports,
+)
 from assets.validation.defs import GROUP as VALIDATION
-from assets.validation.defs import build_validation_assets
+from assets.validation.defs import build_validation_assets, validation_config_classes
 from pipeline_defs.launch_config import launch_checks
 from pipeline_defs.settings import Settings
 from resources import LakeResource, LandingZoneResource, ReportsResource, WarehouseResource
@@ -187,9 +197,15 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
         key.to_user_string(): group for a in assets for key, group in a.group_names_by_key.items()
     }
     assets.append(build_pipeline_report(stage_of))
+    config_classes = {
+        **ingestion_config_classes(catalog),
+        **validation_config_classes(catalog),
+        **FEATURE_CONFIG_CLASSES,
+    }
     if settings.has("PIPELINE_PG_URL"):
         # Published only where a database is configured, so the embedded demo needs none.
         assets.append(postgres_exports)
+        config_classes["postgres_exports"] = PostgresExportConfig
     assets = declare_automation(assets, catalog)
     validated = sorted(f"validated_{name}" for name in catalog)
     pulled = any(spec.source.kind != "landing" for spec in catalog.values())
@@ -206,7 +222,7 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     probe = dg.Definitions(assets=assets, jobs=plain, executor=executor, resources=resources)
     return dg.Definitions(
         assets=assets,
-        jobs=build_jobs(launch_checks([job.name for job in plain], probe)),
+        jobs=build_jobs(launch_checks([job.name for job in plain], probe, config_classes)),
         schedules=build_schedules(
             settings.timezone, has_pulled_sources=pulled, partitioned=daily is not None
         ),

@@ -25,19 +25,12 @@ import dagster as dg
 from pydantic import ValidationError
 
 
-def config_classes(job: dg.JobDefinition) -> dict[str, type[dg.Config]]:
-    """The ``dg.Config`` class of every op in ``job`` that takes one, by op name."""
-    classes: dict[str, type[dg.Config]] = {}
-    for node in job.graph.nodes:
-        op = node.definition
-        compute = getattr(op, "compute_fn", None)
-        has_config = getattr(compute, "has_config_arg", None)
-        if compute is None or not callable(has_config) or not has_config():
-            continue
-        annotation = compute.get_config_arg().annotation
-        if isinstance(annotation, type) and issubclass(annotation, dg.Config):
-            classes[node.name] = annotation
-    return classes
+def job_config_classes(
+    job: dg.JobDefinition, classes: Mapping[str, type[dg.Config]]
+) -> dict[str, type[dg.Config]]:
+    """Of ``classes`` (each op's ``dg.Config`` class, by op name, as the stages declare them),
+    those of the ops in ``job``."""
+    return {node.name: classes[node.name] for node in job.graph.nodes if node.name in classes}
 
 
 def out_of_range(
@@ -73,8 +66,13 @@ def _refuse_out_of_range(
     return run_config
 
 
-def launch_checks(job_names: list[str], probe: dg.Definitions) -> dict[str, dg.ConfigMapping]:
+def launch_checks(
+    job_names: list[str], probe: dg.Definitions, classes: Mapping[str, type[dg.Config]]
+) -> dict[str, dg.ConfigMapping]:
     """A launch-time bounds check for each named job whose ops take ``dg.Config``, by job name.
+
+    ``classes`` maps op names to their ``dg.Config`` classes, as each stage declares them:
+    Dagster 1.13 offers no public way from an op back to its config class.
 
     ``probe`` holds the same assets, resources, executor and jobs (without checks) as the final
     definitions, so each job's run-config schema (execution, resources and ops sections) is
@@ -83,12 +81,12 @@ def launch_checks(job_names: list[str], probe: dg.Definitions) -> dict[str, dg.C
     checks: dict[str, dg.ConfigMapping] = {}
     for name in job_names:
         resolved = probe.resolve_job_def(name)
-        classes = config_classes(resolved)
+        in_job = job_config_classes(resolved, classes)
         # Dagster takes no config mapping on a partitioned job (PIPELINE_PARTITIONS=daily): there
         # the bounds are enforced when each step starts, as for ad-hoc selections.
-        if classes and resolved.partitions_def is None:
+        if in_job and resolved.partitions_def is None:
             checks[name] = dg.ConfigMapping(
-                config_fn=functools.partial(_refuse_out_of_range, name, classes),
+                config_fn=functools.partial(_refuse_out_of_range, name, in_job),
                 config_schema=resolved.run_config_schema.config_type,
                 receive_processed_config_values=False,  # pass on exactly what was submitted
             )

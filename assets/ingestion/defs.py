@@ -1,6 +1,7 @@
 """Ingestion wiring: sample data for an empty landing zone, and one ``raw_<dataset>`` per spec."""
 
 import tempfile
+from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
 from typing import Literal
@@ -370,3 +371,9 @@ def build_ingestion_assets(
         for name, spec in sorted(catalog.items())
     ]
     return [sample_landing_data, *raw]
+
+
+def ingestion_config_classes(datasets: Iterable[str]) -> dict[str, type[dg.Config]]:
+    """The ``dg.Config`` class of each ingestion op that takes one, by op name (for the
+    launch-time bounds check)."""
+    return {"sample_landing_data": SampleDataConfig, **{f"raw_{d}": IngestConfig for d in datasets}}

@@ -1,5 +1,6 @@
 """Validation wiring: ``validated_<dataset>`` and ``quarantined_<dataset>`` with their gates."""
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Literal
 
@@ -159,3 +160,8 @@ def build_validation_assets(
         build_validation_asset(spec, catalog, default_policy, partitions_def)
         for _, spec in sorted(catalog.items())
     ]
+
+
+def validation_config_classes(datasets: Iterable[str]) -> dict[str, type[dg.Config]]:
+    """The ``dg.Config`` class of each validation op, by op name (for the launch-time check)."""
+    return {f"validate_{d}": ValidationConfig for d in datasets}
