@@ -9,15 +9,14 @@ from collections.abc import Callable
 
 import pytest
 import tenacity
-from pydantic import PrivateAttr
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
+from assets.core.http import ApiClient, RateLimiter
 from resources.rest_api import (
     ApiError,
     CircuitOpenError,
     MalformedResponseError,
-    RateLimiter,
     RestApiResource,
     retry_after_seconds,
 )
@@ -106,15 +105,34 @@ def test_503_twice_then_success_is_retried(httpserver: HTTPServer) -> None:
     assert api.attempts == 3
 
 
-class RecordingApi(RestApiResource):
-    """The real resource, recording each wait it chose before a retry (tenacity sleeps it)."""
+class RecordingClient(ApiClient):
+    """The real client, recording each wait it chose before a retry (tenacity sleeps it) and,
+    through its limiter, the start slot it gave each request."""
 
-    _waits: list[float] = PrivateAttr(default_factory=list)
+    def __init__(self, settings) -> None:
+        super().__init__(settings)
+        self.waits: list[float] = []
+        self._limiter = RecordingLimiter(settings.rate_limit_per_s)
 
     def _wait(self, state: tenacity.RetryCallState) -> float:
         chosen = super()._wait(state)
-        self._waits.append(chosen)
+        self.waits.append(chosen)
         return chosen
+
+
+class RecordingApi(RestApiResource):
+    """The real resource over a recording client."""
+
+    @property
+    def client(self) -> RecordingClient:
+        if self._client is None:
+            self._client = RecordingClient(self.settings())
+        assert isinstance(self._client, RecordingClient)
+        return self._client
+
+    @property
+    def _waits(self) -> list[float]:
+        return self.client.waits
 
 
 def test_429_honours_retry_after(httpserver: HTTPServer) -> None:
@@ -261,27 +279,16 @@ class RecordingLimiter(RateLimiter):
 
     def wait(self) -> None:
         super().wait()
-        assert self.per_second
-        self.slots.append((self._next - 1.0 / self.per_second, time.monotonic()))
-
-
-class RateLimitedApi(RestApiResource):
-    """The real resource with its limiter recording."""
-
-    def _client(self):
-        fresh = self._http is None
-        client = super()._client()
-        if fresh:
-            self._limiter = RecordingLimiter(self.rate_limit_per_s)
-        return client
+        if self.per_second:
+            self.slots.append((self._next - 1.0 / self.per_second, time.monotonic()))
 
 
 def test_rate_limit_spaces_requests(httpserver: HTTPServer) -> None:
     httpserver.expect_request("/r").respond_with_json([])
-    api = RateLimitedApi(base_url=httpserver.url_for(""), rate_limit_per_s=20)
+    api = RecordingApi(base_url=httpserver.url_for(""), rate_limit_per_s=20)
     for _ in range(5):
         api.get_json("/r")
-    limiter = api._limiter
+    limiter = api.client._limiter
     assert isinstance(limiter, RecordingLimiter) and len(limiter.slots) == 5
     slots = [slot for slot, _released in limiter.slots]
     # Slots at least 1/20 s apart, and no request let go before its slot.
