@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 import dagster as dg
+import pytest
 
 from pipeline_defs import build_definitions
 from pipeline_defs.settings import Settings
@@ -29,6 +30,7 @@ class RecordingLake(LakeResource):
         return super().table_dir(group, name)
 
 
+@pytest.mark.e2e  # the whole graph, models included
 def test_every_asset_reads_only_what_it_declares(settings: Settings) -> None:
     defs = build_definitions(settings)
     assets = [a for a in defs.assets if isinstance(a, dg.AssetsDefinition)]

@@ -6,6 +6,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import polars as pl
+import pytest
 
 from pipeline_defs import build_definitions
 
@@ -58,6 +59,7 @@ def test_sample_data_then_raw_assets_fill_the_lake_and_the_warehouse(settings):
     assert meta["rows_in"].value == manifest["row_counts"]["orders"]
 
 
+@pytest.mark.e2e
 def test_rerun_does_not_generate_or_ingest_again(settings):
     _materialize(settings)
     result, _ = _materialize(settings)
