@@ -162,7 +162,7 @@ def test_killed_run_worker_is_retried_from_failure_with_identical_data(tmp_path:
             return None
 
         # The step takes ~0.8 s here, so a 1 s poll could see its start only after it had
-        # finished (CI, 2026-12-02): poll every 20 ms so that the kill lands inside the step.
+        # finished: poll every 20 ms so that the kill lands inside the step.
         pid = wait_for(f"{target} to start", started_target, 300, log, every=0.02)
         os.kill(pid, signal.SIGKILL)
         wait_for(

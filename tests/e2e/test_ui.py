@@ -107,8 +107,8 @@ def test_launch_ingest_and_validate_from_the_ui(dagster_dev: str, tmp_path: Path
         # Dagster's welcome dialog can open a while after the page loads (later on a loaded
         # machine), and its backdrop then takes every click. Playwright dismisses it whenever
         # it shows before an action, instead of checking once at load. The handler is the only
-        # thing that clicks Skip: a second, explicit click raced it (CI, stop 27) and then waited
-        # 30 s for a button the handler had already closed.
+        # thing that clicks Skip: a second, explicit click can race it and then wait 30 s for a
+        # button the handler has already closed.
         page.add_locator_handler(
             page.get_by_role("button", name="Skip"),
             lambda skip: skip.click(),
