@@ -2,7 +2,8 @@
 """Project commands that work on a fresh machine with only Python 3.11+ and git.
 
     python3 tasks.py demo        install everything, run full_pipeline on generated sample data
-    python3 tasks.py test [ARGS] install everything, run the full test suite (ARGS go to pytest)
+    python3 tasks.py test [ARGS] install everything, run the full test suite in parallel (ARGS go to
+                                 pytest; -m "not e2e" is the fast tier)
     python3 tasks.py lint        ruff check, ruff format --check, pyright
     python3 tasks.py dev         the Dagster UI and daemon (dagster dev) on 127.0.0.1:3000
 
@@ -22,6 +23,7 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 UV_VERSION = "0.13.9"
+PARALLEL = ["-n", "auto", "--maxprocesses", "4", "--dist", "loadgroup"]
 
 
 def run(*cmd: str | Path, env: dict[str, str] | None = None) -> None:
@@ -99,7 +101,10 @@ def main(argv: list[str]) -> None:
     if command == "demo":
         demo()
     elif command == "test":
-        run(BIN / "pytest", *rest)
+        # Tests in parallel processes, as many as cores (up to 4); tests that share the one test
+        # database keep to one process (tests/conftest.py). `-n 0` runs them in this process.
+        parallel = [] if any(a == "-n" or a.startswith("-n") for a in rest) else PARALLEL
+        run(BIN / "pytest", *parallel, *rest)
     elif command == "lint":
         run(BIN / "ruff", "check", ".")
         run(BIN / "ruff", "format", "--check", ".")

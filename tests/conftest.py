@@ -102,3 +102,23 @@ def s3_env(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str
         Bucket=bucket
     )
     return {**env, "BUCKET": bucket}
+
+
+@pytest.fixture
+def pg_instance_url(pg_url: str) -> Iterator[str]:
+    """A fresh database on the test server for one test's Dagster instance, dropped afterwards:
+    tests that run at the same time (tasks.py test runs them in parallel) never share one."""
+    import uuid
+    from urllib.parse import urlsplit, urlunsplit
+
+    import psycopg
+    from psycopg import sql
+
+    name = f"dagster_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    yield urlunsplit(urlsplit(pg_url)._replace(path=f"/{name}"))
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )

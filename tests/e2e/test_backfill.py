@@ -8,7 +8,6 @@ import json
 from pathlib import Path
 
 import dagster as dg
-import psycopg
 import pytest
 
 from assets.ingestion.partitions import range_tags
@@ -69,9 +68,9 @@ def _reference(tmp_path: Path, landing: str, aws: dict[str, str]) -> LakeResourc
 
 
 def test_thirty_days_as_three_concurrent_queued_runs_equal_a_single_process_run(
-    tmp_path: Path, pg_url: str, s3_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, pg_instance_url: str, s3_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("DAGSTER_PG_URL", pg_url)  # this process reads the instance too
+    monkeypatch.setenv("DAGSTER_PG_URL", pg_instance_url)  # this process reads the instance too
     home = make_home(tmp_path, ROOT / "instance" / "dagster.postgres.yaml")
     # warn: a 10-day slice of tickets with planted defects can miss a gate; this test is about
     # concurrency, and the quarantine is compared either way.
@@ -84,12 +83,10 @@ def test_thirty_days_as_three_concurrent_queued_runs_equal_a_single_process_run(
         **aws,
         PIPELINE_LANDING_URI=landing,
         PIPELINE_LAKE_URI=lake_uri,
-        DAGSTER_PG_URL=pg_url,
+        DAGSTER_PG_URL=pg_instance_url,
         PIPELINE_PARTITIONS="daily",
         PIPELINE_QUALITY_POLICY="warn",
     )
-    with psycopg.connect(pg_url, autocommit=True) as con:
-        con.execute("DROP TABLE IF EXISTS runs, event_logs, secondary_indexes CASCADE")
     config = tmp_path / "seed.yaml"
     config.write_text(SEED)
     seed = dagster(

@@ -148,17 +148,15 @@ def _cli(env: dict[str, str], *args: str) -> subprocess.Popen:
     )
 
 
-def test_two_concurrent_partition_range_runs_on_the_postgres_instance(tmp_path, pg_url):
+def test_two_concurrent_partition_range_runs_on_the_postgres_instance(tmp_path, pg_instance_url):
     """14 daily partitions as two ranged runs at the same time, on the Postgres instance; every
     run is recorded there and nothing in SQLite under DAGSTER_HOME."""
     env = _env(
         tmp_path,
         ROOT / "instance" / "dagster.postgres.yaml",
-        DAGSTER_PG_URL=pg_url,
+        DAGSTER_PG_URL=pg_instance_url,
         PIPELINE_PARTITIONS="daily",
     )
-    with psycopg.connect(pg_url, autocommit=True) as con:
-        con.execute("DROP TABLE IF EXISTS runs, event_logs, secondary_indexes CASCADE")
     seed = _materialize_with_config(
         env,
         "sample_landing_data,raw_customers,raw_products",
@@ -179,7 +177,7 @@ def test_two_concurrent_partition_range_runs_on_the_postgres_instance(tmp_path, 
         assert proc.returncode == 0, out[-3000:]
         assert "database is locked" not in out
     days = [f"2024-03-{d:02d}" for d in range(1, 15)]
-    with psycopg.connect(pg_url) as con:
+    with psycopg.connect(pg_instance_url) as con:
         statuses = [r[0] for r in con.execute("SELECT status FROM runs").fetchall()]
         partitions = {
             r[0]
