@@ -24,6 +24,7 @@ from assets.core.storage import (
 from pipeline_defs import build_definitions
 from pipeline_defs.settings import Settings
 from resources.lake import LakeResource
+from resources.s3 import S3StorageResource
 from resources.warehouse import WarehouseResource
 from tests.runs import materialize
 
@@ -128,3 +129,20 @@ def test_whole_pipeline_runs_with_the_lake_on_s3(
     assert _keys(bucket, "lake/ingestion/raw_orders/") == raw_parts
     d = build_definitions(settings)
     assert d.resolve_job_def("full_pipeline") is not None
+
+
+def test_the_lake_connects_through_the_s3_resource_it_is_given(
+    s3_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No endpoint in the environment: only the s3 resource knows where the server is, so a lake
+    # that built its own client from AWS_* variables would miss it.
+    monkeypatch.delenv("AWS_ENDPOINT_URL")
+    s3 = S3StorageResource(endpoint_url=s3_env["AWS_ENDPOINT_URL"], region_name="us-east-1")
+    lake = LakeResource(
+        root=f"s3://{s3_env['BUCKET']}/lake", scratch_root=str(tmp_path / "tmp"), s3=s3
+    )
+    lake.replace("g", "t", pl.LazyFrame({"a": [1, 2, 3]}))
+    assert lake.scan("g", "t").collect()["a"].to_list() == [1, 2, 3]
+    assert [p.name for p in lake.parts("g", "t")] == ["part-full.parquet"]
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3_env["AWS_ENDPOINT_URL"])
+    assert _keys(s3_env["BUCKET"], "lake/g/t/") == ["lake/g/t/part-full.parquet"]
