@@ -65,6 +65,9 @@ class S3StorageResource(S3Resource):
             aws_session_token=self.aws_session_token,
             profile_name=self.profile_name,
             max_attempts=self.max_attempts,
+            use_ssl=self.use_ssl,
+            verify=self.verify,
+            use_unsigned_session=self.use_unsigned_session,
         )
 
     def storage_options(self) -> dict[str, str]:

@@ -43,6 +43,9 @@ class S3Settings:
     aws_session_token: str | None = None
     profile_name: str | None = None
     max_attempts: int = 5
+    use_ssl: bool = True
+    verify: bool | None = None
+    use_unsigned_session: bool = False
 
     def client(self) -> Any:
         """A boto3 S3 client (one per distinct settings: a client is thread-safe and slow to
@@ -89,6 +92,7 @@ _CHAIN_ENV = (
 def _client(settings: S3Settings, _chain: tuple[str | None, ...]) -> Any:
     # Imported here: boto3 costs ~0.3 s to import and only S3 users need it.
     import boto3.session
+    from botocore import UNSIGNED
     from botocore.config import Config
 
     session = boto3.session.Session(profile_name=settings.profile_name)
@@ -99,5 +103,10 @@ def _client(settings: S3Settings, _chain: tuple[str | None, ...]) -> Any:
         aws_access_key_id=settings.aws_access_key_id,
         aws_secret_access_key=settings.aws_secret_access_key,
         aws_session_token=settings.aws_session_token,
-        config=Config(retries={"max_attempts": settings.max_attempts, "mode": "standard"}),
+        use_ssl=settings.use_ssl,
+        verify=settings.verify,
+        config=Config(
+            retries={"max_attempts": settings.max_attempts, "mode": "standard"},
+            signature_version=UNSIGNED if settings.use_unsigned_session else None,
+        ),
     )

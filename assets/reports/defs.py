@@ -24,8 +24,13 @@ from assets.reports.insights_page import insights_report as insights_report_cont
 from assets.reports.pipeline_report import asset_runs
 from assets.reports.pipeline_report import pipeline_report as pipeline_report_content
 from assets.reports.postgres_export import POSTGRES_TABLES
+from assets.reports.quality import (
+    current_history,
+    quality_summary,
+    quarantine_table,
+    quarantined_files,
+)
 from assets.reports.quality import quality_report as quality_report_content
-from assets.reports.quality import quality_summary, quarantine_table, quarantined_files
 from assets.reports.recommendations import headlines, insights_frame, recommendations
 from assets.reports.report import Report
 from resources import LakeResource, LandingZoneResource, ReportsResource, WarehouseResource
@@ -104,7 +109,7 @@ def build_insights_asset(datasets: Sequence[str]) -> dg.AssetsDefinition:
         """Insights from the analytics and validation tables, and the recommendations they rank."""
         started = time.perf_counter()
         scan = partial(reads.scan, lake)
-        quality = quality_summary(scan("quality_history").collect(), scan)
+        quality = quality_summary(current_history(scan, datasets), scan)
         model_table = reads["churn_model"]
         model = artifact_record(lake.table_dir(model_table.group, model_table.name))
         forecast_table = reads[FORECAST]
@@ -153,7 +158,7 @@ def build_quality_report(datasets: Sequence[str]) -> dg.AssetsDefinition:
         quarantined per dataset, rule failures with examples, score trends, drift, bad files."""
         scan = partial(reads.scan, lake)
         report = quality_report_content(
-            scan("quality_history").collect(),
+            current_history(scan, datasets),
             scan,
             lake,
             quarantined_files(Path(landing.quarantine_root)),

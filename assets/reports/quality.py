@@ -4,7 +4,7 @@ rule, and the quality report (score trend, rule failures, schema drift, quaranti
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -45,6 +45,12 @@ def worst_rules(quarantined: Mapping[str, pl.LazyFrame]) -> pl.DataFrame:
         },
         schema={"dataset": pl.String, "worst_rule": pl.String},
     )
+
+
+def current_history(scan: Scan, datasets: Sequence[str]) -> pl.DataFrame:
+    """quality_history for the catalog's ``datasets`` only: parts a removed or renamed dataset
+    left in the lake have no quarantine table this run declares or reports on."""
+    return scan("quality_history").filter(pl.col("dataset").is_in(list(datasets))).collect()
 
 
 def quality_summary(history: pl.DataFrame, scan: Scan) -> pl.DataFrame:

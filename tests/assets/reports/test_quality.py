@@ -9,6 +9,7 @@ import polars as pl
 
 from assets.core.storage import LakeAt
 from assets.reports.quality import (
+    current_history,
     quality_report,
     quality_summary,
     rule_failures,
@@ -60,6 +61,19 @@ QUARANTINE = {
 
 def _scan(name: str) -> pl.LazyFrame:
     return QUARANTINE[name].lazy()
+
+
+def test_history_of_a_dataset_no_longer_in_the_catalog_is_left_out():
+    # A history part a removed dataset left in the lake has no quarantine this run declares.
+    leftover = _history().with_columns(pl.lit("legacy").alias("dataset")).head(3)
+    history = pl.concat([_history(), leftover])
+
+    def scan(name: str) -> pl.LazyFrame:
+        return history.lazy() if name == "quality_history" else _scan(name)
+
+    current = current_history(scan, ["customers", "orders"])
+    assert sorted(current["dataset"].unique()) == ["customers", "orders"]
+    assert quality_summary(current, scan)["dataset"].to_list() == ["customers", "orders"]
 
 
 def test_summary_takes_each_datasets_latest_run_and_its_most_frequent_rule():
