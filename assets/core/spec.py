@@ -278,6 +278,13 @@ class DatasetSpec(_Strict):
                     "foreign_keys: columns and ref_columns must have the same length "
                     f"({fk.columns} vs {fk.ref_columns})"
                 )
+        declared = [(tuple(fk.columns), fk.references) for fk in self.foreign_keys]
+        for i, fk in enumerate(declared):
+            if fk in declared[:i]:
+                raise ValueError(
+                    f"foreign_keys: {', '.join(fk[0])} -> {fk[1]} is declared twice "
+                    f"(entries {declared.index(fk) + 1} and {i + 1})"
+                )
         for rule in self.rules:
             need(f"rules.{rule.name}.left", rule.left)
             if isinstance(rule, CompareRule):

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 import polars as pl
 
-from assets.core.spec import DatasetSpec
+from assets.core.spec import DatasetSpec, ForeignKeySpec
 from assets.validation.quality import QualityReport
 from assets.validation.rules import COLUMN_KINDS, EXACT_DUP, RULES
 
@@ -93,7 +93,7 @@ def gates(report: QualityReport, spec: DatasetSpec) -> list[Gate]:
         share = report.referential[label]
         out.append(
             Gate(
-                f"{name}_reference_{fk.references}",
+                reference_gate_name(spec, fk),
                 share >= t.referential_integrity,
                 share,
                 t.referential_integrity,
@@ -146,7 +146,17 @@ def gate_names(spec: DatasetSpec) -> list[str]:
         f"{spec.name}_validity_at_least_threshold",
         f"{spec.name}_quality_score_at_least_threshold",
     ]
-    return names + [f"{spec.name}_reference_{fk.references}" for fk in spec.foreign_keys]
+    return names + [reference_gate_name(spec, fk) for fk in spec.foreign_keys]
+
+
+def reference_gate_name(spec: DatasetSpec, fk: ForeignKeySpec) -> str:
+    """``<dataset>_reference_<parent>``; where several foreign keys reference one parent (a
+    flight's origin and destination airports), each adds its columns: ``..._by_origin``, so
+    every gate has a name of its own."""
+    name = f"{spec.name}_reference_{fk.references}"
+    if sum(other.references == fk.references for other in spec.foreign_keys) > 1:
+        name += "_by_" + "_".join(fk.columns)
+    return name
 
 
 def contract_check_name(spec: DatasetSpec) -> str:

@@ -30,7 +30,30 @@ pipeline:
     - aggregate: {by: [country], metrics: {units: {sum: quantity}}}
 """
 
+AIRPORTS = """\
+name: airports
+columns:
+  - {name: faa, type: string, required: true}
+key: [faa]
+"""
+FLIGHTS = """\
+name: flights
+columns:
+  - {name: flight_id, type: string, required: true}
+  - {name: origin, type: string}
+  - {name: dest, type: string}
+key: [flight_id]
+foreign_keys:
+  - {columns: [origin], references: airports, ref_columns: [faa]}
+  - {columns: [dest], references: airports, ref_columns: [faa]}
+"""
+
 CASES = [
+    (
+        "foreign_key_twice",
+        FLIGHTS.replace("[dest], references", "[origin], references"),
+        "field 'foreign_keys': origin -> airports is declared twice (entries 1 and 2)",
+    ),
     (
         "partition_start_in_a_spec",
         INVOICES + 'partitioning: {column: issued_on, start: "2024-01-01"}\n',
@@ -181,3 +204,37 @@ def test_dagster_definitions_validate_fails_with_the_message(tmp_path: Path):
         f"{datasets / 'invoices.yaml'}: field 'key': unknown column 'invoce_id'; "
         "did you mean 'invoice_id'?"
     ) in output
+
+
+@pytest.mark.e2e
+def test_two_foreign_keys_to_one_parent_load_with_a_gate_each(tmp_path: Path):
+    # Both gates were named flights_reference_airports, and Dagster refused the code location.
+    datasets = tmp_path / "datasets"
+    datasets.mkdir()
+    (datasets / "airports.yaml").write_text(AIRPORTS)
+    (datasets / "flights.yaml").write_text(FLIGHTS)
+    root = Path(__file__).resolve().parents[3]
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(tmp_path),
+        "PIPELINE_DATA_DIR": str(tmp_path / "data"),
+        "PIPELINE_DATASETS_DIR": str(datasets),
+    }
+    (tmp_path / "dagster.yaml").write_text((root / "dagster.yaml").read_text())
+    dagster = str(Path(sys.executable).with_name("dagster"))
+    done = subprocess.run(
+        [dagster, "definitions", "validate", "-w", "workspace.yaml"],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    from assets.validation.gates import gate_names
+
+    names = gate_names(load_catalog([datasets])["flights"])
+    assert names[-2:] == [
+        "flights_reference_airports_by_origin",
+        "flights_reference_airports_by_dest",
+    ]
