@@ -171,48 +171,13 @@ def test_the_good_specs_load(tmp_path: Path):
     assert [p.spec.name for p in load_pipelines([tmp_path], catalog)] == ["revenue_by_country"]
 
 
-@pytest.mark.e2e
-def test_dagster_definitions_validate_fails_with_the_message(tmp_path: Path):
+def _definitions_validate(tmp_path: Path, specs: dict[str, str]) -> subprocess.CompletedProcess:
+    """``dagster definitions validate`` on the code location with ``specs`` (file name to text)
+    as the user's dataset specs, in a fresh instance home."""
     datasets = tmp_path / "datasets"
     datasets.mkdir()
-    (datasets / "invoices.yaml").write_text(INVOICES + "key: [invoce_id]\n")
-    root = Path(__file__).resolve().parents[3]
-    env = {
-        **os.environ,
-        "DAGSTER_HOME": str(tmp_path),
-        "PIPELINE_DATA_DIR": str(tmp_path / "data"),
-        "PIPELINE_DATASETS_DIR": str(datasets),
-    }
-    (tmp_path / "dagster.yaml").write_text((root / "dagster.yaml").read_text())
-    done = subprocess.run(
-        [
-            str(Path(sys.executable).with_name("dagster")),
-            "definitions",
-            "validate",
-            "-w",
-            "workspace.yaml",
-        ],
-        cwd=root,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode != 0
-    output = done.stdout + done.stderr
-    assert (
-        f"{datasets / 'invoices.yaml'}: field 'key': unknown column 'invoce_id'; "
-        "did you mean 'invoice_id'?"
-    ) in output
-
-
-@pytest.mark.e2e
-def test_two_foreign_keys_to_one_parent_load_with_a_gate_each(tmp_path: Path):
-    # Both gates were named flights_reference_airports, and Dagster refused the code location.
-    datasets = tmp_path / "datasets"
-    datasets.mkdir()
-    (datasets / "airports.yaml").write_text(AIRPORTS)
-    (datasets / "flights.yaml").write_text(FLIGHTS)
+    for name, text in specs.items():
+        (datasets / name).write_text(text)
     root = Path(__file__).resolve().parents[3]
     env = {
         **os.environ,
@@ -222,7 +187,7 @@ def test_two_foreign_keys_to_one_parent_load_with_a_gate_each(tmp_path: Path):
     }
     (tmp_path / "dagster.yaml").write_text((root / "dagster.yaml").read_text())
     dagster = str(Path(sys.executable).with_name("dagster"))
-    done = subprocess.run(
+    return subprocess.run(
         [dagster, "definitions", "validate", "-w", "workspace.yaml"],
         cwd=root,
         env=env,
@@ -230,10 +195,27 @@ def test_two_foreign_keys_to_one_parent_load_with_a_gate_each(tmp_path: Path):
         text=True,
         timeout=300,
     )
+
+
+@pytest.mark.e2e
+def test_dagster_definitions_validate_fails_with_the_message(tmp_path: Path):
+    done = _definitions_validate(tmp_path, {"invoices.yaml": INVOICES + "key: [invoce_id]\n"})
+    assert done.returncode != 0
+    output = done.stdout + done.stderr
+    assert (
+        f"{tmp_path / 'datasets' / 'invoices.yaml'}: field 'key': unknown column 'invoce_id'; "
+        "did you mean 'invoice_id'?"
+    ) in output
+
+
+@pytest.mark.e2e
+def test_two_foreign_keys_to_one_parent_load_with_a_gate_each(tmp_path: Path):
+    # Both gates were named flights_reference_airports, and Dagster refused the code location.
+    done = _definitions_validate(tmp_path, {"airports.yaml": AIRPORTS, "flights.yaml": FLIGHTS})
     assert done.returncode == 0, done.stderr[-3000:]
     from assets.validation.gates import gate_names
 
-    names = gate_names(load_catalog([datasets])["flights"])
+    names = gate_names(load_catalog([tmp_path / "datasets"])["flights"])
     assert names[-2:] == [
         "flights_reference_airports_by_origin",
         "flights_reference_airports_by_dest",
