@@ -1,0 +1,197 @@
+"""Every real data set, from both landing variants, through real ingestion and validation runs,
+checked against facts DuckDB computes from the raw landing files (tests/real_data/oracle.py):
+every row accounted for, missing values kept missing, no value altered, each quarantined row
+quarantined for exactly the rules the raw file breaks, each foreign key's orphans counted, and
+the two variants giving the same tables."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from tests.real_data import oracle
+from tests.real_data.conftest import RunsOf
+from tests.real_data.corpus import DERIVED_SQL, EXPRESSION_SQL, SETS, VARIANTS, SetRun, fingerprint
+
+BY_SET = [pytest.param(s, marks=pytest.mark.xdist_group(f"real_{s}")) for s in SETS]
+BY_SET_AND_VARIANT = [
+    pytest.param(s, v, marks=pytest.mark.xdist_group(f"real_{s}")) for s in SETS for v in VARIANTS
+]
+PROVENANCE = ("_ingest_errors", "_source_file", "_file_sha256", "_row_number")
+
+
+def _sources(run: SetRun):
+    """A DuckDB connection with the run's warehouse attached and every raw file of the set as
+    a typed view ``src_<dataset>`` (see oracle.load_source)."""
+    con = oracle.connect()
+    run.attach(con)
+    for name, spec in run.catalog.items():
+        derived = DERIVED_SQL.get(run.set_name, {}).get(name, {})
+        oracle.load_source(con, f"src_{name}", run.file(name), spec, derived)
+    return con
+
+
+def _table(kind: str, name: str) -> str:
+    return f"wh.validation.{oracle.ident(f'{kind}_{name}')}"
+
+
+def _both(name: str) -> str:
+    """The validated and the quarantined rows of ``name`` together."""
+    cols = "_row_number, _source_file"
+    return (
+        f"(SELECT * EXCLUDE (_rules, _reason, _fixes) FROM {_table('quarantined', name)} "  # noqa: S608 - identifiers checked
+        f"UNION ALL BY NAME SELECT * FROM {_table('validated', name)} ORDER BY {cols})"
+    )
+
+
+@pytest.mark.parametrize(("set_name", "variant"), BY_SET_AND_VARIANT)
+def test_landing_files_are_only_read(runs_of: RunsOf, set_name: str, variant: str):
+    run = runs_of(set_name)[variant]
+    assert fingerprint(run.landing) == run.landing_before
+
+
+@pytest.mark.parametrize(("set_name", "variant"), BY_SET_AND_VARIANT)
+def test_every_row_is_validated_or_quarantined_once(runs_of: RunsOf, set_name: str, variant: str):
+    run = runs_of(set_name)[variant]
+    with _sources(run) as con:
+        for name in run.catalog:
+            in_file = con.execute(f"SELECT count(*) FROM src_{name}").fetchone()  # noqa: S608 - dataset names are identifiers
+            meta = run.metadata(f"validated_{name}")
+            valid, bad, dups = (
+                meta["rows_valid"],
+                meta["rows_quarantined"],
+                meta["exact_duplicates_removed"],
+            )
+            assert in_file is not None and valid + bad + dups == in_file[0], name
+            # Each row of the file comes out once, under its own row number and file.
+            rows = con.execute(
+                f"SELECT count(*), count(DISTINCT _row_number), min(_row_number), "  # noqa: S608 - identifiers checked
+                f"max(_row_number), list(DISTINCT _source_file) FROM {_both(name)}"
+            ).fetchone()
+            relative = str(run.file(name).relative_to(run.landing))
+            assert rows == (in_file[0], in_file[0], 1, in_file[0], [relative]), name
+
+
+@pytest.mark.parametrize(("set_name", "variant"), BY_SET_AND_VARIANT)
+def test_quarantine_holds_exactly_the_rows_that_break_a_rule(
+    runs_of: RunsOf, set_name: str, variant: str
+):
+    run = runs_of(set_name)[variant]
+    with _sources(run) as con:
+        for name, spec in run.catalog.items():
+            parents = {fk.references: f"src_{fk.references}" for fk in spec.foreign_keys}
+            predicates = oracle.rule_predicates(
+                spec, parents, EXPRESSION_SQL.get(set_name, {}).get(name, {}), date.today()
+            )
+            expected = oracle.expected_quarantine(con, f"src_{name}", spec, predicates)
+            got = con.execute(
+                f"SELECT _row_number, _rules FROM {_table('quarantined', name)}"  # noqa: S608 - identifiers checked
+            ).fetchall()
+            found = {row: sorted(rules.split(", ")) for row, rules in got}
+            assert found == {row: sorted(rules) for row, rules in expected.items()}, name
+
+
+@pytest.mark.parametrize(("set_name", "variant"), BY_SET_AND_VARIANT)
+def test_missing_values_stay_missing_and_every_value_is_typed(
+    runs_of: RunsOf, set_name: str, variant: str
+):
+    run = runs_of(set_name)[variant]
+    with _sources(run) as con:
+        for name, spec in run.catalog.items():
+            counts = ", ".join(f"count({oracle.ident(c.name)})" for c in spec.columns)
+            in_file = con.execute(f"SELECT {counts} FROM src_{name}").fetchone()  # noqa: S608 - identifiers checked
+            texts = ", ".join(
+                f"count({oracle.ident('t_' + c.name)})"
+                for c in spec.columns
+                if c.name not in DERIVED_SQL.get(set_name, {}).get(name, {})
+            )
+            present_texts = con.execute(f"SELECT {texts} FROM src_{name}").fetchone()  # noqa: S608 - identifiers checked
+            out = con.execute(f"SELECT {counts} FROM {_both(name)}").fetchone()  # noqa: S608 - identifiers checked
+            assert out == in_file, name
+            # Nothing failed to type: every present text is a value, every missing one a null.
+            untyped = con.execute(
+                f"SELECT count(*) FROM {_both(name)} WHERE _ingest_errors IS NOT NULL"  # noqa: S608 - identifiers checked
+            ).fetchone()
+            assert untyped == (0,), name
+            typed = [
+                n
+                for c, n in zip(spec.columns, in_file or (), strict=True)
+                if c.name not in DERIVED_SQL.get(set_name, {}).get(name, {})
+            ]
+            assert tuple(typed) == present_texts, name
+
+
+@pytest.mark.parametrize(("set_name", "variant"), BY_SET_AND_VARIANT)
+def test_no_value_is_altered(runs_of: RunsOf, set_name: str, variant: str):
+    run = runs_of(set_name)[variant]
+    with _sources(run) as con:
+        for name, spec in run.catalog.items():
+            differs = ", ".join(
+                f"count(*) FILTER (WHERE s.{oracle.ident(c.name)} IS DISTINCT FROM "
+                f"o.{oracle.ident(c.name)})"
+                for c in spec.columns
+            )
+            row = con.execute(
+                f"SELECT count(*), {differs} FROM {_both(name)} o "  # noqa: S608 - identifiers checked
+                f"JOIN src_{name} s USING (_row_number)"
+            ).fetchone()
+            assert row is not None
+            joined, *mismatches = row
+            assert joined == run.metadata(f"validated_{name}")["rows_in"], name
+            altered = {c.name: n for c, n in zip(spec.columns, mismatches, strict=True) if n}
+            assert altered == {}, name
+
+
+@pytest.mark.parametrize("set_name", BY_SET)
+def test_both_landing_variants_give_the_same_tables(runs_of: RunsOf, set_name: str):
+    runs = runs_of(set_name)
+    tables = {}
+    for variant, run in runs.items():
+        with _sources(run) as con:
+            tables[variant] = {
+                name: con.execute(
+                    f"SELECT * EXCLUDE (_source_file, _file_sha256) FROM {_both(name)}"  # noqa: S608 - identifiers checked
+                ).fetchall()
+                for name in run.catalog
+            }
+            for name in run.catalog:
+                tables[variant][f"quarantine:{name}"] = con.execute(
+                    f"SELECT _row_number, _rules, _reason FROM {_table('quarantined', name)} "  # noqa: S608 - identifiers checked
+                    "ORDER BY _row_number"
+                ).fetchall()
+    first, second = (tables[v] for v in VARIANTS)
+    assert first.keys() == second.keys()
+    for table in first:
+        assert first[table] == second[table], table
+
+
+@pytest.mark.parametrize(("set_name", "variant"), BY_SET_AND_VARIANT)
+def test_each_foreign_key_gate_counts_the_orphans_in_the_file(
+    runs_of: RunsOf, set_name: str, variant: str
+):
+    run = runs_of(set_name)[variant]
+    checks = run.checks()
+    with _sources(run) as con:
+        for name, spec in run.catalog.items():
+            for fk in spec.foreign_keys:
+                orphan = oracle.orphan_predicate(fk, f"src_{fk.references}")
+                present = oracle.present_predicate(fk)
+                orphans, with_reference = con.execute(
+                    f"SELECT count(*) FILTER (WHERE {orphan}), count(*) FILTER (WHERE {present}) "  # noqa: S608 - identifiers checked
+                    f"FROM src_{name} s"
+                ).fetchone() or (None, None)
+                rule = oracle.fk_rule_name(fk)
+                gate = next(
+                    c
+                    for c in checks.values()
+                    if c.asset_key.to_user_string() == f"validated_{name}"
+                    and c.check_name.startswith(f"{name}_reference_{fk.references}")
+                    and (
+                        sum(o.references == fk.references for o in spec.foreign_keys) == 1
+                        or c.check_name.endswith("_by_" + "_".join(fk.columns))
+                    )
+                )
+                assert gate.metadata["failing_rows"].value == orphans, (name, rule)
+                share = 1 - orphans / with_reference if with_reference else 1.0
+                assert gate.metadata["value"].value == pytest.approx(share, abs=1e-6), rule
