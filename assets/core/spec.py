@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from assets.core.expressions import ExpressionError, compile_expression
 from assets.core.spec_files import (
     SpecError,
     format_validation_error,
@@ -46,6 +47,9 @@ NAMED_PATTERNS: dict[str, str] = {
 }
 
 Policy = Literal["block", "warn", "auto_fix"]
+# A rule's or a foreign key's severity: an ``error`` quarantines the rows that break it; a
+# ``warn`` keeps them valid and only reports them in a warning check.
+Severity = Literal["error", "warn"]
 
 
 def identifier(what: str, value: str) -> str:
@@ -69,6 +73,9 @@ class ColumnSpec(_Strict):
     max: float | str | None = None
     allowed: list[str | int | float] | None = None
     pattern: str | None = None
+    # A derived column: computed at ingestion from the other columns (assets/core/expressions),
+    # never read from the file, then typed and validated like any column.
+    expression: str | None = None
 
     @field_validator("name")
     @classmethod
@@ -132,19 +139,50 @@ class SourceSpec(_Strict):
 
 
 class ForeignKeySpec(_Strict):
+    """``columns`` of each row must match ``ref_columns`` of a row of ``references``.
+
+    ``threshold``: the share of present values that must match for the gate to pass (default:
+    the dataset's ``thresholds.referential_integrity``); ``severity: warn`` keeps orphan rows
+    valid and makes the gate a warning; ``name`` names the gate (``<dataset>_reference_<name>``).
+    """
+
     columns: list[str]
     references: str
     ref_columns: list[str]
+    name: str | None = None
+    threshold: float | None = Field(default=None, ge=0, le=1)
+    severity: Severity = "error"
+
+    @field_validator("name")
+    @classmethod
+    def _identifier(cls, v: str | None) -> str | None:
+        return v if v is None else identifier("foreign key", v)
+
+    @property
+    def label(self) -> str:
+        """The rule name's body: ``fk:<label>`` (``origin->airports``)."""
+        return f"{', '.join(self.columns)}->{self.references}"
 
 
 class _NamedRule(_Strict):
+    """A named row rule. ``severity: warn`` keeps the rows that break it valid; ``threshold``
+    (the share of rows that must pass) gives the rule a check of its own,
+    ``<dataset>_rule_<name>``, blocking for an error, a warning for a warn rule (which always
+    has one, passing only when no row breaks it unless a threshold says otherwise)."""
+
     name: str
+    severity: Severity = "error"
+    threshold: float | None = Field(default=None, ge=0, le=1)
 
     @field_validator("name")
     @classmethod
     def _identifier(cls, v: str) -> str:
         # Rule names become list entries, check metadata and the quarantine's "_rules" text.
         return identifier("rule", v)
+
+    @property
+    def has_check(self) -> bool:
+        return self.severity == "warn" or self.threshold is not None
 
 
 class CompareRule(_NamedRule):
@@ -172,7 +210,18 @@ class LookupCompareRule(_NamedRule):
     description: str = ""
 
 
-Rule = Annotated[CompareRule | LookupCompareRule, Field(discriminator="kind")]
+class ExpressionRule(_NamedRule):
+    """Any boolean expression over the row's columns (the grammar of assets/core/expressions),
+    e.g. ``turnover + other_rev == total_rev``; with ``tolerance``, ``==`` holds when the sides
+    differ by at most that much. A row whose expression is null (a null input) passes."""
+
+    kind: Literal["expression"] = "expression"
+    expression: str
+    tolerance: float | None = Field(default=None, ge=0)
+    description: str = ""
+
+
+Rule = Annotated[CompareRule | LookupCompareRule | ExpressionRule, Field(discriminator="kind")]
 
 
 class OutlierSpec(_Strict):
@@ -286,11 +335,23 @@ class DatasetSpec(_Strict):
                     f"(entries {declared.index(fk) + 1} and {i + 1})"
                 )
         for rule in self.rules:
+            if isinstance(rule, ExpressionRule):
+                _compiles(f"rules.{rule.name}.expression", rule.expression, names)
+                continue
             need(f"rules.{rule.name}.left", rule.left)
             if isinstance(rule, CompareRule):
                 need(f"rules.{rule.name}.right", rule.right)
             else:
                 need(f"rules.{rule.name}.via", rule.via)
+        _unique("rules", [r.name for r in self.rules])
+        _unique("foreign_keys.name", [fk.name for fk in self.foreign_keys if fk.name])
+        for i, col in enumerate(self.columns):
+            if col.expression is not None:
+                # A derived column reads the file's columns and the derived ones declared
+                # before it, so the order of computing is the order of declaring.
+                earlier = [c.name for c in self.columns[:i]]
+                readable = [c.name for c in self.columns if c.expression is None] + earlier
+                _compiles(f"columns.{col.name}.expression", col.expression, readable)
         if self.outliers:
             for c in self.outliers.columns:
                 need("outliers.columns", c)
@@ -305,6 +366,10 @@ class DatasetSpec(_Strict):
                 need(f"blueprints.{i}.mapping.{field}", c)
         return self
 
+    @property
+    def derived_columns(self) -> list[ColumnSpec]:
+        return [c for c in self.columns if c.expression is not None]
+
     @cached_property
     def column_map(self) -> dict[str, ColumnSpec]:
         return {c.name: c for c in self.columns}
@@ -314,12 +379,30 @@ class DatasetSpec(_Strict):
         return [c.name for c in self.columns if c.required]
 
     @property
+    def file_columns(self) -> list[ColumnSpec]:
+        """The columns read from the data (every column but the derived ones)."""
+        return [c for c in self.columns if c.expression is None]
+
+    @property
     def landing_folder(self) -> str:
         return self.source.folder or self.name
 
     @property
     def polars_schema(self) -> dict[str, pl.DataType]:
         return {c.name: c.polars_type for c in self.columns}
+
+
+def _compiles(field: str, text: str, columns: list[str]) -> None:
+    try:
+        compile_expression(text, columns)
+    except ExpressionError as exc:
+        raise ValueError(f"{field}: {exc}") from None
+
+
+def _unique(field: str, names: list[str]) -> None:
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ValueError(f"{field}: declared twice: {', '.join(dupes)}")
 
 
 def parse_spec(raw: Mapping[str, Any], path: Path) -> DatasetSpec:

@@ -17,6 +17,7 @@ from typing import Any
 import polars as pl
 from pydantic import ValidationError
 
+from assets.core.expressions import ExpressionError, compile_expression
 from assets.core.spec import DatasetSpec
 from assets.core.spec_files import (
     SpecError,
@@ -25,7 +26,6 @@ from assets.core.spec_files import (
     read_spec_documents,
 )
 from assets.core.writers import write_frame
-from assets.pipelines.expressions import ExpressionError, compile_expression
 from assets.pipelines.spec import (
     AggregateStep,
     CheckSpec,

@@ -26,11 +26,11 @@ def quarantine_table(dataset: str) -> str:
 def worst_rules(quarantined: Mapping[str, pl.LazyFrame]) -> pl.DataFrame:
     """Per dataset, the rule that quarantined the most rows ("none" for an empty quarantine).
 
-    A row quarantined by several rules (``_rules`` is "a, b") counts for each of them.
+    A row quarantined by several rules (``_rules`` lists each) counts for each of them.
     """
     tops = pl.collect_all(
         [
-            q.select(pl.col("_rules").str.split(", ").explode())
+            q.select(pl.col("_rules").explode())
             .group_by("_rules")
             .len()
             .sort("len", descending=True)
@@ -101,7 +101,7 @@ def score_series(
 def rule_failures(quarantined: Mapping[str, pl.LazyFrame]) -> pl.DataFrame:
     """Rows per dataset and rule combination, with two example reasons, most rows first."""
     rules = [
-        q.select("_rules", "_reason")
+        q.select(pl.col("_rules").list.join(" + "), "_reason")
         .group_by("_rules")
         .agg(pl.len().alias("rows"), pl.col("_reason").head(2).str.join(" | ").alias("examples"))
         .with_columns(pl.lit(d).alias("dataset"))

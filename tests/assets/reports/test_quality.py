@@ -45,16 +45,16 @@ QUARANTINE = {
     "quarantined_orders": pl.DataFrame(
         {
             "_rules": [
-                "not_null(amount)",
-                "not_null(amount), positive(qty)",
-                "positive(qty)",
-                "positive(qty)",
+                ["not_null(amount)"],
+                ["not_null(amount)", "positive(qty)"],
+                ["positive(qty)"],
+                ["positive(qty)"],
             ],
             "_reason": ["a", "b", "c", "d"],
         }
     ),
     "quarantined_customers": pl.DataFrame(
-        {"_rules": [], "_reason": []}, schema={"_rules": pl.String, "_reason": pl.String}
+        {"_rules": [], "_reason": []}, schema={"_rules": pl.List(pl.String), "_reason": pl.String}
     ),
 }
 
