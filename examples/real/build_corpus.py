@@ -234,6 +234,11 @@ SETS = {
         "Los Angeles Times data desk (as redistributed by vega-datasets, BSD-3-Clause)",
         lambda out: vega(out, "la_riots", "la-riots.csv"),
     ),
+    "stocks": (
+        "vega-datasets",
+        "as redistributed by vega-datasets (BSD-3-Clause)",
+        lambda out: vega(out, "stocks", "stocks.csv"),
+    ),
     "sklearn_wide": (
         "scikit-learn",
         "CC BY 4.0 (UCI data); BSD-3-Clause (package)",

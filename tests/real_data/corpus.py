@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import duckdb
@@ -60,9 +61,9 @@ class SetRun:
     def checks(self) -> dict[str, dg.AssetCheckEvaluation]:
         return {c.check_name: c for c in self.result.get_asset_check_evaluations()}
 
-    def metadata(self, asset: str) -> dict[str, object]:
+    def metadata(self, asset: str) -> dict[str, Any]:
         for event in self.result.get_asset_materialization_events():
-            if event.asset_key.to_user_string() == asset:
+            if event.asset_key is not None and event.asset_key.to_user_string() == asset:
                 return {k: v.value for k, v in event.materialization.metadata.items()}
         raise KeyError(asset)
 
@@ -86,10 +87,57 @@ def run_set(set_name: str, variant: str, root: Path) -> SetRun:
     return SetRun(set_name, variant, catalog, result, settings.warehouse_path, before)
 
 
-SETS = ("nycflights13", "palmerpenguins", "us_employment", "la_riots", "sklearn_wide")
+SETS = ("nycflights13", "palmerpenguins", "us_employment", "la_riots", "stocks", "sklearn_wide")
 
 # SQL the oracle cannot derive from a spec, since the pipeline's expression grammar is not SQL:
-# each derived column's value, and where each expression rule fails, per dataset, over the
-# typed source columns (see oracle.load_source).
-DERIVED_SQL: dict[str, dict[str, str]] = {}
-EXPRESSION_SQL: dict[str, dict[str, str]] = {}
+# each derived column's value, and where each expression rule fails (NULL counts as holding),
+# per set and dataset, over the typed source columns (see oracle.load_source).
+_CLOCK = (
+    "CASE WHEN {x} % 100 < 60 AND {x} BETWEEN 0 AND 2400 THEN ({x} // 100) * 60 + {x} % 100 END"
+)
+DERIVED_SQL: dict[str, dict[str, dict[str, str]]] = {
+    "nycflights13": {
+        "flights": {
+            "sched_dep_at": "CAST(make_date(year, month, day) AS TIMESTAMP) + "
+            f"to_minutes(CAST({_CLOCK.format(x='sched_dep_time')} AS BIGINT))",
+            "dep_minutes": _CLOCK.format(x="dep_time"),
+        }
+    }
+}
+EXPRESSION_SQL: dict[str, dict[str, dict[str, str]]] = {
+    "nycflights13": {
+        "flights": {
+            "sched_time_is_hour_and_minute": "sched_dep_time != hour * 100 + minute",
+            "sched_dep_at_is_the_scheduled_time": (
+                "sched_dep_at != make_timestamp(year, month, day, hour, minute, 0)"
+            ),
+            "dep_delay_matches_clocks": (
+                f"(dep_minutes - {_CLOCK.format(x='sched_dep_time')} - dep_delay) % 1440 != 0"
+            ),
+        }
+    },
+    "us_employment": {
+        "us_employment": {
+            "nonfarm_is_private_plus_government": "nonfarm != private + government",
+            "nonfarm_is_goods_plus_services": "nonfarm != goods_producing + service_providing",
+            "services_are_private_plus_government": (
+                "service_providing != private_service_providing + government"
+            ),
+            "goods_are_their_sectors": (
+                "goods_producing != mining_and_logging + construction + manufacturing"
+            ),
+            "manufacturing_is_durable_plus_nondurable": (
+                "manufacturing != durable_goods + nondurable_goods"
+            ),
+            "private_services_are_their_sectors": (
+                "private_service_providing != trade_transportation_utilties + information "
+                "+ financial_activities + professional_and_business_services "
+                "+ education_and_health_services + leisure_and_hospitality + other_services"
+            ),
+            "trade_is_its_subsectors": (
+                "abs(trade_transportation_utilties - (wholesale_trade + retail_trade "
+                "+ transportation_and_warehousing + utilities)) > 0.501"
+            ),
+        }
+    },
+}

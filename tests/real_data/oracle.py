@@ -46,7 +46,10 @@ def connect() -> duckdb.DuckDBPyConnection:
     return con
 
 
-def _typed(text: str, kind: str) -> str:
+def _typed(text: str, kind: str, fmt: str | None = None) -> str:
+    if fmt is not None:
+        parsed = f"TRY_STRPTIME(trim({text}), {literal(fmt)})"
+        return f"CAST({parsed} AS DATE)" if kind == "date" else parsed
     if kind == "integer":
         number = f"TRY_CAST(trim({text}) AS DOUBLE)"
         return f"CASE WHEN {number} = floor({number}) THEN CAST({number} AS BIGINT) END"
@@ -89,7 +92,8 @@ def load_source(
             continue
         raw = '"' + by_name[col.name].replace('"', '""') + '"' if col.name in by_name else "NULL"
         columns.append(f"{raw} AS {ident('t_' + col.name)}")
-        columns.append(f"{_typed(raw, col.type)} AS {ident(col.name)}")
+        fmt = getattr(col, "format", None)
+        columns.append(f"{_typed(raw, col.type, fmt)} AS {ident(col.name)}")
     sql = f"SELECT _row_number, {', '.join(columns)} FROM {text_view}"  # noqa: S608 - identifiers checked by ident()
     if derived:
         extra = ", ".join(f"{expr} AS {ident(name)}" for name, expr in derived.items())
@@ -138,8 +142,10 @@ def rule_predicates(
     out: dict[str, str] = {}
     for col in spec.columns:
         c, t = ident(col.name), ident("t_" + col.name)
-        type_failed = f"({t} IS NOT NULL AND {c} IS NULL)"
-        if col.type != "string":
+        # A derived column has no text to fail to type.
+        derived = col.expression is not None
+        type_failed = "false" if derived else f"({t} IS NOT NULL AND {c} IS NULL)"
+        if col.type != "string" and not derived:
             out[f"type:{col.name}"] = type_failed
         if col.required:
             out[f"required:{col.name}"] = f"({c} IS NULL AND NOT {type_failed})"
@@ -190,14 +196,35 @@ def repeated_rows(con: duckdb.DuckDBPyConnection, view: str, spec: DatasetSpec) 
     return out
 
 
+def reference_check_name(spec: DatasetSpec, fk: ForeignKeySpec) -> str:
+    """``<dataset>_reference_<name>``, else ``<dataset>_reference_<parent>`` (plus
+    ``_by_<columns>`` where two foreign keys reference one parent)."""
+    if fk.name:
+        return f"{spec.name}_reference_{fk.name}"
+    name = f"{spec.name}_reference_{fk.references}"
+    if sum(other.references == fk.references for other in spec.foreign_keys) > 1:
+        name += "_by_" + "_".join(fk.columns)
+    return name
+
+
+def warning_rules(spec: DatasetSpec) -> set[str]:
+    """The rule names of the foreign keys and row rules whose severity is ``warn``: the rows
+    that break them stay valid."""
+    return {fk_rule_name(fk) for fk in spec.foreign_keys if fk.severity == "warn"} | {
+        f"rule:{r.name}" for r in spec.rules if r.severity == "warn"
+    }
+
+
 def expected_quarantine(
     con: duckdb.DuckDBPyConnection, view: str, spec: DatasetSpec, predicates: Mapping[str, str]
 ) -> dict[int, list[str]]:
     """Row number -> the names of the rules it breaks, in the pipeline's order (column rules
-    in column order, then uniqueness, foreign keys and row rules), for each row that breaks one."""
-    names = list(predicates)
-    flags = ", ".join(f"({predicates[n]}) AS r{i}" for i, n in enumerate(names))
-    rows = con.execute(f"SELECT _row_number, {flags} FROM {ident(view)} s").fetchall()  # noqa: S608 - identifiers checked by ident()
+    in column order, then uniqueness, foreign keys and row rules), for each row that breaks a
+    rule of severity error."""
+    warn = warning_rules(spec)
+    names = [n for n in predicates if n not in warn]
+    flags = "".join(f", ({predicates[n]}) AS r{i}" for i, n in enumerate(names))
+    rows = con.execute(f"SELECT _row_number{flags} FROM {ident(view)} s").fetchall()  # noqa: S608 - identifiers checked by ident()
     repeats = repeated_rows(con, view, spec)
     column_kinds = ("type:", "required:", "range:", "allowed:", "pattern:")
     out: dict[int, list[str]] = {}

@@ -10,6 +10,7 @@ from datetime import date
 
 import pytest
 
+from assets.core.spec import DatasetSpec
 from tests.real_data import oracle
 from tests.real_data.conftest import RunsOf
 from tests.real_data.corpus import DERIVED_SQL, EXPRESSION_SQL, SETS, VARIANTS, SetRun, fingerprint
@@ -30,6 +31,13 @@ def _sources(run: SetRun):
         derived = DERIVED_SQL.get(run.set_name, {}).get(name, {})
         oracle.load_source(con, f"src_{name}", run.file(name), spec, derived)
     return con
+
+
+def _predicates(set_name: str, name: str, spec: DatasetSpec) -> dict[str, str]:
+    """Every rule of ``spec`` as SQL over ``src_<name>`` (see oracle.rule_predicates)."""
+    parents = {fk.references: f"src_{fk.references}" for fk in spec.foreign_keys}
+    expressions = EXPRESSION_SQL.get(set_name, {}).get(name, {})
+    return oracle.rule_predicates(spec, parents, expressions, date.today())
 
 
 def _table(kind: str, name: str) -> str:
@@ -80,15 +88,12 @@ def test_quarantine_holds_exactly_the_rows_that_break_a_rule(
     run = runs_of(set_name)[variant]
     with _sources(run) as con:
         for name, spec in run.catalog.items():
-            parents = {fk.references: f"src_{fk.references}" for fk in spec.foreign_keys}
-            predicates = oracle.rule_predicates(
-                spec, parents, EXPRESSION_SQL.get(set_name, {}).get(name, {}), date.today()
-            )
+            predicates = _predicates(set_name, name, spec)
             expected = oracle.expected_quarantine(con, f"src_{name}", spec, predicates)
             got = con.execute(
                 f"SELECT _row_number, _rules FROM {_table('quarantined', name)}"  # noqa: S608 - identifiers checked
             ).fetchall()
-            found = {row: sorted(rules.split(", ")) for row, rules in got}
+            found = {row: sorted(rules) for row, rules in got}
             assert found == {row: sorted(rules) for row, rules in expected.items()}, name
 
 
@@ -167,7 +172,7 @@ def test_both_landing_variants_give_the_same_tables(runs_of: RunsOf, set_name: s
 
 
 @pytest.mark.parametrize(("set_name", "variant"), BY_SET_AND_VARIANT)
-def test_each_foreign_key_gate_counts_the_orphans_in_the_file(
+def test_each_foreign_key_check_counts_the_orphans_in_the_file(
     runs_of: RunsOf, set_name: str, variant: str
 ):
     run = runs_of(set_name)[variant]
@@ -177,21 +182,50 @@ def test_each_foreign_key_gate_counts_the_orphans_in_the_file(
             for fk in spec.foreign_keys:
                 orphan = oracle.orphan_predicate(fk, f"src_{fk.references}")
                 present = oracle.present_predicate(fk)
-                orphans, with_reference = con.execute(
+                counted = con.execute(
                     f"SELECT count(*) FILTER (WHERE {orphan}), count(*) FILTER (WHERE {present}) "  # noqa: S608 - identifiers checked
                     f"FROM src_{name} s"
-                ).fetchone() or (None, None)
-                rule = oracle.fk_rule_name(fk)
-                gate = next(
-                    c
-                    for c in checks.values()
-                    if c.asset_key.to_user_string() == f"validated_{name}"
-                    and c.check_name.startswith(f"{name}_reference_{fk.references}")
-                    and (
-                        sum(o.references == fk.references for o in spec.foreign_keys) == 1
-                        or c.check_name.endswith("_by_" + "_".join(fk.columns))
-                    )
+                ).fetchone()
+                assert counted is not None
+                orphans, referencing = counted
+                check = checks[oracle.reference_check_name(spec, fk)]
+                share = 1 - orphans / referencing if referencing else 1.0
+                threshold = (
+                    fk.threshold
+                    if fk.threshold is not None
+                    else spec.thresholds.referential_integrity
                 )
-                assert gate.metadata["failing_rows"].value == orphans, (name, rule)
-                share = 1 - orphans / with_reference if with_reference else 1.0
-                assert gate.metadata["value"].value == pytest.approx(share, abs=1e-6), rule
+                label = (name, oracle.fk_rule_name(fk))
+                assert check.metadata["failing_rows"].value == orphans, label
+                assert check.metadata["value"].value == pytest.approx(share, abs=1e-6), label
+                assert check.metadata["threshold"].value == threshold, label
+                assert check.passed == (share >= threshold), label
+                severity = "WARN" if fk.severity == "warn" else "ERROR"
+                assert check.severity.value == severity, label
+
+
+@pytest.mark.parametrize(("set_name", "variant"), BY_SET_AND_VARIANT)
+def test_each_rule_with_a_check_counts_the_rows_that_break_it(
+    runs_of: RunsOf, set_name: str, variant: str
+):
+    run = runs_of(set_name)[variant]
+    checks = run.checks()
+    with _sources(run) as con:
+        for name, spec in run.catalog.items():
+            predicates = _predicates(set_name, name, spec)
+            for rule in spec.rules:
+                if not rule.has_check:
+                    continue
+                counted = con.execute(
+                    f"SELECT count(*) FILTER (WHERE {predicates[f'rule:{rule.name}']}), "  # noqa: S608 - identifiers checked
+                    f"count(*) FROM src_{name} s"
+                ).fetchone()
+                assert counted is not None
+                broken, rows = counted
+                check = checks[f"{name}_rule_{rule.name}"]
+                share = 1 - broken / rows if rows else 1.0
+                assert check.metadata["failing_rows"].value == broken, (name, rule.name)
+                passes = broken == 0 if rule.threshold is None else share >= rule.threshold
+                assert check.passed == passes, (name, rule.name)
+                severity = "WARN" if rule.severity == "warn" else "ERROR"
+                assert check.severity.value == severity, (name, rule.name)
