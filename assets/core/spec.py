@@ -11,10 +11,10 @@ import re
 from collections.abc import Iterable, Mapping
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import polars as pl
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from assets.core.expressions import ExpressionError, compile_expression
 from assets.core.spec_files import (
@@ -24,9 +24,18 @@ from assets.core.spec_files import (
     read_spec_documents,
     read_yaml,
 )
+from assets.core.spec_rules import (
+    CompareRule,
+    ExpressionRule,
+    ForeignKeySpec,
+    NamedRule,
+    Rule,
+    identifier,
+)
+from assets.core.spec_rules import LookupCompareRule as LookupCompareRule  # re-exported
+from assets.core.spec_rules import Strict as _Strict
 
 BUILTIN_CATALOG_DIR = Path(__file__).parent / "catalog"
-IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
 ColumnType = Literal["string", "integer", "float", "boolean", "date", "datetime"]
 
@@ -47,20 +56,6 @@ NAMED_PATTERNS: dict[str, str] = {
 }
 
 Policy = Literal["block", "warn", "auto_fix"]
-# A rule's or a foreign key's severity: an ``error`` quarantines the rows that break it; a
-# ``warn`` keeps them valid and only reports them in a warning check.
-Severity = Literal["error", "warn"]
-
-
-def identifier(what: str, value: str) -> str:
-    """``value`` if it is a valid dataset, column or rule name, else a ValueError saying so."""
-    if not IDENTIFIER.match(value):
-        raise ValueError(f"{what} name {value!r} must match {IDENTIFIER.pattern}")
-    return value
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class ColumnSpec(_Strict):
@@ -136,92 +131,6 @@ class SourceSpec(_Strict):
         if self.watermark_param and not self.watermark_column:
             raise ValueError("watermark_param: needs watermark_column to know what to send")
         return self
-
-
-class ForeignKeySpec(_Strict):
-    """``columns`` of each row must match ``ref_columns`` of a row of ``references``.
-
-    ``threshold``: the share of present values that must match for the gate to pass (default:
-    the dataset's ``thresholds.referential_integrity``); ``severity: warn`` keeps orphan rows
-    valid and makes the gate a warning; ``name`` names the gate (``<dataset>_reference_<name>``).
-    """
-
-    columns: list[str]
-    references: str
-    ref_columns: list[str]
-    name: str | None = None
-    threshold: float | None = Field(default=None, ge=0, le=1)
-    severity: Severity = "error"
-
-    @field_validator("name")
-    @classmethod
-    def _identifier(cls, v: str | None) -> str | None:
-        return v if v is None else identifier("foreign key", v)
-
-    @property
-    def label(self) -> str:
-        """The rule name's body: ``fk:<label>`` (``origin->airports``)."""
-        return f"{', '.join(self.columns)}->{self.references}"
-
-
-class _NamedRule(_Strict):
-    """A named row rule. ``severity: warn`` keeps the rows that break it valid; ``threshold``
-    (the share of rows that must pass) gives the rule a check of its own,
-    ``<dataset>_rule_<name>``, blocking for an error, a warning for a warn rule (which always
-    has one, passing only when no row breaks it unless a threshold says otherwise)."""
-
-    name: str
-    severity: Severity = "error"
-    threshold: float | None = Field(default=None, ge=0, le=1)
-
-    @field_validator("name")
-    @classmethod
-    def _identifier(cls, v: str) -> str:
-        # Rule names become list entries, check metadata and the quarantine's "_rules" text.
-        return identifier("rule", v)
-
-    @property
-    def has_check(self) -> bool:
-        return self.severity == "warn" or self.threshold is not None
-
-
-class CompareRule(_NamedRule):
-    """Cross-field rule ``left <op> right * factor`` on one row; nulls on either side pass."""
-
-    kind: Literal["compare"] = "compare"
-    left: str
-    op: Literal["<", "<=", ">", ">=", "==", "!="]
-    right: str
-    factor: float = 1.0
-    description: str = ""
-
-
-class LookupCompareRule(_NamedRule):
-    """Cross-entity rule: ``left <op> <references>.<ref_column> * factor`` through a foreign key."""
-
-    kind: Literal["lookup_compare"] = "lookup_compare"
-    left: str
-    op: Literal["<", "<=", ">", ">=", "==", "!="]
-    via: str
-    references: str
-    ref_key: str
-    ref_column: str
-    factor: float = 1.0
-    description: str = ""
-
-
-class ExpressionRule(_NamedRule):
-    """Any boolean expression over the row's columns (the grammar of assets/core/expressions),
-    e.g. ``turnover + other_rev == total_rev``; with ``tolerance``, ``==`` holds when the sides
-    differ by at most that much. A row whose expression is null (a null input) passes."""
-
-    kind: Literal["expression"] = "expression"
-    expression: str
-    tolerance: float | None = Field(default=None, ge=0)
-    description: str = ""
-
-
-Rule = Annotated[CompareRule | LookupCompareRule | ExpressionRule, Field(discriminator="kind")]
 
 
 class OutlierSpec(_Strict):
@@ -334,9 +243,19 @@ class DatasetSpec(_Strict):
                     f"foreign_keys: {', '.join(fk[0])} -> {fk[1]} is declared twice "
                     f"(entries {declared.index(fk) + 1} and {i + 1})"
                 )
+        # Expressions are compiled and typed against empty columns of the declared types, so a
+        # type clash is refused here, naming the field, not in a run.
+        typed = {c.name: c.polars_type for c in self.columns if c.expression is None}
+        for col in self.columns:
+            if col.expression is not None:
+                # Derived columns read the file's columns and the derived ones declared before.
+                _typed(f"columns.{col.name}.expression", col.expression, typed)
+                typed[col.name] = col.polars_type
         for rule in self.rules:
             if isinstance(rule, ExpressionRule):
-                _compiles(f"rules.{rule.name}.expression", rule.expression, names)
+                field = f"rules.{rule.name}.expression"
+                if _typed(field, rule.expression, typed, rule.tolerance) != pl.Boolean:
+                    raise ValueError(f"{field}: must be true or false for a row, e.g. a == b")
                 continue
             need(f"rules.{rule.name}.left", rule.left)
             if isinstance(rule, CompareRule):
@@ -345,13 +264,8 @@ class DatasetSpec(_Strict):
                 need(f"rules.{rule.name}.via", rule.via)
         _unique("rules", [r.name for r in self.rules])
         _unique("foreign_keys.name", [fk.name for fk in self.foreign_keys if fk.name])
-        for i, col in enumerate(self.columns):
-            if col.expression is not None:
-                # A derived column reads the file's columns and the derived ones declared
-                # before it, so the order of computing is the order of declaring.
-                earlier = [c.name for c in self.columns[:i]]
-                readable = [c.name for c in self.columns if c.expression is None] + earlier
-                _compiles(f"columns.{col.name}.expression", col.expression, readable)
+        # A named foreign key could take the name another one gets from its parent.
+        _unique("foreign_keys.name", [self.reference_check_name(fk) for fk in self.foreign_keys])
         if self.outliers:
             for c in self.outliers.columns:
                 need("outliers.columns", c)
@@ -365,6 +279,20 @@ class DatasetSpec(_Strict):
             for field, c in feed.mapping.items():
                 need(f"blueprints.{i}.mapping.{field}", c)
         return self
+
+    def reference_check_name(self, fk: ForeignKeySpec) -> str:
+        """``<dataset>_reference_<name>`` for a named foreign key, else
+        ``<dataset>_reference_<parent>``; where several unnamed ones reference one parent (a
+        flight's origin and destination airports), each adds its columns (``..._by_origin``)."""
+        if fk.name:
+            return f"{self.name}_reference_{fk.name}"
+        name = f"{self.name}_reference_{fk.references}"
+        if sum(other.references == fk.references for other in self.foreign_keys) > 1:
+            name += "_by_" + "_".join(fk.columns)
+        return name
+
+    def rule_check_name(self, rule: NamedRule) -> str:
+        return f"{self.name}_rule_{rule.name}"
 
     @property
     def derived_columns(self) -> list[ColumnSpec]:
@@ -392,11 +320,19 @@ class DatasetSpec(_Strict):
         return {c.name: c.polars_type for c in self.columns}
 
 
-def _compiles(field: str, text: str, columns: list[str]) -> None:
+def _typed(
+    field: str, text: str, schema: dict[str, pl.DataType], tolerance: float | None = None
+) -> pl.DataType:
+    """The type of ``text`` over columns of ``schema``; a ValueError naming ``field`` if it
+    does not compile or its types clash (``name + 1`` on a text column)."""
     try:
-        compile_expression(text, columns)
+        expr = compile_expression(text, list(schema), tolerance=tolerance).expr
+        return pl.LazyFrame(schema=schema).select(expr.alias("v")).collect_schema()["v"]
     except ExpressionError as exc:
         raise ValueError(f"{field}: {exc}") from None
+    except pl.exceptions.PolarsError as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise ValueError(f"{field}: the column types do not fit: {first}") from None
 
 
 def _unique(field: str, names: list[str]) -> None:

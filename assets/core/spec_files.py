@@ -62,15 +62,15 @@ def _fields_at(root: type[BaseModel], parts: list[str]) -> list[str]:
     for part in parts:
         if part.isdigit():
             continue
-        holders = [m for m in candidates if part in m.model_fields]
-        if not holders:
-            # A tagged union puts its tag in the location (rules.0.compare.bogus): keep the
-            # members the tag names.
-            tagged = [m for m in candidates if _tag(m) == part]
-            if not tagged:
-                return []
+        # A tagged union puts its tag in the location (rules.0.compare.bogus): keep the
+        # members the tag names. The tag comes first: a member may have a field of its name.
+        tagged = [m for m in candidates if _tag(m) == part]
+        if tagged:
             candidates = tagged
             continue
+        holders = [m for m in candidates if part in m.model_fields]
+        if not holders:
+            return []
         candidates = [m for h in holders for m in _models_in(h.model_fields[part].annotation)]
     return sorted({f for m in candidates for f in m.model_fields})
 
