@@ -13,12 +13,25 @@ import pytest
 from assets.core.spec import DatasetSpec
 from tests.real_data import oracle
 from tests.real_data.conftest import RunsOf
-from tests.real_data.corpus import DERIVED_SQL, EXPRESSION_SQL, SETS, VARIANTS, SetRun, fingerprint
+from tests.real_data.corpus import (
+    DERIVED_SQL,
+    EXPRESSION_SQL,
+    SETS,
+    SLOW_SETS,
+    VARIANTS,
+    SetRun,
+    fingerprint,
+)
 
-BY_SET = [pytest.param(s, marks=pytest.mark.xdist_group(f"real_{s}")) for s in SETS]
-BY_SET_AND_VARIANT = [
-    pytest.param(s, v, marks=pytest.mark.xdist_group(f"real_{s}")) for s in SETS for v in VARIANTS
-]
+
+def _marks(set_name: str) -> list[pytest.MarkDecorator]:
+    """One process runs a set's tests, so its two runs happen once; slow sets are e2e."""
+    group = pytest.mark.xdist_group(f"real_{set_name}")
+    return [group, pytest.mark.e2e] if set_name in SLOW_SETS else [group]
+
+
+BY_SET = [pytest.param(s, marks=_marks(s)) for s in SETS]
+BY_SET_AND_VARIANT = [pytest.param(s, v, marks=_marks(s)) for s in SETS for v in VARIANTS]
 PROVENANCE = ("_ingest_errors", "_source_file", "_file_sha256", "_row_number")
 
 
