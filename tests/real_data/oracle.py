@@ -16,8 +16,8 @@ import duckdb
 
 from assets.core.spec import NAMED_PATTERNS, CompareRule, DatasetSpec, ForeignKeySpec
 
-# The texts this corpus writes for a missing value: R's NA and pandas' empty field.
-MISSING = ["NA", ""]
+# What a spec without ``null_values`` takes for missing (compared after trimming spaces).
+DEFAULT_MISSING = ("", "NA", "N/A", "NaN", "null", "NULL", "None")
 _IDENT = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
 
@@ -68,6 +68,14 @@ def _typed(text: str, kind: str, fmt: str | None = None) -> str:
     return text
 
 
+def missing_texts(spec: DatasetSpec, column: str) -> tuple[str, ...]:
+    """The column's ``null_values``, else the dataset's, else the default list."""
+    own = getattr(spec.column_map[column], "null_values", None)
+    if own is not None:
+        return tuple(own)
+    return tuple(getattr(spec, "null_values", DEFAULT_MISSING))
+
+
 def load_source(
     con: duckdb.DuckDBPyConnection,
     view: str,
@@ -78,11 +86,9 @@ def load_source(
     """Create ``view``: the file's rows numbered from 1 (``_row_number``), each spec column
     typed (``<col>``) beside its text (``t_<col>``); ``derived``: SQL for computed columns."""
     text_view = ident(view + "_text")
-    missing = ", ".join(literal(m) for m in MISSING)
     con.execute(
-        f"CREATE OR REPLACE TEMP VIEW {text_view} AS SELECT row_number() OVER () AS "  # noqa: S608 - identifiers checked by ident(), texts quoted by literal()
-        f"_row_number, * FROM read_csv({literal(str(path))}, header = true, "
-        f"all_varchar = true, nullstr = [{missing}])"
+        f"CREATE OR REPLACE TEMP VIEW {text_view} AS SELECT row_number() OVER () AS "  # noqa: S608 - identifiers checked by ident(), the path quoted by literal()
+        f"_row_number, * FROM read_csv({literal(str(path))}, header = true, all_varchar = true)"
     )
     headers = [r[0] for r in con.execute(f"DESCRIBE {text_view}").fetchall()][1:]
     by_name = {header_name(h): h for h in headers}
@@ -90,7 +96,11 @@ def load_source(
     for col in spec.columns:
         if col.name in derived:
             continue
-        raw = '"' + by_name[col.name].replace('"', '""') + '"' if col.name in by_name else "NULL"
+        text = '"' + by_name[col.name].replace('"', '""') + '"' if col.name in by_name else "NULL"
+        missing = ", ".join(literal(m) for m in missing_texts(spec, col.name))
+        raw = (
+            f"CASE WHEN trim({text}) IN ({missing}) THEN NULL ELSE {text} END" if missing else text
+        )
         columns.append(f"{raw} AS {ident('t_' + col.name)}")
         fmt = getattr(col, "format", None)
         columns.append(f"{_typed(raw, col.type, fmt)} AS {ident(col.name)}")
