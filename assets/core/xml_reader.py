@@ -16,7 +16,8 @@ all with the name of the first one. Within a record:
 Everything a record holds lands in a column, or the file is refused (BadFile, with the line and
 column): two sources of one column name (two namespaces' elements with one local name, an
 attribute and an element, ``Order-ID`` and ``order_id``), an element repeated in one record, text
-mixed with elements, a second kind of element under the root. So is any entity declaration in a
+mixed with elements, a second kind of element under the root, a root with no record, more than
+MAX_COLUMNS distinct columns. So is any entity declaration in a
 DOCTYPE (never expanded: that is how billion-laughs and external-entity attacks work), an entity
 only an external DTD could define (external DTDs are never read), and anything expat finds
 malformed, truncation included. Values are all text; conform casts them to the contract later.
