@@ -97,6 +97,9 @@ def _window(w: WindowSpec, available: Sequence[str], where: str) -> pl.Expr:
 def _aggregate(fn: str, column: str) -> pl.Expr:
     if fn == "count":
         return pl.len() if column == "*" else pl.col(column).count()
+    if fn == "n_unique":
+        # Distinct values as SQL counts them: Polars' n_unique counts null as one more.
+        return pl.col(column).drop_nulls().n_unique()
     return getattr(pl.col(column), fn)()
 
 
