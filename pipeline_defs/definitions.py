@@ -177,7 +177,7 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
         *FEATURE_ASSETS,
         *build_blueprint_feed_assets(catalog),
         *ANALYTICS_ASSETS,
-        *build_report_assets(sorted(catalog)),
+        *build_report_assets(catalog),
     ]
     taken = {key.to_user_string() for a in assets for key in a.keys}
     for p in pipelines:
