@@ -16,6 +16,7 @@ import polars as pl
 from assets.core.columns import ERRORS_COLUMN
 from assets.core.readers import BadFile
 from assets.core.spec import ColumnSpec, DatasetSpec
+from assets.ingestion.derive import derive
 
 _SLOW = "__leftovers__"
 NULL_TOKENS = ("", "null", "NULL", "None")
@@ -208,7 +209,7 @@ def conform(
     """The frame with spec columns typed, extras as text, provenance and ``_ingest_errors``."""
     schema = lf.collect_schema()
     present = set(schema.names())
-    missing_required = [c for c in spec.required_columns if c not in present]
+    missing_required = [c.name for c in spec.file_columns if c.required and c.name not in present]
     if missing_required:
         hints = []
         for m in missing_required:
@@ -230,7 +231,8 @@ def conform(
     check: list[str] = []
     inputs: list[pl.Expr] = []
     for col in spec.columns:
-        if col.name not in present:
+        if col.name not in present or col.expression is not None:
+            # A derived column is computed after the others are typed (``derive``).
             values.append(pl.lit(None, dtype=col.polars_type).alias(col.name))
             continue
         src, dtype, tmp = pl.col(col.name), schema[col.name], f"__typed__{col.name}"
@@ -284,7 +286,7 @@ def conform(
         if joined is not None
         else pl.lit(None, dtype=pl.String)
     )
-    return (
+    conformed = (
         lf.with_row_index("_row_number", offset=1)
         .with_columns(fast)
         .with_columns(typed)
@@ -298,6 +300,7 @@ def conform(
             pl.col("_row_number").cast(pl.Int64),
         )
     )
+    return derive(conformed, spec) if spec.derived_columns else conformed
 
 
 def empty_table(spec: DatasetSpec) -> pl.DataFrame:

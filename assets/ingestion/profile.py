@@ -20,7 +20,8 @@ import polars as pl
 import yaml
 
 from assets.core.readers import BadFile, detect_format, read_landing_file
-from assets.core.spec import IDENTIFIER, NAMED_PATTERNS, ColumnSpec, DatasetSpec
+from assets.core.spec import NAMED_PATTERNS, ColumnSpec, DatasetSpec
+from assets.core.spec_rules import IDENTIFIER
 from assets.ingestion.conform import NULL_TOKENS, _typed
 
 TEXT_CANDIDATES = ("integer", "float", "boolean", "date", "datetime")

@@ -33,11 +33,11 @@ def worst_rules(quarantined: Mapping[str, pl.LazyFrame]) -> pl.DataFrame:
     """Per dataset, the rule that quarantined the most rows ("none" for an empty quarantine)
     and how many rows it quarantined.
 
-    A row quarantined by several rules (``_rules`` is "a, b") counts for each of them.
+    A row quarantined by several rules (``_rules`` lists each) counts for each of them.
     """
     tops = pl.collect_all(
         [
-            q.select(pl.col("_rules").str.split(", ").explode())
+            q.select(pl.col("_rules").explode())
             .group_by("_rules")
             .len()
             .sort("len", "_rules", descending=[True, False])
@@ -110,11 +110,13 @@ def score_trend(history: pl.DataFrame) -> pl.DataFrame:
 
 
 def rule_failures(quarantined: Mapping[str, pl.LazyFrame]) -> pl.DataFrame:
-    """Rows per dataset and rule combination, most rows first, with how many different reasons
-    they give and up to ``EXAMPLES`` rows of different reasons, each as "reason (file, row n)"."""
+    """Rows per dataset and rule combination ("a + b"), most rows first, with how many different
+    reasons they give and up to ``EXAMPLES`` rows of different reasons, each as
+    "reason (file, row n)"."""
     rules = []
     for dataset, q in quarantined.items():
-        rows = q.select("_rules", "_reason", "_source_file", "_row_number")
+        # A combination reads "a + b": a composite key's rule name holds ", " itself.
+        rows = q.select(pl.col("_rules").list.join(" + "), "_reason", "_source_file", "_row_number")
         counts = rows.group_by("_rules").agg(
             pl.len().alias("rows"), pl.col("_reason").n_unique().alias("reasons")
         )

@@ -45,10 +45,10 @@ QUARANTINE = {
     "quarantined_orders": pl.DataFrame(
         {
             "_rules": [
-                "not_null(amount)",
-                "not_null(amount), positive(qty)",
-                "positive(qty)",
-                "positive(qty)",
+                ["not_null(amount)"],
+                ["not_null(amount)", "positive(qty)"],
+                ["positive(qty)"],
+                ["positive(qty)"],
             ],
             # positive(qty) twice with the same reason, once with another.
             "_reason": ["a", "b", "c", "c"],
@@ -58,7 +58,7 @@ QUARANTINE = {
     ),
     "quarantined_customers": pl.DataFrame(
         schema={
-            "_rules": pl.String,
+            "_rules": pl.List(pl.String),
             "_reason": pl.String,
             "_source_file": pl.String,
             "_row_number": pl.Int64,

@@ -189,7 +189,7 @@ def test_quality_report_figures_match_the_warehouse(run):
         ).fetchall()
         rule_rows = q(
             " UNION ALL ".join(
-                f"SELECT '{d}' AS dataset, _rules, count(*) AS n "  # noqa: S608 - fixed names
+                f"SELECT '{d}' AS dataset, array_to_string(_rules, ' + '), count(*) AS n "  # noqa: S608
                 f"FROM validation.quarantined_{d} GROUP BY 2"
                 for d in DATASETS
             )
