@@ -253,6 +253,7 @@ def test_pipeline_report_figures_match_dagsters_run_statistics(run):
         )
     # Validation read every raw row once: one step per dataset, not one per output table.
     stages = {r["stage"]: r for r in page.rows("stages")}
+    assert "other" not in stages, page.rows("steps")  # every step named by its asset's group
     assert stages["validation"]["steps"] == str(len(DATASETS))
     assert stages["validation"]["rows"] == f"{raw:,}"
     assert steps["sample_landing_data"]["rows"] == f"{raw:,}"  # the rows it generated
