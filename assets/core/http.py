@@ -30,8 +30,10 @@ from assets.core.http_policy import (
     CircuitBreaker,
     CircuitOpenError,
     MalformedResponseError,
+    OriginRefusedError,
     RateLimiter,
     TransientApiError,
+    hide_url_paths_in_httpx_logs,
     origin_of,
     retry_after_seconds,
 )
@@ -44,6 +46,7 @@ __all__ = [
     "CircuitBreaker",
     "CircuitOpenError",
     "MalformedResponseError",
+    "OriginRefusedError",
     "RateLimiter",
     "TransientApiError",
     "origin_of",
@@ -51,6 +54,7 @@ __all__ = [
     "retry_after_seconds",
 ]
 
+hide_url_paths_in_httpx_logs()
 MAX_REDIRECTS = 10
 ERROR_BODY_CHARS = 200
 Pagination = Literal["none", "page", "offset", "cursor", "link"]
@@ -180,7 +184,7 @@ class ApiClient:
         for _hop in range(MAX_REDIRECTS + 1):
             target = origin_of(request.url)
             if target != allowed:
-                raise ApiError(
+                raise OriginRefusedError(
                     f"{method} {httpx.URL(url).path or '/'}: refused a request to {target}: "
                     f"this client sends requests (and credentials) only to {allowed}"
                 )

@@ -3,6 +3,7 @@ limiter, ``Retry-After`` parsing, and the origin a URL belongs to."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import dataclass, field
@@ -29,6 +30,11 @@ class TransientApiError(ApiError):
     def __init__(self, message: str, *, status: int | None = None, retry_after: float | None):
         super().__init__(message, status=status, retryable=True)
         self.retry_after = retry_after
+
+
+class OriginRefusedError(ApiError):
+    """A request (a redirect, a next link, an absolute URL) to an origin other than the one
+    configured: refused before anything, credentials above all, is sent there."""
 
 
 class CircuitOpenError(ApiError):
@@ -112,3 +118,22 @@ def origin_of(url: httpx.URL | str) -> str:
     u = httpx.URL(url)
     port = u.port or _DEFAULT_PORTS.get(u.scheme, 0)
     return f"{u.scheme}://{u.host}:{port}"
+
+
+class _OriginOnly(logging.Filter):
+    """httpx logs every request's full URL at INFO, and a URL's path or query may be a secret (a
+    webhook's token): its records keep only the origin."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                f"{origin_of(a)}/..." if isinstance(a, httpx.URL) else a for a in record.args
+            )
+        return True
+
+
+def hide_url_paths_in_httpx_logs() -> None:
+    """Install the filter on httpx's logger (once)."""
+    logger = logging.getLogger("httpx")
+    if not any(isinstance(f, _OriginOnly) for f in logger.filters):
+        logger.addFilter(_OriginOnly())
