@@ -276,11 +276,29 @@ def parse_pipeline(raw: Mapping[str, Any], path: Path) -> PipelineSpec:
         raise SpecError(format_validation_error(path, exc, PipelineDocument)) from None
 
 
+def _claim_targets(
+    spec: PipelineSpec, path: Path, written: dict[str, str], catalog: Mapping[str, DatasetSpec]
+) -> None:
+    """Refuse a destination table that another pipeline writes, or that a dataset reads from."""
+    sources = {
+        f"postgres {t if '.' in t else f'public.{t}'}": f"the source of dataset {name!r}"
+        for name, d in catalog.items()
+        if d.source.kind == "postgres" and (t := d.source.table)
+    }
+    for i, dest in enumerate(spec.destinations):
+        target = dest.target(spec.name)
+        if target is not None and (owner := written.get(target) or sources.get(target)):
+            raise SpecError(f"{path}: field 'pipeline.destinations.{i}.table': {target} is {owner}")
+        if target is not None:
+            written[target] = f"already written by pipeline {spec.name!r} ({path.name})"
+
+
 def load_pipelines(
     directories: Iterable[Path], catalog: Mapping[str, DatasetSpec]
 ) -> list[CompiledPipeline]:
     """Every ``pipeline:`` document in the spec folders, compiled against the catalog."""
     compiled: dict[str, CompiledPipeline] = {}
+    written: dict[str, str] = {}  # destination table -> the pipeline that writes it
     for path, raw in read_spec_documents(directories):
         if not is_pipeline_document(raw):
             continue
@@ -290,6 +308,7 @@ def load_pipelines(
             raise SpecError(
                 f"{path}: field 'pipeline.name': {spec.name!r} is already declared in {where}"
             )
+        _claim_targets(spec, path, written, catalog)
         compiled[spec.name] = compile_pipeline(spec, path, catalog)
     return list(compiled.values())
 
