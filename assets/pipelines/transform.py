@@ -8,7 +8,6 @@ and the nearest valid name. The very same code then runs on the lake tables.
 from __future__ import annotations
 
 import difflib
-import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +24,7 @@ from assets.core.spec_files import (
     is_pipeline_document,
     read_spec_documents,
 )
-from assets.core.writers import write_frame
+from assets.core.writers import atomic_target, neutralise_formulas, write_frame
 from assets.pipelines.spec import (
     AggregateStep,
     CheckSpec,
@@ -382,15 +381,16 @@ def evaluate_checks(spec: PipelineSpec, frame: pl.LazyFrame) -> list[CheckOutcom
 
 
 def write_file(frame: pl.LazyFrame, path: Path, fmt: str) -> Path:
-    """Write ``frame`` to ``path`` atomically; Parquet and CSV stream, JSON and XML collect."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write ``frame`` to ``path`` atomically (a uniquely named temp file, then a rename);
+    Parquet and CSV stream, JSON and XML collect. CSV is for people: formulas neutralised."""
+    if fmt == "csv":
+        frame = neutralise_formulas(frame)
     if fmt in ("parquet", "csv"):
-        tmp = path.with_name(f".{path.name}.tmp")
-        if fmt == "parquet":
-            frame.sink_parquet(tmp, compression="zstd")
-        else:
-            frame.sink_csv(tmp, datetime_format="%Y-%m-%dT%H:%M:%S%.6f")
-        os.replace(tmp, path)
+        with atomic_target(path) as tmp:
+            if fmt == "parquet":
+                frame.sink_parquet(tmp, compression="zstd")
+            else:
+                frame.sink_csv(tmp, datetime_format="%Y-%m-%dT%H:%M:%S%.6f")
     else:
         write_frame(frame.collect(), path, fmt)
     return path
