@@ -20,6 +20,7 @@ from assets.core.expressions import ExpressionError, compile_expression
 from assets.core.spec import DatasetSpec
 from assets.core.spec_files import (
     SpecError,
+    clip,
     format_validation_error,
     is_pipeline_document,
     read_spec_documents,
@@ -64,7 +65,7 @@ def _expr(text: str, available: Sequence[str], where: str) -> pl.Expr:
     try:
         return compile_expression(text, available).expr
     except ExpressionError as exc:
-        raise PipelineError(f"{where}: {exc}") from None
+        raise PipelineError(f"{where}: {clip(str(exc))}") from None
 
 
 def _window(w: WindowSpec, available: Sequence[str], where: str) -> pl.Expr:
