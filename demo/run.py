@@ -21,7 +21,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
@@ -34,6 +34,9 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 SLOW_STEP_S = 3.0  # a step that takes longer gets a line of its own
 HEARTBEAT_S = 15.0  # how often a step still running says so
+QUEUE_DAEMON = "QUEUED_RUN_COORDINATOR"
+LIVE_HEARTBEAT_S = 60.0  # a daemon that beat this recently is taken to be running
+UNCLAIMED_S = 20.0  # a queued run nobody starts by then gets a daemon of its own
 
 
 FINISHED = (
@@ -63,10 +66,25 @@ def launch(job: str, run_id: str, config: Path | None) -> None:
         raise LaunchRefused(f"dagster job launch failed (exit {done.returncode}):\n{tail}")
 
 
-def daemon_serves(instance: dg.DagsterInstance) -> bool:
-    """Whether a live daemon already dequeues runs for this instance (``tasks.py dev``)."""
-    statuses = instance.get_daemon_statuses(["QUEUED_RUN_COORDINATOR"])
-    return any(status.healthy for status in statuses.values())
+def daemon_serves(instance: dg.DagsterInstance, ours: Path) -> bool:
+    """Whether a daemon dequeued runs for this instance within the last minute (it beats every
+    30 s; Dagster's own health check tolerates 30 minutes of silence, far too long to tell a
+    running ``tasks.py dev`` from a daemon stopped a minute ago). A previous demo's daemon,
+    whose id is in ``ours``, does not count: it was stopped when its demo ended."""
+    beat = instance.get_daemon_heartbeats().get(QUEUE_DAEMON)
+    last_demo = ours.read_text().strip() if ours.exists() else None
+    return (
+        beat is not None
+        and time.time() - beat.timestamp < LIVE_HEARTBEAT_S
+        and beat.daemon_id != last_demo
+    )
+
+
+def remember_daemon(instance: dg.DagsterInstance, ours: Path) -> None:
+    """Note the id of the daemon this demo ran (its heartbeats outlive it)."""
+    beat = instance.get_daemon_heartbeats().get(QUEUE_DAEMON)
+    if beat is not None and beat.daemon_id:
+        ours.write_text(beat.daemon_id)
 
 
 @contextlib.contextmanager
@@ -200,8 +218,13 @@ class Follower:
             )
         )
 
-    def follow(self, daemon_proc: subprocess.Popen | None) -> dg.DagsterRun:
-        """Print the run's story until it finishes; the finished run."""
+    def follow(
+        self,
+        daemon_proc: subprocess.Popen | None,
+        start_daemon: Callable[[], subprocess.Popen],
+    ) -> dg.DagsterRun:
+        """Print the run's story until it finishes; the finished run. Where no daemon was
+        started for it and none starts the run in ``UNCLAIMED_S``, one is started."""
         waited = time.monotonic()
         said_waiting = False
         while True:
@@ -216,6 +239,9 @@ class Follower:
             if queued and not said_waiting and time.monotonic() - waited > 10:
                 self.say(None, "queued; waiting for the daemon to start it")
                 said_waiting = True
+            if queued and daemon_proc is None and time.monotonic() - waited > UNCLAIMED_S:
+                self.say(None, "no daemon took the run; starting dagster-daemon")
+                daemon_proc = start_daemon()
             if daemon_proc is not None and daemon_proc.poll() is not None:
                 raise LaunchRefused(f"dagster-daemon exited (code {daemon_proc.returncode})")
             self.heartbeat()
@@ -253,33 +279,48 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--job", default="full_pipeline")
     args = parser.parse_args(argv)
     run_id = str(uuid.uuid4())
-    with dg.DagsterInstance.get() as instance, contextlib.ExitStack() as stack:
-        own_daemon = not daemon_serves(instance)
+    home = Path(os.environ["DAGSTER_HOME"])
+    with dg.DagsterInstance.get() as instance:
+        try:
+            return demo(instance, args, run_id, home)
+        except KeyboardInterrupt:
+            # The run worker got the same Ctrl-C and stopped its run; the daemon has stopped.
+            run = instance.get_run_by_id(run_id)
+            state = run.status.value if run else "not created"
+            print(f"\nInterrupted. Run {run_id}: {state}.", file=sys.stderr)
+            return 130
+
+
+def demo(instance: dg.DagsterInstance, args: argparse.Namespace, run_id: str, home: Path) -> int:
+    with contextlib.ExitStack() as stack:
+        own_daemon = not daemon_serves(instance, home / "demo-daemon.id")
         print(
             f"Launching {args.job} in the dq_pipeline code location"
             + (" and starting dagster-daemon (20-40 s) ..." if own_daemon else " ..."),
             flush=True,
         )
-        log = Path(os.environ["DAGSTER_HOME"]) / "demo-daemon.log"
-        proc = stack.enter_context(daemon(log)) if own_daemon else None
+        log = home / "demo-daemon.log"
+        started: list[subprocess.Popen] = []
+
+        def start_daemon() -> subprocess.Popen:
+            # Once it has stopped (the stack unwinds in reverse), its id is noted.
+            stack.callback(remember_daemon, instance, home / "demo-daemon.id")
+            started.append(stack.enter_context(daemon(log)))
+            return started[-1]
+
+        proc = start_daemon() if own_daemon else None
         follower = Follower(instance, run_id, args.verbose, sys.stdout)
         try:
             launch(args.job, run_id, args.config)
-            run = follower.follow(proc)
+            run = follower.follow(proc, start_daemon)
         except LaunchRefused as refused:
             print(str(refused), file=sys.stderr)
             return 1
-        except KeyboardInterrupt:
-            # The run worker got the same Ctrl-C and stops its run; the daemon stops on exit.
-            run = instance.get_run_by_id(run_id)
-            state = run.status.value if run else "not created"
-            print(f"\nInterrupted. Run {run_id}: {state}.", file=sys.stderr)
-            return 130
-        if proc is not None:
+        for proc in started:
             proc.send_signal(signal.SIGTERM)  # it shuts down while the summary is built
         facts = facts_of(run, follower, args.job)
         insights = load_json(follower.materialized.get("insights_report", {}).get("json"))
-        hint = f"In the UI: python3 tasks.py dev, then http://127.0.0.1:3000/runs/{run_id}"
+        hint = f"In the UI (python3 tasks.py dev): http://127.0.0.1:3000/runs/{run_id}"
         lines = summary_lines(facts, insights, paths=extra_outputs(), ui_hint=hint)
         print("", *lines, sep="\n", flush=True)
         return 0 if facts.status == "SUCCESS" else 1
