@@ -125,8 +125,10 @@ class Follower:
     def __init__(self, instance: dg.DagsterInstance, run_id: str, verbose: bool, out: TextIO):
         self.instance, self.run_id, self.verbose, self.out = instance, run_id, verbose, out
         self.cursor: str | None = None
-        self.started: dict[str, float] = {}  # running steps: start time
-        self.heard: dict[str, float] = {}  # running steps: when they last printed
+        # Running steps: when they started and when they last printed (epoch seconds, as the
+        # events are stamped).
+        self.started: dict[str, float] = {}
+        self.heard: dict[str, float] = {}
         self.done = 0
         self.total = 0
         self.materialized: dict[str, dict[str, Any]] = {}
@@ -138,8 +140,8 @@ class Follower:
     def say(self, step: str | None, text: str) -> None:
         where = f"[{self.done:>{len(str(self.total))}}/{self.total}] " if self.total else ""
         print(f"  {where}{step + ': ' if step else ''}{text}", file=self.out, flush=True)
-        if step:
-            self.heard[step] = time.monotonic()
+        if step in self.started:
+            self.heard[step] = time.time()
 
     def poll(self) -> None:
         while True:
@@ -151,7 +153,7 @@ class Follower:
                 return
 
     def heartbeat(self) -> None:
-        now = time.monotonic()
+        now = time.time()
         for step, began in self.started.items():
             if now - began >= HEARTBEAT_S and now - self.heard.get(step, began) >= HEARTBEAT_S:
                 self.say(step, f"still running ({now - began:.0f} s)")
