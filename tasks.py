@@ -100,7 +100,7 @@ def bootstrap() -> None:
         sys.exit(f"Python 3.11 or newer is needed; this is {sys.version.split()[0]}.")
     fresh = not (BIN / "uv").exists()
     if fresh:
-        print("First run: installing the project into .venv (about 2 minutes on 2 cores).")
+        print("First run: installing the project into .venv (1-2 minutes on 2 cores).")
         if not (BIN / "python").exists():
             run_step("Creating .venv", [sys.executable, "-m", "venv", VENV])
         run_step(
