@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from assets.core.column_parsing import NullValues, StrftimeFormat, TimeZone, check_parsing_fields
 from assets.core.spec_files import (
     SpecError,
     format_validation_error,
@@ -47,6 +48,9 @@ NAMED_PATTERNS: dict[str, str] = {
 
 Policy = Literal["block", "warn", "auto_fix"]
 
+# Texts that mean "missing" unless a spec says otherwise (compared after trimming spaces).
+DEFAULT_NULL_VALUES: tuple[str, ...] = ("", "NA", "N/A", "NaN", "null", "NULL", "None")
+
 
 def identifier(what: str, value: str) -> str:
     """``value`` if it is a valid dataset, column or rule name, else a ValueError saying so."""
@@ -69,11 +73,20 @@ class ColumnSpec(_Strict):
     max: float | str | None = None
     allowed: list[str | int | float] | None = None
     pattern: str | None = None
+    null_values: NullValues | None = None  # None: the dataset's list
+    format: StrftimeFormat | None = None
+    unit: Literal["s", "ms"] | None = None
+    timezone: TimeZone | None = None
 
     @field_validator("name")
     @classmethod
     def _identifier(cls, v: str) -> str:
         return identifier("column", v)
+
+    @model_validator(mode="after")
+    def _parsing_fits_type(self) -> ColumnSpec:
+        check_parsing_fields(self.type, self.format, self.unit, self.timezone)
+        return self
 
     @field_validator("pattern")
     @classmethod
@@ -245,6 +258,7 @@ class DatasetSpec(_Strict):
     freshness: FreshnessSpec = Field(default_factory=FreshnessSpec)
     max_file_bytes: int = Field(5 * 1024**3, gt=0)
     blueprints: list[BlueprintFeed] = Field(default_factory=list)
+    null_values: NullValues = Field(default_factory=lambda: list(DEFAULT_NULL_VALUES))
 
     @field_validator("name")
     @classmethod
@@ -308,6 +322,10 @@ class DatasetSpec(_Strict):
     @cached_property
     def column_map(self) -> dict[str, ColumnSpec]:
         return {c.name: c for c in self.columns}
+
+    def null_values_of(self, col: ColumnSpec) -> tuple[str, ...]:
+        """The texts that mean missing in ``col``: its own list, else the dataset's."""
+        return tuple(self.null_values if col.null_values is None else col.null_values)
 
     @property
     def required_columns(self) -> list[str]:
