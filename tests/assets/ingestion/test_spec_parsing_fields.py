@@ -66,7 +66,8 @@ CASES = [
     (
         "timezone_zoneinfo_knows_but_the_parser_does_not",
         WEATHER.replace("type: datetime,", "type: datetime, timezone: localtime,"),
-        "field 'columns.4.timezone': unknown time zone 'localtime' (an IANA name such as Europe/Paris)",
+        "field 'columns.4.timezone': unknown time zone 'localtime' (an IANA name such as "
+        "Europe/Paris)",
     ),
     (
         "timezone_on_a_float_column",
