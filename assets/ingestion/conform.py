@@ -35,13 +35,6 @@ def _is_null_token(text: pl.Expr, nulls: Sequence[str]) -> pl.Expr:
     return text.str.strip_chars().is_in(list(nulls))
 
 
-def _present_text(src: pl.Expr, nulls: Sequence[str]) -> pl.Expr:
-    """The text with the column's null values ("", "NA", ...) as null."""
-    if not nulls:
-        return src
-    return pl.when(_is_null_token(src, nulls)).then(None).otherwise(src)
-
-
 def _typed(
     name: str, dtype: pl.DataType, col: ColumnSpec, nulls: Sequence[str] = DEFAULT_NULL_VALUES
 ) -> tuple[pl.Expr, pl.Expr]:
@@ -54,7 +47,11 @@ def _typed_value(
     src: pl.Expr, dtype: pl.DataType, col: ColumnSpec, nulls: Sequence[str]
 ) -> pl.Expr:
     if dtype == pl.String:
-        value = parse_text(_present_text(src, nulls), col)
+        # Null values are dropped after parsing, not before: the parser then reads the text
+        # itself, and its expression (which reads the text a dozen times) stays small.
+        value = parse_text(src, col)
+        if nulls:
+            value = pl.when(_is_null_token(src, nulls)).then(None).otherwise(value)
     else:
         value = parse_typed(src, dtype, col)
     return value.cast(col.polars_type)
@@ -63,7 +60,8 @@ def _typed_value(
 def _failed_text(src: pl.Expr, dtype: pl.DataType, typed: pl.Expr, nulls: Sequence[str]) -> pl.Expr:
     """The original text where a present value did not cast (``typed`` is null), else null."""
     if dtype == pl.String:
-        return _unless_null_token(pl.when(typed.is_null()).then(src), nulls)
+        failed = typed.is_null() & src.is_not_null()
+        return pl.when(failed & ~_is_null_token(src, nulls) if nulls else failed).then(src)
     return pl.when(src.is_not_null() & typed.is_null()).then(src.cast(pl.String))
 
 
@@ -75,22 +73,20 @@ def _unless_null_token(text: pl.Expr, nulls: Sequence[str]) -> pl.Expr:
 
 
 def _fast_parse(src: pl.Expr, col: ColumnSpec, nulls: Sequence[str]) -> pl.Expr | None:
-    """``parsing.fast_parse`` that also leaves null the null values it would read as values
-    (a float's "NaN", a sentinel such as "-999"), so that the full parser, which drops them
-    first, sees them. Number casts refuse padded text, so the exact raw text is enough to test;
-    a date parser takes leading spaces, so a date column with such a sentinel has no fast
-    path."""
+    """``parsing.fast_parse``, left null where it reads a value that one of the column's null
+    values also reads as (a float's NaN, a sentinel such as -999): the full parser, which drops
+    null values before it parses, then decides by the text ("NaN" is missing, "nan" a NaN).
+    Testing the value rather than the text costs a hash of a number a row, against a strip
+    and a hash of a text."""
     quick = fast_parse(src, col)
     if quick is None or not nulls:
         return quick
     # ``quick`` reads ``pl.col(col.name)``: run it on the null values under that name.
     values = pl.DataFrame({col.name: list(nulls)}, schema={col.name: pl.String})
-    readable = values.filter(quick.is_not_null())[col.name]
-    if readable.is_empty():
+    clashes = values.select(quick.cast(col.polars_type))[col.name].drop_nulls().unique()
+    if clashes.is_empty():
         return quick
-    if col.type not in ("integer", "float"):
-        return None
-    return pl.when(src.is_in(readable.to_list())).then(None).otherwise(quick)
+    return pl.when(quick.is_in(clashes.to_list())).then(None).otherwise(quick)
 
 
 def _leftovers(
