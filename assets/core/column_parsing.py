@@ -10,10 +10,10 @@ import difflib
 import re
 import zoneinfo
 from functools import cache
-from typing import Annotated
+from typing import Annotated, Any
 
 import polars as pl
-from pydantic import AfterValidator
+from pydantic import AfterValidator, BeforeValidator
 
 # The strftime directives the date parser (chrono, through Polars) reads back. ``%Z`` (a zone
 # name) is left out: it is accepted there but ignored, which would silently shift the times.
@@ -65,11 +65,24 @@ def check_format(fmt: str) -> str:
     return fmt
 
 
+def _texts(values: Any) -> Any:
+    """YAML reads an unquoted null, NULL or ~ as no value, so the text is lost: ask for quotes.
+    A whole number (a sentinel such as -999) stands for its digits."""
+    if not isinstance(values, list):
+        return values
+    if any(v is None for v in values):
+        raise ValueError(
+            "an unquoted null, NULL or ~ is YAML for no value; quote it to mean the text: "
+            '["null", "NULL"]'
+        )
+    return [str(v) if isinstance(v, int) and not isinstance(v, bool) else v for v in values]
+
+
 def _trimmed(texts: list[str]) -> list[str]:
     return [t.strip() for t in texts]
 
 
-NullValues = Annotated[list[str], AfterValidator(_trimmed)]
+NullValues = Annotated[list[str], BeforeValidator(_texts), AfterValidator(_trimmed)]
 StrftimeFormat = Annotated[str, AfterValidator(check_format)]
 TimeZone = Annotated[str, AfterValidator(check_timezone)]
 

@@ -85,6 +85,12 @@ CASES = [
         "field 'columns.1.null_values': Input should be a valid list",
     ),
     (
+        "null_values_with_an_unquoted_yaml_null",
+        WEATHER + "null_values: [NA, null]\n",
+        "field 'null_values': an unquoted null, NULL or ~ is YAML for no value; quote it to mean "
+        'the text: ["null", "NULL"]',
+    ),
+    (
         "dataset_null_values_not_texts",
         WEATHER + "null_values: [NA, [x]]\n",
         "field 'null_values.1': Input should be a valid string",
@@ -117,5 +123,5 @@ def test_parsing_fields_load_and_null_values_default_to_the_documented_list(tmp_
     assert spec.null_values_of(origin) == ("-",)  # trimmed, as texts are compared
     assert spec.null_values_of(temp) == DEFAULT_NULL_VALUES
     assert (day.format, day.timezone, time_hour.unit) == ("%d/%m/%Y", "Europe/Paris", "ms")
-    path.write_text(WEATHER + "null_values: [NA, '']\n")
-    assert load_spec_file(path).null_values_of(temp) == ("NA", "")
+    path.write_text(WEATHER + "null_values: [NA, '', -999]\n")
+    assert load_spec_file(path).null_values_of(temp) == ("NA", "", "-999")
