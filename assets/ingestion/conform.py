@@ -104,7 +104,7 @@ def _leftovers(
     of the column's ``nulls``), null elsewhere.
 
     These columns are nearly all null, and Polars' string kernels cost about as much per null
-    row as per value (~17 ns a row for each of the eight datetime formats), so the work runs in
+    row as per value (~17 ns a row for each datetime format), so the work runs in
     Python per batch on the rows that hold a text only, and a batch with none (the usual case)
     costs a null count per field. One call per batch for all columns: a call per column cost
     ~0.35 s per 1M orders in calls alone (eight calls per batch, each taking the GIL). A column

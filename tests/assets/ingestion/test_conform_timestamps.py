@@ -121,6 +121,7 @@ def test_a_timezone_places_naive_values_and_leaves_offsets_alone():
                 "2024-01-15 12:00:00.5",  # winter: UTC+1, through the full parser
                 "2024-07-01T12:00:00Z",
                 "2024-03-31T02:30:00",  # does not exist in Paris (clocks jump 02:00 -> 03:00)
+                "2024-10-27T02:30:00",  # occurs twice (03:00 -> 02:00): the first, at UTC+2
             ]
         }
     )
@@ -130,8 +131,9 @@ def test_a_timezone_places_naive_values_and_leaves_offsets_alone():
         datetime(2024, 1, 15, 11, 0, 0, 500000),
         datetime(2024, 7, 1, 12),
         None,
+        datetime(2024, 10, 27, 0, 30),
     ]
-    assert errors(out)[3] == {"ts": "2024-03-31T02:30:00"}
+    assert errors(out)[3:] == [{"ts": "2024-03-31T02:30:00"}, {}]
 
 
 TIMESTAMPS_FOR_DATES = [
