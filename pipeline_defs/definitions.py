@@ -177,7 +177,7 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
         *FEATURE_ASSETS,
         *build_blueprint_feed_assets(catalog),
         *ANALYTICS_ASSETS,
-        *build_report_assets(sorted(catalog)),
+        *build_report_assets(catalog),
     ]
     taken = {key.to_user_string() for a in assets for key in a.keys}
     for p in pipelines:
@@ -193,10 +193,6 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
                     "PIPELINE_PG_URL (the connection URL) in the environment"
                 )
     assets += build_pipeline_assets(pipelines, catalog)
-    stage_of = {
-        key.to_user_string(): group for a in assets for key, group in a.group_names_by_key.items()
-    }
-    assets.append(build_pipeline_report(stage_of))
     config_classes = {
         **ingestion_config_classes(catalog),
         **validation_config_classes(catalog),
@@ -206,6 +202,11 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
         # Published only where a database is configured, so the embedded demo needs none.
         assets.append(postgres_exports)
         config_classes["postgres_exports"] = PostgresExportConfig
+    # Every asset is in by now, so the pipeline report names each one's stage.
+    stage_of = {
+        key.to_user_string(): group for a in assets for key, group in a.group_names_by_key.items()
+    }
+    assets.append(build_pipeline_report(stage_of))
     assets = declare_automation(assets, catalog)
     validated = sorted(f"validated_{name}" for name in catalog)
     pulled = any(spec.source.kind != "landing" for spec in catalog.values())

@@ -10,10 +10,13 @@ import difflib
 import re
 import zoneinfo
 from functools import cache
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import polars as pl
-from pydantic import AfterValidator, BeforeValidator
+from pydantic import AfterValidator, BaseModel, BeforeValidator
+
+# Texts that mean "missing" unless a spec says otherwise (compared after trimming spaces).
+DEFAULT_NULL_VALUES: tuple[str, ...] = ("", "NA", "N/A", "NaN", "null", "NULL", "None")
 
 # The strftime directives the date parser (chrono, through Polars) reads back. ``%Z`` (a zone
 # name) is left out: it is accepted there but ignored, which would silently shift the times.
@@ -87,10 +90,13 @@ StrftimeFormat = Annotated[str, AfterValidator(check_format)]
 TimeZone = Annotated[str, AfterValidator(check_timezone)]
 
 
-def check_parsing_fields(
-    kind: str, fmt: str | None, unit: str | None, timezone: str | None
-) -> None:
-    """Refuse parsing fields that do not fit the column's type, naming the field."""
+M = TypeVar("M", bound=BaseModel)
+
+
+def check_parsing_fields(col: M) -> M:
+    """``col`` (a column spec) if its parsing fields fit its type, else a ValueError naming the
+    field."""
+    kind, fmt, unit, timezone = (getattr(col, f) for f in ("type", "format", "unit", "timezone"))
     if fmt is not None and kind not in ("date", "datetime"):
         raise ValueError(f"format: only a date or datetime column takes a format, not {kind}")
     if unit is not None and kind != "datetime":
@@ -103,3 +109,4 @@ def check_parsing_fields(
         raise ValueError(f"timezone: only a date or datetime column takes a timezone, not {kind}")
     if timezone is not None and unit is not None:
         raise ValueError("timezone: epoch numbers are instants in UTC; a timezone does not apply")
+    return col

@@ -1,8 +1,8 @@
 """Landing-file readers: detect format and encoding, and expose each file as an all-text LazyFrame.
 
 Every reader streams or scans: gzip and non-UTF-8 text are transcoded to a temporary UTF-8 file in
-fixed-size blocks, JSON goes through DuckDB's streaming reader, and XML is cut into records block by
-block and parsed with vectorised regular expressions. Nothing reads a whole file into memory.
+fixed-size blocks, JSON goes through DuckDB's streaming reader, and XML streams through expat
+(``xml_reader``) into Parquet a batch of records at a time. Nothing reads a whole file into memory.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ import codecs
 import csv
 import gzip
 import io
-import re
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,13 +20,12 @@ import polars as pl
 from charset_normalizer import from_bytes
 from duckdb.sqltypes import VARCHAR
 
+from assets.core.reader_base import BadFile, normalize_name
+from assets.core.xml_reader import read_xml_text
+
 BLOCK = 8 * 1024 * 1024
 SAMPLE = 256 * 1024
 FORMATS = ("csv", "csv.gz", "json", "ndjson", "parquet", "xml")
-
-
-class BadFile(Exception):
-    """An expected, explainable problem with one landing file; it gets quarantined."""
 
 
 @dataclass(frozen=True)
@@ -37,12 +35,6 @@ class TextSource:
     path: Path
     fmt: str
     encoding: str
-
-
-def normalize_name(name: str) -> str:
-    """'Customer ID ' -> 'customer_id': headers from any source map onto spec column names."""
-    cleaned = re.sub(r"[^0-9a-zA-Z]+", "_", name.strip().lstrip("\ufeff")).strip("_").lower()
-    return cleaned or "column"
 
 
 def detect_format(path: Path, head: bytes) -> str:
@@ -206,68 +198,6 @@ def read_json_text(src: TextSource, workdir: Path) -> pl.LazyFrame:
     return lf.rename({n: normalize_name(n) for n in lf.collect_schema().names()})
 
 
-_TAG = re.compile(rb"<([A-Za-z_][\w.\-]*)[\s>/]")
-
-
-def read_xml_text(src: TextSource, workdir: Path) -> pl.LazyFrame:
-    """One element per record under the root; child elements become text columns."""
-    with src.path.open("rb") as fh:
-        head = fh.read(SAMPLE)
-    body = re.sub(rb"<\?.*?\?>|<!--.*?-->|<!DOCTYPE[^>]*>", b"", head, flags=re.S)
-    tags = _TAG.findall(body)
-    if len(tags) < 2:
-        raise BadFile("malformed XML: expected a root element with one child element per record")
-    record = tags[1].decode()
-    rec_re = re.compile(rf"<{re.escape(record)}(?:\s[^>]*)?>(.*?)</{re.escape(record)}>", re.S)
-    first_records = rec_re.findall(head.decode("utf-8", errors="replace"))
-    if not first_records:
-        raise BadFile(f"malformed XML: no complete <{record}> element found")
-    columns: list[str] = []
-    for rec in first_records[:200]:
-        for t in re.findall(r"<([A-Za-z_][\w.\-]*)[\s>/]", rec):
-            if t not in columns:
-                columns.append(t)
-    parts: list[Path] = []
-    carry = ""
-    closing = f"</{record}>"
-    with src.path.open("r", encoding="utf-8") as fh:
-        while True:
-            block = fh.read(BLOCK)
-            text = carry + block
-            cut = text.rfind(closing)
-            if cut == -1 and block:
-                carry = text
-                continue
-            complete, carry = (
-                (text, "")
-                if cut == -1
-                else (text[: cut + len(closing)], text[cut + len(closing) :])
-            )
-            records = pl.Series("r", rec_re.findall(complete), dtype=pl.String)
-            if len(records):
-                frame = pl.DataFrame(records).select(
-                    [_xml_field(c).alias(normalize_name(c)) for c in columns]
-                )
-                part = workdir / f"{src.path.name}.{len(parts):05d}.parquet"
-                frame.write_parquet(part)
-                parts.append(part)
-            if not block:
-                break
-    if carry.strip().rstrip(">").strip() and f"<{record}" in carry:
-        raise BadFile(f"malformed XML: an unterminated <{record}> element at the end (truncated?)")
-    if not parts:
-        raise BadFile(f"malformed XML: no <{record}> records")
-    return pl.concat([pl.scan_parquet(p) for p in parts], how="diagonal_relaxed")
-
-
-def _xml_field(tag: str) -> pl.Expr:
-    raw = pl.col("r").str.extract(rf"<{re.escape(tag)}(?:\s[^>]*)?>(.*?)</{re.escape(tag)}>", 1)
-    raw = raw.str.replace(r"^<!\[CDATA\[(.*)\]\]>$", "$1")
-    for ent, ch in (("&lt;", "<"), ("&gt;", ">"), ("&quot;", '"'), ("&apos;", "'"), ("&amp;", "&")):
-        raw = raw.str.replace_all(ent, ch, literal=True)
-    return raw
-
-
 def read_parquet_file(path: Path) -> pl.LazyFrame:
     try:
         lf = pl.scan_parquet(path)
@@ -294,5 +224,5 @@ def read_landing_file(
     if src.fmt in ("json", "ndjson"):
         return read_json_text(src, workdir), info
     if src.fmt == "xml":
-        return read_xml_text(src, workdir), info
+        return read_xml_text(src.path, workdir), info
     raise BadFile(f"unsupported format {fmt!r}")

@@ -11,12 +11,14 @@ import re
 from collections.abc import Iterable, Mapping
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import polars as pl
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
+from assets.core.column_parsing import DEFAULT_NULL_VALUES as DEFAULT_NULL_VALUES  # re-exported
 from assets.core.column_parsing import NullValues, StrftimeFormat, TimeZone, check_parsing_fields
+from assets.core.expressions import ExpressionError, compile_expression
 from assets.core.spec_files import (
     SpecError,
     format_validation_error,
@@ -24,9 +26,18 @@ from assets.core.spec_files import (
     read_spec_documents,
     read_yaml,
 )
+from assets.core.spec_rules import (
+    CompareRule,
+    ExpressionRule,
+    ForeignKeySpec,
+    NamedRule,
+    Rule,
+    identifier,
+)
+from assets.core.spec_rules import LookupCompareRule as LookupCompareRule  # re-exported
+from assets.core.spec_rules import Strict as _Strict
 
 BUILTIN_CATALOG_DIR = Path(__file__).parent / "catalog"
-IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
 ColumnType = Literal["string", "integer", "float", "boolean", "date", "datetime"]
 
@@ -48,20 +59,6 @@ NAMED_PATTERNS: dict[str, str] = {
 
 Policy = Literal["block", "warn", "auto_fix"]
 
-# Texts that mean "missing" unless a spec says otherwise (compared after trimming spaces).
-DEFAULT_NULL_VALUES: tuple[str, ...] = ("", "NA", "N/A", "NaN", "null", "NULL", "None")
-
-
-def identifier(what: str, value: str) -> str:
-    """``value`` if it is a valid dataset, column or rule name, else a ValueError saying so."""
-    if not IDENTIFIER.match(value):
-        raise ValueError(f"{what} name {value!r} must match {IDENTIFIER.pattern}")
-    return value
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
 
 class ColumnSpec(_Strict):
     name: str
@@ -77,6 +74,9 @@ class ColumnSpec(_Strict):
     format: StrftimeFormat | None = None
     unit: Literal["s", "ms"] | None = None
     timezone: TimeZone | None = None
+    # A derived column: computed at ingestion from the other columns (assets/core/expressions),
+    # never read from the file, then typed and validated like any column.
+    expression: str | None = None
 
     @field_validator("name")
     @classmethod
@@ -85,8 +85,7 @@ class ColumnSpec(_Strict):
 
     @model_validator(mode="after")
     def _parsing_fits_type(self) -> ColumnSpec:
-        check_parsing_fields(self.type, self.format, self.unit, self.timezone)
-        return self
+        return check_parsing_fields(self)
 
     @field_validator("pattern")
     @classmethod
@@ -142,50 +141,6 @@ class SourceSpec(_Strict):
         if self.watermark_param and not self.watermark_column:
             raise ValueError("watermark_param: needs watermark_column to know what to send")
         return self
-
-
-class ForeignKeySpec(_Strict):
-    columns: list[str]
-    references: str
-    ref_columns: list[str]
-
-
-class _NamedRule(_Strict):
-    name: str
-
-    @field_validator("name")
-    @classmethod
-    def _identifier(cls, v: str) -> str:
-        # Rule names become list entries, check metadata and the quarantine's "_rules" text.
-        return identifier("rule", v)
-
-
-class CompareRule(_NamedRule):
-    """Cross-field rule ``left <op> right * factor`` on one row; nulls on either side pass."""
-
-    kind: Literal["compare"] = "compare"
-    left: str
-    op: Literal["<", "<=", ">", ">=", "==", "!="]
-    right: str
-    factor: float = 1.0
-    description: str = ""
-
-
-class LookupCompareRule(_NamedRule):
-    """Cross-entity rule: ``left <op> <references>.<ref_column> * factor`` through a foreign key."""
-
-    kind: Literal["lookup_compare"] = "lookup_compare"
-    left: str
-    op: Literal["<", "<=", ">", ">=", "==", "!="]
-    via: str
-    references: str
-    ref_key: str
-    ref_column: str
-    factor: float = 1.0
-    description: str = ""
-
-
-Rule = Annotated[CompareRule | LookupCompareRule, Field(discriminator="kind")]
 
 
 class OutlierSpec(_Strict):
@@ -299,12 +254,29 @@ class DatasetSpec(_Strict):
                     f"foreign_keys: {', '.join(fk[0])} -> {fk[1]} is declared twice "
                     f"(entries {declared.index(fk) + 1} and {i + 1})"
                 )
+        # Expressions are compiled and typed against empty columns of the declared types, so a
+        # type clash is refused here, naming the field, not in a run.
+        typed = {c.name: c.polars_type for c in self.columns if c.expression is None}
+        for col in self.columns:
+            if col.expression is not None:
+                # Derived columns read the file's columns and the derived ones declared before.
+                _typed(f"columns.{col.name}.expression", col.expression, typed)
+                typed[col.name] = col.polars_type
         for rule in self.rules:
+            if isinstance(rule, ExpressionRule):
+                field = f"rules.{rule.name}.expression"
+                if _typed(field, rule.expression, typed, rule.tolerance) != pl.Boolean:
+                    raise ValueError(f"{field}: must be true or false for a row, e.g. a == b")
+                continue
             need(f"rules.{rule.name}.left", rule.left)
             if isinstance(rule, CompareRule):
                 need(f"rules.{rule.name}.right", rule.right)
             else:
                 need(f"rules.{rule.name}.via", rule.via)
+        _unique("rules", [r.name for r in self.rules])
+        _unique("foreign_keys.name", [fk.name for fk in self.foreign_keys if fk.name])
+        # A named foreign key could take the name another one gets from its parent.
+        _unique("foreign_keys.name", [self.reference_check_name(fk) for fk in self.foreign_keys])
         if self.outliers:
             for c in self.outliers.columns:
                 need("outliers.columns", c)
@@ -319,17 +291,36 @@ class DatasetSpec(_Strict):
                 need(f"blueprints.{i}.mapping.{field}", c)
         return self
 
+    def reference_check_name(self, fk: ForeignKeySpec) -> str:
+        """``<dataset>_reference_<name>`` for a named foreign key, else
+        ``<dataset>_reference_<parent>``; where several unnamed ones reference one parent (a
+        flight's origin and destination airports), each adds its columns (``..._by_origin``)."""
+        if fk.name:
+            return f"{self.name}_reference_{fk.name}"
+        name = f"{self.name}_reference_{fk.references}"
+        if sum(other.references == fk.references for other in self.foreign_keys) > 1:
+            name += "_by_" + "_".join(fk.columns)
+        return name
+
+    def rule_check_name(self, rule: NamedRule) -> str:
+        return f"{self.name}_rule_{rule.name}"
+
+    @property
+    def derived_columns(self) -> list[ColumnSpec]:
+        return [c for c in self.columns if c.expression is not None]
+
     @cached_property
     def column_map(self) -> dict[str, ColumnSpec]:
         return {c.name: c for c in self.columns}
 
-    def null_values_of(self, col: ColumnSpec) -> tuple[str, ...]:
-        """The texts that mean missing in ``col``: its own list, else the dataset's."""
-        return tuple(self.null_values if col.null_values is None else col.null_values)
-
     @property
     def required_columns(self) -> list[str]:
         return [c.name for c in self.columns if c.required]
+
+    @property
+    def file_columns(self) -> list[ColumnSpec]:
+        """The columns read from the data (every column but the derived ones)."""
+        return [c for c in self.columns if c.expression is None]
 
     @property
     def landing_folder(self) -> str:
@@ -338,6 +329,27 @@ class DatasetSpec(_Strict):
     @property
     def polars_schema(self) -> dict[str, pl.DataType]:
         return {c.name: c.polars_type for c in self.columns}
+
+
+def _typed(
+    field: str, text: str, schema: dict[str, pl.DataType], tolerance: float | None = None
+) -> pl.DataType:
+    """The type of ``text`` over columns of ``schema``; a ValueError naming ``field`` if it
+    does not compile or its types clash (``name + 1`` on a text column)."""
+    try:
+        expr = compile_expression(text, list(schema), tolerance=tolerance).expr
+        return pl.LazyFrame(schema=schema).select(expr.alias("v")).collect_schema()["v"]
+    except ExpressionError as exc:
+        raise ValueError(f"{field}: {exc}") from None
+    except pl.exceptions.PolarsError as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise ValueError(f"{field}: the column types do not fit: {first}") from None
+
+
+def _unique(field: str, names: list[str]) -> None:
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ValueError(f"{field}: declared twice: {', '.join(dupes)}")
 
 
 def parse_spec(raw: Mapping[str, Any], path: Path) -> DatasetSpec:

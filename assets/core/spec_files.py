@@ -51,11 +51,22 @@ def _models_in(annotation: Any) -> list[type[BaseModel]]:
     return [m for arg in typing.get_args(annotation) for m in _models_in(arg)]
 
 
+def _tag(model: type[BaseModel]) -> object:
+    kind = model.model_fields.get("kind")
+    return kind.default if kind is not None else None
+
+
 def _fields_at(root: type[BaseModel], parts: list[str]) -> list[str]:
     """The field names valid at ``parts`` (a validation error's location) under ``root``."""
     candidates = [root]
     for part in parts:
         if part.isdigit():
+            continue
+        # A tagged union puts its tag in the location (rules.0.compare.bogus): keep the
+        # members the tag names. The tag comes first: a member may have a field of its name.
+        tagged = [m for m in candidates if _tag(m) == part]
+        if tagged:
+            candidates = tagged
             continue
         holders = [m for m in candidates if part in m.model_fields]
         if not holders:

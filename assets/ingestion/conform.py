@@ -17,6 +17,7 @@ import polars as pl
 from assets.core.columns import ERRORS_COLUMN
 from assets.core.readers import BadFile
 from assets.core.spec import DEFAULT_NULL_VALUES, ColumnSpec, DatasetSpec
+from assets.ingestion.derive import derive
 from assets.ingestion.parsing import fast_parse, parse_text, parse_typed
 
 _SLOW = "__leftovers__"
@@ -29,6 +30,11 @@ _PARSEABLE = {
     "datetime": r"[0-9]",
     "float": r"[0-9]|(?i:nan|inf)",
 }
+
+
+def null_values_of(spec: DatasetSpec, col: ColumnSpec) -> tuple[str, ...]:
+    """The texts that mean missing in ``col``: its own list, else the dataset's."""
+    return tuple(spec.null_values if col.null_values is None else col.null_values)
 
 
 def _is_null_token(text: pl.Expr, nulls: Sequence[str]) -> pl.Expr:
@@ -169,7 +175,7 @@ def conform(
     """The frame with spec columns typed, extras as text, provenance and ``_ingest_errors``."""
     schema = lf.collect_schema()
     present = set(schema.names())
-    missing_required = [c for c in spec.required_columns if c not in present]
+    missing_required = [c.name for c in spec.file_columns if c.required and c.name not in present]
     if missing_required:
         hints = []
         for m in missing_required:
@@ -189,10 +195,11 @@ def conform(
     errors: dict[str, pl.Expr] = {}
     parse: dict[str, ColumnSpec] = {}
     check: list[str] = []
-    nulls = {col.name: spec.null_values_of(col) for col in spec.columns}
+    nulls = {col.name: null_values_of(spec, col) for col in spec.columns}
     inputs: list[pl.Expr] = []
     for col in spec.columns:
-        if col.name not in present:
+        if col.name not in present or col.expression is not None:
+            # A derived column is computed after the others are typed (``derive``).
             values.append(pl.lit(None, dtype=col.polars_type).alias(col.name))
             continue
         src, dtype, tmp = pl.col(col.name), schema[col.name], f"__typed__{col.name}"
@@ -247,7 +254,7 @@ def conform(
         if joined is not None
         else pl.lit(None, dtype=pl.String)
     )
-    return (
+    conformed = (
         lf.with_row_index("_row_number", offset=1)
         .with_columns(fast)
         .with_columns(typed)
@@ -261,6 +268,7 @@ def conform(
             pl.col("_row_number").cast(pl.Int64),
         )
     )
+    return derive(conformed, spec) if spec.derived_columns else conformed
 
 
 def empty_table(spec: DatasetSpec) -> pl.DataFrame:

@@ -20,13 +20,8 @@ import polars as pl
 import yaml
 
 from assets.core.readers import BadFile, detect_format, read_landing_file
-from assets.core.spec import (
-    DEFAULT_NULL_VALUES,
-    IDENTIFIER,
-    NAMED_PATTERNS,
-    ColumnSpec,
-    DatasetSpec,
-)
+from assets.core.spec import DEFAULT_NULL_VALUES, NAMED_PATTERNS, ColumnSpec, DatasetSpec
+from assets.core.spec_rules import IDENTIFIER
 from assets.ingestion.conform import _typed
 
 TEXT_CANDIDATES = ("integer", "float", "boolean", "date", "datetime")

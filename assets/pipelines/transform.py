@@ -17,6 +17,7 @@ from typing import Any
 import polars as pl
 from pydantic import ValidationError
 
+from assets.core.expressions import ExpressionError, compile_expression
 from assets.core.spec import DatasetSpec
 from assets.core.spec_files import (
     SpecError,
@@ -25,7 +26,6 @@ from assets.core.spec_files import (
     read_spec_documents,
 )
 from assets.core.writers import write_frame
-from assets.pipelines.expressions import ExpressionError, compile_expression
 from assets.pipelines.spec import (
     AggregateStep,
     CheckSpec,
@@ -97,6 +97,9 @@ def _window(w: WindowSpec, available: Sequence[str], where: str) -> pl.Expr:
 def _aggregate(fn: str, column: str) -> pl.Expr:
     if fn == "count":
         return pl.len() if column == "*" else pl.col(column).count()
+    if fn == "n_unique":
+        # Distinct values as SQL counts them: Polars' n_unique counts null as one more.
+        return pl.col(column).drop_nulls().n_unique()
     return getattr(pl.col(column), fn)()
 
 

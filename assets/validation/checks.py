@@ -11,8 +11,7 @@ from assets.validation.gates import (
     CheckOutcome,
     Markdown,
     contract_check_name,
-    gate_descriptions,
-    gate_names,
+    declared_gates,
 )
 
 SEVERITY = {"ERROR": dg.AssetCheckSeverity.ERROR, "WARN": dg.AssetCheckSeverity.WARN}
@@ -21,10 +20,14 @@ SEVERITY = {"ERROR": dg.AssetCheckSeverity.ERROR, "WARN": dg.AssetCheckSeverity.
 def check_specs(spec: DatasetSpec, asset: str) -> list[dg.AssetCheckSpec]:
     """The blocking gates and contract check of ``asset``, then its warnings."""
     name = spec.name
-    descriptions = gate_descriptions(spec)
     blocking = [
-        dg.AssetCheckSpec(g, asset=asset, blocking=True, description=f"Gate: {descriptions[g]}")
-        for g in gate_names(spec)
+        dg.AssetCheckSpec(
+            g.name,
+            asset=asset,
+            blocking=not g.warn,
+            description=f"{'Warning' if g.warn else 'Gate'}: {g.description}",
+        )
+        for g in declared_gates(spec)
     ]
     blocking.append(
         dg.AssetCheckSpec(

@@ -61,13 +61,16 @@ class FlaggedParts(NamedTuple):
 
     passing: pl.LazyFrame
     failing: pl.LazyFrame
+    # Rows (not exact duplicates) that break a ``warn`` rule, in either part, with those rules
+    # in ``_rules`` and why in ``_reasons``; None when the spec has no warn rule.
+    warned: pl.LazyFrame | None = None
 
     def rows(self) -> pl.LazyFrame:
         """Both parts as one frame: the passing rows, then the failing ones."""
         return pl.concat([self.passing, self.failing])
 
     def map(self, fn: Callable[[pl.LazyFrame], pl.LazyFrame]) -> FlaggedParts:
-        return FlaggedParts(fn(self.passing), fn(self.failing))
+        return FlaggedParts(fn(self.passing), fn(self.failing), self.warned)
 
 
 def flag_rows(
@@ -118,9 +121,24 @@ def flag_rows(
         *cross_rules(spec, parent_keys, lookups),
     ]
     helper = [c for c in lf.collect_schema() if c.startswith(("_fk_", "_lookup_", "_prior_key"))]
+    warn = [r for r in rules if r.severity == "warn"]
+    rules = [r for r in rules if r.severity == "error"]
+    warned = _warned_rows(lf, warn).drop(helper) if warn else None
     if scratch is None or not rules:
-        return _explain_failures(lf, rules).map(lambda part: part.drop(helper))
-    return _staged_parts(lf, base, rules, helper, scratch)
+        parts = _explain_failures(lf, rules).map(lambda part: part.drop(helper))
+    else:
+        parts = _staged_parts(lf, base, rules, helper, scratch)
+    return parts._replace(warned=warned)
+
+
+def _warned_rows(lf: pl.LazyFrame, rules: list[RowRule]) -> pl.LazyFrame:
+    """The rows that break a warn rule. Their own query (the joins again): it exists only for
+    specs that declare a warn rule, and it leaves the error rules' single pass as it is."""
+    names, reasons = _collect_lists(rules)
+    failed = pl.any_horizontal([r.failed for r in rules])
+    return lf.filter(~pl.col(EXACT_DUP) & failed).with_columns(
+        names.alias(RULES), reasons.alias(REASONS)
+    )
 
 
 def _staged_parts(

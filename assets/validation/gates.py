@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 import polars as pl
 
-from assets.core.spec import DatasetSpec, ForeignKeySpec
+from assets.core.spec import DatasetSpec
 from assets.validation.quality import QualityReport
 from assets.validation.rules import COLUMN_KINDS, EXACT_DUP, RULES
 
@@ -44,6 +44,9 @@ class Gate:
     threshold: float
     description: str
     failing_rule_prefixes: tuple[str, ...]
+    # A gate over a warn rule or foreign key: its check warns and never blocks, and its
+    # failing rows are among the warned rows (they stay valid).
+    warn: bool = False
 
 
 def gates(report: QualityReport, spec: DatasetSpec) -> list[Gate]:
@@ -89,20 +92,46 @@ def gates(report: QualityReport, spec: DatasetSpec) -> list[Gate]:
         ),
     ]
     for fk in spec.foreign_keys:
-        label = f"{', '.join(fk.columns)}->{fk.references}"
-        share = report.referential[label]
+        share = report.referential[fk.label]
+        least = t.referential_integrity if fk.threshold is None else fk.threshold
+        kept = " (orphan rows stay valid)" if fk.severity == "warn" else ""
         out.append(
             Gate(
-                reference_gate_name(spec, fk),
-                share >= t.referential_integrity,
+                spec.reference_check_name(fk),
+                share >= least,
                 share,
-                t.referential_integrity,
-                f"At least {t.referential_integrity:.0%} of {', '.join(fk.columns)} values match "
-                f"a row in {fk.references}.",
-                (f"fk:{label}",),
+                least,
+                f"At least {_share_text(least)} of {', '.join(fk.columns)} values match "
+                f"a row in {fk.references}{kept}.",
+                (f"fk:{fk.label}",),
+                warn=fk.severity == "warn",
+            )
+        )
+    for rule in spec.rules:
+        if not rule.has_check:
+            continue
+        warn = rule.severity == "warn"
+        broke = (report.warnings if warn else report.rule_failures).get(f"rule:{rule.name}", 0)
+        share = 1.0 - broke / report.rows_checked if report.rows_checked else 1.0
+        least = 1.0 if rule.threshold is None else rule.threshold
+        kept = " (rows that break it stay valid)" if warn else ""
+        out.append(
+            Gate(
+                spec.rule_check_name(rule),
+                share >= least,
+                share,
+                least,
+                f"At least {_share_text(least)} of rows pass rule {rule.name}{kept}.",
+                (f"rule:{rule.name}",),
+                warn=warn,
             )
         )
     return out
+
+
+def _share_text(share: float) -> str:
+    """A threshold as a percentage that does not round 0.995 up to 100%."""
+    return f"{share:.2%}".replace(".00%", "%")
 
 
 def gate_failures(
@@ -113,8 +142,13 @@ def gate_failures(
 
     One pass over the rows that broke a rule: pass it ``ruled_rows``, not every row.
     """
-    key = spec.key or [c.name for c in spec.columns[:1]]
-    shown = pl.concat_str([pl.col(c).cast(pl.String).fill_null("null") for c in key], separator="|")
+    # Without a key, a row is identified by where it came from.
+    key = spec.key or [c for c in ("_source_file", "_row_number") if c in flagged.collect_schema()]
+    key = key or [spec.columns[0].name]
+    shown = pl.concat_str(
+        [pl.col(c).cast(pl.String).fill_null("null") for c in key],
+        separator=":" if key == ["_source_file", "_row_number"] else "|",
+    )
     exprs = []
     for i, gate in enumerate(gate_list):
         hit = (
@@ -140,23 +174,7 @@ def gate_failures(
 
 
 def gate_names(spec: DatasetSpec) -> list[str]:
-    names = [
-        f"{spec.name}_required_fields_complete",
-        f"{spec.name}_keys_unique",
-        f"{spec.name}_validity_at_least_threshold",
-        f"{spec.name}_quality_score_at_least_threshold",
-    ]
-    return names + [reference_gate_name(spec, fk) for fk in spec.foreign_keys]
-
-
-def reference_gate_name(spec: DatasetSpec, fk: ForeignKeySpec) -> str:
-    """``<dataset>_reference_<parent>``; where several foreign keys reference one parent (a
-    flight's origin and destination airports), each adds its columns: ``..._by_origin``, so
-    every gate has a name of its own."""
-    name = f"{spec.name}_reference_{fk.references}"
-    if sum(other.references == fk.references for other in spec.foreign_keys) > 1:
-        name += "_by_" + "_".join(fk.columns)
-    return name
+    return [g.name for g in declared_gates(spec)]
 
 
 def contract_check_name(spec: DatasetSpec) -> str:
@@ -165,6 +183,12 @@ def contract_check_name(spec: DatasetSpec) -> str:
 
 def gate_descriptions(spec: DatasetSpec) -> dict[str, str]:
     """Each gate's description (its thresholds in words), for the check specs."""
+    return {g.name: g.description for g in declared_gates(spec)}
+
+
+def declared_gates(spec: DatasetSpec) -> list[Gate]:
+    """The gates of ``spec`` as declared (judged on a perfect report): names, descriptions,
+    thresholds and whether each only warns, for the check specs."""
     perfect = QualityReport(
         rows_in=0,
         exact_duplicates=0,
@@ -173,13 +197,13 @@ def gate_descriptions(spec: DatasetSpec) -> dict[str, str]:
         quarantined_rows=0,
         completeness={c.name: 1.0 for c in spec.columns},
         uniqueness={", ".join(spec.key): 1.0} if spec.key else {},
-        referential={f"{', '.join(fk.columns)}->{fk.references}": 1.0 for fk in spec.foreign_keys},
+        referential={fk.label: 1.0 for fk in spec.foreign_keys},
         validity=1.0,
         consistency=1.0,
         overall_score=100.0,
         required_columns=spec.required_columns,
     )
-    return {g.name: g.description for g in gates(perfect, spec)}
+    return gates(perfect, spec)
 
 
 def gate_outcomes(
@@ -191,7 +215,7 @@ def gate_outcomes(
         CheckOutcome(
             g.name,
             g.passed,
-            severity,
+            "WARN" if g.warn else severity,
             {
                 "value": float(round(g.value, 6)),
                 "threshold": float(g.threshold),

@@ -52,6 +52,8 @@ class QualityReport:
     outliers: dict[str, int] = field(default_factory=dict)
     fixes: dict[str, int] = field(default_factory=dict)
     required_columns: list[str] = field(default_factory=list)
+    # Rows that broke each warn rule (kept valid, so not in ``rule_failures``).
+    warnings: dict[str, int] = field(default_factory=dict)
 
     @property
     def required_completeness(self) -> tuple[str, float]:
@@ -83,8 +85,12 @@ def _share(numerator: Any, denominator: Any) -> float:
     return 1.0 if not denominator else round(float(numerator) / float(denominator), 6)
 
 
-def measure(flagged: pl.LazyFrame, spec: DatasetSpec) -> QualityReport:
-    """All metrics in two small aggregations over the flagged frame."""
+def measure(
+    flagged: pl.LazyFrame, spec: DatasetSpec, warned: pl.LazyFrame | None = None
+) -> QualityReport:
+    """All metrics in two small aggregations over the flagged frame; ``warned``: the rows
+    that broke a warn rule (``FlaggedParts.warned``), which count for referential integrity
+    but not against the score."""
     has_kind = {
         k: pl.col(RULES).list.eval(pl.element().str.starts_with(f"{k}:")).list.any()
         for k in (*COLUMN_KINDS, *CROSS_KINDS, "unique")
@@ -108,7 +114,7 @@ def measure(flagged: pl.LazyFrame, spec: DatasetSpec) -> QualityReport:
             aggs.append((kept & present).sum().alias(f"keys|{name}"))
     for fk in spec.foreign_keys:
         present = pl.all_horizontal([pl.col(c).is_not_null() for c in fk.columns])
-        aggs.append((kept & present).sum().alias(f"refs|{', '.join(fk.columns)}->{fk.references}"))
+        aggs.append((kept & present).sum().alias(f"refs|{fk.label}"))
     if OUTLIERS not in flagged.collect_schema():
         flagged = flagged.with_columns(pl.lit([], dtype=pl.List(pl.String)).alias(OUTLIERS))
     kept_rows = flagged.filter(kept)
@@ -142,6 +148,10 @@ def measure(flagged: pl.LazyFrame, spec: DatasetSpec) -> QualityReport:
     )
     row = totals.row(0, named=True) | bad_kinds.row(0, named=True)
     failures = {r: int(n) for r, n in counts.iter_rows()}
+    warnings: dict[str, int] = {}
+    if warned is not None:
+        warned_counts = warned.select(pl.col(RULES).explode().alias("name")).group_by("name")
+        warnings = {r: int(n) for r, n in warned_counts.len().collect().iter_rows()}
     checked = int(row["rows_in"]) - int(row["exact_duplicates"])
     completeness = {c.name: _share(row[f"nn|{c.name}"], checked) for c in spec.columns}
     uniqueness = {}
@@ -155,11 +165,9 @@ def measure(flagged: pl.LazyFrame, spec: DatasetSpec) -> QualityReport:
             )
     referential = {}
     for fk in spec.foreign_keys:
-        label = f"{', '.join(fk.columns)}->{fk.references}"
-        present = row[f"refs|{label}"]
-        referential[label] = (
-            1.0 - _share(failures.get(f"fk:{label}", 0), present) if present else 1.0
-        )
+        present = row[f"refs|{fk.label}"]
+        orphans = (warnings if fk.severity == "warn" else failures).get(f"fk:{fk.label}", 0)
+        referential[fk.label] = 1.0 - _share(orphans, present) if present else 1.0
     validity = _share(checked - int(row["column_bad"]), checked)
     consistency = _share(checked - int(row["cross_bad"]), checked)
     required = [c.name for c in spec.columns if c.required]
@@ -186,6 +194,7 @@ def measure(flagged: pl.LazyFrame, spec: DatasetSpec) -> QualityReport:
         outliers={r: int(n) for r, n in outlier_counts.iter_rows()},
         fixes={r: int(n) for r, n in fix_counts.iter_rows()},
         required_columns=required,
+        warnings=dict(sorted(warnings.items())),
     )
 
 
@@ -214,12 +223,10 @@ def ruled_rows(parts: FlaggedParts, spec: DatasetSpec, *, cap: bool) -> pl.LazyF
 
 
 def quarantined_rows(flagged: pl.LazyFrame) -> pl.LazyFrame:
-    """Failing rows with their original values, the rules they broke and why, as text."""
+    """Failing rows with their original values, the rules they broke (``_rules``, a list: a
+    composite key's rule name holds ", " itself) and why (``_reason``, one text)."""
     return (
         flagged.filter(~pl.col(EXACT_DUP) & (pl.col(RULES).list.len() > 0))
-        .with_columns(
-            pl.col(RULES).list.join(", ").alias("_rules"),
-            pl.col(REASONS).list.join("; ").alias("_reason"),
-        )
+        .with_columns(pl.col(REASONS).list.join("; ").alias("_reason"))
         .drop(REASONS, EXACT_DUP, ROW_ID)
     )

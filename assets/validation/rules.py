@@ -17,13 +17,16 @@ from typing import Any
 import polars as pl
 
 from assets.core.columns import ERRORS_COLUMN, PARTITION, event_day
+from assets.core.expressions import compile_expression
 from assets.core.frames import join_lookup
 from assets.core.spec import (
     ColumnSpec,
     CompareRule,
     DatasetSpec,
+    ExpressionRule,
     LookupCompareRule,
 )
+from assets.core.spec_rules import Severity
 from assets.validation.repeats import row_in
 
 # The bookkeeping columns of a flagged row (``_row_id``, its position, is ``repeats.ROW_ID``).
@@ -47,11 +50,16 @@ _OPS = {
 
 @dataclass(frozen=True)
 class RowRule:
+    """``failed`` holds where a row breaks the rule; ``reason`` says why. An ``error`` rule
+    quarantines the rows that break it; a ``warn`` rule (a spec's ``severity: warn``) keeps them
+    valid and only counts them."""
+
     name: str
     kind: str
     column: str
     failed: pl.Expr
     reason: pl.Expr
+    severity: Severity = "error"
 
 
 def data_columns(schema: Mapping[str, Any]) -> list[str]:
@@ -227,14 +235,18 @@ def cross_rules(
         shown = pl.concat_str([as_text(pl.col(c)) for c in fk.columns], separator=", ")
         rules.append(
             RowRule(
-                f"fk:{cols}->{fk.references}",
+                f"fk:{fk.label}",
                 "fk",
                 cols,
                 present & pl.col(_fk_flag(i)).is_null(),
                 pl.lit(f"{cols} '") + shown + pl.lit(f"' has no match in {fk.references}"),
+                fk.severity,
             )
         )
     for i, rule in enumerate(spec.rules):
+        if isinstance(rule, ExpressionRule):
+            rules.append(expression_rule(rule, spec))
+            continue
         left = pl.col(rule.left)
         if isinstance(rule, CompareRule):
             right, right_name = pl.col(rule.right), rule.right
@@ -256,9 +268,29 @@ def cross_rules(
                 + pl.lit(f" is not {rule.op} {right_name}{factor} (")
                 + as_text(scaled)
                 + pl.lit(")"),
+                rule.severity,
             )
         )
     return rules
+
+
+def expression_rule(rule: ExpressionRule, spec: DatasetSpec) -> RowRule:
+    """A row breaks ``rule`` where its expression is false (null passes: a missing input is
+    the required rule's business); the reason shows the values of the columns it reads."""
+    compiled = compile_expression(
+        rule.expression, [c.name for c in spec.columns], tolerance=rule.tolerance
+    )
+    used = [c.name for c in spec.columns if c.name in compiled.columns]
+    values = pl.concat_str([pl.lit(f"{c}=") + as_text(pl.col(c)) for c in used], separator=", ")
+    within = f" within {rule.tolerance:g}" if rule.tolerance is not None else ""
+    return RowRule(
+        f"rule:{rule.name}",
+        "rule",
+        ", ".join(used),
+        (~compiled.expr).fill_null(False),
+        pl.lit(f"{rule.name}: {rule.expression} does not hold{within} (") + values + pl.lit(")"),
+        rule.severity,
+    )
 
 
 def unique_groups(spec: DatasetSpec) -> list[tuple[list[str], str]]:

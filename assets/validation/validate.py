@@ -155,7 +155,7 @@ def validate(
         raw_rows = int(raw.select(pl.len()).collect().item())
         fences = outlier_fences(parts.passing, spec, rows=raw_rows)
         parts = parts.map(lambda part: flag_outliers(part, spec, fences, cap=auto_fix))
-        report = measure(parts.rows(), spec)
+        report = measure(parts.rows(), spec, parts.warned)
         good, bad = outcome_tables(parts, spec, cap=auto_fix)
         for table, rows in ((validated, good), (quarantined, bad)):
             if days is None:
@@ -164,7 +164,11 @@ def validate(
                 lake.ensure_schema_part(GROUP, table, rows.head(0).collect())
                 write_days(rows, lake.table_dir(GROUP, table), days)
         gate_list = gates(report, spec)
-        gate_rows = gate_failures(ruled_rows(parts, spec, cap=auto_fix), spec, gate_list)
+        gate_rows = gate_failures(
+            ruled_rows(parts, spec, cap=auto_fix), spec, [g for g in gate_list if not g.warn]
+        )
+        if parts.warned is not None:
+            gate_rows |= gate_failures(parts.warned, spec, [g for g in gate_list if g.warn])
         outlier_keys = _outlier_examples(parts.passing, spec)
     seconds = time.perf_counter() - started
 
@@ -203,7 +207,7 @@ def validate(
     metadata = report_metadata(report, policy)
     # Failed gates (whatever the policy made their severity) and failed warning checks, by
     # name, so alerting can read them off the materialization.
-    gate_checks = {g.name for g in gate_list} | {contract_check_name(spec)}
+    gate_checks = {g.name for g in gate_list if not g.warn} | {contract_check_name(spec)}
     failed = sorted(c.name for c in checks if not c.passed)
     metadata["gates_failed"] = [c for c in failed if c in gate_checks]
     metadata["checks_warned"] = [c for c in failed if c not in gate_checks]
@@ -246,6 +250,7 @@ def report_metadata(report: QualityReport, policy: str) -> dict[str, Any]:
         "rows_quarantined": report.quarantined_rows,
         "exact_duplicates_removed": report.exact_duplicates,
         "fixes": report.fixes,
+        "rows_warned_by_rule": report.warnings,
         "outliers_flagged": report.outliers,
         "rule_failures": rules if rules.height else Markdown("No rule failed."),
         "completeness_by_column": completeness,
@@ -267,10 +272,16 @@ def _other_days_keys(
 
 
 def _outlier_examples(flagged: pl.LazyFrame, spec: DatasetSpec) -> list[str]:
-    key = spec.key[0] if spec.key else data_columns(flagged.collect_schema())[0]
+    schema = flagged.collect_schema()
+    if spec.key:
+        shown = pl.concat_str([pl.col(c).cast(pl.String) for c in spec.key], separator="|")
+    elif "_row_number" in schema:  # no key: a row is where it came from
+        shown = pl.concat_str(pl.col("_source_file"), pl.lit(":"), pl.col("_row_number"))
+    else:
+        shown = pl.col(data_columns(schema)[0]).cast(pl.String)
     return (
         flagged.filter(pl.col(OUTLIERS).list.len() > 0)
-        .select(pl.col(key).cast(pl.String))
+        .select(shown)
         .head(10)
         .collect()
         .to_series()

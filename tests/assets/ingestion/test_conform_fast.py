@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from polars.testing import assert_series_equal
 
 from assets.core.spec import DatasetSpec
-from assets.ingestion.conform import ERRORS_COLUMN, _typed, conform
+from assets.ingestion.conform import ERRORS_COLUMN, _typed, conform, null_values_of
 
 
 def spec_of(**types: str) -> DatasetSpec:
@@ -93,7 +93,7 @@ def full_parser(frame: pl.DataFrame) -> pl.DataFrame:
     """Each column through ``_typed`` alone: the full parser on every value, no fast path."""
     exprs = []
     for col in SPEC.columns:
-        value, failed = _typed(col.name, pl.String(), col, SPEC.null_values_of(col))
+        value, failed = _typed(col.name, pl.String(), col, null_values_of(SPEC, col))
         exprs += [value.alias(col.name), failed.alias(f"failed_{col.name}")]
     return frame.select(exprs)
 

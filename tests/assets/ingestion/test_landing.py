@@ -358,3 +358,53 @@ def test_a_landing_root_behind_a_symlink_is_read(tmp_path):
     assert [(o.path, o.status, o.rows) for o in report.outcomes] == [
         ("customers/c.csv", "ingested", 1)
     ]
+
+
+CRM_EXPORT = """<?xml version="1.0" encoding="UTF-8"?>
+<!-- CRM export, nightly -->
+<crm:customers xmlns:crm="urn:example:crm" xmlns="urn:example:customer" generated="2025-03-01">
+  <customer customer_id="C1" plan_type="pro">
+    <name>Ren&#233;e O&#x2019;Brien</name>
+    <!-- <email>old@example.com</email> -->
+    <email>renee@example.ie</email>
+    <country>Ireland</country>
+    <crm:account_created_date>2024-01-05</crm:account_created_date>
+    <address><![CDATA[12 <Main> St & Co]]></address>
+  </customer>
+  <customer customer_id="C2" plan_type="free">
+    <name>Bo Li</name><email>bo.li@example.com</email><country>China</country>
+    <crm:account_created_date>2024-02-30</crm:account_created_date>
+  </customer>
+</crm:customers>
+"""
+
+
+def test_an_xml_export_lands_typed_and_bad_xml_is_quarantined_with_where(tmp_path):
+    folder = tmp_path / "landing" / "customers"
+    folder.mkdir(parents=True)
+    (folder / "crm.xml").write_text(CRM_EXPORT)
+    (folder / "cut.xml").write_text(CRM_EXPORT[: CRM_EXPORT.index('  <customer customer_id="C2')])
+    bomb = '<!DOCTYPE c [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;">]>'
+    (folder / "bomb.xml").write_text(bomb + "\n<c><customer><name>&b;</name></customer></c>\n")
+    before = snapshot(tmp_path / "landing")
+    report = ingest(tmp_path, CUSTOMERS)
+    status = {Path(o.path).name: (o.status, o.reason, o.rows) for o in report.outcomes}
+    assert status["crm.xml"] == ("ingested", "", 2)
+    assert status["cut.xml"][:2] == (
+        "quarantined",
+        "malformed XML at line 12, column 1: the file ends inside <{urn:example:crm}customers> "
+        "(truncated?): no element found",
+    )
+    assert status["bomb.xml"][0] == "quarantined"
+    assert status["bomb.xml"][1].startswith("refused XML at line 1, column ")
+    assert "declares the internal entity 'a'" in status["bomb.xml"][1]
+    table = scan_table(tmp_path / "lake" / "customers").collect().sort("customer_id")
+    assert table["name"].to_list() == ["Renée O\u2019Brien", "Bo Li"]
+    assert table["email"].to_list() == ["renee@example.ie", "bo.li@example.com"]
+    assert table["plan_type"].to_list() == ["pro", "free"]
+    assert table["address"].to_list() == ["12 <Main> St & Co", None]
+    assert table["account_created_date"][0].isoformat() == "2024-01-05"
+    # 30 February does not cast: null, its text kept and the row flagged, as for any format.
+    assert table["account_created_date"][1] is None
+    assert json.loads(table["_ingest_errors"][1]) == {"account_created_date": "2024-02-30"}
+    assert snapshot(tmp_path / "landing") == before

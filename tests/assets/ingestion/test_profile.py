@@ -182,7 +182,7 @@ def test_profiled_spec_validates_its_file_with_nothing_quarantined_then_catches_
     _validate(settings)
     valid, bad = counts()
     assert valid == rows.height
-    rules = dict(bad)
+    rules = {key: " ".join(names) for key, names in bad}
     assert set(rules) == {"ZZ-1", "NEW-000002", "NEW-000003", "NEW-000004"}
     assert "pattern" in rules["ZZ-1"]
     assert "channel" in rules["NEW-000002"]

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from assets.core.spec import DEFAULT_NULL_VALUES, SpecError, load_catalog, load_spec_file
+from assets.ingestion.conform import null_values_of
 
 WEATHER = """\
 name: weather
@@ -120,8 +121,8 @@ def test_parsing_fields_load_and_null_values_default_to_the_documented_list(tmp_
     assert DEFAULT_NULL_VALUES == ("", "NA", "N/A", "NaN", "null", "NULL", "None")
     assert spec.null_values == list(DEFAULT_NULL_VALUES)
     origin, temp, _, day, time_hour = spec.columns
-    assert spec.null_values_of(origin) == ("-",)  # trimmed, as texts are compared
-    assert spec.null_values_of(temp) == DEFAULT_NULL_VALUES
+    assert null_values_of(spec, origin) == ("-",)  # trimmed, as texts are compared
+    assert null_values_of(spec, temp) == DEFAULT_NULL_VALUES
     assert (day.format, day.timezone, time_hour.unit) == ("%d/%m/%Y", "Europe/Paris", "ms")
     path.write_text(WEATHER + "null_values: [NA, '', -999]\n")
-    assert load_spec_file(path).null_values_of(temp) == ("NA", "", "-999")
+    assert null_values_of(load_spec_file(path), temp) == ("NA", "", "-999")

@@ -287,3 +287,22 @@ def test_compile_checks_columns_against_the_dataset_specs(tmp_path: Path):
         f"{tmp_path / 'p.yaml'}: field 'pipeline.steps.1.filter': "
         "unknown column 'regoin' at 0; did you mean 'region'?"
     )
+
+
+def test_n_unique_counts_distinct_values_as_sql_does_without_nulls():
+    import duckdb
+
+    got = run(
+        {"aggregate": {"by": ["customer_id"], "metrics": {"discounts": {"n_unique": "discount"}}}}
+    )
+    want = (
+        duckdb.sql(
+            "SELECT customer_id, count(DISTINCT discount) AS discounts FROM ORDERS "
+            "GROUP BY customer_id ORDER BY customer_id"
+        )
+        .pl()
+        .with_columns(pl.col("discounts").cast(pl.UInt32))
+    )
+    # c1 has discounts null, 0.0 and 0.05: two distinct values, not three; c2 one, not two.
+    assert got["discounts"].to_list() == [2, 1, 1]
+    assert_frame_equal(got, want)

@@ -20,7 +20,7 @@ def test_exact_duplicates_are_removed_not_quarantined_and_repeated_keys_are():
     assert flagged[RULES].to_list() == [[], [], ["unique:id"]]
     assert valid_rows(flagged.lazy()).collect()["id"].to_list() == ["x"]
     q = quarantined_rows(flagged.lazy()).collect()
-    assert q["_rules"].to_list() == ["unique:id"] and q["qty"].to_list() == [4]
+    assert q["_rules"].to_list() == [["unique:id"]] and q["qty"].to_list() == [4]
 
 
 def test_metrics_match_hand_computation():

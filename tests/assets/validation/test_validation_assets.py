@@ -127,7 +127,7 @@ def test_auto_fix_imputes_and_counts_every_fix(settings):
         rules = {
             r[0]
             for r in con.execute(
-                "SELECT DISTINCT _rules FROM validation.quarantined_orders"
+                "SELECT DISTINCT unnest(_rules) FROM validation.quarantined_orders"
             ).fetchall()
         }
     assert (
@@ -148,14 +148,14 @@ def test_quarantine_keeps_rows_rules_and_reasons_and_nothing_is_lost(settings):
         bad = con.execute("SELECT count(*) FROM validation.quarantined_orders").fetchone()[0]
         reasons = con.execute(
             "SELECT _rules, _reason FROM validation.quarantined_orders "
-            "WHERE _rules LIKE 'type:%' LIMIT 1"
+            "WHERE list_string_agg(_rules) LIKE 'type:%' LIMIT 1"
         ).fetchone()
         history = con.execute(
             "SELECT count(DISTINCT dataset) FROM validation.quality_history"
         ).fetchone()[0]
     dups = _materialized(result)["validated_orders"]["exact_duplicates_removed"].value
     assert raw == valid + bad + dups
-    assert reasons == ("type:quantity", "quantity is not a valid integer: 'N/A'")
+    assert reasons == (["type:quantity"], "quantity is not a valid integer: 'N/A'")
     assert history == 5
 
 

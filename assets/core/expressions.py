@@ -1,4 +1,5 @@
-"""A small, safe expression language for declarative pipelines, compiled to Polars expressions.
+"""A small, safe expression language, compiled to Polars expressions: the steps of declarative
+pipelines, and a dataset spec's expression rules and derived columns.
 
 User text is tokenised and parsed here (recursive descent); it is never passed to ``eval`` or
 spliced into SQL. Names are columns, checked against the frame's schema before anything runs, and
@@ -11,11 +12,15 @@ functions come from a fixed list. Grammar, loosest binding first::
     compare := sum (("==" | "!=" | "<" | "<=" | ">" | ">=") sum
                     | "is" ["not"] "null" | ["not"] "in" "(" literal ("," literal)* ")")?
     sum     := product (("+" | "-") product)*
-    product := unary (("*" | "/" | "%") unary)*
+    product := unary (("*" | "/" | "//" | "%") unary)*
     unary   := "-" unary | atom
     atom    := number | 'string' | true | false | null | name | name "(" args ")" | "(" expr ")"
 
-Example: ``quantity * unit_price * (1 - coalesce(discount, 0))``.
+Example: ``quantity * unit_price * (1 - coalesce(discount, 0))``. ``/`` divides exactly; ``//``
+is integer (floor) division, so ``dep_time // 100`` is the hour of an HHMM clock time.
+
+With a ``tolerance``, every ``==`` holds when its sides differ by at most that much (and ``!=``
+when they differ by more), so money that was rounded per line can be compared with a total.
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ _TOKEN = re.compile(
         (?P<number>\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)
       | (?P<string>'(?:[^'\\]|\\.)*')
       | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
-      | (?P<op>==|!=|<=|>=|<|>|\+|-|\*|/|%|\(|\)|,)
+      | (?P<op>==|!=|<=|>=|<|>|\+|-|\*|//|/|%|\(|\)|,)
     )""",
     re.VERBOSE,
 )
@@ -70,6 +75,51 @@ def tokenize(text: str) -> list[Token]:
     return tokens
 
 
+def _whole(e: pl.Expr) -> pl.Expr:
+    return e.cast(pl.Int64, strict=False)
+
+
+def _make_datetime(*parts: pl.Expr) -> pl.Expr:
+    """A datetime from year, month, day[, hour[, minute[, second]]]; null where a part is null
+    or out of its range (month 13, 31 June, minute 60), never an error that stops the run.
+
+    Polars raises on invalid parts and evaluates both branches of a ``when``, so the parts are
+    replaced by safe ones where invalid, and the result is nulled there after.
+    """
+    y, m, d, *rest = [_whole(p) for p in parts]
+    h, mi, sec = [*rest, pl.lit(0), pl.lit(0), pl.lit(0)][:3]
+    ok = (
+        y.is_between(1, 9999)
+        & m.is_between(1, 12)
+        & d.is_between(1, 31)
+        & h.is_between(0, 23)
+        & mi.is_between(0, 59)
+        & sec.is_between(0, 59)
+    )
+
+    def safe(e: pl.Expr, default: int) -> pl.Expr:
+        return pl.when(ok).then(e).otherwise(default)
+
+    first = pl.datetime(
+        safe(y, 2000), safe(m, 1), 1, safe(h, 0), safe(mi, 0), safe(sec, 0), time_unit="us"
+    )
+    value = first + pl.duration(days=safe(d, 1) - 1)
+    # 31 June rolls into July: a day past the month's end is not a date.
+    return pl.when(ok & (value.dt.month() == m)).then(value)
+
+
+def _hhmm_minutes(e: pl.Expr) -> pl.Expr:
+    """Minutes after midnight of an HHMM clock time (517 is 05:17, 317 minutes); 2400 is the
+    next midnight (1440). Null where the minutes are 60 or more or the time is past 2400."""
+    x = _whole(e)
+    minutes = (x // 100) * 60 + x % 100
+    return pl.when((x % 100 < 60) & x.is_between(0, 2400)).then(minutes)
+
+
+def _at_hhmm(day: pl.Expr, hhmm: pl.Expr) -> pl.Expr:
+    return day.cast(pl.Date).cast(pl.Datetime("us")) + pl.duration(minutes=_hhmm_minutes(hhmm))
+
+
 # name -> (min args, max args, builder). Builders take compiled argument expressions.
 FUNCTIONS: dict[str, tuple[int, int, Callable[..., pl.Expr]]] = {
     "abs": (1, 1, lambda e: e.abs()),
@@ -98,7 +148,20 @@ FUNCTIONS: dict[str, tuple[int, int, Callable[..., pl.Expr]]] = {
     "to_float": (1, 1, lambda e: e.cast(pl.Float64, strict=False)),
     "to_int": (1, 1, lambda e: e.cast(pl.Int64, strict=False)),
     "to_string": (1, 1, lambda e: e.cast(pl.String)),
+    "make_date": (3, 3, lambda y, m, d: _make_datetime(y, m, d).dt.date()),
+    "make_datetime": (3, 6, _make_datetime),
+    "hhmm_to_minutes": (1, 1, _hhmm_minutes),
+    "at_hhmm": (2, 2, _at_hhmm),
+    # The format: a text literal (checked in call), e.g. to_date(day, '%d/%m/%Y').
+    "to_date": (2, 2, lambda e, fmt: e.str.strip_chars().str.to_date(fmt, strict=False)),
+    "to_datetime": (
+        2,
+        2,
+        lambda e, fmt: e.str.strip_chars().str.to_datetime(fmt, strict=False, time_unit="us"),
+    ),
 }
+# Functions whose last argument is a text literal, not an expression.
+_FORMAT_ARGUMENT = {"to_date", "to_datetime"}
 
 
 @dataclass
@@ -108,13 +171,15 @@ class Compiled:
 
 
 class _Parser:
-    def __init__(self, text: str, columns: Sequence[str]):
+    def __init__(self, text: str, columns: Sequence[str], tolerance: float | None = None):
         self.text = text
+        self.tolerance = tolerance
         self.tokens = tokenize(text)
         self.i = 0
         self.columns = list(columns)
         self.used: set[str] = set()
         self.int_literals: dict[int, int] = {}  # id(expr) -> value, for round()'s digits
+        self.str_literals: dict[int, str] = {}  # id(expr) -> text, for to_date()'s format
 
     # -- helpers
     def peek(self) -> Token:
@@ -171,6 +236,9 @@ class _Parser:
         if tok.kind == "op" and tok.text in ("==", "!=", "<", "<=", ">", ">="):
             self.take()
             right = self.sum_()
+            if self.tolerance is not None and tok.text in ("==", "!="):
+                close = (left - right).abs() <= self.tolerance
+                return close if tok.text == "==" else ~close
             return {
                 "==": left.eq,
                 "!=": left.ne,
@@ -207,10 +275,15 @@ class _Parser:
 
     def product(self) -> pl.Expr:
         expr = self.unary()
-        while (tok := self.peek()).kind == "op" and tok.text in ("*", "/", "%"):
+        while (tok := self.peek()).kind == "op" and tok.text in ("*", "/", "//", "%"):
             self.take()
             right = self.unary()
-            expr = {"*": expr.__mul__, "/": expr.__truediv__, "%": expr.__mod__}[tok.text](right)
+            expr = {
+                "*": expr.__mul__,
+                "/": expr.__truediv__,
+                "//": expr.__floordiv__,
+                "%": expr.__mod__,
+            }[tok.text](right)
         return expr
 
     def unary(self) -> pl.Expr:
@@ -240,7 +313,10 @@ class _Parser:
                 self.int_literals[id(expr)] = value
             return expr
         if tok.kind == "string":
-            return pl.lit(_unquote(tok.text))
+            text = _unquote(tok.text)
+            expr = pl.lit(text)
+            self.str_literals[id(expr)] = text
+            return expr
         if tok.kind == "keyword" and tok.text in ("true", "false"):
             return pl.lit(tok.text == "true")
         if tok.kind == "keyword" and tok.text == "null":
@@ -285,6 +361,10 @@ class _Parser:
                     "round(): the digits must be a whole number, e.g. round(x, 2)"
                 )
             return build(args[0], self.int_literals[id(args[1])])
+        if name in _FORMAT_ARGUMENT:
+            if id(args[1]) not in self.str_literals:
+                raise ExpressionError(f"{name}(): the format must be a text, e.g. '%d/%m/%Y'")
+            return build(args[0], self.str_literals[id(args[1])])
         return build(*args)
 
 
@@ -292,8 +372,10 @@ def _unquote(text: str) -> str:
     return re.sub(r"\\(.)", r"\1", text[1:-1])
 
 
-def compile_expression(text: str, columns: Sequence[str]) -> Compiled:
+def compile_expression(
+    text: str, columns: Sequence[str], *, tolerance: float | None = None
+) -> Compiled:
     """Compile ``text`` against the available ``columns``; raises ExpressionError."""
     if not isinstance(text, str) or not text.strip():
         raise ExpressionError("an expression must be a non-empty string")
-    return _Parser(text, columns).parse()
+    return _Parser(text, columns, tolerance).parse()
