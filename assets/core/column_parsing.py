@@ -97,6 +97,10 @@ def check_parsing_fields(col: M) -> M:
     """``col`` (a column spec) if its parsing fields fit its type, else a ValueError naming the
     field."""
     kind, fmt, unit, timezone = (getattr(col, f) for f in ("type", "format", "unit", "timezone"))
+    if getattr(col, "expression", None) is not None:
+        for field in ("null_values", "format", "unit", "timezone"):
+            if getattr(col, field) is not None:
+                raise ValueError(f"{field}: a derived column is computed, not read from text")
     if fmt is not None and kind not in ("date", "datetime"):
         raise ValueError(f"format: only a date or datetime column takes a format, not {kind}")
     if unit is not None and kind != "datetime":

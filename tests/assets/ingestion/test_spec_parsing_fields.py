@@ -81,6 +81,14 @@ CASES = [
         "field 'columns.4.timezone': epoch numbers are instants in UTC; a timezone does not apply",
     ),
     (
+        "timezone_on_a_derived_column",
+        WEATHER.replace(
+            "{name: day, type: date}",
+            "{name: day, type: date, expression: 'make_date(hour, hour, hour)', timezone: UTC}",
+        ),
+        "field 'columns.3.timezone': a derived column is computed, not read from text",
+    ),
+    (
         "column_null_values_not_a_list",
         WEATHER.replace("type: float", "type: float, null_values: NA"),
         "field 'columns.1.null_values': Input should be a valid list",
