@@ -76,6 +76,7 @@ ORPHAN_FK = {
 }
 INCONSISTENT = {"orders": "unit_price", "support_tickets": "closed_ts"}
 OUTLIER = {"orders": "quantity", "usage_events": "duration_s"}
+WRONG_TYPE_TEXT = "#VALUE!"
 WRONG_TYPE = {
     "products": "list_price",
     "orders": "quantity",
@@ -283,7 +284,9 @@ class DefectInjector:
         if kind == "wrong_type":
             c = WRONG_TYPE[entity]
             text = cols[c].cast(pl.String)
-            cols[c] = text.scatter(idx, pl.Series(["N/A"] * k))
+            # A spreadsheet error, not "N/A": that one is a default null value (missing, so
+            # not a type error) and would hide the defect.
+            cols[c] = text.scatter(idx, pl.Series([WRONG_TYPE_TEXT] * k))
             return c, None
         raise AssertionError(kind)
 

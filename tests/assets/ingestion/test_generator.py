@@ -193,7 +193,7 @@ def test_manifest_matches_the_data_for_every_defect_kind(tmp_path):
         ("orders", "duplicate_key"): dup_keys(orders, "order_id"),
         ("orders", "orphan_fk"): (~orders["customer_id"].is_in(cust_ids)).sum()
         + (~orders["product_id"].is_in(prod_ids)).sum(),
-        ("orders", "wrong_type"): (orders["quantity"] == "N/A").sum(),
+        ("orders", "wrong_type"): (orders["quantity"] == "#VALUE!").sum(),
         ("orders", "out_of_range"): (orders["quantity"].cast(pl.Int64, strict=False) < 0).sum(),
         ("orders", "outlier"): (orders["quantity"].cast(pl.Int64, strict=False) >= 50).sum(),
         ("support_tickets", "inconsistent"): (tickets["closed_ts"] < tickets["opened_ts"]).sum(),
@@ -201,7 +201,7 @@ def test_manifest_matches_the_data_for_every_defect_kind(tmp_path):
         ("usage_events", "outlier"): (
             events["duration_s"].cast(pl.Float64, strict=False) > 10_000
         ).sum(),
-        ("usage_events", "wrong_type"): (events["duration_s"] == "N/A").sum(),
+        ("usage_events", "wrong_type"): (events["duration_s"] == "#VALUE!").sum(),
     }
     for key, n in measured.items():
         assert n == got[key], key
