@@ -204,3 +204,17 @@ def test_a_naive_parquet_timestamp_is_placed_in_the_declared_zone(tmp_path: Path
     assert out["ts"].to_list() == [datetime(2024, 7, 1, 16)]
     assert out["d"].to_list() == [date(2024, 7, 1)]
     assert out[ERRORS_COLUMN].to_list() == [None]
+
+
+def test_the_reason_for_a_refused_instant_names_the_timezone_field():
+    from assets.validation.rules import column_rules
+
+    spec = spec_of({"name": "d", "type": "date"})
+    out = run(pl.DataFrame({"d": ["2024-01-02T23:30:00-05:00", "2024-13-01"]}), spec)
+    (rule,) = [r for r in column_rules(spec, date(2025, 1, 1)) if r.name == "type:d"]
+    reasons = out.select(rule.reason).to_series().to_list()
+    assert reasons == [
+        "d is not a valid date: '2024-01-02T23:30:00-05:00' (a time with an offset: declare "
+        "the column's timezone to take its date there)",
+        "d is not a valid date: '2024-13-01'",
+    ]
