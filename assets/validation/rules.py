@@ -80,6 +80,16 @@ def as_text(expr: pl.Expr) -> pl.Expr:
     return expr.cast(pl.String).fill_null("null")
 
 
+def _instant_hint(col: ColumnSpec, original: pl.Expr) -> pl.Expr:
+    """For a date column without a timezone given an instant (a time with Z or an offset): the
+    day depends on the zone, so say which field would settle it."""
+    if col.type != "date" or col.timezone is not None:
+        return pl.lit("")
+    instant = original.str.contains(r"\d[T ]\d{1,2}:\d{2}.*(Z|[+-]\d{2}(:?\d{2})?)$")
+    hint = " (a time with an offset: declare the column's timezone to take its date there)"
+    return pl.when(instant).then(pl.lit(hint)).otherwise(pl.lit(""))
+
+
 def column_rules(spec: DatasetSpec, today: date) -> list[RowRule]:
     rules: list[RowRule] = []
     errors = pl.col(ERRORS_COLUMN)
@@ -99,7 +109,10 @@ def column_rules(spec: DatasetSpec, today: date) -> list[RowRule]:
                     "type",
                     col.name,
                     type_failed.fill_null(False),
-                    pl.lit(f"{col.name} is not a valid {col.type}: '") + original + pl.lit("'"),
+                    pl.lit(f"{col.name} is not a valid {col.type}: '")
+                    + original
+                    + pl.lit("'")
+                    + _instant_hint(col, original),
                 )
             )
         if col.required:
