@@ -202,7 +202,7 @@ def sklearn_tables(out: Path) -> list[Written]:
         ("breast_cancer", load_breast_cancer, "breast_cancer.csv"),
         ("wine", load_wine, "wine_data.csv"),
     ):
-        frame = loader(as_frame=True).frame
+        frame = loader(as_frame=True)["frame"]
         dest = out / "landing" / name / f"{name}.csv"
         dest.parent.mkdir(parents=True, exist_ok=True)
         buffer = io.StringIO()
