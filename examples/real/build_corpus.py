@@ -196,13 +196,16 @@ def vega(out: Path, name: str, file: str) -> list[Written]:
 
 def sklearn_tables(out: Path) -> list[Written]:
     from sklearn.datasets import load_breast_cancer, load_wine
+    from sklearn.utils import Bunch
 
     written = []
     for name, loader, shipped in (
         ("breast_cancer", load_breast_cancer, "breast_cancer.csv"),
         ("wine", load_wine, "wine_data.csv"),
     ):
-        frame = loader(as_frame=True)["frame"]
+        data = loader(as_frame=True)
+        assert isinstance(data, Bunch)  # not the (X, y) tuple of return_X_y
+        frame = data.frame
         dest = out / "landing" / name / f"{name}.csv"
         dest.parent.mkdir(parents=True, exist_ok=True)
         buffer = io.StringIO()
