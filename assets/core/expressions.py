@@ -253,7 +253,10 @@ class _Parser:
             self.take()
             right = self.sum_()
             if self.tolerance is not None and tok.text in ("==", "!="):
-                close = (left - right).abs() <= self.tolerance
+                # Plus a relative epsilon: sums of decimal amounts in binary floats miss a
+                # tolerance equal to the rounding step (0.5 off came out as 0.500000000003638).
+                slack = 1e-9 * pl.max_horizontal(left.abs(), right.abs())
+                close = (left - right).abs() <= self.tolerance + slack
                 return close if tok.text == "==" else ~close
             return {
                 "==": left.eq,

@@ -237,3 +237,16 @@ def test_a_derived_column_reads_only_columns_declared_before_it() -> None:
     columns = [FLIGHTS["columns"][-1], *FLIGHTS["columns"][:-1]]  # departs_at before flight_day
     with pytest.raises(SpecError, match=r"columns\.departs_at\.expression': unknown column "):
         _spec({**FLIGHTS, "columns": columns})
+
+
+def test_a_tolerance_equal_to_the_rounding_step_holds_on_binary_floats() -> None:
+    from assets.core.expressions import compile_expression
+
+    # Parts that sum 0.5 below the published total, as decimals: as floats the sum is
+    # 0.5000000000009095 below, which a bare |a - b| <= 0.5 would refuse.
+    frame = pl.DataFrame({"parts": [5678.9 + 0.2], "total": [5679.6]})
+    assert abs(frame["parts"][0] - frame["total"][0]) > 0.5
+    holds = compile_expression("parts == total", frame.columns, tolerance=0.5).expr
+    assert frame.select(holds).item() is True
+    off = compile_expression("parts == total", frame.columns, tolerance=0.4).expr
+    assert frame.select(off).item() is False
