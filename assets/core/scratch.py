@@ -19,12 +19,17 @@ import re
 import shutil
 import tempfile
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 STALE_AFTER_S = 600.0
-# Temp-folder prefixes of ingestion and the lake under the system temp folder.
-SYSTEM_PREFIXES = ("ingest-", "pull-", "lake-upload-")
+_TAG = r"p\d+\.\d+"
+_RANDOM = r"[a-z0-9_]{8}"  # what tempfile appends
+# Under a scratch base: the process folders, and the plain temp folders older code made there.
+SCRATCH_NAMES = re.compile(rf"{_TAG}|tmp{_RANDOM}")
+# Under the system temp folder: ingestion's and the lake's temp folders, owned or from older
+# code. Exact shapes, so nobody else's folder is ever taken for one.
+SYSTEM_NAMES = re.compile(rf"(?:(?:ingest|pull)-[a-z0-9_]+|lake-upload)-(?:{_TAG}-)?{_RANDOM}")
 _OWNER = re.compile(r"(?:^|-)p(\d+)\.(\d+)(?:-|$)")
 _made: set[Path] = set()
 
@@ -50,12 +55,8 @@ def owner_alive(name: str) -> bool | None:
     if match is None:
         return None
     pid, start = int(match[1]), int(match[2])
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+    if not _pid_alive(pid):
         return False
-    except PermissionError:
-        pass  # another user's live process
     current = _start_ticks(pid)
     return not (current and start and current != start)  # a reused pid is another process
 
@@ -113,21 +114,17 @@ def held_paths() -> set[str] | None:
 
 
 def clean_stale_scratch(
-    parent: Path,
-    prefixes: Iterable[str] | None = None,
-    *,
-    older_than_s: float = STALE_AFTER_S,
+    parent: Path, names: re.Pattern[str], *, older_than_s: float = STALE_AFTER_S
 ) -> list[Path]:
-    """Remove the folders under ``parent`` (whose names start with one of ``prefixes``, or all)
-    that no live process holds and nothing has touched for ``older_than_s``; return them."""
+    """Remove the folders under ``parent`` whose whole name matches ``names`` that no live
+    process holds and nothing has touched for ``older_than_s``; return them."""
     if not parent.is_dir():
         return []
-    wanted = tuple(prefixes) if prefixes is not None else None
     cutoff = time.time() - older_than_s
     held: set[str] | None = None
     removed: list[Path] = []
     for entry in sorted(parent.iterdir()):
-        if wanted is not None and not entry.name.startswith(wanted):
+        if not names.fullmatch(entry.name):
             continue
         if entry.is_symlink() or not entry.is_dir():
             continue
@@ -148,3 +145,48 @@ def clean_stale_scratch(
         shutil.rmtree(entry, ignore_errors=True)
         removed.append(entry)
     return removed
+
+
+# The temp files of atomic writes: ``.<name>.<pid>.tmp`` (sink_parquet_atomic, quarantine
+# copies) and ``.<name>.<random>.tmp`` (atomic_write_bytes, through mkstemp).
+_TEMP_FILE = re.compile(r"\..+\.(?:(\d+)|[a-z0-9_]{8})\.tmp")
+
+
+def clean_stale_temp_files(folder: Path, *, older_than_s: float = STALE_AFTER_S) -> list[Path]:
+    """Remove the atomic writes' temp files in ``folder`` that a killed writer left: untouched
+    for ``older_than_s``, and whose writer (named by pid, else found through /proc) is gone."""
+    if not folder.is_dir():
+        return []
+    cutoff = time.time() - older_than_s
+    held: set[str] | None = None
+    removed: list[Path] = []
+    for entry in sorted(folder.iterdir()):
+        match = _TEMP_FILE.fullmatch(entry.name)
+        if match is None or entry.is_symlink() or not entry.is_file():
+            continue
+        try:
+            if entry.stat().st_mtime > cutoff:
+                continue
+        except OSError:
+            continue
+        if match[1] is not None:
+            if _pid_alive(int(match[1])):
+                continue
+        else:
+            if held is None:
+                held = held_paths() or set()
+            if str(entry.resolve()) in held:
+                continue
+        entry.unlink(missing_ok=True)
+        removed.append(entry)
+    return removed
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

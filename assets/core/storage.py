@@ -26,8 +26,9 @@ import polars as pl
 
 from assets.core.s3 import S3Settings, is_s3_uri, join_key, split_s3_uri
 from assets.core.scratch import (
+    SCRATCH_NAMES,
     STALE_AFTER_S,
-    SYSTEM_PREFIXES,
+    SYSTEM_NAMES,
     clean_stale_scratch,
     process_folder,
     scratch_folder,
@@ -296,9 +297,9 @@ class Lake:
     def clean_scratch(self, older_than_s: float = STALE_AFTER_S) -> list[Path]:
         """Remove scratch that killed processes left (here and in the system temp folder)."""
         return clean_stale_scratch(
-            self.scratch_base(), older_than_s=older_than_s
+            self.scratch_base(), SCRATCH_NAMES, older_than_s=older_than_s
         ) + clean_stale_scratch(
-            Path(tempfile.gettempdir()), SYSTEM_PREFIXES, older_than_s=older_than_s
+            Path(tempfile.gettempdir()), SYSTEM_NAMES, older_than_s=older_than_s
         )
 
     def glob(self, group: str, name: str) -> str:
