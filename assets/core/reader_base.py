@@ -71,11 +71,21 @@ def environment_cause(exc: BaseException) -> str | None:
             return f"{type(current).__name__}: {current}"
         if isinstance(current, OSError) and current.errno in ENVIRONMENT_ERRNOS:
             return f"{current.strerror or current} (errno {current.errno})"
-        if environment_text(str(current)):
+        if _reports_io(current) and environment_text(str(current)):
             return str(current).strip().splitlines()[0][:300]
         suppressed = current.__suppress_context__
         current = current.__cause__ or (None if suppressed else current.__context__)
     return None
+
+
+def _reports_io(exc: BaseException) -> bool:
+    """Whether the message of ``exc`` reports the operating system's answer to an I/O call.
+
+    Only those messages are read for a machine fault: parse errors can quote the file (DuckDB
+    echoes a JSON object with a duplicate key), and a file must not make itself a machine fault
+    by holding the words of one.
+    """
+    return isinstance(exc, OSError) or type(exc).__name__ in ("ComputeError", "IOException")
 
 
 def environment_text(text: str) -> bool:

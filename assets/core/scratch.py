@@ -74,8 +74,8 @@ def scratch_folder(prefix: str, parent: Path | None = None) -> Iterator[Path]:
 def process_folder(base: Path) -> Path:
     """This process's own folder under ``base`` (made once; removed when the process exits)."""
     path = base / owner_tag()
+    path.mkdir(parents=True, exist_ok=True)  # every time: someone may have removed it
     if path not in _made:
-        path.mkdir(parents=True, exist_ok=True)
         _made.add(path)
         atexit.register(_remove_own, path, os.getpid())
     return path

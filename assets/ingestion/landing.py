@@ -117,6 +117,8 @@ class _Pass:
     report: IngestReport
     seen_sha: dict[str, str]  # hash -> the input it was first seen as (refusals aside)
     ingested: dict[str, str]  # input -> the hash of its bytes that were ingested
+    known: set[tuple[str, int, int]]  # (input, size, version) already processed
+    refused_paths: set[str]  # inputs refused before (not logged again)
     now: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
     def defer(self, rel: str, why: str) -> None:
@@ -151,6 +153,8 @@ class _Pass:
                     nul_byte=opened.nul_byte,
                 )
             except BadFile as exc:
+                if environment_cause(exc) is not None:  # a verdict raised from a machine fault
+                    raise
                 outcome.status = "quarantined"
                 outcome.reason = str(exc)
             if not opened.unchanged(cand):  # a write during the read: neither verdict holds
@@ -200,14 +204,13 @@ def ingest_candidates(
     for row in retry.iter_rows(named=True):
         log(
             f"Reading {row['path']} again: its quarantine ({row['reason']}) was a fault of "
-            "the machine, not of the file"
+            "the machine, not of the file."
         )
     if not retry.is_empty():
         ledger = ledger.join(
             retry.select("path", "sha256", "status"), on=["path", "sha256", "status"], how="anti"
         )
     rows = list(ledger.iter_rows(named=True))
-    known = {(r["path"], r["size"], r["mtime_ns"]) for r in rows}
     run = _Pass(
         spec,
         table_dir,
@@ -217,36 +220,11 @@ def ingest_candidates(
         report,
         seen_sha={r["sha256"]: r["path"] for r in rows if r["status"] != "refused"},
         ingested={r["path"]: r["sha256"] for r in rows if r["status"] == "ingested"},
+        known={(r["path"], r["size"], r["mtime_ns"]) for r in rows},
+        refused_paths={r["path"] for r in rows if r["status"] == "refused"},
     )
-    refused_paths = {r["path"] for r in rows if r["status"] == "refused"}
-    for rel, path, why in refused:
-        if rel in refused_paths:
-            continue
-        log(f"Refused {rel}: {why}.")
-        quarantine_file(path, "0" * 64, f"refused: {why}", spec.name, quarantine_dir, copy=False)
-        report.outcomes.append(
-            FileOutcome(rel, "", 0, 0, "refused", reason=why, processed_at=run.now)
-        )
-    for folder in (table_dir, ledger_path.parent, quarantine_dir):
-        if isinstance(folder, Path):
-            for stale in clean_stale_temp_files(folder):
-                log(f"Removed {stale}: the temp file of a write that was killed.")
-    table_dir.mkdir(parents=True, exist_ok=True)
-    schema_part = table_dir / SCHEMA_PART
-    if not schema_part.exists():
-        sink_parquet_atomic(empty_table(spec), schema_part)
-    todo: list[Candidate] = []
-    for cand in candidates:
-        if (cand.rel, cand.size, cand.version_ns) in known:
-            continue  # already processed, unchanged: no need to fetch or hash it again
-        if max_new is not None and len(todo) >= max_new:
-            report.waiting += 1
-            continue
-        todo.append(cand)
-    # Files still settling go last, so their wait overlaps the reading of the others.
-    fresh_before = time.time_ns() - int(settle_seconds * 1e9)
-    todo.sort(key=lambda c: c.landed is not None and c.version_ns > fresh_before)
     try:
+        todo = _start(run, candidates, refused, ledger_path, max_new, settle_seconds)
         _read_all(run, todo, settle_seconds)
     except Exception as exc:
         cause = environment_cause(exc)
@@ -260,6 +238,46 @@ def ingest_candidates(
         save_ledger(ledger, report.outcomes, ledger_path)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _start(
+    run: _Pass,
+    candidates: Iterable[Candidate],
+    refused: Iterable[tuple[str, Path, str]],
+    ledger_path: LakePath,
+    max_new: int | None,
+    settle_s: float,
+) -> list[Candidate]:
+    """Record the new refusals, clear what killed writes left, make sure the table has its
+    schema part; the candidates to read, settled ones first."""
+    spec, report = run.spec, run.report
+    for rel, path, why in refused:
+        if rel in run.refused_paths:
+            continue
+        run.log(f"Refused {rel}: {why}.")
+        quarantine_file(path, "0" * 64, f"refused: {why}", spec.name, run.quarantine_dir, False)
+        report.outcomes.append(
+            FileOutcome(rel, "", 0, 0, "refused", reason=why, processed_at=run.now)
+        )
+    for folder in (run.table_dir, ledger_path.parent, run.quarantine_dir):
+        if isinstance(folder, Path):
+            for stale in clean_stale_temp_files(folder):
+                run.log(f"Removed {stale}: the temp file of a write that was killed.")
+    run.table_dir.mkdir(parents=True, exist_ok=True)
+    schema_part = run.table_dir / SCHEMA_PART
+    if not schema_part.exists():
+        sink_parquet_atomic(empty_table(spec), schema_part)
+    todo: list[Candidate] = []
+    for cand in candidates:
+        if (cand.rel, cand.size, cand.version_ns) in run.known:
+            continue  # already processed, unchanged: no need to fetch or hash it again
+        if max_new is not None and len(todo) >= max_new:
+            report.waiting += 1
+            continue
+        todo.append(cand)
+    # Files still settling go last, so their wait overlaps the reading of the others.
+    fresh_after = time.time_ns() - int(settle_s * 1e9)
+    return sorted(todo, key=lambda c: c.landed is not None and c.version_ns > fresh_after)
 
 
 def _read_all(run: _Pass, todo: list[Candidate], settle_s: float) -> None:

@@ -78,11 +78,22 @@ def load_ledger(path: LakePath) -> pl.DataFrame:
     return pl.DataFrame(schema=LEDGER_SCHEMA)
 
 
+# The reasons under which earlier versions quarantined a file for an I/O error of the machine.
+_IO_VERDICTS = (
+    r"^(?:unparseable [a-z.]+: |truncated or corrupt compressed data: |not a readable gzip "
+    r"file: |malformed JSON: IO Error: |unreadable Parquet \(truncated or corrupt\): )"
+)
+
+
 def machine_fault_verdicts(ledger: pl.DataFrame) -> pl.DataFrame:
     """Quarantines whose reason is a fault of the machine (a full disk, no memory...), recorded
-    before such faults failed the step instead; their files deserve another read."""
+    before such faults failed the step instead; their files deserve another read. Only the
+    verdicts that wrapped an I/O error count: other reasons can quote the file."""
+    reason = pl.col("reason")
     return ledger.filter(
-        (pl.col("status") == "quarantined") & pl.col("reason").str.contains(ENVIRONMENT_PATTERN)
+        (pl.col("status") == "quarantined")
+        & reason.str.contains(_IO_VERDICTS)
+        & reason.str.contains(ENVIRONMENT_PATTERN)
     )
 
 

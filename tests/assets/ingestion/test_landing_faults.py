@@ -8,8 +8,10 @@ the kernel fail the same writes with EFBIG.
 
 from __future__ import annotations
 
+import errno
 import gzip
 import os
+import resource
 import shutil
 import signal
 import subprocess
@@ -17,13 +19,17 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
 import dagster as dg
+import duckdb
+import polars as pl
 import pytest
 
 import assets.ingestion.landing as landing_module
+from assets.core.reader_base import BadFile, environment_cause
 from assets.core.scratch import SYSTEM_NAMES, clean_stale_scratch, owner_tag
 from assets.core.storage import LakeAt
 from assets.ingestion.candidates import local_candidates
@@ -51,27 +57,32 @@ def can_mount_tmpfs() -> bool:
     return done.returncode == 0
 
 
+def _limit_file_size() -> None:
+    resource.setrlimit(resource.RLIMIT_FSIZE, (48_000, 48_000))
+
+
 def run_full(kind: str, full_dir: Path, script: str, *args: str, tmpdir: Path | None = None):
     """Run ``script`` in a child whose writes into ``full_dir`` fail: ``enospc`` mounts a 48 KB
-    tmpfs there; ``efbig`` limits every file the child writes to 48 KB instead."""
+    tmpfs there, ``erofs`` makes it read-only (what a folder without write permission is, even
+    to root); ``efbig`` limits every file the child writes to 48 KB instead."""
     env = dict(os.environ, PYTHONPATH=str(Path.cwd()))
     if tmpdir is not None:
         env["TMPDIR"] = str(tmpdir)
     cmd = [sys.executable, "-c", script, *args]
-    limit = None
-    if kind == "enospc":
+    preexec: Callable[[], None] | None = None
+    if kind == "efbig":
+        preexec = _limit_file_size
+    else:
         if not can_mount_tmpfs():
             pytest.skip("no private mount namespace here (unshare -rm); the efbig case runs")
-        mount = 'mount -t tmpfs -o size=48k none "$0" && shift && exec "$@"'
-        cmd = ["unshare", "-rm", "sh", "-c", mount, str(full_dir), "-", *cmd]
-    else:
-        import resource
-
-        def limit() -> None:
-            resource.setrlimit(resource.RLIMIT_FSIZE, (48_000, 48_000))
-
+        mount = {
+            "enospc": 'mount -t tmpfs -o size=48k none "$0"',
+            "erofs": 'mount --bind "$0" "$0" && mount -o remount,bind,ro "$0"',
+        }[kind]
+        cmd = ["unshare", "-rm", "sh", "-c", f'{mount} && shift && exec "$@"', str(full_dir), "-"]
+        cmd += [sys.executable, "-c", script, *args]
     done = subprocess.run(
-        cmd, env=env, capture_output=True, text=True, timeout=300, preexec_fn=limit
+        cmd, env=env, capture_output=True, text=True, timeout=300, preexec_fn=preexec
     )
     assert done.returncode == 0, done.stderr[-3000:]
     return done.stdout.strip()
@@ -90,15 +101,22 @@ except EnvironmentFault as exc:
 """
 
 
-@pytest.mark.parametrize("kind", ["enospc", "efbig"])
+@pytest.mark.parametrize("kind", ["enospc", "efbig", "erofs"])
 def test_a_full_lake_disk_fails_the_pass_and_the_file_is_read_once_there_is_room(tmp_path, kind):
     folder = tmp_path / "landing" / "orders"
     folder.mkdir(parents=True)
     (folder / "good.csv").write_text(orders_csv(20_000))  # a ~100 KB part: over the 48 KB
     (tmp_path / "lake" / "orders").mkdir(parents=True)
     out = run_full(kind, tmp_path / "lake" / "orders", PASS, str(tmp_path))
-    words = "No space left on device" if kind == "enospc" else "File too large"
-    assert out.startswith("fault orders: reading orders/good.csv: ") and words in out, out
+    words = {
+        "enospc": "No space left on device",
+        "efbig": "File too large",
+        "erofs": "Read-only file system",
+    }[kind]
+    # A read-only lake stops the pass before any file (the table's schema part is written
+    # first); a full one, at the file.
+    start = "fault orders: " if kind == "erofs" else "fault orders: reading orders/good.csv: "
+    assert out.startswith(start) and words in out, out
     # Nothing was blamed on the file: no ledger row, no quarantine copy.
     assert not (tmp_path / "state" / "orders.parquet").exists()
     assert not (tmp_path / "quarantine").exists()
@@ -119,6 +137,36 @@ def test_a_full_temp_folder_is_not_taken_for_a_corrupt_gzip(tmp_path, kind):
     assert not (tmp_path / "state" / "orders.parquet").exists()
     report = ingest(tmp_path)
     assert [(o.status, o.rows) for o in report.outcomes] == [("ingested", 3000)]
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        PermissionError(errno.EACCES, "Permission denied", "/lake/part.parquet"),
+        OSError(errno.EDQUOT, "Disk quota exceeded"),
+        MemoryError(),
+        ConnectionResetError(errno.ECONNRESET, "Connection reset by peer"),
+        pl.exceptions.ComputeError("parquet: underlying IO error: Permission denied (os error 13)"),
+        duckdb.IOException('IO Error: {"exception_message":"Could not write file","errno":"122"}'),
+        duckdb.IOException('IO Error: Cannot open file "x.parquet": Read-only file system'),
+    ],
+)
+def test_faults_of_the_machine_are_told_from_faults_of_the_file(error):
+    """The faults a test cannot make for real here (root ignores permissions, quotas need a
+    mounted quota): how Python, Polars and DuckDB report them is recognised."""
+    assert environment_cause(error) is not None
+    wrapped = BadFile("no")  # a reader's verdict that hid such an error is not trusted either
+    wrapped.__cause__ = error
+    assert environment_cause(wrapped) is not None
+    for verdict in (
+        BadFile("unparseable csv: an unterminated or unescaped quote"),
+        OSError("Not a gzipped file (b'ab')"),
+        RuntimeError("parquet: File out of specification: invalid footer (os error 2)"),
+        # Messages that quote the file are never read for a machine fault.
+        BadFile("the text 'No space left on device (os error 28)' is directly inside the root"),
+        duckdb.InvalidInputException('Object {"a":"Permission denied","a":1} has duplicate key'),
+    ):
+        assert environment_cause(verdict) is None, verdict
 
 
 def test_quarantines_that_were_machine_faults_are_read_again(tmp_path):
