@@ -161,6 +161,26 @@ def declare_automation(
     return [a if a.backfill_policy else a.with_attributes(backfill_policy=single) for a in declared]
 
 
+def automation_sensor(
+    assets: list[dg.AssetsDefinition], *, running: bool
+) -> dg.AutomationConditionSensorDefinition:
+    """The sensor that evaluates every declared automation condition (it replaces Dagster's
+    default one, which always starts stopped): running on a fresh instance when ``running``.
+    Once it is switched on or off in the UI, the instance keeps that choice."""
+    automated = [
+        key for a in assets for key, c in a.automation_conditions_by_key.items() if c is not None
+    ]
+    return dg.AutomationConditionSensorDefinition(
+        "automation_sensor",
+        target=dg.AssetSelection.assets(*automated),
+        default_status=(
+            dg.DefaultSensorStatus.RUNNING if running else dg.DefaultSensorStatus.STOPPED
+        ),
+        description="Runs each asset after ingestion when an input was updated, once every "
+        "blocking quality gate upstream has passed (PIPELINE_AUTOMATION=on starts it running).",
+    )
+
+
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     settings = settings or Settings.from_env()
     catalog = load_catalog([settings.datasets_dir])
@@ -177,7 +197,7 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
         *FEATURE_ASSETS,
         *build_blueprint_feed_assets(catalog),
         *ANALYTICS_ASSETS,
-        *build_report_assets(sorted(catalog)),
+        *build_report_assets(catalog),
     ]
     taken = {key.to_user_string() for a in assets for key in a.keys}
     for p in pipelines:
@@ -193,10 +213,6 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
                     "PIPELINE_PG_URL (the connection URL) in the environment"
                 )
     assets += build_pipeline_assets(pipelines, catalog)
-    stage_of = {
-        key.to_user_string(): group for a in assets for key, group in a.group_names_by_key.items()
-    }
-    assets.append(build_pipeline_report(stage_of))
     config_classes = {
         **ingestion_config_classes(catalog),
         **validation_config_classes(catalog),
@@ -206,6 +222,11 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
         # Published only where a database is configured, so the embedded demo needs none.
         assets.append(postgres_exports)
         config_classes["postgres_exports"] = PostgresExportConfig
+    # Every asset is in by now, so the pipeline report names each one's stage.
+    stage_of = {
+        key.to_user_string(): group for a in assets for key, group in a.group_names_by_key.items()
+    }
+    assets.append(build_pipeline_report(stage_of))
     assets = declare_automation(assets, catalog)
     validated = sorted(f"validated_{name}" for name in catalog)
     pulled = any(spec.source.kind != "landing" for spec in catalog.values())
@@ -235,6 +256,7 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
             ),
             run_failure_alert_sensor,
             build_quality_alert_sensor(validated),
+            automation_sensor(assets, running=settings.automation),
         ],
         executor=executor,
         resources=resources,

@@ -219,14 +219,24 @@ def describe_centroid(z: dict[str, float]) -> str:
     """Plain words for a centroid in standard units, strongest traits first.
 
     Recency is inverted for reading: few days since the last activity is *high* recent activity.
+    A centroid with no trait half a standard deviation out is named by its two largest
+    deviations, "slightly" high or low: a flat "average on every trait" hid that such a segment
+    can hold half the median customer's value.
     """
     traits = []
     for feature, label in SEGMENT_FEATURES.items():
         value = -z[feature] if feature == "recency_days" else z[feature]
-        traits.append((abs(value), f"{_level(value)} {label}"))
+        traits.append((abs(value), value, label))
     traits.sort(key=lambda t: -t[0])
-    strong = [text for size, text in traits if size > 0.5][:3]
-    return ", ".join(strong) if strong else "average on every trait"
+    strong = [f"{_level(value)} {label}" for size, value, label in traits if size > 0.5][:3]
+    if strong:
+        return ", ".join(strong)
+    slight = [
+        f"slightly {'high' if value > 0 else 'low'} {label}"
+        for size, value, label in traits[:2]
+        if size > 0.05
+    ]
+    return ", ".join(slight) or "average on every trait"
 
 
 def segment_customers(

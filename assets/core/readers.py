@@ -24,6 +24,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 from charset_normalizer import from_bytes
+from duckdb.sqltypes import VARCHAR
 
 from assets.core.reader_base import (
     BadFile,
@@ -253,14 +254,18 @@ def _json_keys(path: Path, fmt: str) -> list[str]:
 
 
 def read_json_text(src: TextSource, workdir: Path) -> pl.LazyFrame:
-    """JSON array or NDJSON through DuckDB's streaming reader, every column as text."""
+    """JSON array or NDJSON through DuckDB's streaming reader, every column as text.
+
+    A field whose values mix kinds (R writes ``[517, "NA"]``) comes typed JSON: its strings are
+    taken unquoted (``NA``, not ``"NA"``), its numbers and nested values as their JSON text.
+    """
     out = workdir / (src.path.name + ".parquet")
     fmt = "array" if src.fmt == "json" else "newline_delimited"
     con = duckdb.connect()
     try:
         con.execute("SET preserve_insertion_order = true")
         rel = con.sql(
-            "SELECT COLUMNS(*)::VARCHAR FROM read_json($path, format = $fmt, records = true, "
+            "SELECT * FROM read_json($path, format = $fmt, records = true, "
             "sample_size = -1, maximum_object_size = 16777216)",
             params={"path": str(src.path), "fmt": fmt},
         )
@@ -268,7 +273,19 @@ def read_json_text(src: TextSource, workdir: Path) -> pl.LazyFrame:
         lower = {n.lower() for n in names}
         renamed = [n for n in names if (m := _CASE_RENAMED.match(n)) and m[1].lower() in lower]
         column_names(sorted(_json_keys(src.path, fmt)) if renamed else names, "keys")
-        rel.write_parquet(str(out))
+        texts = [
+            (
+                duckdb.FunctionExpression(
+                    "json_extract_string",
+                    duckdb.ColumnExpression(name),
+                    duckdb.ConstantExpression("$"),
+                )
+                if str(kind) == "JSON"
+                else duckdb.ColumnExpression(name).cast(VARCHAR)
+            ).alias(name)
+            for name, kind in zip(names, rel.types, strict=True)
+        ]
+        rel.select(*texts).write_parquet(str(out))
     except duckdb.Error as exc:
         raise_if_environment(exc)
         raise BadFile(f"malformed JSON: {_first_line(exc)}") from None

@@ -3,7 +3,7 @@
 import json
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -18,11 +18,12 @@ from assets.common.inputs import Reads, Table
 from assets.common.metadata import markdown_preview, run_metadata
 from assets.common.postgres import publish_frame
 from assets.common.publish import publish_table
+from assets.core.spec import DatasetSpec
 from assets.reports.exports import EXPORT_FORMATS, EXPORT_TABLES, write_exports
 from assets.reports.insight_sources import insights_from_lake
 from assets.reports.insights_page import insights_report as insights_report_content
-from assets.reports.pipeline_report import asset_runs
 from assets.reports.pipeline_report import pipeline_report as pipeline_report_content
+from assets.reports.pipeline_report import step_runs
 from assets.reports.postgres_export import POSTGRES_TABLES
 from assets.reports.quality import (
     current_history,
@@ -139,8 +140,10 @@ def build_insights_asset(datasets: Sequence[str]) -> dg.AssetsDefinition:
     return build_insights
 
 
-def build_quality_report(datasets: Sequence[str]) -> dg.AssetsDefinition:
-    """The quality report over the history and quarantine of each of ``datasets``."""
+def build_quality_report(thresholds: Mapping[str, float]) -> dg.AssetsDefinition:
+    """The quality report over the history and quarantine of each dataset ``thresholds`` names
+    (with its quality-score gate)."""
+    datasets = sorted(thresholds)
     reads = validation_reads(datasets)
 
     @dg.asset(
@@ -162,7 +165,8 @@ def build_quality_report(datasets: Sequence[str]) -> dg.AssetsDefinition:
             scan,
             lake,
             quarantined_files(Path(landing.quarantine_root)),
-            datetime.now(UTC).date(),
+            thresholds,
+            datetime.now(UTC),
         )
         figures = report.figures
         return dg.MaterializeResult(
@@ -181,6 +185,7 @@ INSIGHTS_REPORT_READS = ANALYTICS_TABLES + Reads(
     Table(GROUP, "insights"),
     Table(GROUP, "recommendations"),
     Table("enrichment", "daily_revenue"),
+    Table("enrichment", "customer_profiles"),
 )
 
 
@@ -194,9 +199,7 @@ INSIGHTS_REPORT_READS = ANALYTICS_TABLES + Reads(
 def insights_report(lake: LakeResource, reports: ReportsResource) -> dg.MaterializeResult:
     """HTML page (and JSON twin) for business readers: executive summary, churn, revenue
     forecast, pricing, segments and anomalies, then the ranked recommendations."""
-    report = insights_report_content(
-        partial(INSIGHTS_REPORT_READS.scan, lake), datetime.now(UTC).date()
-    )
+    report = insights_report_content(partial(INSIGHTS_REPORT_READS.scan, lake), datetime.now(UTC))
     figures = report.figures
     return dg.MaterializeResult(
         metadata={
@@ -208,25 +211,54 @@ def insights_report(lake: LakeResource, reports: ReportsResource) -> dg.Material
     )
 
 
-def materializations(context: dg.AssetExecutionContext) -> list[dict[str, Any]]:
-    """Each asset this run has materialized so far, with its recorded duration and rows in."""
-    records = context.instance.all_logs(
-        context.run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
-    )
-    rows = []
+STEP_EVENTS = {
+    dg.DagsterEventType.STEP_START: "start",
+    dg.DagsterEventType.STEP_SUCCESS: "success",
+    dg.DagsterEventType.STEP_FAILURE: "failure",
+}
+
+
+def _int(metadata: Mapping[str, Any], key: str) -> int | None:
+    value = metadata.get(key)
+    return int(value.value) if value is not None else None  # type: ignore[arg-type]
+
+
+def run_records(
+    context: dg.AssetExecutionContext,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], float, float]:
+    """From this run's event log: the step start/success/failure events, each materialization
+    with its step and rows, when the run started and when this step started (Unix seconds)."""
+    wanted = {
+        *STEP_EVENTS,
+        dg.DagsterEventType.RUN_START,
+        dg.DagsterEventType.ASSET_MATERIALIZATION,
+    }
+    records = context.instance.all_logs(context.run.run_id, of_type=wanted)
+    events, mats, starts = [], [], []
     for record in records:
-        mat = record.asset_materialization
-        if mat is None:
-            continue
-        duration, rows_in = mat.metadata.get("duration_s"), mat.metadata.get("rows_in")
-        rows.append(
-            {
-                "asset": mat.asset_key.to_user_string(),
-                "duration_s": float(duration.value) if duration is not None else 0.0,  # type: ignore[arg-type]
-                "rows_in": int(rows_in.value) if rows_in is not None else 0,  # type: ignore[arg-type]
-            }
-        )
-    return rows
+        kind = record.dagster_event_type
+        if kind is not None and kind in STEP_EVENTS and record.step_key:
+            events.append(
+                {"step": record.step_key, "event": STEP_EVENTS[kind], "at": record.timestamp}
+            )
+        elif kind == dg.DagsterEventType.RUN_START:
+            starts.append(record.timestamp)
+        elif (mat := record.asset_materialization) is not None:
+            mats.append(
+                {
+                    "step": record.step_key,
+                    "asset": mat.asset_key.to_user_string(),
+                    "rows_in": _int(mat.metadata, "rows_in"),
+                    "rows_out": _int(mat.metadata, "rows_out"),
+                }
+            )
+    mine = [
+        e["at"]
+        for e in events
+        if e["step"] == context.op_execution_context.op_handle.name and e["event"] == "start"
+    ]
+    first = min((e["at"] for e in events), default=time.time())
+    return events, mats, min(starts, default=first), max(mine, default=time.time())
 
 
 def build_pipeline_report(stage_of: dict[str, str]) -> dg.AssetsDefinition:
@@ -242,10 +274,13 @@ def build_pipeline_report(stage_of: dict[str, str]) -> dg.AssetsDefinition:
     def pipeline_report(
         context: dg.AssetExecutionContext, reports: ReportsResource
     ) -> dg.MaterializeResult:
-        """Where time goes: duration, rows and throughput per stage of this run, from the run's
-        own materialization records."""
-        runs = asset_runs(materializations(context), stage_of)
-        report = pipeline_report_content(context.run.run_id, runs, datetime.now(UTC).date())
+        """Where time goes: each step of this run by Dagster's own step timings (start to
+        success event), its rows and throughput, summed per stage, from the run's event log."""
+        events, mats, run_start, report_start = run_records(context)
+        steps = step_runs(events, mats, stage_of, run_start)
+        report = pipeline_report_content(
+            context.run.run_id, steps, run_start, report_start, datetime.now(UTC)
+        )
         return dg.MaterializeResult(
             metadata={
                 **write_report(reports, "pipeline_report", report),
@@ -332,12 +367,14 @@ def postgres_exports(
     )
 
 
-def build_report_assets(datasets: Sequence[str]) -> list[dg.AssetsDefinition]:
+def build_report_assets(catalog: Mapping[str, DatasetSpec]) -> list[dg.AssetsDefinition]:
     """insights and recommendations, the quality and insights reports, and the exports; the
-    catalog's ``datasets`` name the quality history's writers and the quarantines they read."""
+    ``catalog``'s datasets name the quality history's writers and the quarantines they read,
+    and their quality-score thresholds are the gates the quality report draws."""
+    datasets = sorted(catalog)
     return [
         build_insights_asset(datasets),
-        build_quality_report(datasets),
+        build_quality_report({d: catalog[d].thresholds.overall_score for d in datasets}),
         insights_report,
         exports,
     ]

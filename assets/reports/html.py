@@ -1,117 +1,102 @@
-"""Self-contained HTML reports: inline SVG charts (matplotlib), inline CSS, no network needed."""
+"""Self-contained HTML pages: inline CSS, inline SVG charts (``charts.py``), tables whose cells
+are printed by ``formatting.py``; no network needed to read them."""
 
 from __future__ import annotations
 
 import html
-import io
 from collections.abc import Mapping, Sequence
-from datetime import date
-from typing import Any
+from datetime import datetime
 
-import matplotlib
-import numpy as np
-
-matplotlib.use("Agg")  # no display on servers; must precede pyplot
-import matplotlib.pyplot as plt
 import polars as pl
+
+from assets.reports import formatting as fmt
 
 CSS = """
 body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2rem auto;
-max-width:1100px;color:#1f2933}
+max-width:1100px;padding:0 1rem;color:#1f2933}
 h1{font-size:1.7rem}h2{border-bottom:2px solid #e4e7eb;padding-bottom:.3rem;margin-top:2.2rem}
+h3{font-size:1.05rem;margin-top:1.4rem}
 table{border-collapse:collapse;width:100%;font-size:.88rem;margin:.6rem 0}
 th,td{border:1px solid #e4e7eb;padding:.35rem .5rem;text-align:left;vertical-align:top}
+td{white-space:pre-line;overflow-wrap:anywhere}
 th{background:#f5f7fa}.num{text-align:right;font-variant-numeric:tabular-nums}
 .summary{background:#f0f4f8;border-left:4px solid #2680c2;padding:.8rem 1rem}
+.method{color:#52606d;font-size:.9rem;border-left:3px solid #e4e7eb;padding-left:.7rem}
 .chart{margin:1rem 0}.chart svg{max-width:100%;height:auto}.muted{color:#7b8794;font-size:.85rem}
-.bad{color:#ba2525}.good{color:#207227}
 """
 
 
-def svg(fig: Any) -> str:
-    buffer = io.StringIO()
-    fig.savefig(buffer, format="svg", bbox_inches="tight")
-    plt.close(fig)
-    text = buffer.getvalue()
-    return text[text.index("<svg") :]
+def esc(text: object) -> str:
+    return html.escape(str(text))
 
 
-def line_chart(
-    x: Sequence[Any],
-    series: Mapping[str, Sequence[float | None]],
-    title: str,
-    band: tuple | None = None,
+def method(text: str) -> str:
+    """What a section measures and how, above its figures (``text`` is escaped)."""
+    return f'<p class="method">{esc(text)}</p>'
+
+
+def paragraph(text: str) -> str:
+    return f"<p>{esc(text)}</p>"
+
+
+def bullets(items: Sequence[str], tag: str = "ul") -> str:
+    return f"<{tag}>" + "".join(f"<li>{esc(s)}</li>" for s in items) + f"</{tag}>"
+
+
+def table(
+    frame: pl.DataFrame,
+    name: str,
+    *,
+    labels: Mapping[str, str] | None = None,
+    formats: Mapping[str, fmt.Formatter] | None = None,
+    max_rows: int = 50,
 ) -> str:
-    fig, ax = plt.subplots(figsize=(10, 3.4))
-    if band is not None:
-        bx, lo, hi, label = band
-        ax.fill_between(bx, lo, hi, alpha=0.25, label=label)
-    for name, values in series.items():
-        # Gaps (None) become NaN, which matplotlib leaves as breaks in the line.
-        clean = [float("nan") if v is None else float(v) for v in values]
-        ax.plot(x, clean, label=name, linewidth=1.4, marker="o" if len(clean) < 40 else None)
-    ax.set_title(title)
-    ax.legend(loc="upper left", fontsize=8)
-    ax.grid(alpha=0.3)
-    return svg(fig)
-
-
-def bar_chart(
-    labels: Sequence[str],
-    values: Sequence[float],
-    title: str,
-    errors: Sequence[Sequence[float]] | None = None,
-) -> str:
-    fig, ax = plt.subplots(figsize=(10, 3.4))
-    ax.bar(labels, values, yerr=errors, capsize=4, color="#2680c2")
-    ax.set_title(title)
-    ax.grid(axis="y", alpha=0.3)
-    ax.tick_params(axis="x", labelrotation=20)
-    return svg(fig)
-
-
-def histogram(values: Sequence[float] | np.ndarray, title: str, bins: int = 30) -> str:
-    fig, ax = plt.subplots(figsize=(10, 3.2))
-    ax.hist(values, bins=bins, color="#2680c2")
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    return svg(fig)
-
-
-def table(frame: pl.DataFrame, max_rows: int = 50) -> str:
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in frame.columns)
+    """``frame`` as a table named ``name`` (``data-table``): headers from ``labels`` (the
+    column name otherwise), cells from ``formats`` (``formatting.cell`` otherwise); numbers are
+    right-aligned."""
+    labels, formats = labels or {}, formats or {}
+    head = "".join(f"<th>{esc(labels.get(c, c))}</th>" for c in frame.columns)
+    numeric = {c for c, t in frame.schema.items() if t.is_numeric()}
     rows = []
-    for row in frame.head(max_rows).iter_rows():
+    for row in frame.head(max_rows).iter_rows(named=True):
         cells = []
-        for v in row:
-            if isinstance(v, float):
-                cells.append(f'<td class="num">{v:,.4g}</td>')
-            elif isinstance(v, int):
-                cells.append(f'<td class="num">{v:,}</td>')
-            else:
-                cells.append(f"<td>{html.escape('' if v is None else str(v))}</td>")
+        for column, value in row.items():
+            text = formats[column](value) if column in formats else fmt.cell(value)
+            css = ' class="num"' if column in numeric else ""
+            cells.append(f"<td{css}>{esc(text)}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
     more = (
-        f'<p class="muted">{frame.height - max_rows:,} more rows not shown.</p>'
+        f'<p class="muted">{fmt.count(frame.height - max_rows)} more rows not shown.</p>'
         if frame.height > max_rows
         else ""
     )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>{more}"
-
-
-def page(title: str, generated: date, sections: list[tuple[str, str]], summary: str = "") -> str:
-    body = "".join(
-        f"<section><h2>{html.escape(h)}</h2>{content}</section>" for h, content in sections
+    return (
+        f'<table data-table="{esc(name)}"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table>{more}"
     )
+
+
+def page(
+    title: str,
+    generated: datetime,
+    sections: list[tuple[str, str]],
+    *,
+    data_note: str,
+    summary: str = "",
+) -> str:
+    """The page: title, when it was generated and what data it covers (``data_note``), the
+    summary box, then each ``(heading, html)`` section."""
+    body = "".join(f"<section><h2>{esc(h)}</h2>{content}</section>" for h, content in sections)
     intro = f'<div class="summary">{summary}</div>' if summary else ""
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
-        f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body>"
-        f"<h1>{html.escape(title)}</h1>"
-        f'<p class="muted">Generated {generated.isoformat()} by dq-pipeline.</p>'
+        f"<title>{esc(title)}</title><style>{CSS}</style></head><body>"
+        f"<h1>{esc(title)}</h1>"
+        f'<p class="muted">Generated {fmt.moment(generated)} by dq-pipeline. '
+        f"{esc(data_note)}</p>"
         f"{intro}{body}</body></html>"
     )
 
 
 def chart(svg_text: str, name: str) -> str:
-    return f'<div class="chart" data-chart="{html.escape(name)}">{svg_text}</div>'
+    return f'<div class="chart" data-chart="{esc(name)}">{svg_text}</div>'

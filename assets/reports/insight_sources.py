@@ -11,11 +11,11 @@ from assets.reports.insights import (
     Insight,
     anomaly_insights,
     churn_insights,
-    pricing_insights,
     quality_insights,
     revenue_insights,
     segment_insights,
 )
+from assets.reports.pricing import pricing_insights
 from assets.reports.report import Scan
 
 # The churn_features columns churn_insights reads from the holdout snapshot.

@@ -12,6 +12,9 @@ from typing import Any
 
 import polars as pl
 
+from assets.reports import formatting as fmt
+from assets.reports.anomaly_tables import anomalous_days, anomaly_counts
+
 
 @dataclass
 class Insight:
@@ -62,10 +65,9 @@ def churn_insights(
             "churn-plan",
             "churn",
             f"{worst['plan_type'].capitalize()} customers churn at {worst['rate'] / base:.1f}x "
-            f"the base "
-            f"rate ({worst['rate']:.1%} vs {base:.1%}, n={worst['n']:,}); {best['plan_type']} "
-            f"customers "
-            f"at {best['rate'] / base:.1f}x (n={best['n']:,}).",
+            f"the base rate ({fmt.pct(worst['rate'])} vs {fmt.pct(base)}, "
+            f"n={fmt.count(worst['n'])}); {best['plan_type']} customers at "
+            f"{best['rate'] / base:.1f}x (n={fmt.count(best['n'])}).",
             {
                 "base_rate": round(base, 4),
                 "by_plan": by_plan.sort("plan_type").to_dicts(),
@@ -92,17 +94,16 @@ def churn_insights(
         if driver == "support":
             ratio = high_rate / max(low_rate, 1e-9)
             statement = (
-                f"Customers in the top quarter of {label} (>= {q[1]:.2f}) churn at {ratio:.1f}x "
-                f"the rate of "
-                f"the bottom quarter ({high_rate:.1%} vs {low_rate:.1%}, n={top.height:,} and "
-                f"{bottom.height:,})."
+                f"Customers in the top quarter of {label} (>= {fmt.number(q[1])}) churn at "
+                f"{ratio:.1f}x the rate of the bottom quarter ({fmt.pct(high_rate)} vs "
+                f"{fmt.pct(low_rate)}, n={fmt.count(top.height)} and {fmt.count(bottom.height)})."
             )
         else:
             ratio = low_rate / max(high_rate, 1e-9)
             statement = (
-                f"Customers in the bottom quarter of {label} (<= {q[0]:.3f} events a day) churn at "
-                f"{ratio:.1f}x the rate of the top quarter ({low_rate:.1%} vs {high_rate:.1%}, "
-                f"n={bottom.height:,} and {top.height:,})."
+                f"Customers in the bottom quarter of {label} (<= {fmt.number(q[0], 3)} events a "
+                f"day) churn at {ratio:.1f}x the rate of the top quarter ({fmt.pct(low_rate)} vs "
+                f"{fmt.pct(high_rate)}, n={fmt.count(bottom.height)} and {fmt.count(top.height)})."
             )
         out.append(
             Insight(
@@ -134,8 +135,8 @@ def churn_insights(
         Insight(
             "churn-revenue-at-risk",
             "churn",
-            f"{at_risk.height:,} customers are at high churn risk; their expected lost revenue is "
-            f"EUR {annual:,.0f} a year (model ROC AUC {auc:.2f}).",
+            f"{fmt.count(at_risk.height)} customers are at high churn risk; their expected lost "
+            f"revenue is {fmt.eur(annual)} a year (model ROC AUC {fmt.number(auc)}).",
             {
                 "high_risk_customers": at_risk.height,
                 "expected_annual_loss_eur": round(annual, 2),
@@ -150,8 +151,9 @@ def churn_insights(
             impact_eur=annual,
             recommendation={
                 "action": "Run a retention campaign for the high-risk list",
-                "target": f"{at_risk.height:,} high-risk customers (analytics.churn_scores)",
-                "expected_effect": f"saving a fifth of them keeps EUR {annual / 5:,.0f} a year",
+                "target": f"{fmt.count(at_risk.height)} high-risk customers "
+                "(analytics.churn_scores)",
+                "expected_effect": f"saving a fifth of them keeps {fmt.eur(annual / 5)} a year",
                 "owner": "customer success",
             },
         )
@@ -165,99 +167,65 @@ def _mape_confidence(mape: float | None) -> str:
     return "high" if mape < 0.15 else "medium" if mape < 0.3 else "low"
 
 
+# The forecast's interval quoted in the text and shaded on the chart (revenue_forecast columns).
+FORECAST_LEVEL = 95
+FORECAST_WINDOW_DAYS = 30
+
+
 def revenue_insights(
     daily: pl.DataFrame, forecast: pl.DataFrame, mape: float | None
 ) -> list[Insight]:
-    """The next 30 days' forecast against the last 30 days' revenue. ``mape`` is the backtest
-    revenue_forecast recorded (None where none was recorded: the confidence is then low)."""
-    backtest = f"Backtest MAPE {mape:.1%}." if mape is not None else "No backtest recorded."
-    last30 = float(daily.sort("date").tail(30)["revenue"].sum())
-    next30 = forecast.head(30)
-    total = float(next30["forecast"].sum())
-    lo, hi = float(next30["lower_80"].sum()), float(next30["upper_80"].sum())
-    change = total / last30 - 1 if last30 else 0.0
+    """The forecast's first ``FORECAST_WINDOW_DAYS`` days against the last as many days of
+    actual revenue, each window named by its dates. ``mape`` is the backtest revenue_forecast
+    recorded (None where none was recorded: the confidence is then low)."""
+    backtest = f"Backtest MAPE {fmt.pct(mape)}." if mape is not None else "No backtest recorded."
+    n = FORECAST_WINDOW_DAYS
+    last = daily.sort("date").tail(n)
+    ahead = forecast.sort("date").head(n)
+    last_total = float(last["revenue"].sum())
+    total = float(ahead["forecast"].sum())
+    lo = float(ahead[f"lower_{FORECAST_LEVEL}"].sum())
+    hi = float(ahead[f"upper_{FORECAST_LEVEL}"].sum())
+    change = total / last_total - 1 if last_total else 0.0
+    window = fmt.days(ahead["date"].min(), ahead["date"].max())
+    before = fmt.days(last["date"].min(), last["date"].max())
     return [
         Insight(
             "revenue-forecast",
             "revenue",
-            f"Revenue over the next 30 days is forecast at EUR {total:,.0f} ({change:+.1%} on the "
-            f"last 30 "
-            f"days' EUR {last30:,.0f}); the daily 80% intervals sum to EUR {lo:,.0f}-{hi:,.0f}. "
-            + backtest,
+            f"Revenue for the {n} days {window} (the first {n} days after the data ends on "
+            f"{fmt.day(last['date'].max())}) is forecast at {fmt.eur(total)}, "
+            f"{fmt.pct(abs(change))} {'more' if change >= 0 else 'less'} than the last {n} days "
+            f"of data ({before}: {fmt.eur(last_total)}). If every day landed at the low or "
+            "the high end of its "
+            f"{FORECAST_LEVEL}% interval, the {n} days would bring {fmt.eur(lo)} to "
+            f"{fmt.eur(hi)}. " + backtest,
             {
+                "window": [fmt.day(ahead["date"].min()), fmt.day(ahead["date"].max())],
+                "last_window": [fmt.day(last["date"].min()), fmt.day(last["date"].max())],
                 "next_30_days": round(total, 2),
-                "last_30_days": round(last30, 2),
+                "last_30_days": round(last_total, 2),
                 "change": round(change, 4),
-                "interval_80": [round(lo, 2), round(hi, 2)],
+                f"interval_{FORECAST_LEVEL}": [round(lo, 2), round(hi, 2)],
                 "backtest_mape": round(mape, 4) if mape is not None else None,
                 "query": (
-                    "sum(forecast) over the first 30 rows of revenue_forecast; sum(revenue) of "
-                    "the last 30 days"
+                    f"sum(forecast), sum(lower_{FORECAST_LEVEL}), sum(upper_{FORECAST_LEVEL}) "
+                    "over the first 30 days of revenue_forecast; sum(revenue) over the last 30 "
+                    "days of daily_revenue"
                 ),
             },
             "analytics.revenue_forecast",
             _mape_confidence(mape),
-            impact_eur=abs(total - last30),
+            impact_eur=abs(total - last_total),
             recommendation={
                 "action": "Plan stock and staffing for the forecast range",
-                "target": "next 30 days",
-                "expected_effect": f"revenue EUR {lo:,.0f}-{hi:,.0f}",
+                "target": f"the {n} days {window}",
+                "expected_effect": f"revenue {fmt.eur(lo)} to {fmt.eur(hi)} "
+                f"({FORECAST_LEVEL}% daily intervals summed)",
                 "owner": "finance",
             },
         )
     ]
-
-
-def pricing_insights(by_category: pl.DataFrame, category_revenue: pl.DataFrame) -> list[Insight]:
-    out = []
-    # A null category holds orders of products that exist but failed validation: there is no
-    # category to re-price, so no insight (the quality report already counts those rows).
-    rows = by_category.join(category_revenue, on="category", how="left").filter(
-        (pl.col("best_price_change") != 0) & pl.col("category").is_not_null()
-    )
-    for r in rows.iter_rows(named=True):
-        impact = float((r["annual_revenue"] or 0) * r["expected_revenue_change"])
-        direction = "Lowering" if r["best_price_change"] < 0 else "Raising"
-        significant = r["ci_high"] < -1 or r["ci_low"] > -1
-        out.append(
-            Insight(
-                f"pricing-{r['category']}",
-                "pricing",
-                f"{r['category'].capitalize()} demand has elasticity {r['elasticity']:.2f} (95% CI "
-                f"{r['ci_low']:.2f} to {r['ci_high']:.2f}); {direction.lower()} prices by "
-                f"{abs(r['best_price_change']):.0%} would change its revenue by "
-                f"{r['expected_revenue_change']:+.1%} (about EUR {impact:,.0f} a year).",
-                {
-                    **{
-                        k: r[k]
-                        for k in (
-                            "elasticity",
-                            "ci_low",
-                            "ci_high",
-                            "best_price_change",
-                            "expected_revenue_change",
-                            "annual_revenue",
-                        )
-                    },
-                    "query": (
-                        "price_elasticity where level = 'category'; revenue by category from "
-                        "enriched_orders"
-                    ),
-                },
-                "analytics.price_elasticity",
-                "high" if significant else "low",
-                impact_eur=impact,
-                recommendation={
-                    "action": (
-                        f"{direction} {r['category']} prices by {abs(r['best_price_change']):.0%}"
-                    ),
-                    "target": f"category {r['category']}",
-                    "expected_effect": f"{r['expected_revenue_change']:+.1%} revenue",
-                    "owner": "pricing",
-                },
-            )
-        )
-    return out
 
 
 def segment_insights(segments: pl.LazyFrame | pl.DataFrame) -> list[Insight]:
@@ -281,8 +249,9 @@ def segment_insights(segments: pl.LazyFrame | pl.DataFrame) -> list[Insight]:
         Insight(
             "segments-top",
             "segments",
-            f"The segment '{top['segment_description']}' is {share_n:.0%} of customers and brings "
-            f"{share_v:.0%} of all value (mean EUR {top['mean_value']:,.0f} per customer).",
+            f"The segment '{top['segment_description']}' is {fmt.pct(share_n)} of customers and "
+            f"brings {fmt.pct(share_v)} of all value (mean {fmt.eur(top['mean_value'])} per "
+            "customer).",
             {
                 "segments": stats.to_dicts(),
                 "query": "customer_segments grouped by segment_description",
@@ -294,20 +263,27 @@ def segment_insights(segments: pl.LazyFrame | pl.DataFrame) -> list[Insight]:
 
 
 def anomaly_insights(anomalies: pl.DataFrame) -> list[Insight]:
-    days = anomalies.filter(pl.col("entity_type") == "day").sort("score", descending=True)
+    """The anomalous days, the strongest with its revenue against the expected, and how many
+    product-weeks and customers were flagged besides."""
+    days = anomalous_days(anomalies)
     if days.is_empty():
         return []
     worst = days.row(0, named=True)
+    counts = anomaly_counts(anomalies)
     return [
         Insight(
             "anomalies-days",
             "anomalies",
-            f"{days.height} days had anomalous revenue; the strongest, {worst['entity_id']}, had "
-            f"{worst['drivers']}.",
+            f"{fmt.counted(counts['day'], 'day', 'days')} had anomalous revenue; the strongest, "
+            f"{fmt.day(worst['date'])}, brought {fmt.eur(worst['revenue'])} against "
+            f"{fmt.eur(worst['expected_revenue'])} expected (robust z {fmt.number(worst['z'], 1)})"
+            f". {fmt.counted(counts['product'], 'product-week', 'product-weeks')} and "
+            f"{fmt.counted(counts['customer'], 'customer', 'customers')} were flagged too.",
             {
-                "days": days["entity_id"].to_list(),
-                "strongest": worst,
-                "query": "anomalies where entity_type = 'day' ordered by score",
+                "days": [fmt.day(d) for d in days["date"].to_list()],
+                "strongest": {**worst, "date": fmt.day(worst["date"])},
+                "counts": counts,
+                "query": "anomalies grouped by entity_type; days ordered by score",
             },
             "analytics.anomalies",
             "high" if worst["score"] > 5 else "medium",
@@ -326,8 +302,9 @@ def quality_insights(quality: pl.DataFrame) -> list[Insight]:
             Insight(
                 f"quality-{r['dataset']}",
                 "data quality",
-                f"{r['dataset']}: {r['quarantined_rows']:,} of {r['rows_in']:,} rows quarantined "
-                f"(quality score {r['quality_score']:.1f}); most often for {r['worst_rule']}.",
+                f"{r['dataset']}: {fmt.count(r['quarantined_rows'])} of {fmt.count(r['rows_in'])} "
+                f"rows quarantined (quality score {fmt.number(r['quality_score'])} of 100); most "
+                f"often for {r['worst_rule']}.",
                 {
                     **r,
                     "query": (
@@ -339,7 +316,7 @@ def quality_insights(quality: pl.DataFrame) -> list[Insight]:
                 recommendation={
                     "action": f"Fix {r['worst_rule']} at the source of {r['dataset']}",
                     "target": f"validation.quarantined_{r['dataset']}",
-                    "expected_effect": f"{r['quarantined_rows']:,} more rows usable",
+                    "expected_effect": f"{fmt.count(r['quarantined_rows'])} more rows usable",
                     "owner": "data engineering",
                     "share_of_quarantine": r["quarantined_rows"] / total_q,
                 },

@@ -1,22 +1,28 @@
 """Data quality from the validation stage's records: the latest run per dataset with its worst
-rule, and the quality report (score trend, rule failures, schema drift, quarantined files)."""
+rule, and the quality report (rows per dataset, score per run against each gate, rule failures
+with examples that name their row, schema drift, quarantined files)."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from datetime import date
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
 from assets.core.storage import Lake
+from assets.reports import charts
+from assets.reports import formatting as fmt
 from assets.reports import html as h
 from assets.reports.report import Report, Scan
+from assets.validation.quality import WEIGHTS
 
 SUMMARY_METRICS = ["overall_score", "rows_in", "valid_rows", "quarantined_rows", "exact_duplicates"]
 FILE_COLUMNS = ("entity", "file", "reason", "quarantined_at")
+# Examples per rule combination, each with a different reason.
+EXAMPLES = 2
 
 
 def quarantine_table(dataset: str) -> str:
@@ -24,7 +30,8 @@ def quarantine_table(dataset: str) -> str:
 
 
 def worst_rules(quarantined: Mapping[str, pl.LazyFrame]) -> pl.DataFrame:
-    """Per dataset, the rule that quarantined the most rows ("none" for an empty quarantine).
+    """Per dataset, the rule that quarantined the most rows ("none" for an empty quarantine)
+    and how many rows it quarantined.
 
     A row quarantined by several rules (``_rules`` lists each) counts for each of them.
     """
@@ -33,7 +40,7 @@ def worst_rules(quarantined: Mapping[str, pl.LazyFrame]) -> pl.DataFrame:
             q.select(pl.col("_rules").explode())
             .group_by("_rules")
             .len()
-            .sort("len", descending=True)
+            .sort("len", "_rules", descending=[True, False])
             .head(1)
             for q in quarantined.values()
         ]
@@ -42,8 +49,9 @@ def worst_rules(quarantined: Mapping[str, pl.LazyFrame]) -> pl.DataFrame:
         {
             "dataset": list(quarantined),
             "worst_rule": [top["_rules"][0] if top.height else "none" for top in tops],
+            "worst_rule_rows": [int(top["len"][0]) if top.height else 0 for top in tops],
         },
-        schema={"dataset": pl.String, "worst_rule": pl.String},
+        schema={"dataset": pl.String, "worst_rule": pl.String, "worst_rule_rows": pl.Int64},
     )
 
 
@@ -54,66 +62,84 @@ def current_history(scan: Scan, datasets: Sequence[str]) -> pl.DataFrame:
 
 
 def quality_summary(history: pl.DataFrame, scan: Scan) -> pl.DataFrame:
-    """Latest run's metrics per dataset, with the rule that quarantined the most rows.
+    """Latest run's metrics per dataset (``quality_score`` is the run's overall score, 0-100),
+    when it ran, and the rule that quarantined the most rows.
 
     ``history`` is quality_history; ``scan`` opens each ``quarantined_<dataset>``.
     """
-    latest = history.sort("recorded_at").group_by("dataset").agg(pl.col("run_id").last())
+    latest = (
+        history.sort("recorded_at")
+        .group_by("dataset")
+        .agg(pl.col("run_id").last(), pl.col("recorded_at").last().alias("validated_at"))
+    )
     wide = (
         history.join(latest, on=["dataset", "run_id"])
         .filter(pl.col("metric").is_in(SUMMARY_METRICS))
-        .pivot(on="metric", index="dataset", values="value")
+        .pivot(on="metric", index=["dataset", "validated_at"], values="value")
     )
     datasets = wide["dataset"].to_list()
     worst = worst_rules({d: scan(quarantine_table(d)) for d in datasets})
     return (
         wide.join(worst, on="dataset")
+        .rename({"overall_score": "quality_score"})
         .with_columns(
-            pl.col("overall_score").alias("quality_score"),
-            pl.col("rows_in", "valid_rows", "quarantined_rows", "exact_duplicates").cast(pl.Int64),
+            pl.col("rows_in", "valid_rows", "quarantined_rows", "exact_duplicates").cast(pl.Int64)
+        )
+        .select(
+            "dataset",
+            "validated_at",
+            "rows_in",
+            "exact_duplicates",
+            "valid_rows",
+            "quarantined_rows",
+            "quality_score",
+            "worst_rule",
+            "worst_rule_rows",
         )
         .sort("dataset")
     )
 
 
 def score_trend(history: pl.DataFrame) -> pl.DataFrame:
-    """The overall score of each dataset's runs, numbered per dataset (``run`` 1 is its first)."""
+    """Each dataset's overall score per validation run, in time order."""
     return (
         history.filter(pl.col("metric") == "overall_score")
-        .sort("recorded_at")
-        .with_columns(pl.col("recorded_at").rank("dense").over("dataset").alias("run"))
+        .select("dataset", "run_id", "recorded_at", pl.col("value").alias("quality_score"))
+        .sort("dataset", "recorded_at")
     )
 
 
-def score_series(
-    trend: pl.DataFrame, datasets: list[str]
-) -> tuple[list[int], dict[str, list[float | None]]]:
-    """Run numbers and each dataset's scores, aligned on its latest run (earlier runs of a
-    dataset with fewer runs are gaps)."""
-    series = {d: trend.filter(pl.col("dataset") == d)["value"].to_list() for d in datasets}
-    longest = max((len(v) for v in series.values()), default=0)
-    padded: dict[str, list[float | None]] = {
-        d: [*([None] * (longest - len(v))), *v] for d, v in series.items()
-    }
-    return list(range(1, longest + 1)), padded
-
-
 def rule_failures(quarantined: Mapping[str, pl.LazyFrame]) -> pl.DataFrame:
-    """Rows per dataset and rule combination, with two example reasons, most rows first."""
-    rules = [
-        q.select(pl.col("_rules").list.join(" + "), "_reason")
-        .group_by("_rules")
-        .agg(pl.len().alias("rows"), pl.col("_reason").head(2).str.join(" | ").alias("examples"))
-        .with_columns(pl.lit(d).alias("dataset"))
-        .collect()
-        for d, q in quarantined.items()
-    ]
+    """Rows per dataset and rule combination ("a + b"), most rows first, with how many different
+    reasons they give and up to ``EXAMPLES`` rows of different reasons, each as
+    "reason (file, row n)"."""
+    rules = []
+    for dataset, q in quarantined.items():
+        # A combination reads "a + b": a composite key's rule name holds ", " itself.
+        rows = q.select(pl.col("_rules").list.join(" + "), "_reason", "_source_file", "_row_number")
+        counts = rows.group_by("_rules").agg(
+            pl.len().alias("rows"), pl.col("_reason").n_unique().alias("reasons")
+        )
+        examples = (
+            rows.sort("_source_file", "_row_number")
+            .unique(["_rules", "_reason"], keep="first", maintain_order=True)
+            .group_by("_rules", maintain_order=True)
+            .agg(
+                pl.format("{} ({}, row {})", "_reason", "_source_file", pl.col("_row_number"))
+                .head(EXAMPLES)
+                .str.join("\n")
+                .alias("examples")
+            )
+        )
+        rules.append(
+            counts.join(examples, on="_rules").with_columns(pl.lit(dataset).alias("dataset"))
+        )
     if not rules:
         return pl.DataFrame()
     return (
-        pl.concat(rules)
-        .select("dataset", "_rules", "rows", "examples")
-        .sort("rows", descending=True)
+        pl.concat(pl.collect_all(rules))
+        .select("dataset", pl.col("_rules").alias("rules"), "rows", "reasons", "examples")
+        .sort(["rows", "dataset", "rules"], descending=[True, False, False])
     )
 
 
@@ -131,12 +157,14 @@ def drift_frame(drift: Mapping[str, Mapping[str, list[str]]]) -> pl.DataFrame:
         [
             {
                 "dataset": d,
-                "added": ", ".join(v.get("added", [])),
-                "removed": ", ".join(v.get("removed", [])),
-                "retyped": ", ".join(v.get("retyped", [])),
+                **{
+                    change: ", ".join(v.get(change, [])) or "none"
+                    for change in ("added", "removed", "retyped")
+                },
             }
             for d, v in drift.items()
-        ]
+        ],
+        schema={c: pl.String for c in ("dataset", "added", "removed", "retyped")},
     )
 
 
@@ -148,45 +176,167 @@ def quarantined_files(quarantine_root: Path) -> pl.DataFrame:
     return pl.DataFrame([json.loads(p.read_text()) for p in sidecars])
 
 
+def run_axis(times: Sequence[datetime]) -> tuple[tuple[datetime, datetime], str, str]:
+    """The x range, tick format and label for validation runs at ``times``: hours on one day
+    (the day in the label), days otherwise; a single run gets half an hour either side."""
+    first, last = min(times), max(times)
+    pad = max((last - first) * 0.05, timedelta(minutes=30))
+    lo, hi = first - pad, last + pad
+    if hi - lo > timedelta(days=2):
+        return (lo, hi), "%Y-%m-%d", "run date (UTC)"
+    if lo.date() == hi.date():
+        return (lo, hi), "%H:%M", f"run time on {fmt.day(first)} (UTC)"
+    return (lo, hi), "%m-%d %H:%M", f"run time in {first.year} (UTC)"
+
+
+def score_chart(trend: pl.DataFrame, thresholds: Mapping[str, float]) -> str:
+    """A panel per dataset: its score at each validation run, with its gate's threshold."""
+    names = trend["dataset"].unique(maintain_order=True).to_list()
+    low = min([*trend["quality_score"].to_list(), *(thresholds.get(d, 100.0) for d in names)])
+    xlim, date_format, xlabel = run_axis(trend["recorded_at"].to_list())
+    series, lines = {}, {}
+    for d in names:
+        rows = trend.filter(pl.col("dataset") == d)
+        label = f"{d} (latest {fmt.number(rows['quality_score'][-1])})"
+        series[label] = (rows["recorded_at"].to_list(), rows["quality_score"].to_list())
+        if d in thresholds:
+            lines[label] = thresholds[d]
+    return charts.panels(
+        series,
+        title="Quality score at each validation run, with the gate's threshold",
+        xlabel=xlabel,
+        ylabel="quality score (0-100)",
+        ylim=(max(0.0, low - 5), 101),
+        xlim=xlim,
+        date_format=date_format,
+        reference=(lines, "gate threshold (downstream assets wait below it)"),
+    )
+
+
+def summary_table(summary: pl.DataFrame, thresholds: Mapping[str, float]) -> str:
+    frame = summary.with_columns(
+        (pl.col("quarantined_rows") / pl.col("rows_in")).alias("share_quarantined"),
+        pl.col("dataset")
+        .replace_strict(dict(thresholds), default=None, return_dtype=pl.Float64)
+        .alias("threshold"),
+        pl.format("{} ({} rows)", "worst_rule", "worst_rule_rows").alias("worst_rule"),
+    ).select(
+        "dataset",
+        "validated_at",
+        "rows_in",
+        "exact_duplicates",
+        "valid_rows",
+        "quarantined_rows",
+        "share_quarantined",
+        "quality_score",
+        "threshold",
+        "worst_rule",
+    )
+    return h.table(
+        frame,
+        "datasets",
+        labels={
+            "validated_at": "latest validation run",
+            "rows_in": "rows in",
+            "exact_duplicates": "exact duplicates removed",
+            "valid_rows": "valid rows",
+            "quarantined_rows": "rows quarantined",
+            "share_quarantined": "share quarantined",
+            "quality_score": "quality score (0-100)",
+            "threshold": "gate threshold",
+            "worst_rule": "rule that quarantined most rows",
+        },
+        formats={"share_quarantined": lambda v: fmt.pct(v, 2), "threshold": fmt.number},
+    )
+
+
 def quality_report(
-    history: pl.DataFrame, scan: Scan, lake: Lake, files: pl.DataFrame, generated: date
+    history: pl.DataFrame,
+    scan: Scan,
+    lake: Lake,
+    files: pl.DataFrame,
+    thresholds: Mapping[str, float],
+    generated: datetime,
 ) -> Report:
     """The quality report's page and JSON twin, with its rows quarantined, lowest score and
-    quarantined files as figures. ``lake`` holds validation's drift records."""
+    quarantined files as figures. ``lake`` holds validation's drift records; ``thresholds``
+    is each dataset's quality-score gate."""
     summary = quality_summary(history, scan)
     datasets = summary["dataset"].to_list()
     drift = read_drift(lake, datasets)
     trend = score_trend(history)
-    runs, padded = score_series(trend, datasets)
     rule_table = rule_failures({d: scan(quarantine_table(d)) for d in datasets})
     file_columns = [c for c in FILE_COLUMNS if c in files.columns]
+    weights = ", ".join(f"{k} {v:g}" for k, v in WEIGHTS.items())
+    worst = summary.sort("quality_score").row(0, named=True)
+    quarantined_rows = int(summary["quarantined_rows"].sum())
+    below = summary.filter(
+        pl.col("quality_score")
+        < pl.col("dataset").replace_strict(dict(thresholds), default=0.0, return_dtype=pl.Float64)
+    )["dataset"].to_list()
     sections = [
-        ("Rows per dataset", h.table(summary)),
         (
-            "Quality score over runs",
-            h.chart(h.line_chart(runs, padded, "Overall quality score by run"), "quality-trend"),
+            "Rows per dataset",
+            h.method(
+                "Each dataset's latest validation run (validation.quality_history): rows in, "
+                "exact duplicates removed, rows that passed every rule and rows quarantined "
+                "(rows in = duplicates + valid + quarantined). The quality score (0-100) weighs "
+                f"the share of rows passing each kind of check: {weights}. A dataset below its "
+                "gate threshold holds back the assets downstream of it."
+            )
+            + summary_table(summary, thresholds),
+        ),
+        (
+            "Quality score over validation runs",
+            h.method(
+                "One panel per dataset, so no series hides another: the score of every "
+                "validation run recorded in quality_history, on a y axis that runs from just "
+                "below the lowest gate threshold or score to 100, with the dataset's threshold "
+                "dashed."
+            )
+            + h.chart(score_chart(trend, thresholds), "quality-trend"),
         ),
         (
             "Rule failures with examples",
-            h.table(rule_table) if rule_table.height else "<p>No rule failed.</p>",
+            h.method(
+                "Rows per rule combination in each dataset's quarantine (a row that broke "
+                "several rules counts once, under its combination), how many different reasons "
+                f"they give, and up to {EXAMPLES} examples with different reasons, each named "
+                "by its landing file and row number there."
+            )
+            + (
+                h.table(rule_table, "rules", labels={"reasons": "different reasons"})
+                if rule_table.height
+                else "<p>No rule failed.</p>"
+            ),
         ),
-        ("Schema drift since the previous run", h.table(drift_frame(drift))),
+        (
+            "Schema drift since the previous run",
+            h.method("Columns added, removed or retyped against each dataset's previous run.")
+            + h.table(drift_frame(drift), "drift"),
+        ),
         (
             "Quarantined files",
-            h.table(files.select(file_columns))
+            h.table(files.select(file_columns), "files")
             if files.height
             else "<p>No file was quarantined.</p>",
         ),
     ]
-    worst = summary.sort("quality_score").row(0, named=True)
-    quarantined_rows = int(summary["quarantined_rows"].sum())
+    gate_note = (
+        f"below its gate: {', '.join(below)}."
+        if below
+        else "every dataset is at or above its gate threshold."
+    )
     page = h.page(
         "Data quality report",
         generated,
         sections,
-        summary=f"{quarantined_rows:,} rows quarantined across "
-        f"{summary.height} datasets; lowest score {worst['quality_score']:.1f} "
-        f"({worst['dataset']}).",
+        data_note=f"Latest validation run: {fmt.moment(summary['validated_at'].max())}.",
+        summary=h.esc(
+            f"{fmt.count(quarantined_rows)} rows quarantined across {summary.height} datasets "
+            f"in their latest validation runs; lowest quality score "
+            f"{fmt.number(worst['quality_score'])} of 100 ({worst['dataset']}); " + gate_note
+        ),
     )
     payload = {
         "datasets": summary.to_dicts(),
@@ -194,6 +344,7 @@ def quality_report(
         "drift": drift,
         "quarantined_files": files.to_dicts(),
         "score_history": trend.to_dicts(),
+        "thresholds": dict(thresholds),
     }
     figures = {
         "rows_quarantined": quarantined_rows,

@@ -211,6 +211,18 @@ def test_centroid_words_read_recency_the_right_way_round():
     assert describe_centroid(z) == "high value, low recent activity"
 
 
+def test_a_centroid_with_no_strong_trait_is_named_by_its_largest_deviations():
+    z = {
+        "recency_days": 0.28,
+        "order_count": -0.33,
+        "total_value": -0.16,
+        "feature_usage_count": 0.1,
+        "distinct_features_used": 0.02,
+    }
+    assert describe_centroid(z) == "slightly low purchase frequency, slightly low recent activity"
+    assert describe_centroid(dict.fromkeys(z, 0.0)) == "average on every trait"
+
+
 def test_best_price_change_follows_revenue_maths():
     assert best_price_change(-2.0) == (-0.2, pytest.approx(0.8**-1 - 1))
     change, effect = best_price_change(-0.5)

@@ -44,9 +44,14 @@ def _daily(days: int) -> pl.DataFrame:
     )
 
 
-def _forecast() -> pl.DataFrame:
+def _forecast(start: date = date(2024, 2, 10), days: int = 40) -> pl.DataFrame:
     return pl.DataFrame(
-        {"forecast": [110.0] * 30, "lower_80": [90.0] * 30, "upper_80": [130.0] * 30}
+        {
+            "date": [start + timedelta(days=i) for i in range(days)],
+            "forecast": [110.0] * days,
+            "lower_95": [80.0] * days,
+            "upper_95": [140.0] * days,
+        }
     )
 
 
@@ -58,6 +63,19 @@ def test_the_recorded_backtest_sets_the_forecasts_confidence():
     (unknown,) = revenue_insights(_daily(40), _forecast(), None)
     assert unknown.statement.endswith("No backtest recorded.") and unknown.confidence == "low"
     assert good.impact_eur == pytest.approx(30 * 110.0 - 30 * 100.0)
+
+
+def test_the_forecast_statement_names_its_windows_and_its_interval_level():
+    # 40 days of data, 2024-01-01 to 2024-02-09; the forecast starts the next day.
+    (item,) = revenue_insights(_daily(40), _forecast(), 0.1)
+    assert item.statement.startswith(
+        "Revenue for the 30 days 2024-02-10 to 2024-03-10 (the first 30 days after the data "
+        "ends on 2024-02-09) is forecast at EUR 3,300, 10.0% more than the last 30 days of "
+        "data (2024-01-11 to 2024-02-09: EUR 3,000). If every day landed at the low or the "
+        "high end of its 95% interval, the 30 days would bring EUR 2,400 to EUR 4,200."
+    )
+    assert item.evidence["window"] == ["2024-02-10", "2024-03-10"]
+    assert item.evidence["interval_95"] == [2400.0, 4200.0]
 
 
 def test_every_insight_comes_from_the_named_tables():
@@ -94,7 +112,13 @@ def test_every_insight_comes_from_the_named_tables():
         ),
         "customer_profiles": pl.DataFrame({"customer_id": ["C1"]}),
         "anomalies": pl.DataFrame(
-            {"entity_type": ["day"], "entity_id": ["2024-01-03"], "score": [6.0], "drivers": ["x"]}
+            {
+                "entity_type": ["day"],
+                "entity_id": ["2024-01-03"],
+                "period": [date(2024, 1, 3)],
+                "score": [6.0],
+                "drivers": ["revenue 49336.0 vs expected 2222.0 (z 6.0)"],
+            }
         ),
     }
     quality = pl.DataFrame(

@@ -2,7 +2,7 @@
 
 import polars as pl
 
-from assets.reports.insights import pricing_insights
+from assets.reports.pricing import pricing_insights
 
 
 def test_pricing_skips_the_null_category_of_products_that_failed_validation():
@@ -21,6 +21,27 @@ def test_pricing_skips_the_null_category_of_products_that_failed_validation():
     insights = pricing_insights(by_category, revenue)
     assert [i.insight_id for i in insights] == ["pricing-books"]
     assert insights[0].statement.startswith("Books demand has elasticity -1.60")
+
+
+def test_pricing_confidence_asks_whether_the_interval_lies_on_one_side_of_minus_one():
+    by_category = pl.DataFrame(
+        {
+            # toys: the interval spans 0 but lies above -1; apparel: it excludes 0 but holds -1.
+            "category": ["toys", "apparel"],
+            "elasticity": [0.10, -1.31],
+            "ci_low": [-0.74, -1.97],
+            "ci_high": [0.93, -0.65],
+            "best_price_change": [0.2, -0.2],
+            "expected_revenue_change": [1.2**1.10 - 1, 0.8 ** (1 - 1.31) - 1],
+        }
+    )
+    revenue = pl.DataFrame({"category": ["toys", "apparel"], "annual_revenue": [1e5, 1e5]})
+    toys, apparel = pricing_insights(by_category, revenue)
+    assert (toys.confidence, apparel.confidence) == ("high", "low")
+    # The revenue change at both ends of the interval: one sign for toys, both for apparel.
+    assert "+4.9% to +42.2% across the interval, high confidence" in toys.statement
+    assert "-7.5% to +24.2% across the interval, low confidence" in apparel.statement
+    assert "one side of -1" in toys.evidence["confidence_rule"]
 
 
 def test_revenue_at_risk_sums_the_high_risk_customers_expected_loss():
@@ -66,4 +87,6 @@ def test_top_segment_shares_count_every_customer_once():
     )
     for frame in (segments, segments.lazy()):
         (top,) = segment_insights(frame)
-        assert top.statement.startswith("The segment 'loyal' is 50% of customers and brings 80%")
+        assert top.statement.startswith(
+            "The segment 'loyal' is 50.0% of customers and brings 80.0% of all value"
+        )

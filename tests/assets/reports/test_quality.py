@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date, datetime
+from datetime import datetime
 
 import polars as pl
 
@@ -13,7 +13,7 @@ from assets.reports.quality import (
     quality_report,
     quality_summary,
     rule_failures,
-    score_series,
+    run_axis,
     score_trend,
 )
 
@@ -50,11 +50,19 @@ QUARANTINE = {
                 ["positive(qty)"],
                 ["positive(qty)"],
             ],
-            "_reason": ["a", "b", "c", "d"],
+            # positive(qty) twice with the same reason, once with another.
+            "_reason": ["a", "b", "c", "c"],
+            "_source_file": ["orders/o.csv"] * 4,
+            "_row_number": [4, 3, 9, 2],
         }
     ),
     "quarantined_customers": pl.DataFrame(
-        {"_rules": [], "_reason": []}, schema={"_rules": pl.List(pl.String), "_reason": pl.String}
+        schema={
+            "_rules": pl.List(pl.String),
+            "_reason": pl.String,
+            "_source_file": pl.String,
+            "_row_number": pl.Int64,
+        }
     ),
 }
 
@@ -82,23 +90,43 @@ def test_summary_takes_each_datasets_latest_run_and_its_most_frequent_rule():
     orders = summary.row(1, named=True)
     assert orders["quality_score"] == 80.0 and orders["quarantined_rows"] == 20
     # positive(qty) fails on three rows (one of them alongside not_null), not_null on two.
-    assert orders["worst_rule"] == "positive(qty)"
+    assert orders["worst_rule"] == "positive(qty)" and orders["worst_rule_rows"] == 3
+    assert orders["validated_at"] == datetime(2024, 1, 2)
     assert summary.row(0, named=True)["worst_rule"] == "none"
     assert summary.schema["rows_in"] == pl.Int64
+    # The score once, under one name.
+    assert "overall_score" not in summary.columns
 
 
-def test_score_series_aligns_every_dataset_on_its_latest_run():
+def test_score_trend_keeps_every_run_at_its_time():
     trend = score_trend(_history())
-    runs, series = score_series(trend, ["customers", "orders"])
-    assert runs == [1, 2]
-    assert series == {"customers": [None, 99.0], "orders": [90.0, 80.0]}
+    orders = trend.filter(pl.col("dataset") == "orders")
+    assert orders["recorded_at"].to_list() == [datetime(2024, 1, 1), datetime(2024, 1, 2)]
+    assert orders["quality_score"].to_list() == [90.0, 80.0]
 
 
-def test_rule_failures_count_rows_per_rule_combination_with_examples():
+def test_run_axis_is_dated_hours_for_one_day_and_days_beyond():
+    one = datetime(2026, 12, 6, 23, 16)
+    (lo, hi), form, label = run_axis([one])
+    assert (hi - lo).total_seconds() == 3600 and form == "%H:%M"
+    assert label == "run time on 2026-12-06 (UTC)"
+    assert run_axis([datetime(2026, 1, 1), datetime(2026, 3, 1)])[1:] == (
+        "%Y-%m-%d",
+        "run date (UTC)",
+    )
+
+
+def test_rule_examples_differ_and_name_their_row():
     table = rule_failures({"orders": _scan("quarantined_orders")})
     top = table.row(0, named=True)
-    assert (top["dataset"], top["_rules"], top["rows"]) == ("orders", "positive(qty)", 2)
-    assert top["examples"] == "c | d"
+    assert (top["dataset"], top["rules"], top["rows"], top["reasons"]) == (
+        "orders",
+        "positive(qty)",
+        2,
+        1,
+    )
+    # Two rows, one reason: the reason once, at its first row in the file.
+    assert top["examples"] == "c (orders/o.csv, row 2)"
     assert rule_failures({}).is_empty()
 
 
@@ -108,7 +136,9 @@ def test_quality_report_figures_and_drift_come_from_the_records(tmp_path):
     drift.parent.mkdir(parents=True)
     drift.write_text(json.dumps({"added": ["coupon"], "removed": [], "retyped": []}))
     files = pl.DataFrame({"entity": ["orders"], "file": ["x.csv"], "reason": ["bad header"]})
-    report = quality_report(_history(), _scan, lake, files, date(2024, 1, 3))
+    report = quality_report(
+        _history(), _scan, lake, files, {"orders": 85.0, "customers": 80.0}, datetime(2024, 1, 3)
+    )
     assert report.figures == {
         "rows_quarantined": 20,
         "lowest_quality_score": 80.0,
@@ -118,5 +148,9 @@ def test_quality_report_figures_and_drift_come_from_the_records(tmp_path):
         "customers": {},
         "orders": {"added": ["coupon"], "removed": [], "retyped": []},
     }
-    assert "20 rows quarantined across 2 datasets; lowest score 80.0 (orders)" in report.page
+    assert (
+        "20 rows quarantined across 2 datasets in their latest validation runs; lowest quality "
+        "score 80.00 of 100 (orders); below its gate: orders."
+    ) in report.page
     assert 'data-chart="quality-trend"' in report.page
+    assert report.payload["thresholds"] == {"orders": 85.0, "customers": 80.0}
