@@ -21,8 +21,16 @@ class LandingZoneResource(dg.ConfigurableResource):
     max_file_bytes: int | None = Field(
         default=None,
         gt=0,
-        description="Refuse any single file larger than this; default: each dataset's own limit "
-        "(5 GB for the built-in ones).",
+        description="Refuse any single file larger than this, and any compressed file that "
+        "inflates past it; default: each dataset's own limit (5 GB for the built-in ones).",
+    )
+
+    settle_seconds: float = Field(
+        default=3.0,
+        ge=0,
+        le=3600,
+        description="A local landing file is read once it has not changed for this long (seconds); "
+        "one still being written is left for the next run.",
     )
 
     @property

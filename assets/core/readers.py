@@ -3,6 +3,11 @@
 Every reader streams or scans: gzip and non-UTF-8 text are transcoded to a temporary UTF-8 file in
 fixed-size blocks, JSON goes through DuckDB's streaming reader, and XML streams through expat
 (``xml_reader``) into Parquet a batch of records at a time. Nothing reads a whole file into memory.
+
+Two kinds of failure leave a reader: ``BadFile`` (the file's fault: it is quarantined) and
+anything else, such as a full disk, which is the machine's and never blamed on the file
+(``reader_base.raise_if_environment`` turns those into ``EnvironmentFault`` where a reader would
+otherwise catch them).
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import codecs
 import csv
 import gzip
 import io
+import re
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,11 +26,22 @@ import polars as pl
 from charset_normalizer import from_bytes
 from duckdb.sqltypes import VARCHAR
 
-from assets.core.reader_base import BadFile, normalize_name
+from assets.core.reader_base import (
+    BadFile,
+    Budget,
+    column_names,
+    normalize_name,
+    raise_if_environment,
+)
 from assets.core.xml_reader import read_xml_text
 
 BLOCK = 8 * 1024 * 1024
 SAMPLE = 256 * 1024
+# The delimiter is chosen from this many characters and lines of the head: the choice is linear
+# in them (csv.Sniffer's regular expressions are not: 261 KB of ',"x' took it 488 s).
+DIALECT_HEAD = 64 * 1024
+DIALECT_LINES = 50
+DELIMITERS = (",", ";", "\t", "|")
 FORMATS = ("csv", "csv.gz", "json", "ndjson", "parquet", "xml")
 
 
@@ -90,12 +107,26 @@ def _gunzip_head(path: Path, n: int) -> bytes:
         with gzip.open(path, "rb") as fh:
             return fh.read(n)
     except (OSError, EOFError, zlib.error) as exc:
+        raise_if_environment(exc)
         raise BadFile(f"not a readable gzip file: {exc}") from None
 
 
-def prepare_text(path: Path, fmt: str, workdir: Path) -> TextSource:
-    """Return a UTF-8 (no BOM) file with the same text, transcoding or gunzipping when needed."""
-    if fmt == "csv.gz":
+def prepare_text(
+    path: Path,
+    fmt: str,
+    workdir: Path,
+    *,
+    max_bytes: int | None = None,
+    budget: Budget | None = None,
+) -> TextSource:
+    """Return a UTF-8 (no BOM) file with the same text, transcoding or gunzipping when needed.
+
+    Gunzipped text stops at ``max_bytes`` (the limit for one file applies to what a compressed
+    file inflates to, checked block by block, so a gzip bomb never fills the temp folder). Only
+    reading the input can make the file bad; a failed write to the temp folder is the machine's.
+    """
+    gz = fmt == "csv.gz"
+    if gz:
         sample = _gunzip_head(path, SAMPLE)
     else:
         with path.open("rb") as fh:
@@ -103,29 +134,70 @@ def prepare_text(path: Path, fmt: str, workdir: Path) -> TextSource:
     if not sample.strip():
         raise BadFile("no content: the file is empty or only whitespace")
     encoding = detect_encoding(sample, truncated=len(sample) >= SAMPLE)
-    if encoding == "utf-8" and fmt != "csv.gz":
+    if encoding == "utf-8" and not gz:
         return TextSource(path, fmt, encoding)
     out = workdir / (path.name + ".utf8")
     decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
-    opener = gzip.open if fmt == "csv.gz" else open
-    try:
-        with opener(path, "rb") as src, out.open("wb") as dst:
-            while block := src.read(BLOCK):
-                dst.write(decoder.decode(block).encode("utf-8"))
-            dst.write(decoder.decode(b"", final=True).encode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise BadFile(f"bytes invalid in the detected encoding {encoding}: {exc.reason}") from None
-    except (OSError, EOFError, zlib.error) as exc:
-        raise BadFile(f"truncated or corrupt compressed data: {exc}") from None
-    return TextSource(out, "csv" if fmt == "csv.gz" else fmt, encoding)
+    inflated = 0
+    with gzip.open(path, "rb") if gz else path.open("rb") as src, out.open("wb") as dst:
+        while True:
+            try:
+                block = src.read(BLOCK)
+            except (OSError, EOFError, zlib.error) as exc:
+                raise_if_environment(exc)
+                raise BadFile(f"truncated or corrupt compressed data: {exc}") from None
+            inflated += len(block)
+            if gz and max_bytes is not None and inflated > max_bytes:
+                raise BadFile(
+                    f"it inflates to over {max_bytes:,} bytes, the limit for one file "
+                    f"(from {path.stat().st_size:,} compressed bytes)"
+                )
+            try:
+                text = decoder.decode(block, final=not block)
+            except UnicodeDecodeError as exc:
+                raise BadFile(
+                    f"bytes invalid in the detected encoding {encoding}: {exc.reason}"
+                ) from None
+            dst.write(text.encode("utf-8"))
+            if not block:
+                break
+            if budget is not None:
+                budget.check("decoding the text")
+    return TextSource(out, "csv" if gz else fmt, encoding)
+
+
+def _complete_lines(head: str) -> str:
+    """The head up to its last line break (a cut last line would skew the field counts)."""
+    cut = max(head.rfind("\n"), head.rfind("\r"))
+    return head[: cut + 1] if cut > 0 else head
 
 
 def _csv_dialect(text_sample: str) -> tuple[str, str]:
-    try:
-        dialect = csv.Sniffer().sniff(text_sample, delimiters=",;\t|")
-        return dialect.delimiter, dialect.quotechar or '"'
-    except csv.Error:
-        return ",", '"'
+    """The delimiter that splits the first record (the header) into the most fields that the
+    following records repeat.
+
+    Each candidate is one pass of the C ``csv`` parser over at most DIALECT_HEAD characters and
+    DIALECT_LINES records (quoted fields, with their delimiters and line breaks, respected), so
+    the choice costs the same on any input. A delimiter must split the first record; the one
+    whose split the most records share wins, then the one giving more fields, then the order of
+    DELIMITERS. A head no delimiter splits is one column: ``,``.
+    """
+    head = _complete_lines(text_sample[:DIALECT_HEAD])
+    best: tuple[float, int] = (0.0, 1)
+    chosen = ","
+    for delimiter in DELIMITERS:
+        reader = csv.reader(io.StringIO(head), delimiter=delimiter, quotechar='"')
+        try:
+            widths = [len(row) for _, row in zip(range(DIALECT_LINES), reader, strict=False)]
+        except csv.Error:
+            continue
+        widths = [w for w in widths if w]  # blank lines
+        if not widths or widths[0] < 2:
+            continue
+        score = (widths.count(widths[0]) / len(widths), widths[0])
+        if score > best:
+            best, chosen = score, delimiter
+    return chosen, '"'
 
 
 def read_csv_text(src: TextSource, expected: list[str]) -> tuple[pl.LazyFrame, dict[str, str]]:
@@ -135,9 +207,10 @@ def read_csv_text(src: TextSource, expected: list[str]) -> tuple[pl.LazyFrame, d
     sample = sample.lstrip("\ufeff")
     delimiter, quote = _csv_dialect(sample)
     first = next(csv.reader(io.StringIO(sample), delimiter=delimiter, quotechar=quote), [])
-    normalized = [normalize_name(c) for c in first]
     known = set(expected)
-    has_header = bool(known & set(normalized)) or len(first) != len(expected)
+    has_header = bool(known & {normalize_name(c) for c in first}) or len(first) != len(expected)
+    if has_header:
+        column_names(first, "header columns")  # a name given twice, too (Polars renames it)
     try:
         lf = pl.scan_csv(
             src.path,
@@ -149,15 +222,35 @@ def read_csv_text(src: TextSource, expected: list[str]) -> tuple[pl.LazyFrame, d
             raise_if_empty=True,
             new_columns=None if has_header else expected,
         )
+        names = lf.collect_schema().names()
     except pl.exceptions.NoDataError:
         raise BadFile("no rows: the CSV holds no data") from None
-    names = lf.collect_schema().names()
-    lf = lf.rename({n: normalize_name(n) for n in names})
+    except pl.exceptions.PolarsError as exc:
+        raise_if_environment(exc)
+        raise BadFile(f"unparseable csv: {_first_line(exc)}") from None
+    lf = lf.rename(column_names(names, "header columns"))
     info = {
         "delimiter": delimiter,
         "header": "yes" if has_header else "no (columns taken from the spec order)",
     }
     return lf, info
+
+
+# DuckDB renames a key that differs from an earlier one only in case: "ID" becomes "ID_1".
+_CASE_RENAMED = re.compile(r"^(.+)_\d+$")
+
+
+def _json_keys(path: Path, fmt: str) -> list[str]:
+    """The distinct top-level keys of a JSON file's records, as written."""
+    con = duckdb.connect()
+    try:
+        rows = con.sql(
+            "SELECT DISTINCT unnest(json_keys(json)) FROM read_json_objects($path, format = $fmt)",
+            params={"path": str(path), "fmt": fmt},
+        ).fetchall()
+    finally:
+        con.close()
+    return [r[0] for r in rows]
 
 
 def read_json_text(src: TextSource, workdir: Path) -> pl.LazyFrame:
@@ -176,6 +269,10 @@ def read_json_text(src: TextSource, workdir: Path) -> pl.LazyFrame:
             "sample_size = -1, maximum_object_size = 16777216)",
             params={"path": str(src.path), "fmt": fmt},
         )
+        names = rel.columns
+        lower = {n.lower() for n in names}
+        renamed = [n for n in names if (m := _CASE_RENAMED.match(n)) and m[1].lower() in lower]
+        column_names(sorted(_json_keys(src.path, fmt)) if renamed else names, "keys")
         texts = [
             (
                 duckdb.FunctionExpression(
@@ -186,36 +283,73 @@ def read_json_text(src: TextSource, workdir: Path) -> pl.LazyFrame:
                 if str(kind) == "JSON"
                 else duckdb.ColumnExpression(name).cast(VARCHAR)
             ).alias(name)
-            for name, kind in zip(rel.columns, rel.types, strict=True)
+            for name, kind in zip(names, rel.types, strict=True)
         ]
         rel.select(*texts).write_parquet(str(out))
     except duckdb.Error as exc:
-        first_line = str(exc).strip().splitlines()[0]
-        raise BadFile(f"malformed JSON: {first_line}") from None
+        raise_if_environment(exc)
+        raise BadFile(f"malformed JSON: {_first_line(exc)}") from None
     finally:
         con.close()
     lf = pl.scan_parquet(out)
-    return lf.rename({n: normalize_name(n) for n in lf.collect_schema().names()})
+    return lf.rename(column_names(lf.collect_schema().names(), "keys"))
 
 
-def read_parquet_file(path: Path) -> pl.LazyFrame:
+def read_parquet_file(path: Path, max_bytes: int | None = None) -> pl.LazyFrame:
+    """A Parquet file's columns; refused when its pages inflate past ``max_bytes``."""
     try:
         lf = pl.scan_parquet(path)
         schema = lf.collect_schema()
+        if max_bytes is not None:
+            inflated = _parquet_inflated_bytes(path)
+            if inflated > max_bytes:
+                raise BadFile(
+                    f"its pages inflate to {inflated:,} bytes, over the {max_bytes:,}-byte limit "
+                    "for one file"
+                )
+    except BadFile:
+        raise
     except Exception as exc:  # polars raises ComputeError/OSError variants for corrupt footers
-        raise BadFile(
-            f"unreadable Parquet (truncated or corrupt): {str(exc).splitlines()[0]}"
-        ) from None
-    return lf.rename({n: normalize_name(n) for n in schema.names()})
+        raise_if_environment(exc)
+        raise BadFile(f"unreadable Parquet (truncated or corrupt): {_first_line(exc)}") from None
+    return lf.rename(column_names(schema.names(), "columns"))
+
+
+def _parquet_inflated_bytes(path: Path) -> int:
+    """The file's column chunks once decompressed, from its footer (no page is read)."""
+    con = duckdb.connect()
+    try:
+        total = con.execute(
+            "SELECT coalesce(sum(total_uncompressed_size), 0) FROM parquet_metadata(?)",
+            [str(path)],
+        ).fetchone()
+    finally:
+        con.close()
+    return int(total[0]) if total else 0
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:300] if text else type(exc).__name__
 
 
 def read_landing_file(
-    path: Path, fmt: str, workdir: Path, expected: list[str]
+    path: Path,
+    fmt: str,
+    workdir: Path,
+    expected: list[str],
+    *,
+    max_bytes: int | None = None,
+    budget: Budget | None = None,
 ) -> tuple[pl.LazyFrame, dict[str, str]]:
-    """A LazyFrame over one landing file, plus what was detected about it."""
+    """A LazyFrame over one landing file, plus what was detected about it.
+
+    ``max_bytes`` bounds what a compressed file inflates to; ``budget`` bounds the CPU time of
+    the readers' own loops (the Polars and DuckDB scans are linear and not interruptible).
+    """
     if fmt == "parquet":
-        return read_parquet_file(path), {"format": "parquet", "encoding": "binary"}
-    src = prepare_text(path, fmt, workdir)
+        return read_parquet_file(path, max_bytes), {"format": "parquet", "encoding": "binary"}
+    src = prepare_text(path, fmt, workdir, max_bytes=max_bytes, budget=budget)
     info = {"format": fmt, "encoding": src.encoding}
     if src.fmt == "csv":
         lf, extra = read_csv_text(src, expected)
@@ -224,5 +358,5 @@ def read_landing_file(
     if src.fmt in ("json", "ndjson"):
         return read_json_text(src, workdir), info
     if src.fmt == "xml":
-        return read_xml_text(src.path, workdir), info
+        return read_xml_text(src.path, workdir, budget), info
     raise BadFile(f"unsupported format {fmt!r}")

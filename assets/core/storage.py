@@ -25,6 +25,14 @@ from typing import Any
 import polars as pl
 
 from assets.core.s3 import S3Settings, is_s3_uri, join_key, split_s3_uri
+from assets.core.scratch import (
+    SCRATCH_NAMES,
+    STALE_AFTER_S,
+    SYSTEM_NAMES,
+    clean_stale_scratch,
+    process_folder,
+    scratch_folder,
+)
 
 FULL_PART = "part-full.parquet"
 # A zero-row part with the table's columns, so scans and views resolve before any data lands.
@@ -207,8 +215,8 @@ def sink_parquet_atomic(frame: pl.LazyFrame | pl.DataFrame, path: LakePath) -> N
     A crash at any point leaves the old file or the new one, never a partial file.
     """
     if isinstance(path, S3LakePath):
-        with tempfile.TemporaryDirectory(prefix="lake-upload-") as tmp:
-            local = Path(tmp) / path.name
+        with scratch_folder("lake-upload-") as tmp:
+            local = tmp / path.name
             sink_parquet_atomic(frame, local)
             path.upload_from(local)
         return
@@ -272,16 +280,27 @@ class Lake:
             path = path / part
         return path
 
-    def scratch_dir(self) -> Path:
-        """A local folder for a step's temporary files (never on S3: they are rewritten often)."""
+    def scratch_base(self) -> Path:
+        """Where scratch lives: ``scratch_root``, else ``_state/tmp`` of a local lake, else the
+        system temp folder (never S3: scratch files are rewritten often)."""
         if self.scratch_root:
-            path = Path(self.scratch_root)
-        elif self.remote:
-            path = Path(tempfile.gettempdir()) / "pipeline-scratch"
-        else:
-            path = Path(self.root, "_state", "tmp")
-        path.mkdir(parents=True, exist_ok=True)
-        return path
+            return Path(self.scratch_root)
+        if self.remote:
+            return Path(tempfile.gettempdir()) / "pipeline-scratch"
+        return Path(self.root, "_state", "tmp")
+
+    def scratch_dir(self) -> Path:
+        """This process's local folder for temporary files, named by the process (see
+        ``scratch``): removed when the process exits, and by ``clean_scratch`` after a crash."""
+        return process_folder(self.scratch_base())
+
+    def clean_scratch(self, older_than_s: float = STALE_AFTER_S) -> list[Path]:
+        """Remove scratch that killed processes left (here and in the system temp folder)."""
+        return clean_stale_scratch(
+            self.scratch_base(), SCRATCH_NAMES, older_than_s=older_than_s
+        ) + clean_stale_scratch(
+            Path(tempfile.gettempdir()), SYSTEM_NAMES, older_than_s=older_than_s
+        )
 
     def glob(self, group: str, name: str) -> str:
         """The table's parts for DuckDB: top-level parts and those of daily partitions."""

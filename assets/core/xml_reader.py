@@ -30,7 +30,7 @@ from xml.parsers import expat
 
 import polars as pl
 
-from assets.core.reader_base import BadFile, normalize_name
+from assets.core.reader_base import BadFile, Budget, normalize_name
 
 BLOCK = 1 << 20  # bytes handed to expat at a time
 BATCH_VALUES = 500_000  # values held as Python strings before they become one Polars frame
@@ -40,8 +40,11 @@ XSI = "http://www.w3.org/2001/XMLSchema-instance}"
 SEP = "\x00"  # joins element and attribute names into a key; no XML name can hold it
 
 
-def read_xml_text(path: Path, workdir: Path) -> pl.LazyFrame:
-    """A UTF-8 XML file's records as all-text columns, written to Parquet one batch at a time."""
+def read_xml_text(path: Path, workdir: Path, budget: Budget | None = None) -> pl.LazyFrame:
+    """A UTF-8 XML file's records as all-text columns, written to Parquet one batch at a time.
+
+    ``budget`` is checked after every block, so a file built to be slow stops within a block.
+    """
     # The document's encoding declaration is overridden: prepare_text has already detected the
     # bytes' encoding and transcoded them to UTF-8, whatever the declaration said.
     parser = expat.ParserCreate(encoding="utf-8", namespace_separator="}")
@@ -51,6 +54,8 @@ def read_xml_text(path: Path, workdir: Path) -> pl.LazyFrame:
         with path.open("rb") as fh:
             while block := fh.read(BLOCK):
                 parser.Parse(block, False)
+                if budget is not None:
+                    budget.check("parsing the XML")
             final = True
             parser.Parse(b"", True)
     except expat.ExpatError as exc:

@@ -1,21 +1,20 @@
 """Ingestion wiring: sample data for an empty landing zone, and one ``raw_<dataset>`` per spec."""
 
-import tempfile
 from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
-from typing import Literal
 
 import dagster as dg
 import polars as pl
-from pydantic import Field
 
 from assets.common.metadata import column_schema, markdown_preview, table_metadata
 from assets.core.http import ApiError
+from assets.core.reader_base import EnvironmentFault
+from assets.core.scratch import scratch_folder
 from assets.core.spec import DatasetSpec
 from assets.core.storage import LakePath
-from assets.core.writers import FORMATS
 from assets.ingestion.candidates import Candidate
+from assets.ingestion.config import IngestConfig, SampleDataConfig
 from assets.ingestion.landing import IngestReport, ingest_candidates, outcomes_frame
 from assets.ingestion.partitions import (
     Window,
@@ -41,40 +40,6 @@ from resources.s3 import S3StorageResource
 
 GROUP = "ingestion"
 SAMPLE_ASSET = "sample_landing_data"
-
-
-class SampleDataConfig(dg.Config):
-    """How the generator fills the landing zone with sample data."""
-
-    mode: Literal["if_empty", "always", "never"] = Field(
-        default="if_empty",
-        description="if_empty: generate only when no built-in dataset has landing files; "
-        "always: add a fresh batch every run; never: leave the landing zone alone.",
-    )
-    customers: int = Field(
-        default=2_000, ge=10, le=50_000_000, description="Customers to generate."
-    )
-    orders: int = Field(
-        default=20_000, ge=1, le=500_000_000, description="Order lines to generate."
-    )
-    seed: int = Field(default=7, description="Random seed; the same seed gives the same bytes.")
-    defect_rate: float = Field(
-        default=0.002,
-        ge=0.0,
-        le=0.2,
-        description="Rate of every planted defect kind except duplicate keys (0 = clean). The "
-        "default keeps every quality gate passing while the quarantine shows each kind.",
-    )
-    duplicate_key_rate: float = Field(
-        default=0.0,
-        ge=0.0,
-        le=0.2,
-        description="Rate of rows that reuse an existing key with different content; any of them "
-        "fails the keys_unique gate under the block policy, by design.",
-    )
-    file_format: Literal["csv", "csv.gz", "json", "ndjson", "parquet", "xml"] = Field(
-        default="csv", description=f"Landing file format, one of {', '.join(FORMATS)}."
-    )
 
 
 @dg.asset(
@@ -125,18 +90,6 @@ def sample_landing_data(
     )
 
 
-class IngestConfig(dg.Config):
-    """How much of a source one run of ``raw_<dataset>`` takes."""
-
-    max_files: int = Field(
-        default=0,
-        ge=0,
-        le=1_000_000,
-        description="Read at most this many new files or objects in this run (0 = all); the rest "
-        "stay for the next run. Bounds the first run over a large landing-zone backlog.",
-    )
-
-
 def _progress_logger(context: dg.AssetExecutionContext):
     state = {"next": 0.0}
 
@@ -157,7 +110,7 @@ def _ingest_metadata(report: IngestReport) -> dict:
         "files_read": dg.MetadataValue.int(len(ingested)),
         "files_quarantined": dg.MetadataValue.int(len(bad)),
         "files_duplicate": dg.MetadataValue.int(len(report.by_status("duplicate"))),
-        "files_waiting": dg.MetadataValue.int(report.waiting),
+        "files_waiting": dg.MetadataValue.int(report.waiting + len(report.deferred)),
         "bytes_read": dg.MetadataValue.int(report.bytes),
         "new_rows": dg.MetadataValue.int(report.rows),
         "flagged_rows": dg.MetadataValue.int(report.flagged_rows),
@@ -171,6 +124,11 @@ def _ingest_metadata(report: IngestReport) -> dict:
         meta["files"] = dg.MetadataValue.md(markdown_preview(outcomes_frame(report)))
     return meta
 
+
+# A full disk or temp folder, no memory, no permission: the step is tried again after a pause
+# (the pass saved what it finished), then fails and says why.
+ENVIRONMENT_RETRIES = 2
+ENVIRONMENT_RETRY_WAIT_S = 30
 
 # Network sources retry a failed step with backoff and jitter; the instance's run retries are
 # kept for crashed runs only (retry_on_asset_or_op_failure: false), so the two never multiply.
@@ -213,6 +171,50 @@ def _candidates(
         if not permanent_failure(exc):
             raise
         raise dg.Failure(description=f"{spec.name}: {exc}", allow_retries=False) from None
+
+
+def _ingest_pass(
+    spec: DatasetSpec,
+    context: dg.AssetExecutionContext,
+    config: IngestConfig,
+    files_dir: LakePath,
+) -> IngestReport:
+    """One ingestion pass of a raw asset, after clearing scratch that killed runs left behind.
+
+    A fault of the machine (EnvironmentFault) blamed no file, so the step is retried after a
+    pause and the retry reads the same inputs again.
+    """
+    landing: LandingZoneResource = context.resources.landing
+    lake: LakeResource = context.resources.lake
+    for stale in lake.clean_scratch():
+        context.log.info(f"Removed scratch left by a killed process: {stale}.")
+    with scratch_folder(f"pull-{spec.name}-") as tmp:
+        candidates, refused = _candidates(spec, context, files_dir, landing, tmp)
+        try:
+            report = ingest_candidates(
+                spec,
+                candidates,
+                refused=refused,
+                table_dir=files_dir,
+                ledger_path=lake.state_path(GROUP, f"{spec.name}_ledger.parquet"),
+                quarantine_dir=landing.quarantine_dir(spec.name),
+                max_file_bytes=landing.max_file_bytes,
+                settle_seconds=landing.settle_seconds,
+                log=context.log.warning,
+                max_new=config.max_files or None,
+            )
+        except EnvironmentFault as exc:
+            context.log.error(f"raw_{spec.name} stopped by a fault of the machine: {exc}")
+            raise dg.RetryRequested(
+                max_retries=ENVIRONMENT_RETRIES, seconds_to_wait=ENVIRONMENT_RETRY_WAIT_S
+            ) from exc
+    if report.deferred:
+        context.log.info(f"{len(report.deferred):,} inputs wait for the next run (not settled).")
+    if report.waiting:
+        context.log.info(f"{report.waiting:,} new inputs wait for the next run (max_files).")
+    for o in report.by_status("ingested"):
+        context.log.info(f"Ingested {o.path}: {o.rows:,} rows ({o.format}, {o.encoding}).")
+    return report
 
 
 def build_raw_asset(
@@ -274,30 +276,13 @@ def build_raw_asset(
         ],
     )
     def _raw(context: dg.AssetExecutionContext, config: IngestConfig) -> dg.MaterializeResult:
-        landing: LandingZoneResource = context.resources.landing
         lake: LakeResource = context.resources.lake
         warehouse: WarehouseResource = context.resources.warehouse
         table_dir = lake.table_dir(GROUP, asset_name)
         # A partitioned dataset keeps one typed part per ingested file aside, and its table holds
         # the days; an unpartitioned one's table is those parts.
         files_dir = lake.state_path(GROUP, "files", spec.name) if partitioned else table_dir
-        with tempfile.TemporaryDirectory(prefix=f"pull-{spec.name}-") as tmp:
-            candidates, refused = _candidates(spec, context, files_dir, landing, Path(tmp))
-            report = ingest_candidates(
-                spec,
-                candidates,
-                refused=refused,
-                table_dir=files_dir,
-                ledger_path=lake.state_path(GROUP, f"{spec.name}_ledger.parquet"),
-                quarantine_dir=landing.quarantine_dir(spec.name),
-                max_file_bytes=landing.max_file_bytes,
-                log=context.log.warning,
-                max_new=config.max_files or None,
-            )
-        if report.waiting:
-            context.log.info(f"{report.waiting:,} new inputs wait for the next run (max_files).")
-        for o in report.by_status("ingested"):
-            context.log.info(f"Ingested {o.path}: {o.rows:,} rows ({o.format}, {o.encoding}).")
+        report = _ingest_pass(spec, context, config, files_dir)
         table = lake.scan(GROUP, asset_name) if not partitioned else None
         extra: dict = {}
         if partitioned:

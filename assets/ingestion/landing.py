@@ -4,68 +4,55 @@ A file is identified by the SHA-256 of its bytes and recorded in a ledger (Parqu
 atomically) that survives restarts. Good files become one lake part each, named by their hash, so a
 crash between the part and the ledger write only repeats an idempotent write. Bad files are copied
 to quarantine with a JSON sidecar. Input files are only ever read.
+
+Only the file is ever blamed. A fault of the machine (a full disk or temp folder, no memory, no
+permission) fails the pass with EnvironmentFault after recording what was finished, and the file
+it hit is not recorded, so the retry reads it again. A landing file is read once it has settled
+(unchanged for ``settle_seconds``), through the descriptor opened for the very file that was
+listed; one still being written, or replaced since the listing, waits for the next run. A file
+whose bytes change after they were ingested is refused, not ingested a second time.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
+import contextlib
 import os
 import shutil
-import tempfile
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
 
-from assets.core.readers import BadFile, detect_format, read_landing_file
+from assets.core.reader_base import BadFile, EnvironmentFault, environment_cause
+from assets.core.scratch import clean_stale_temp_files, scratch_folder
 from assets.core.spec import DatasetSpec
-from assets.core.storage import (
-    SCHEMA_PART,
-    LakePath,
-    atomic_write_bytes,
-    read_parquet,
-    scan_parquet,
-    scan_parts,
-    sink_parquet_atomic,
+from assets.core.storage import SCHEMA_PART, LakePath, scan_parts, sink_parquet_atomic
+from assets.ingestion.candidates import (
+    Candidate,
+    Deferred,
+    Opened,
+    local_candidates,
+    open_and_hash,
 )
-from assets.ingestion.candidates import Candidate, local_candidates
-from assets.ingestion.conform import conform, empty_table
+from assets.ingestion.conform import empty_table
+from assets.ingestion.file_part import ingest_file
+from assets.ingestion.ledger import (
+    LEDGER_SCHEMA,
+    FileOutcome,
+    load_ledger,
+    machine_fault_verdicts,
+    quarantine_file,
+    save_ledger,
+    sha256_file,
+)
 
-LEDGER_SCHEMA = {
-    "path": pl.String,
-    "sha256": pl.String,
-    "size": pl.Int64,
-    "mtime_ns": pl.Int64,
-    "status": pl.String,  # ingested | quarantined | duplicate | refused
-    "format": pl.String,
-    "encoding": pl.String,
-    "rows": pl.Int64,
-    "flagged_rows": pl.Int64,
-    "reason": pl.String,
-    "part": pl.String,
-    "processed_at": pl.String,
-}
+__all__ = ["LEDGER_SCHEMA", "FileOutcome", "load_ledger", "quarantine_file", "sha256_file"]
 
-
-@dataclass
-class FileOutcome:
-    path: str
-    sha256: str
-    size: int
-    mtime_ns: int
-    status: str
-    format: str = ""
-    encoding: str = ""
-    rows: int = 0
-    flagged_rows: int = 0
-    reason: str = ""
-    part: str = ""
-    processed_at: str = ""
+SETTLE_SECONDS = 3.0  # a landing file unchanged this long is taken as fully written
 
 
 @dataclass
@@ -74,6 +61,7 @@ class IngestReport:
     outcomes: list[FileOutcome] = field(default_factory=list)
     seconds: float = 0.0
     waiting: int = 0  # new inputs left for the next run by ``max_new``
+    deferred: list[tuple[str, str]] = field(default_factory=list)  # (input, why) for next run
 
     def by_status(self, status: str) -> list[FileOutcome]:
         return [o for o in self.outcomes if o.status == status]
@@ -91,119 +79,6 @@ class IngestReport:
         return sum(o.size for o in self.by_status("ingested"))
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(4 * 1024 * 1024):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def parse_failure(fmt: str, exc: Exception) -> str:
-    """One sentence for a file the engine could not parse, without echoing its content."""
-    text = str(exc)
-    if "not properly escaped" in text:
-        return f"unparseable {fmt}: an unterminated or unescaped quote"
-    if "found more fields than defined" in text or "ragged" in text:
-        return f"unparseable {fmt}: rows have more fields than the header"
-    first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
-    return f"unparseable {fmt}: {first[:200]}"
-
-
-def load_ledger(path: LakePath) -> pl.DataFrame:
-    if path.exists():
-        return read_parquet(path)
-    return pl.DataFrame(schema=LEDGER_SCHEMA)
-
-
-def quarantine_file(
-    src: Path,
-    sha: str,
-    reason: str,
-    entity: str,
-    qdir: Path,
-    copy: bool,
-    *,
-    label: str | None = None,
-) -> Path:
-    """Copy a bad file aside (atomically) with a JSON sidecar that says why.
-
-    ``label`` is where the file came from when ``src`` is only a local copy (an S3 object, an
-    API response); the sidecar names it.
-    """
-    qdir.mkdir(parents=True, exist_ok=True)
-    target = qdir / f"{sha[:16]}-{src.name}"
-    if copy and not target.exists():
-        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        shutil.copyfile(src, tmp)
-        os.replace(tmp, target)
-    sidecar = {
-        "entity": entity,
-        "file": label or str(src),
-        "sha256": sha,
-        "reason": reason,
-        "copied_to": str(target) if copy else None,
-        "quarantined_at": datetime.now(UTC).isoformat(timespec="seconds"),
-    }
-    atomic_write_bytes(
-        target.with_name(target.name + ".json"), json.dumps(sidecar, indent=2).encode()
-    )
-    return target
-
-
-def _ingest_one(
-    spec: DatasetSpec,
-    path: Path,
-    outcome: FileOutcome,
-    table_dir: LakePath,
-    workdir: Path,
-    limit: int,
-) -> None:
-    """Read, conform and write one file as a lake part; raise BadFile with a reason if it is bad."""
-    if outcome.size == 0:
-        raise BadFile("zero-byte file")
-    if outcome.size > limit:
-        raise BadFile(f"{outcome.size:,} bytes is over the {limit:,}-byte limit for one file")
-    with path.open("rb") as fh:
-        head = fh.read(64)
-    fmt = detect_format(Path(outcome.path), head)
-    lf, info = read_landing_file(path, fmt, workdir, [c.name for c in spec.columns])
-    conformed = conform(lf, spec, source_file=outcome.path, file_sha256=outcome.sha256)
-    part = table_dir / f"part-{outcome.sha256[:16]}.parquet"
-    try:
-        sink_parquet_atomic(conformed, part)
-    except pl.exceptions.PolarsError as exc:
-        raise BadFile(parse_failure(fmt, exc)) from None
-    counts = (
-        scan_parquet(part)
-        .select(
-            pl.len().alias("rows"),
-            pl.col("_ingest_errors").is_not_null().sum().alias("flagged"),
-        )
-        .collect()
-    )
-    if counts["rows"][0] == 0:
-        part.unlink()
-        raise BadFile("no data rows")
-    outcome.status = "ingested"
-    outcome.format = info.get("format", fmt)
-    outcome.encoding = info.get("encoding", "")
-    outcome.rows = int(counts["rows"][0])
-    outcome.flagged_rows = int(counts["flagged"][0])
-    outcome.part = part.name
-
-
-def _fetch_and_hash(cand: Candidate, workdir: Path) -> tuple[Path, str]:
-    """A local copy of the candidate (the file itself when local) and its SHA-256."""
-    path = cand.fetch(workdir)
-    try:
-        return path, sha256_file(path)
-    except BaseException:
-        if not cand.local:
-            path.unlink(missing_ok=True)
-        raise
-
-
 def ingest_landing_folder(
     spec: DatasetSpec,
     *,
@@ -212,6 +87,7 @@ def ingest_landing_folder(
     ledger_path: LakePath,
     quarantine_dir: Path,
     max_file_bytes: int | None = None,
+    settle_seconds: float = SETTLE_SECONDS,
     log: Callable[[str], None] = lambda _m: None,
 ) -> IngestReport:
     """Ingest every new file of one dataset's local landing folder (see the module docstring)."""
@@ -224,8 +100,81 @@ def ingest_landing_folder(
         ledger_path=ledger_path,
         quarantine_dir=quarantine_dir,
         max_file_bytes=max_file_bytes,
+        settle_seconds=settle_seconds,
         log=log,
     )
+
+
+@dataclass
+class _Pass:
+    """One pass's state: what the ledger knew, and what this pass has done."""
+
+    spec: DatasetSpec
+    table_dir: LakePath
+    quarantine_dir: Path
+    limit: int
+    log: Callable[[str], None]
+    report: IngestReport
+    seen_sha: dict[str, str]  # hash -> the input it was first seen as (refusals aside)
+    ingested: dict[str, str]  # input -> the hash of its bytes that were ingested
+    known: set[tuple[str, int, int]]  # (input, size, version) already processed
+    refused_paths: set[str]  # inputs refused before (not logged again)
+    now: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+
+    def defer(self, rel: str, why: str) -> None:
+        self.log(f"Left {rel} for the next run: {why}.")
+        self.report.deferred.append((rel, why))
+
+    def one(self, cand: Candidate, opened: Opened, workdir: Path) -> None:
+        sha = opened.sha
+        outcome = FileOutcome(cand.rel, sha, cand.size, cand.version_ns, "", processed_at=self.now)
+        if sha in self.seen_sha:
+            outcome.status = "duplicate"
+            outcome.reason = f"same bytes as {self.seen_sha[sha]}, already processed"
+            self.log(f"Skipped {cand.rel}: {outcome.reason}.")
+            self.report.outcomes.append(outcome)
+            return
+        earlier = self.ingested.get(cand.rel)
+        if earlier is not None:
+            outcome.status = "refused"
+            outcome.reason = (
+                f"its bytes changed after earlier bytes (sha256 {earlier[:16]}) were ingested "
+                "under this name; the new bytes are in quarantine, land new data under a new name"
+            )
+        else:
+            try:
+                ingest_file(
+                    self.spec,
+                    opened.path,
+                    outcome,
+                    self.table_dir,
+                    workdir,
+                    self.limit,
+                    nul_byte=opened.nul_byte,
+                )
+            except BadFile as exc:
+                if environment_cause(exc) is not None:  # a verdict raised from a machine fault
+                    raise
+                outcome.status = "quarantined"
+                outcome.reason = str(exc)
+            if not opened.unchanged(cand):  # a write during the read: neither verdict holds
+                if outcome.part:
+                    (self.table_dir / outcome.part).unlink(missing_ok=True)
+                raise Deferred("it changed while it was being read")
+        if outcome.status != "ingested":
+            self.log(f"{outcome.status.capitalize()} {cand.rel}: {outcome.reason}.")
+            quarantine_file(
+                opened.path,
+                sha,
+                outcome.reason,
+                self.spec.name,
+                self.quarantine_dir,
+                copy=True,
+                label=cand.rel,
+            )
+        if outcome.status != "refused":
+            self.seen_sha[sha] = cand.rel
+        self.report.outcomes.append(outcome)
 
 
 def ingest_candidates(
@@ -237,6 +186,7 @@ def ingest_candidates(
     quarantine_dir: Path,
     refused: Iterable[tuple[str, Path, str]] = (),
     max_file_bytes: int | None = None,
+    settle_seconds: float = SETTLE_SECONDS,
     log: Callable[[str], None] = lambda _m: None,
     max_new: int | None = None,
 ) -> IngestReport:
@@ -244,89 +194,138 @@ def ingest_candidates(
 
     ``max_new`` caps how many new candidates this call reads (in name order); the rest are
     counted in ``report.waiting`` and picked up by the next call, since the ledger skips the
-    ones already done.
+    ones already done. Raises EnvironmentFault (after saving the ledger of what was finished)
+    when the machine fails; see the module docstring.
     """
     started = time.perf_counter()
     report = IngestReport(spec.name)
-    limit = max_file_bytes or spec.max_file_bytes
     ledger = load_ledger(ledger_path)
-    known = {
-        (r["path"], r["size"], r["mtime_ns"]): r["sha256"] for r in ledger.iter_rows(named=True)
-    }
-    seen_sha = {
-        r["sha256"]: r["path"] for r in ledger.iter_rows(named=True) if r["status"] != "refused"
-    }
-    now = datetime.now(UTC).isoformat(timespec="seconds")
+    retry = machine_fault_verdicts(ledger)
+    for row in retry.iter_rows(named=True):
+        log(
+            f"Reading {row['path']} again: its quarantine ({row['reason']}) was a fault of "
+            "the machine, not of the file."
+        )
+    if not retry.is_empty():
+        ledger = ledger.join(
+            retry.select("path", "sha256", "status"), on=["path", "sha256", "status"], how="anti"
+        )
+    rows = list(ledger.iter_rows(named=True))
+    run = _Pass(
+        spec,
+        table_dir,
+        quarantine_dir,
+        max_file_bytes or spec.max_file_bytes,
+        log,
+        report,
+        seen_sha={r["sha256"]: r["path"] for r in rows if r["status"] != "refused"},
+        ingested={r["path"]: r["sha256"] for r in rows if r["status"] == "ingested"},
+        known={(r["path"], r["size"], r["mtime_ns"]) for r in rows},
+        refused_paths={r["path"] for r in rows if r["status"] == "refused"},
+    )
+    try:
+        todo = _start(run, candidates, refused, ledger_path, max_new, settle_seconds)
+        _read_all(run, todo, settle_seconds)
+    except Exception as exc:
+        cause = environment_cause(exc)
+        if report.outcomes:
+            with contextlib.suppress(Exception):  # the fault itself may stop this write too
+                save_ledger(ledger, report.outcomes, ledger_path)
+        if cause is None:
+            raise
+        raise EnvironmentFault(f"{spec.name}: {cause}") from exc
+    if report.outcomes:
+        save_ledger(ledger, report.outcomes, ledger_path)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _start(
+    run: _Pass,
+    candidates: Iterable[Candidate],
+    refused: Iterable[tuple[str, Path, str]],
+    ledger_path: LakePath,
+    max_new: int | None,
+    settle_s: float,
+) -> list[Candidate]:
+    """Record the new refusals, clear what killed writes left, make sure the table has its
+    schema part; the candidates to read, settled ones first."""
+    spec, report = run.spec, run.report
     for rel, path, why in refused:
-        if not ledger.filter((pl.col("path") == rel) & (pl.col("status") == "refused")).is_empty():
+        if rel in run.refused_paths:
             continue
-        log(f"Refused {rel}: {why}.")
-        quarantine_file(path, "0" * 64, f"refused: {why}", spec.name, quarantine_dir, copy=False)
-        report.outcomes.append(FileOutcome(rel, "", 0, 0, "refused", reason=why, processed_at=now))
-    table_dir.mkdir(parents=True, exist_ok=True)
-    schema_part = table_dir / SCHEMA_PART
+        run.log(f"Refused {rel}: {why}.")
+        quarantine_file(path, "0" * 64, f"refused: {why}", spec.name, run.quarantine_dir, False)
+        report.outcomes.append(
+            FileOutcome(rel, "", 0, 0, "refused", reason=why, processed_at=run.now)
+        )
+    for folder in (run.table_dir, ledger_path.parent, run.quarantine_dir):
+        if isinstance(folder, Path):
+            for stale in clean_stale_temp_files(folder):
+                run.log(f"Removed {stale}: the temp file of a write that was killed.")
+    run.table_dir.mkdir(parents=True, exist_ok=True)
+    schema_part = run.table_dir / SCHEMA_PART
     if not schema_part.exists():
         sink_parquet_atomic(empty_table(spec), schema_part)
     todo: list[Candidate] = []
     for cand in candidates:
-        if (cand.rel, cand.size, cand.version_ns) in known:
+        if (cand.rel, cand.size, cand.version_ns) in run.known:
             continue  # already processed, unchanged: no need to fetch or hash it again
         if max_new is not None and len(todo) >= max_new:
             report.waiting += 1
             continue
         todo.append(cand)
-    # The next input is fetched and hashed on a second thread while this one is read: hashing
-    # (and an S3 download) is one core of plain Python I/O that the Polars work leaves free.
-    with (
-        tempfile.TemporaryDirectory(prefix=f"ingest-{spec.name}-") as tmp,
-        ThreadPoolExecutor(1, thread_name_prefix=f"prefetch-{spec.name}") as prefetch,
-    ):
-        workdir = Path(tmp)
+    # Files still settling go last, so their wait overlaps the reading of the others.
+    fresh_after = time.time_ns() - int(settle_s * 1e9)
+    return sorted(todo, key=lambda c: c.landed is not None and c.version_ns > fresh_after)
 
-        def start(i: int) -> Future[tuple[Path, str]] | None:
+
+def _read_all(run: _Pass, todo: list[Candidate], settle_s: float) -> None:
+    """Read the inputs in order. The next one is opened and hashed on a second thread while
+    this one is read: hashing (and an S3 download) is one core of plain Python I/O that the
+    Polars work leaves free. Each input's temp files go with it."""
+    name = run.spec.name
+    with (
+        scratch_folder(f"ingest-{name}-") as workdir,
+        ThreadPoolExecutor(1, thread_name_prefix=f"prefetch-{name}") as prefetch,
+    ):
+
+        def start(i: int) -> Future[Opened] | None:
             if i >= len(todo):
                 return None
             into = workdir / f"input-{i}"  # its own folder: two S3 keys may share a name
             into.mkdir()
-            return prefetch.submit(_fetch_and_hash, todo[i], into)
+            return prefetch.submit(open_and_hash, todo[i], into, settle_s)
 
         ahead = start(0)
-        for i, cand in enumerate(todo):
-            assert ahead is not None
-            path, sha = ahead.result()
-            ahead = start(i + 1)
-            try:
-                outcome = FileOutcome(
-                    cand.rel, sha, cand.size, cand.version_ns, "", processed_at=now
-                )
-                known[(cand.rel, cand.size, cand.version_ns)] = sha
-                if sha in seen_sha:
-                    outcome.status = "duplicate"
-                    outcome.reason = f"same bytes as {seen_sha[sha]}, already processed"
-                    log(f"Skipped {cand.rel}: {outcome.reason}.")
-                    report.outcomes.append(outcome)
-                    continue
-                seen_sha[sha] = cand.rel
-                try:
-                    _ingest_one(spec, path, outcome, table_dir, workdir, limit)
-                except BadFile as exc:
-                    outcome.status = "quarantined"
-                    outcome.reason = str(exc)
-                    log(f"Quarantined {cand.rel}: {exc}.")
-                    quarantine_file(
-                        path, sha, str(exc), spec.name, quarantine_dir, copy=True, label=cand.rel
-                    )
-                report.outcomes.append(outcome)
-            finally:
-                if not cand.local:
-                    path.unlink(missing_ok=True)  # a fetched copy: keep the workdir small
-    if report.outcomes:
-        new = pl.DataFrame([asdict(o) for o in report.outcomes], schema=LEDGER_SCHEMA)
-        merged = pl.concat([ledger, new]).unique(subset=["path", "sha256", "status"], keep="last")
-        ledger_path.parent.mkdir(parents=True, exist_ok=True)
-        sink_parquet_atomic(merged.sort("processed_at", "path"), ledger_path)
-    report.seconds = time.perf_counter() - started
-    return report
+        try:
+            for i, cand in enumerate(todo):
+                assert ahead is not None
+                current, ahead = ahead, start(i + 1)
+                _read_one(run, cand, current, workdir / f"input-{i}")
+        finally:
+            if ahead is not None:  # stopped early: close what the prefetch opened
+                with contextlib.suppress(Exception):
+                    if (fd := ahead.result().fd) is not None:
+                        os.close(fd)
+
+
+def _read_one(run: _Pass, cand: Candidate, opening: Future[Opened], into: Path) -> None:
+    opened: Opened | None = None
+    try:
+        opened = opening.result()
+        run.one(cand, opened, into)
+    except Deferred as exc:
+        run.defer(cand.rel, str(exc))
+    except Exception as exc:
+        cause = environment_cause(exc)
+        if cause is not None:
+            raise EnvironmentFault(f"reading {cand.rel}: {cause}") from exc
+        raise
+    finally:
+        if opened is not None and opened.fd is not None:
+            os.close(opened.fd)
+        shutil.rmtree(into, ignore_errors=True)  # the input's copy and temp files
 
 
 def table_parts(table_dir: LakePath) -> list[LakePath]:

@@ -26,6 +26,7 @@ ORDERS = CATALOG["orders"]
 
 
 def ingest(root: Path, spec=ORDERS, **kw):
+    kw.setdefault("settle_seconds", 0)  # files written by the test itself are complete
     return ingest_landing_folder(
         spec,
         landing_root=root / "landing",

@@ -1,0 +1,56 @@
+"""Run configuration of the ingestion assets (Dagster ``Config``: shown in the launchpad)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import dagster as dg
+from pydantic import Field
+
+from assets.core.writers import FORMATS
+
+
+class SampleDataConfig(dg.Config):
+    """How the generator fills the landing zone with sample data."""
+
+    mode: Literal["if_empty", "always", "never"] = Field(
+        default="if_empty",
+        description="if_empty: generate only when no built-in dataset has landing files; "
+        "always: add a fresh batch every run; never: leave the landing zone alone.",
+    )
+    customers: int = Field(
+        default=2_000, ge=10, le=50_000_000, description="Customers to generate."
+    )
+    orders: int = Field(
+        default=20_000, ge=1, le=500_000_000, description="Order lines to generate."
+    )
+    seed: int = Field(default=7, description="Random seed; the same seed gives the same bytes.")
+    defect_rate: float = Field(
+        default=0.002,
+        ge=0.0,
+        le=0.2,
+        description="Rate of every planted defect kind except duplicate keys (0 = clean). The "
+        "default keeps every quality gate passing while the quarantine shows each kind.",
+    )
+    duplicate_key_rate: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=0.2,
+        description="Rate of rows that reuse an existing key with different content; any of them "
+        "fails the keys_unique gate under the block policy, by design.",
+    )
+    file_format: Literal["csv", "csv.gz", "json", "ndjson", "parquet", "xml"] = Field(
+        default="csv", description=f"Landing file format, one of {', '.join(FORMATS)}."
+    )
+
+
+class IngestConfig(dg.Config):
+    """How much of a source one run of ``raw_<dataset>`` takes."""
+
+    max_files: int = Field(
+        default=0,
+        ge=0,
+        le=1_000_000,
+        description="Read at most this many new files or objects in this run (0 = all); the rest "
+        "stay for the next run. Bounds the first run over a large landing-zone backlog.",
+    )
