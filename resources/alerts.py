@@ -10,7 +10,7 @@ import dagster as dg
 from pydantic import Field, model_validator
 
 from assets.core.outbox import DeliveryPolicy, DeliveryReport, WebhookOutbox, append_json_line
-from resources.notify import email_message, post_slack, send_email
+from resources.notify import SlackWebhookError, email_message, post_slack, send_email
 
 
 class AlertSinkResource(dg.ConfigurableResource):
@@ -109,7 +109,9 @@ class AlertSinkResource(dg.ConfigurableResource):
             try:
                 post_slack(self.slack_webhook_url, alert, self.timeout_s)
             except Exception as exc:  # a broken sink is reported, the others still run
-                problems.append(f"slack: {type(exc).__name__}: {str(exc)[:200]}")
+                # Only the kind of error: the webhook URL is the credential and must not reach logs.
+                known = isinstance(exc, SlackWebhookError)  # its text is the status only
+                problems.append(f"slack: {exc}" if known else f"slack: {type(exc).__name__}")
         recipients = [r.strip() for r in (self.email_to or "").split(",") if r.strip()]
         if self.smtp_host and recipients:
             try:

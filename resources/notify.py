@@ -57,12 +57,19 @@ def slack_payload(alert: dict[str, Any]) -> dict[str, Any]:
     return {"text": f"{title} <{alert.get('url', '')}|open>", "blocks": blocks}
 
 
+class SlackWebhookError(RuntimeError):
+    # The status only: a server may echo the request, and the URL in it is the credential.
+    def __init__(self, status: int) -> None:
+        super().__init__(f"Slack webhook answered {status}")
+        self.status = status
+
+
 def post_slack(url: str, alert: dict[str, Any], timeout_s: float) -> None:
     """POST the alert to a Slack incoming webhook; raises on a non-200 answer."""
     payload = slack_payload(alert)
     answer = WebhookClient(url, timeout=int(max(timeout_s, 1))).send_dict(payload)
     if answer.status_code != 200:
-        raise RuntimeError(f"Slack webhook answered {answer.status_code}: {answer.body[:200]}")
+        raise SlackWebhookError(answer.status_code)
 
 
 def email_message(alert: dict[str, Any], sender: str, recipients: Sequence[str]) -> EmailMessage:

@@ -195,4 +195,5 @@ def test_sinks_are_off_unless_configured(slack, smtp):
     # A sink that answers with an error is reported, not raised, and the other still sends.
     broken = AlertSinkResource(slack_webhook_url=url + "-gone", smtp_host="127.0.0.1", smtp_port=1)
     problems = broken.notify({"kind": "run_failure", "job": "j", "run_id": "r"})
-    assert len(problems) == 1 and problems[0].startswith("slack:")
+    assert len(problems) == 1 and problems[0].startswith("slack: Slack webhook answered 500")
+    assert "/services/" not in problems[0]  # the URL is the credential: never repeated
