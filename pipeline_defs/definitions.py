@@ -37,7 +37,11 @@ from resources.postgres import PostgresResource
 from resources.rest_api import RestApiResource
 from resources.s3 import S3StorageResource
 from schedules.cron import SOURCES_JOB, build_schedules
-from sensors.alerting import build_quality_alert_sensor, run_failure_alert_sensor
+from sensors.alerting import (
+    build_check_alert_sensor,
+    build_quality_alert_sensor,
+    run_failure_alert_sensor,
+)
 from sensors.landing import build_landing_zone_sensor
 
 
@@ -71,6 +75,16 @@ def build_resources(settings: Settings) -> dict[str, Any]:
         "alerts": AlertSinkResource(
             log_path=str(settings.data_dir / "alerts" / "alerts.jsonl"),
             webhook_url=_env(settings, "PIPELINE_ALERT_WEBHOOK_URL"),
+            # Slack and e-mail are each off until their variables are set.
+            slack_webhook_url=_env(settings, "PIPELINE_SLACK_WEBHOOK_URL"),
+            smtp_host=_env(settings, "PIPELINE_SMTP_HOST"),
+            smtp_port=dg.EnvVar.int("PIPELINE_SMTP_PORT")  # type: ignore[arg-type]
+            if settings.has("PIPELINE_SMTP_PORT")
+            else 587,
+            smtp_username=_env(settings, "PIPELINE_SMTP_USERNAME"),
+            smtp_password=_env(settings, "PIPELINE_SMTP_PASSWORD"),
+            email_from=_env(settings, "PIPELINE_ALERT_EMAIL_FROM") or "dq-pipeline@localhost",
+            email_to=_env(settings, "PIPELINE_ALERT_EMAIL_TO"),
             ui_base_url=settings.ui_url,
         ),
         "api": RestApiResource(
@@ -257,6 +271,7 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
             run_failure_alert_sensor,
             build_quality_alert_sensor(validated),
             automation_sensor(assets, running=settings.automation),
+            build_check_alert_sensor(settings.sensor_interval_s),
         ],
         executor=executor,
         resources=resources,

@@ -7,9 +7,10 @@ from resources.postgres import PostgresResource
 from resources.reports import ReportsResource
 from resources.rest_api import RestApiResource
 from resources.s3 import S3StorageResource
-from resources.warehouse import WarehouseResource
+from resources.warehouse import WAREHOUSE_POOL, WarehouseResource
 
 __all__ = [
+    "WAREHOUSE_POOL",
     "LakeResource",
     "LandingZoneResource",
     "PostgresResource",

@@ -10,6 +10,7 @@ import dagster as dg
 from pydantic import Field, model_validator
 
 from assets.core.outbox import DeliveryPolicy, DeliveryReport, WebhookOutbox, append_json_line
+from resources.notify import SlackWebhookError, email_message, post_slack, send_email
 
 
 class AlertSinkResource(dg.ConfigurableResource):
@@ -43,6 +44,21 @@ class AlertSinkResource(dg.ConfigurableResource):
     webhook_backoff_s: float = Field(
         default=60.0, ge=0, description="Wait after the first failed attempt; doubles after each."
     )
+
+    slack_webhook_url: str | None = Field(
+        default=None,
+        repr=False,
+        description="Slack incoming-webhook URL (a secret: use dg.EnvVar); off when unset.",
+    )
+    smtp_host: str | None = Field(default=None, description="SMTP server; e-mail is off unset.")
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_starttls: bool = Field(default=True, description="STARTTLS before login and send.")
+    smtp_username: str | None = Field(default=None, description="SMTP login (dg.EnvVar).")
+    smtp_password: str | None = Field(
+        default=None, repr=False, description="SMTP password (a secret: use dg.EnvVar)."
+    )
+    email_from: str = Field(default="dq-pipeline@localhost")
+    email_to: str | None = Field(default=None, description="Comma-separated recipients.")
 
     @model_validator(mode="after")
     def _outbox_has_a_home(self) -> AlertSinkResource:
@@ -84,3 +100,30 @@ class AlertSinkResource(dg.ConfigurableResource):
         """Retry the webhook alerts whose backoff has passed (a sensor calls this every tick)."""
         outbox = self.outbox()
         return outbox.deliver_due() if outbox is not None else None
+
+    def notify(self, alert: dict[str, Any]) -> list[str]:
+        """Send ``alert`` to Slack and by e-mail, each where configured; returns one line per
+        sink that failed (never raises: one sink down must not silence the other)."""
+        problems: list[str] = []
+        if self.slack_webhook_url:
+            try:
+                post_slack(self.slack_webhook_url, alert, self.timeout_s)
+            except Exception as exc:  # a broken sink is reported, the others still run
+                # Only the kind of error: the webhook URL is the credential and must not reach logs.
+                known = isinstance(exc, SlackWebhookError)  # its text is the status only
+                problems.append(f"slack: {exc}" if known else f"slack: {type(exc).__name__}")
+        recipients = [r.strip() for r in (self.email_to or "").split(",") if r.strip()]
+        if self.smtp_host and recipients:
+            try:
+                send_email(
+                    email_message(alert, self.email_from, recipients),
+                    host=self.smtp_host,
+                    port=self.smtp_port,
+                    username=self.smtp_username,
+                    password=self.smtp_password,
+                    starttls=self.smtp_starttls,
+                    timeout_s=self.timeout_s,
+                )
+            except Exception as exc:
+                problems.append(f"email: {type(exc).__name__}: {str(exc)[:200]}")
+        return problems

@@ -48,9 +48,12 @@ def run_failure_alert_sensor(
         err = getattr(failures[0].event_specific_data, "error", None)
         if err is not None:
             error = err.to_string()
-    report = alerts.send(run_failure_alert(run.run_id, run.job_name, steps, error, alerts))
+    alert = run_failure_alert(run.run_id, run.job_name, steps, error, alerts)
+    report = alerts.send(alert)
     if report is not None:
         context.log.info(report.summary())
+    for problem in alerts.notify(alert):
+        context.log.warning(f"Alert for run {run.run_id} not sent: {problem}")
 
 
 def build_quality_alert_sensor(
@@ -111,3 +114,76 @@ def build_quality_alert_sensor(
         )
 
     return quality_gate_alert_sensor
+
+
+def _meta(evaluation: dg.AssetCheckEvaluation, key: str) -> object:
+    value = evaluation.metadata.get(key)
+    return getattr(value, "value", value)
+
+
+def check_failure_alert(evaluation: dg.AssetCheckEvaluation, run_id: str, url: str) -> dict:
+    return {
+        "kind": "check_failure",
+        "asset": evaluation.asset_key.to_user_string(),
+        "check": evaluation.check_name,
+        "value": _meta(evaluation, "value"),
+        "threshold": _meta(evaluation, "threshold"),
+        "failing_rows": _meta(evaluation, "failing_rows"),
+        "run_id": run_id,
+        "url": url,
+    }
+
+
+def build_check_alert_sensor(interval_s: int = 60) -> dg.SensorDefinition:
+    """One alert per failed blocking check of any asset. The cursor keeps the checks whose
+    failure was alerted: they stay quiet while they keep failing and re-arm when they pass."""
+
+    @dg.sensor(
+        name="blocking_check_alert_sensor",
+        description="Sends a Slack message and/or e-mail (where configured) when a blocking "
+        "asset check fails; a check that keeps failing alerts again only after it has passed.",
+        minimum_interval_seconds=interval_s,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+    )
+    def blocking_check_alert_sensor(
+        context: dg.SensorEvaluationContext, alerts: AlertSinkResource
+    ) -> dg.SensorResult:
+        state = json.loads(context.cursor) if context.cursor else {}
+        seen: dict[str, int] = state.get("seen", {})
+        failing: set[str] = set(state.get("failing", []))
+        repo = context.repository_def
+        check_keys = sorted(repo.asset_graph.asset_check_keys, key=str) if repo else []
+        storage = context.instance.event_log_storage
+        sent = 0
+        for check_key in check_keys:
+            key = f"{check_key.asset_key.to_user_string()}:{check_key.name}"
+            history = storage.get_asset_check_execution_history(check_key, limit=100)
+            for record in sorted(history, key=lambda r: r.id):
+                if record.id <= seen.get(key, 0) or record.event is None:
+                    continue
+                seen[key] = record.id
+                event = record.event.dagster_event
+                evaluation = event.event_specific_data if event else None
+                if not isinstance(evaluation, dg.AssetCheckEvaluation):
+                    continue  # planned, not yet evaluated
+                if evaluation.passed:
+                    failing.discard(key)
+                    continue
+                # What Dagster itself treats as blocking: a failed blocking check of ERROR severity.
+                blocks = evaluation.blocking and evaluation.severity == dg.AssetCheckSeverity.ERROR
+                if not blocks or key in failing:
+                    continue
+                failing.add(key)
+                alert = check_failure_alert(
+                    evaluation, record.run_id, alerts.run_url(record.run_id)
+                )
+                for problem in alerts.notify(alert):
+                    context.log.warning(f"Alert for {key} not sent: {problem}")
+                sent += 1
+        cursor = {"seen": seen, "failing": sorted(failing)}
+        return dg.SensorResult(
+            cursor=json.dumps(cursor),
+            skip_reason=None if sent else dg.SkipReason("no new failed blocking checks"),
+        )
+
+    return blocking_check_alert_sensor

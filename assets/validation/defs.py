@@ -21,7 +21,7 @@ from assets.validation.validate import (
     table_names,
     validate,
 )
-from resources import LakeResource, WarehouseResource
+from resources import WAREHOUSE_POOL, LakeResource, WarehouseResource
 
 
 class ValidationConfig(dg.Config):
@@ -64,6 +64,7 @@ def build_validation_asset(
     descriptions = {c.name: c.description for c in spec.columns}
 
     @dg.multi_asset(
+        pool=WAREHOUSE_POOL,
         name=f"validate_{name}",
         specs=[
             dg.AssetSpec(
