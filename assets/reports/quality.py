@@ -173,7 +173,14 @@ def quarantined_files(quarantine_root: Path) -> pl.DataFrame:
     sidecars = sorted(quarantine_root.glob("files/*/*.json"))
     if not sidecars:
         return pl.DataFrame({"file": [], "reason": []})
-    return pl.DataFrame([json.loads(p.read_text()) for p in sidecars])
+    # Every field as text, read from every record: inferred from the first 100 records, a
+    # field null in all of them (``copied_to`` of refused links) refused the 101st's text.
+    records = [json.loads(p.read_text()) for p in sidecars]
+    fields = list(dict.fromkeys(k for r in records for k in r))
+    return pl.DataFrame(
+        {f: [None if r.get(f) is None else str(r[f]) for r in records] for f in fields},
+        schema=dict.fromkeys(fields, pl.String),
+    )
 
 
 def run_axis(times: Sequence[datetime]) -> tuple[tuple[datetime, datetime], str, str]:

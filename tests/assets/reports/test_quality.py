@@ -154,3 +154,19 @@ def test_quality_report_figures_and_drift_come_from_the_records(tmp_path):
     ) in report.page
     assert 'data-chart="quality-trend"' in report.page
     assert report.payload["thresholds"] == {"orders": 85.0, "customers": 80.0}
+
+
+def test_quarantined_files_reads_every_sidecar_whatever_the_first_hundred_hold(tmp_path):
+    from assets.reports.quality import quarantined_files
+
+    folder = tmp_path / "files" / "orders"
+    folder.mkdir(parents=True)
+    # 101 refused links (never copied: copied_to is null), then one copied file.
+    for i in range(101):
+        record = {"entity": "orders", "file": f"link-{i:03}.csv", "reason": "a symlink"}
+        (folder / f"link-{i:03}.csv.json").write_text(json.dumps({**record, "copied_to": None}))
+    copied = {"entity": "orders", "file": "z.csv", "reason": "bad", "copied_to": "/q/z.csv"}
+    (folder / "z.csv.json").write_text(json.dumps(copied))
+    files = quarantined_files(tmp_path)
+    assert files.height == 102
+    assert files["copied_to"].drop_nulls().to_list() == ["/q/z.csv"]
