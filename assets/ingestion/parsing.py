@@ -202,4 +202,26 @@ def parse_typed(src: pl.Expr, dtype: pl.DataType, col: ColumnSpec) -> pl.Expr:
         return _epoch(src.cast(pl.Int64), col.unit, integer=True)
     if col.unit is not None and dtype.is_numeric():
         return _epoch(src.cast(pl.Float64), col.unit)
-    return src.cast(col.polars_type, strict=False)
+    return _strict_cast(src, dtype, col)
+
+
+def _strict_cast(src: pl.Expr, dtype: pl.DataType, col: ColumnSpec) -> pl.Expr:
+    """A typed value converts only where the same value written as text in a CSV would: 2.7 is
+    not an integer, 20240101 is not a date, 5 is not a boolean, a datetime is not a number.
+    Polars' own cast would make them 2, the year 57385, true and 1.7e15 without a word."""
+    none = pl.lit(None, dtype=col.polars_type)
+    if col.type == "string":
+        return src.cast(pl.String)
+    if col.type == "integer" and dtype.is_integer():
+        return src.cast(pl.Int64, strict=False)
+    if col.type == "integer" and dtype.is_numeric():
+        return pl.when(src == src.round(0)).then(src.cast(pl.Int64, strict=False))
+    if col.type == "float" and dtype.is_numeric():
+        return src.cast(pl.Float64)
+    if col.type == "boolean" and dtype == pl.Boolean:
+        return src
+    if col.type == "boolean" and dtype.is_integer():  # as the texts "1" and "0" read
+        return pl.when(src == 1).then(True).when(src == 0).then(False)
+    if col.type in ("date", "datetime") and dtype == col.polars_type:
+        return src
+    return none

@@ -157,7 +157,7 @@ def test_leftovers_keep_positions_and_the_failures_keep_the_spec_order():
         {
             "ts": ["2024-01-02T10:00:00"] * n,
             "i": [str(k) for k in range(n)],
-            "f": [1.5] * n,
+            "f": [1.0] * n,  # whole numbers: an integer column takes them, as it takes "1.0"
             "b": ["yes"] * n,
         }
     ).with_columns(
