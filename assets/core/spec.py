@@ -71,6 +71,9 @@ class ColumnSpec(_Strict):
     # A derived column: computed at ingestion from the other columns (assets/core/expressions),
     # never read from the file, then typed and validated like any column.
     expression: str | None = None
+    # Personal data: real in the lake and the quarantine, masked wherever people read it
+    # (reports, metadata, alerts, logs, shareable exports); see assets/core/privacy.py.
+    pii: bool = False
 
     @field_validator("name")
     @classmethod
