@@ -12,6 +12,7 @@ import dagster as dg
 from pydantic import Field
 
 from assets.core.http import ApiClient, ApiSettings
+from assets.core.privacy import mask_json
 
 
 class AlertSinkResource(dg.ConfigurableResource):
@@ -35,8 +36,9 @@ class AlertSinkResource(dg.ConfigurableResource):
         return f"{self.ui_base_url.rstrip('/')}/runs/{run_id}"
 
     def send(self, alert: dict[str, Any]) -> None:
-        """Write ``alert`` (plus a timestamp) to every configured sink."""
-        record = {"at": datetime.now(UTC).isoformat(timespec="seconds"), **alert}
+        """Write ``alert`` (plus a timestamp) to every configured sink, with any e-mail address
+        or phone number in its text masked: an error message may quote the data."""
+        record = mask_json({"at": datetime.now(UTC).isoformat(timespec="seconds"), **alert})
         if self.log_path:
             path = Path(self.log_path)
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -159,14 +159,14 @@ def _replace_literal(text: pl.Expr, value: pl.Expr, mask: pl.Expr) -> pl.Expr:
     return pl.when(usable).then(text.str.split(value).list.join(mask)).otherwise(text)
 
 
-def mask_frame(
-    frame: Frame, pii: Mapping[str, Mask] | None = None, key: bytes | None = None
-) -> Frame:
-    """``frame`` as people may see it: its ``pii`` columns masked (as text), and in every other
-    text column the row's own personal values and anything that looks like an e-mail address
-    or a phone number. Lazy in, lazy out; nothing is collected here."""
-    lazy = frame.lazy()
-    schema = lazy.collect_schema()
+def masked_columns(
+    schema: Mapping[str, pl.DataType],
+    pii: Mapping[str, Mask] | None = None,
+    key: bytes | None = None,
+) -> dict[str, pl.Expr]:
+    """The masked expression of every column of ``schema`` that can hold personal data: the
+    ``pii`` columns (as text), and every other text column with the row's own personal values
+    and anything that looks like an e-mail address or a phone number masked."""
     present: dict[str, Mask] = {c: m for c, m in (pii or {}).items() if c in schema}
     masked = {c: mask_value_expr(pl.col(c), m, schema[c], key) for c, m in present.items()}
     # Each personal value as it may appear in other text, with its mask; an uncastable value
@@ -177,18 +177,28 @@ def mask_frame(
         if ERRORS_COLUMN in schema and schema[c] != pl.String:
             original = pl.col(ERRORS_COLUMN).str.extract(rf'"{c}": "((?:[^"\\]|\\.)*)"', 1)
             own.append((original, mask_value_expr(original, present[c], pl.String(), key)))
-    exprs = []
+    exprs: dict[str, pl.Expr] = {}
     for name, dtype in schema.items():
         if name in present:
-            exprs.append(masked[name].alias(name))
+            exprs[name] = masked[name].alias(name)
         elif dtype == pl.String:
             text = pl.col(name)
             for value, mask in own:
                 text = _replace_literal(text, value, mask)
-            exprs.append(mask_text_expr(text).alias(name))
+            exprs[name] = mask_text_expr(text).alias(name)
         elif dtype == pl.List(pl.String):
-            exprs.append(pl.col(name).list.eval(mask_text_expr(pl.element())).alias(name))
-    out = lazy.with_columns(exprs) if exprs else lazy
+            exprs[name] = pl.col(name).list.eval(mask_text_expr(pl.element())).alias(name)
+    return exprs
+
+
+def mask_frame(
+    frame: Frame, pii: Mapping[str, Mask] | None = None, key: bytes | None = None
+) -> Frame:
+    """``frame`` as people may see it (``masked_columns``). Lazy in, lazy out: nothing is
+    collected for a lazy frame, so an export streams through it."""
+    lazy = frame.lazy()
+    exprs = masked_columns(lazy.collect_schema(), pii, key)
+    out = lazy.with_columns(exprs.values()) if exprs else lazy
     return out.collect() if isinstance(frame, pl.DataFrame) else out  # type: ignore[return-value]
 
 
