@@ -56,6 +56,8 @@ PHONE_PATTERNS: tuple[tuple[str, str], ...] = (
     (r"\([0-9]{2,4}\)[ .\-]?[0-9]{3,4}[ .\-]?[0-9]{2}([0-9]{2})\b", "** ** ** ${1}"),
     (r"\b[0-9]{3}[.\-][0-9]{3}[.\-][0-9]{2}([0-9]{2})\b", "** ** ** ${1}"),
 )
+# Whatever any of them would match: a search for it is far cheaper than the replaces.
+_ANY_MATCH = "|".join([EMAIL_PATTERN, *(pattern for pattern, _ in PHONE_PATTERNS)])
 # The order a row's own values are replaced in other text: a longer value (an e-mail holding
 # the name) before a shorter one it may contain.
 _REPLACE_ORDER: tuple[Mask, ...] = ("hash", "email", "phone", "year", "initial", "hidden")
@@ -194,12 +196,37 @@ def masked_columns(
 def mask_frame(
     frame: Frame, pii: Mapping[str, Mask] | None = None, key: bytes | None = None
 ) -> Frame:
-    """``frame`` as people may see it (``masked_columns``). Lazy in, lazy out: nothing is
-    collected for a lazy frame, so an export streams through it."""
+    """``frame`` as people may see it (``masked_columns``). Lazy in, lazy out, so an export
+    streams through it.
+
+    Without a personal column to mask, a text column is rewritten only where one query (a
+    pattern search, no rewrite) finds something to mask in it: rewriting 2.5M churn scores'
+    identifiers to no effect took 5 s per export file, the search 0.1 s.
+    """
     lazy = frame.lazy()
-    exprs = masked_columns(lazy.collect_schema(), pii, key)
+    schema = lazy.collect_schema()
+    exprs = masked_columns(schema, pii, key)
+    if not any(c in schema for c in pii or {}):
+        exprs = {c: exprs[c] for c in _columns_with_matches(lazy, list(exprs))}
     out = lazy.with_columns(exprs.values()) if exprs else lazy
     return out.collect() if isinstance(frame, pl.DataFrame) else out  # type: ignore[return-value]
+
+
+def _columns_with_matches(lazy: pl.LazyFrame, columns: list[str]) -> list[str]:
+    """Those of the text (or text list) ``columns`` where an e-mail address or phone number
+    pattern matches at least once."""
+    if not columns:
+        return []
+    schema = lazy.collect_schema()
+    found = lazy.select(
+        (
+            pl.col(c).str.contains(_ANY_MATCH)
+            if schema[c] == pl.String
+            else pl.col(c).list.eval(pl.element().str.contains(_ANY_MATCH)).list.any()
+        ).any()
+        for c in columns
+    ).collect()
+    return [c for c in columns if found[c][0]]
 
 
 def mask_texts(texts: Sequence[str]) -> list[str]:
