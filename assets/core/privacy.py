@@ -43,6 +43,10 @@ EMAIL_PATTERN = (
 )
 # One digit of a phone number, with what may stand before it: a separator, an opening bracket.
 _DIGIT = r"(?:[ .\-]?\(?[0-9]\)?)"
+# What may stand before a national number (captured and put back: no look-behind in Polars'
+# regular expressions): not a digit, a letter, "_" or ".", which would make it part of a
+# decimal (0.0123456789) or an identifier.
+_NOT_IN_NUMBER = r"(^|[^0-9A-Za-z_.])"
 # Phone numbers anywhere in a text, each with its mask (the last two digits stay). International
 # numbers need the "+"; national ones a telephone layout (0 then pairs, a bracketed area code,
 # 555-123-4567), so that ISO dates, amounts and identifiers are left alone.
@@ -52,9 +56,15 @@ PHONE_PATTERNS: tuple[tuple[str, str], ...] = (
         "+${1} ** ** ** ${2}${3}",
     ),
     (rf"\+{_DIGIT}{{6,14}}[ .\-]?([0-9])[ .\-]?([0-9])\b", "+** ** ** ${1}${2}"),
-    (r"\b0[0-9](?:[ .\-]?[0-9]{2}){3}[ .\-]?([0-9]{2})\b", "** ** ** ${1}"),
+    (
+        rf"{_NOT_IN_NUMBER}0[0-9](?:[ .\-]?[0-9]{{2}}){{3}}[ .\-]?([0-9]{{2}})\b",
+        "${1}** ** ** ${2}",
+    ),
     (r"\([0-9]{2,4}\)[ .\-]?[0-9]{3,4}[ .\-]?[0-9]{2}([0-9]{2})\b", "** ** ** ${1}"),
-    (r"\b[0-9]{3}[.\-][0-9]{3}[.\-][0-9]{2}([0-9]{2})\b", "** ** ** ${1}"),
+    (
+        rf"{_NOT_IN_NUMBER}[0-9]{{3}}[.\-][0-9]{{3}}[.\-][0-9]{{2}}([0-9]{{2}})\b",
+        "${1}** ** ** ${2}",
+    ),
 )
 # Whatever any of them would match: a search for it is far cheaper than the replaces.
 _ANY_MATCH = "|".join([EMAIL_PATTERN, *(pattern for pattern, _ in PHONE_PATTERNS)])

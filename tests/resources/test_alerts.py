@@ -38,11 +38,13 @@ def test_a_failed_runs_alert_masks_emails_and_phones_in_file_and_webhook(
             for e in instance.all_logs(result.run_id)
             if e.dagster_event is not None and e.dagster_event.is_run_failure
         )
+        run = instance.get_run_by_id(result.run_id)
+        assert run is not None
         context = dg.build_run_status_sensor_context(
             sensor_name="run_failure_alert_sensor",
             dagster_event=failure,
             dagster_instance=instance,
-            dagster_run=instance.get_run_by_id(result.run_id),
+            dagster_run=run,
             resources={"alerts": sink},
         ).for_run_failure()
         run_failure_alert_sensor(context)

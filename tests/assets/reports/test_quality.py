@@ -7,6 +7,7 @@ from datetime import datetime
 
 import polars as pl
 
+from assets.core.privacy import Mask
 from assets.core.storage import LakeAt
 from assets.reports.quality import (
     current_history,
@@ -172,7 +173,9 @@ def test_rule_examples_mask_the_personal_values_their_reasons_quote():
             "phone": [None, None, "+33 6 47 58 69 12 ext 9"],
         }
     )
-    masks = {"customers": {"name": "initial", "email": "email", "phone": "phone"}}
+    masks: dict[str, dict[str, Mask]] = {
+        "customers": {"name": "initial", "email": "email", "phone": "phone"}
+    }
     table = rule_failures({"customers": customers}, masks)
     rows = {r["rules"]: r for r in table.iter_rows(named=True)}
     # Two different reasons, told apart by their real text, shown masked.
