@@ -1,11 +1,15 @@
 #!/usr/bin/env python3
 """Project commands that work on a fresh machine with only Python 3.11+ and git.
 
-    python3 tasks.py demo        install everything, run full_pipeline on generated sample data
+    python3 tasks.py demo [--verbose] [-c FILE]
+                                 install everything, run full_pipeline on generated sample data
+                                 and summarise it (-c: run config, e.g. a bigger sample)
     python3 tasks.py test [ARGS] install everything, run the full test suite in parallel (ARGS go to
                                  pytest; -m "not e2e" is the fast tier)
     python3 tasks.py lint        ruff check, ruff format --check, pyright
-    python3 tasks.py dev         the Dagster UI and daemon (dagster dev) on 127.0.0.1:3000
+    python3 tasks.py install     only the install below (for CI)
+    python3 tasks.py dev [ARGS]  the Dagster UI and daemon (dagster dev) on 127.0.0.1:3000, with
+                                 automation running (ARGS go to dagster dev, e.g. -p 3001)
 
 The first call creates .venv, installs uv into it from PyPI and syncs the locked dependencies,
 compiling their bytecode.
@@ -17,6 +21,9 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
@@ -27,33 +34,103 @@ PARALLEL = ["-n", "auto", "--maxprocesses", "4", "--dist", "loadgroup"]
 
 
 def run(*cmd: str | Path, env: dict[str, str] | None = None) -> None:
-    result = subprocess.run([str(c) for c in cmd], cwd=ROOT, env=env)
-    if result.returncode != 0:
-        sys.exit(result.returncode)
+    """Run a command in the foreground; exit with its code if it fails.
+
+    Ctrl-C reaches the command too (one process group): it shuts itself down, and this waits
+    for it and exits with 130 instead of printing a traceback of its own.
+    """
+    proc = subprocess.Popen([str(c) for c in cmd], cwd=ROOT, env=env)
+    try:
+        code = proc.wait()
+    except KeyboardInterrupt:
+        try:
+            proc.wait()
+        except KeyboardInterrupt:  # a second Ctrl-C: stop waiting
+            proc.kill()
+        sys.exit(130)
+    if code != 0:
+        sys.exit(code)
+
+
+def run_step(
+    label: str,
+    cmd: list[str | Path],
+    env: dict[str, str] | None = None,
+    show: Callable[[str], bool] = lambda line: False,
+) -> None:
+    """Run a long command with its output held back (shown whole if it fails) except the lines
+    ``show`` picks, and a line every 20 s of silence so it is visibly alive."""
+    print(f"{label} ...", flush=True)
+    start = time.monotonic()
+    proc = subprocess.Popen(
+        [str(c) for c in cmd],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    output: list[str] = []
+    last = [start]
+
+    def read() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            output.append(line)
+            if show(line):
+                print(f"  {line.rstrip()}", flush=True)
+                last[0] = time.monotonic()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    while proc.poll() is None:
+        time.sleep(1)
+        if time.monotonic() - last[0] >= 20:
+            print(f"  still working ({time.monotonic() - start:.0f} s)", flush=True)
+            last[0] = time.monotonic()
+    reader.join()
+    if proc.returncode != 0:
+        sys.stderr.write("".join(output))
+        sys.exit(f"{label} failed (exit {proc.returncode}).")
+    print(f"  done in {time.monotonic() - start:.0f} s", flush=True)
 
 
 def bootstrap() -> None:
     if sys.version_info < (3, 11):  # noqa: UP036 - tasks.py may be started by any python3
         sys.exit(f"Python 3.11 or newer is needed; this is {sys.version.split()[0]}.")
-    if not (BIN / "uv").exists():
+    fresh = not (BIN / "uv").exists()
+    if fresh:
+        print("First run: installing the project into .venv (1-2 minutes on 2 cores).")
         if not (BIN / "python").exists():
-            print("Creating .venv ...", flush=True)
-            run(sys.executable, "-m", "venv", VENV)
-        run(
-            BIN / "python",
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            f"uv=={UV_VERSION}",
+            run_step("Creating .venv", [sys.executable, "-m", "venv", VENV])
+        run_step(
+            f"Installing uv {UV_VERSION}",
+            [
+                BIN / "python",
+                "-m",
+                "pip",
+                "install",
+                "--disable-pip-version-check",
+                f"uv=={UV_VERSION}",
+            ],
         )
     env = {**os.environ, "UV_PROJECT_ENVIRONMENT": str(VENV)}
     # Bytecode is compiled once, at install, as the Dockerfile does. Where PYTHONDONTWRITEBYTECODE
     # is set (it is on the build machine), Python otherwise compiles every module it imports, in
     # every process: `import dagster` took 4.2 s instead of 1.9 s, sklearn.ensemble 9 s instead
     # of 3.5 s, and each CLI, daemon and test subprocess paid it again.
-    run(BIN / "uv", "sync", "--frozen", "--quiet", "--compile-bytecode", env=env)
+    sync = [BIN / "uv", "sync", "--frozen", "--compile-bytecode"]
+    if fresh:
+        run_step(
+            "Installing the locked dependencies and compiling their bytecode",
+            sync,
+            env,
+            # uv's summary lines ("Installed 190 packages in 2.1s", "Bytecode compiled ..."),
+            # not its line per package.
+            show=lambda line: line[:1].isupper() and " in " in line,
+        )
+    else:
+        run(*sync, "--quiet", env=env)
 
 
 def instance_env() -> dict[str, str]:
@@ -79,27 +156,37 @@ def instance_env() -> dict[str, str]:
     return env
 
 
-def demo() -> None:
+def demo_args(args: list[str]) -> list[str]:
+    """The demo's arguments with a run config file (``-c FILE``) made absolute: it is named
+    relative to where the command was typed, and the demo runs in the project folder."""
+    return [
+        str(Path(a).absolute()) if i and args[i - 1] in ("-c", "--config") else a
+        for i, a in enumerate(args)
+    ]
+
+
+def demo(args: list[str]) -> None:
+    args = demo_args(args)
     env = instance_env()
-    data = Path(env.get("PIPELINE_DATA_DIR", "data")).absolute()
-    env["PIPELINE_DATA_DIR"] = str(data)
-    run(BIN / "dagster", "job", "execute", "-m", "pipeline_defs", "-j", "full_pipeline", env=env)
-    print()
-    print("full_pipeline finished.")
-    print(f"  lake (Parquet):   {data / 'lake'}")
-    print(f"  warehouse:        {data / 'warehouse.duckdb'}  (views such as ingestion.raw_orders)")
-    print(f"  quarantine:       {data / 'quarantine'}")
-    print(f"  reports:          {data / 'reports'}")
-    print(f"  Dagster instance: {env['DAGSTER_HOME']}  (open the UI: python3 tasks.py dev)")
+    env["PIPELINE_DATA_DIR"] = str(Path(env.get("PIPELINE_DATA_DIR", "data")).absolute())
+    run(BIN / "python", "-m", "demo.run", *args, env=env)
+
+
+def dev(args: list[str]) -> None:
+    env = instance_env()
+    # Assets after ingestion follow their inputs (README, "Orchestration"): here the automation
+    # sensor starts running unless PIPELINE_AUTOMATION=off.
+    env.setdefault("PIPELINE_AUTOMATION", "on")
+    run(BIN / "dagster", "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", *args, env=env)
 
 
 def main(argv: list[str]) -> None:
-    if not argv or argv[0] not in {"demo", "test", "lint", "dev"}:
+    if not argv or argv[0] not in {"demo", "test", "lint", "dev", "install"}:
         sys.exit(__doc__)
     bootstrap()
     command, rest = argv[0], argv[1:]
     if command == "demo":
-        demo()
+        demo(rest)
     elif command == "test":
         # Tests in parallel processes, as many as cores (up to 4); tests that share the one test
         # database keep to one process (tests/conftest.py). `-n 0` runs them in this process.
@@ -110,8 +197,11 @@ def main(argv: list[str]) -> None:
         run(BIN / "ruff", "format", "--check", ".")
         run(BIN / "pyright")
     elif command == "dev":
-        run(BIN / "dagster", "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", env=instance_env())
+        dev(rest)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    try:
+        main(sys.argv[1:])
+    except KeyboardInterrupt:  # Ctrl-C while installing: no traceback
+        sys.exit(130)

@@ -161,6 +161,26 @@ def declare_automation(
     return [a if a.backfill_policy else a.with_attributes(backfill_policy=single) for a in declared]
 
 
+def automation_sensor(
+    assets: list[dg.AssetsDefinition], *, running: bool
+) -> dg.AutomationConditionSensorDefinition:
+    """The sensor that evaluates every declared automation condition (it replaces Dagster's
+    default one, which always starts stopped): running on a fresh instance when ``running``.
+    Once it is switched on or off in the UI, the instance keeps that choice."""
+    automated = [
+        key for a in assets for key, c in a.automation_conditions_by_key.items() if c is not None
+    ]
+    return dg.AutomationConditionSensorDefinition(
+        "automation_sensor",
+        target=dg.AssetSelection.assets(*automated),
+        default_status=(
+            dg.DefaultSensorStatus.RUNNING if running else dg.DefaultSensorStatus.STOPPED
+        ),
+        description="Runs each asset after ingestion when an input was updated, once every "
+        "blocking quality gate upstream has passed (PIPELINE_AUTOMATION=on starts it running).",
+    )
+
+
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     settings = settings or Settings.from_env()
     catalog = load_catalog([settings.datasets_dir])
@@ -236,6 +256,7 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
             ),
             run_failure_alert_sensor,
             build_quality_alert_sensor(validated),
+            automation_sensor(assets, running=settings.automation),
         ],
         executor=executor,
         resources=resources,

@@ -50,6 +50,10 @@ class Settings:
     # partitions costs ~13k Dagster events (minutes on SQLite) for a 30-second pipeline.
     partitions: str = "none"
     partition_start: date = date(2024, 1, 1)
+    # Whether `automation_sensor` starts running on an instance that has no state for it yet.
+    # Off unless asked for (`tasks.py dev` asks), so a daemon started for something else (a
+    # test, a one-off backfill) launches no automation runs of its own.
+    automation: bool = False
 
     def has(self, name: str) -> bool:
         return name in self.env_present
@@ -104,6 +108,9 @@ class Settings:
         partitions = env.get("PIPELINE_PARTITIONS") or "none"
         if partitions not in ("none", "daily"):
             raise ValueError(f"PIPELINE_PARTITIONS must be none or daily, not {partitions!r}")
+        automation = env.get("PIPELINE_AUTOMATION") or "off"
+        if automation not in ("on", "off"):
+            raise ValueError(f"PIPELINE_AUTOMATION must be on or off, not {automation!r}")
         start_text = env.get("PIPELINE_PARTITION_START") or "2024-01-01"
         try:
             partition_start = date.fromisoformat(start_text)
@@ -131,6 +138,7 @@ class Settings:
             ui_url=env.get("PIPELINE_UI_URL", "http://127.0.0.1:3000"),
             partitions=partitions,
             partition_start=partition_start,
+            automation=automation == "on",
         )
 
 

@@ -1,22 +1,25 @@
-"""Where alerts go: a JSON-lines log file, a webhook (through the REST API client), or both."""
+"""Where alerts go: a JSON-lines log file, a webhook (through a durable outbox), or both."""
 
 from __future__ import annotations
 
-import json
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from assets.core.http import ApiClient, ApiSettings
+from assets.core.outbox import DeliveryPolicy, DeliveryReport, WebhookOutbox, append_json_line
 from assets.core.privacy import mask_json
 
 
 class AlertSinkResource(dg.ConfigurableResource):
-    """Alerts as one JSON object per line in ``log_path`` and/or POSTed to ``webhook_url``."""
+    """Alerts as one JSON object per line in ``log_path`` and/or POSTed to ``webhook_url``.
+
+    A webhook alert is queued in ``outbox_dir`` and sent from there: a failed delivery is
+    retried with backoff on later sends and sensor ticks, then dead-lettered with its reason to
+    ``webhook-dead-letters.jsonl``; it never holds back the alerts after it.
+    """
 
     log_path: str | None = Field(
         default=None, description="JSON-lines file that receives every alert (appended)."
@@ -25,35 +28,61 @@ class AlertSinkResource(dg.ConfigurableResource):
         default=None,
         repr=False,
         description="URL that receives each alert as a JSON POST (use dg.EnvVar; may hold a "
-        "token, so it is never logged).",
+        "token, so it is never logged: messages name only its scheme, host and port).",
+    )
+    outbox_dir: str | None = Field(
+        default=None,
+        description="Folder of the webhook's queue and dead letters; default: log_path's folder.",
     )
     ui_base_url: str = Field(
         default="http://127.0.0.1:3000", description="Dagster UI root, for links to runs."
     )
-    timeout_s: float = Field(default=10.0, gt=0, description="Webhook timeout.")
+    timeout_s: float = Field(default=10.0, gt=0, description="Webhook timeout per attempt.")
+    webhook_max_attempts: int = Field(
+        default=5, ge=1, le=50, description="Attempts per alert before it is dead-lettered."
+    )
+    webhook_backoff_s: float = Field(
+        default=60.0, ge=0, description="Wait after the first failed attempt; doubles after each."
+    )
+
+    @model_validator(mode="after")
+    def _outbox_has_a_home(self) -> AlertSinkResource:
+        if self.webhook_url and not (self.outbox_dir or self.log_path):
+            raise ValueError(
+                "outbox_dir: a webhook needs a folder for alerts not yet delivered "
+                "(set outbox_dir or log_path)"
+            )
+        return self
 
     def run_url(self, run_id: str) -> str:
         return f"{self.ui_base_url.rstrip('/')}/runs/{run_id}"
 
-    def send(self, alert: dict[str, Any]) -> None:
-        """Write ``alert`` (plus a timestamp) to every configured sink, with any e-mail address
-        or phone number in its text masked: an error message may quote the data."""
+    def outbox(self) -> WebhookOutbox | None:
+        """The webhook's queue, or None without a webhook."""
+        if not self.webhook_url:
+            return None
+        folder = Path(self.outbox_dir) if self.outbox_dir else Path(str(self.log_path)).parent
+        policy = DeliveryPolicy(
+            max_attempts=self.webhook_max_attempts,
+            backoff_s=self.webhook_backoff_s,
+            timeout_s=self.timeout_s,
+        )
+        return WebhookOutbox(folder, self.webhook_url, policy)
+
+    def send(self, alert: dict[str, Any]) -> DeliveryReport | None:
+        """Write ``alert`` (plus a timestamp) to the log, queue it for the webhook, and send what
+        the webhook is due; a failed delivery is kept for a retry, never raised. Any e-mail
+        address or phone number in its text is masked first: an error message may quote data."""
         record = mask_json({"at": datetime.now(UTC).isoformat(timespec="seconds"), **alert})
         if self.log_path:
-            path = Path(self.log_path)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            line = (json.dumps(record, default=str) + "\n").encode()
-            # One write of one line with O_APPEND: concurrent writers never interleave lines.
-            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-            try:
-                os.write(fd, line)
-            finally:
-                os.close(fd)
-        if self.webhook_url:
-            api = ApiClient(
-                ApiSettings(base_url=self.webhook_url, timeout_s=self.timeout_s, max_attempts=3)
-            )
-            try:
-                api.post_json(self.webhook_url, record)
-            finally:
-                api.close()
+            append_json_line(Path(self.log_path), record)
+        outbox = self.outbox()
+        if outbox is None:
+            return None
+        outbox.enqueue(record)
+        return outbox.deliver_due()
+
+    def deliver_pending(self) -> DeliveryReport | None:
+        """Retry the webhook alerts whose backoff has passed (a sensor calls this every tick)."""
+        outbox = self.outbox()
+        return outbox.deliver_due() if outbox is not None else None

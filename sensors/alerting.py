@@ -1,4 +1,8 @@
-"""Alerts: a failed run, and a failed quality gate (which fails no run under the warn policy)."""
+"""Alerts: a failed run, and a failed quality gate (which fails no run under the warn policy).
+
+Webhook deliveries go through the alert sink's outbox: a failed one is retried by the quality
+gate sensor's later ticks, then dead-lettered, and never fails a tick or holds back other alerts.
+"""
 
 from __future__ import annotations
 
@@ -44,23 +48,32 @@ def run_failure_alert_sensor(
         err = getattr(failures[0].event_specific_data, "error", None)
         if err is not None:
             error = err.to_string()
-    alerts.send(run_failure_alert(run.run_id, run.job_name, steps, error, alerts))
+    report = alerts.send(run_failure_alert(run.run_id, run.job_name, steps, error, alerts))
+    if report is not None:
+        context.log.info(report.summary())
 
 
-def build_quality_alert_sensor(validated_assets: list[str]) -> dg.SensorDefinition:
-    """Alert when a ``validated_<dataset>`` materialization records failed gates."""
+def build_quality_alert_sensor(
+    validated_assets: list[str], interval_s: int = 60
+) -> dg.SensorDefinition:
+    """Alert when a ``validated_<dataset>`` materialization records failed gates; each tick also
+    retries the webhook alerts whose backoff has passed."""
 
     @dg.sensor(
         name="quality_gate_alert_sensor",
         description="Alerts when a validated_<dataset> materialization records failed quality "
-        "gates (under the warn policy nothing else fails, so this is the only signal).",
-        minimum_interval_seconds=60,
+        "gates (under the warn policy nothing else fails, so this is the only signal). Each "
+        "tick also retries undelivered webhook alerts.",
+        minimum_interval_seconds=interval_s,
         default_status=dg.DefaultSensorStatus.RUNNING,
     )
     def quality_gate_alert_sensor(
         context: dg.SensorEvaluationContext, alerts: AlertSinkResource
     ) -> dg.SensorResult:
         cursor: dict[str, int] = json.loads(context.cursor) if context.cursor else {}
+        retried = alerts.deliver_pending()
+        if retried is not None and (retried.delivered or retried.retrying or retried.dead_lettered):
+            context.log.info(retried.summary())
         sent = 0
         for name in validated_assets:
             records = context.instance.fetch_materializations(
@@ -79,7 +92,7 @@ def build_quality_alert_sensor(validated_assets: list[str]) -> dg.SensorDefiniti
                 if not failed:
                     continue
                 score = meta.get("quality_score")
-                alerts.send(
+                report = alerts.send(
                     {
                         "kind": "quality_gate",
                         "asset": name,
@@ -89,6 +102,8 @@ def build_quality_alert_sensor(validated_assets: list[str]) -> dg.SensorDefiniti
                         "url": alerts.run_url(record.run_id),
                     }
                 )
+                if report is not None:
+                    context.log.info(report.summary())
                 sent += 1
         return dg.SensorResult(
             cursor=json.dumps(cursor, sort_keys=True),

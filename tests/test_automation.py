@@ -25,6 +25,31 @@ def test_freshness_and_automation_are_declared(settings: Settings) -> None:
         assert condition is not None and "blocking" in str(condition).lower(), key
 
 
+@pytest.mark.parametrize(("value", "status"), [(None, "STOPPED"), ("on", "RUNNING")])
+def test_one_automation_sensor_covers_every_automated_asset_and_on_starts_it(
+    tmp_path, value: str | None, status: str
+) -> None:
+    env = {"PIPELINE_DATA_DIR": str(tmp_path), **({"PIPELINE_AUTOMATION": value} if value else {})}
+    defs = build_definitions(Settings.from_env(env))
+    repo = defs.get_repository_def()
+    automation = [
+        s for s in repo.sensor_defs if isinstance(s, dg.AutomationConditionSensorDefinition)
+    ]
+    # Dagster's own default sensor (always stopped) is not added next to it.
+    assert [s.name for s in automation] == ["automation_sensor"]
+    sensor = automation[0]
+    assert sensor.default_status == getattr(dg.DefaultSensorStatus, status)
+    graph = defs.resolve_asset_graph()
+    automated = {k for k in graph.materializable_asset_keys if graph.get(k).automation_condition}
+    assert sensor.asset_selection.resolve(graph) == automated
+    assert dg.AssetKey("enriched_orders") in automated
+
+
+def test_automation_setting_is_on_or_off(tmp_path) -> None:
+    with pytest.raises(ValueError, match="PIPELINE_AUTOMATION must be on or off, not 'yes'"):
+        Settings.from_env({"PIPELINE_DATA_DIR": str(tmp_path), "PIPELINE_AUTOMATION": "yes"})
+
+
 @pytest.mark.e2e
 @pytest.mark.parametrize("duplicate_key_rate", [0.0, 0.02])
 def test_enrichment_follows_validation_only_when_the_gates_pass(

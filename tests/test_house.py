@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("assets", "resources", "pipeline_defs", "sensors", "schedules", "benchmarks")
+PACKAGES = ("assets", "resources", "pipeline_defs", "sensors", "schedules", "benchmarks", "demo")
 WIRING_NAMES = {"defs.py", "checks.py", "config.py"}
 MAX_MODULE_LINES = 400
 MAX_BODY_LINES = 60

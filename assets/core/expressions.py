@@ -27,7 +27,8 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -47,6 +48,9 @@ _TOKEN = re.compile(
     re.VERBOSE,
 )
 KEYWORDS = {"and", "or", "not", "is", "null", "in", "true", "false"}
+# Far above any real rule, far below a RecursionError or Polars planning for minutes.
+MAX_DEPTH = 32
+MAX_TOKENS = 1_000
 
 
 @dataclass(frozen=True)
@@ -175,6 +179,9 @@ class _Parser:
         self.text = text
         self.tolerance = tolerance
         self.tokens = tokenize(text)
+        if len(self.tokens) > MAX_TOKENS:
+            raise ExpressionError(f"longer than {MAX_TOKENS} tokens; split it into derived columns")
+        self.depth = 0
         self.i = 0
         self.columns = list(columns)
         self.used: set[str] = set()
@@ -205,6 +212,14 @@ class _Parser:
             raise ExpressionError(f"expected {text!r} at {got.pos}, found {shown!r}")
         return tok
 
+    @contextmanager
+    def nested(self, tok: Token) -> Iterator[None]:
+        self.depth += 1  # a parser is used once: an error ends it, so no finally is needed
+        if self.depth > MAX_DEPTH:
+            raise ExpressionError(f"nested deeper than {MAX_DEPTH} levels at {tok.pos}")
+        yield
+        self.depth -= 1
+
     # -- grammar
     def parse(self) -> Compiled:
         expr = self.or_()
@@ -226,8 +241,9 @@ class _Parser:
         return expr
 
     def not_(self) -> pl.Expr:
-        if self.accept("keyword", "not"):
-            return ~self.not_()
+        if tok := self.accept("keyword", "not"):
+            with self.nested(tok):
+                return ~self.not_()
         return self.compare()
 
     def compare(self) -> pl.Expr:
@@ -287,8 +303,9 @@ class _Parser:
         return expr
 
     def unary(self) -> pl.Expr:
-        if self.accept("op", "-"):
-            return -self.unary()
+        if tok := self.accept("op", "-"):
+            with self.nested(tok):
+                return -self.unary()
         return self.atom()
 
     def literal_value(self) -> object:
@@ -322,12 +339,14 @@ class _Parser:
         if tok.kind == "keyword" and tok.text == "null":
             return pl.lit(None)
         if tok.kind == "op" and tok.text == "(":
-            expr = self.or_()
+            with self.nested(tok):
+                expr = self.or_()
             self.expect("op", ")")
             return expr
         if tok.kind == "name":
             if self.accept("op", "("):
-                return self.call(tok)
+                with self.nested(tok):
+                    return self.call(tok)
             return self.column(tok)
         raise ExpressionError(f"unexpected {tok.text or 'end of expression'!r} at {tok.pos}")
 

@@ -4,115 +4,60 @@ circuit breaker.
 Retries use tenacity (exponential backoff with jitter, ``Retry-After`` honoured) on connect
 errors, timeouts, 429 and 5xx. A circuit breaker opens after N consecutive failed attempts and
 then fails fast until it cools down. Tokens and keys live only in request headers and are
-scrubbed from every message this module raises, so they never reach logs or metadata.
+scrubbed from every message this module raises and every body it hands back, so they never reach
+logs, metadata or the quarantine.
+
+Requests go only to the configured origin (scheme, host and port of ``base_url``; the OAuth2
+token request only to ``token_url``'s): a redirect or a ``Link: rel="next"`` to any other origin
+is refused with an ``ApiError`` before anything is sent there, so credentials never follow the
+data elsewhere. Same-origin redirects are followed, at most ``MAX_REDIRECTS`` of them.
 """
 
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from email.utils import parsedate_to_datetime
 from typing import Any, Literal
 
 import httpx
 import tenacity
 
-RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
+from assets.core.http_policy import (
+    RETRYABLE_STATUS,
+    ApiError,
+    CircuitBreaker,
+    CircuitOpenError,
+    MalformedResponseError,
+    OriginRefusedError,
+    RateLimiter,
+    TransientApiError,
+    hide_url_paths_in_httpx_logs,
+    origin_of,
+    retry_after_seconds,
+)
+
+# The errors and policies, importable with the client that uses them.
+__all__ = [
+    "ApiClient",
+    "ApiError",
+    "ApiSettings",
+    "CircuitBreaker",
+    "CircuitOpenError",
+    "MalformedResponseError",
+    "OriginRefusedError",
+    "RateLimiter",
+    "TransientApiError",
+    "origin_of",
+    "records_at",
+    "retry_after_seconds",
+]
+
+hide_url_paths_in_httpx_logs()
+MAX_REDIRECTS = 10
+ERROR_BODY_CHARS = 200
 Pagination = Literal["none", "page", "offset", "cursor", "link"]
-
-
-class ApiError(Exception):
-    """A request that failed for good (after retries, or a status that is not worth retrying)."""
-
-    def __init__(self, message: str, *, status: int | None = None, retryable: bool = False):
-        super().__init__(message)
-        self.status = status
-        self.retryable = retryable
-
-
-class TransientApiError(ApiError):
-    """A failure worth another attempt; ``retry_after`` is the server's own wait, if it gave one."""
-
-    def __init__(self, message: str, *, status: int | None = None, retry_after: float | None):
-        super().__init__(message, status=status, retryable=True)
-        self.retry_after = retry_after
-
-
-class CircuitOpenError(ApiError):
-    """The breaker is open: the API failed repeatedly, so calls fail fast without a request."""
-
-
-class MalformedResponseError(ApiError):
-    """The server answered 2xx with a body that is not the JSON expected; ``body`` is kept."""
-
-    def __init__(self, message: str, body: bytes):
-        super().__init__(message)
-        self.body = body
-
-
-@dataclass
-class CircuitBreaker:
-    """Opens after ``threshold`` consecutive failures; after ``reset_s`` lets one trial through."""
-
-    threshold: int
-    reset_s: float
-    failures: int = 0
-    opened_at: float | None = None
-
-    def before_call(self, what: str) -> None:
-        if self.opened_at is None:
-            return
-        waited = time.monotonic() - self.opened_at
-        if waited < self.reset_s:
-            raise CircuitOpenError(
-                f"circuit open for {what}: {self.failures} consecutive failures; "
-                f"not calling again for {self.reset_s - waited:.0f} s"
-            )
-        # Half-open: let this one call through; a failure re-opens the breaker at once.
-
-    def record(self, ok: bool) -> None:
-        if ok:
-            self.failures, self.opened_at = 0, None
-            return
-        self.failures += 1
-        if self.failures >= self.threshold:
-            self.opened_at = time.monotonic()
-
-
-@dataclass
-class RateLimiter:
-    """At most ``per_second`` request starts per second (a simple token spacing)."""
-
-    per_second: float | None
-    _next: float = 0.0
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def wait(self) -> None:
-        if not self.per_second:
-            return
-        with self._lock:
-            now = time.monotonic()
-            delay = self._next - now
-            self._next = max(now, self._next) + 1.0 / self.per_second
-        if delay > 0:
-            time.sleep(delay)
-
-
-def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
-    """``Retry-After`` as seconds: either delta-seconds or an HTTP date."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value).timestamp()
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when - (time.time() if now is None else now))
 
 
 def records_at(payload: Any, path: str | None) -> list[dict[str, Any]]:
@@ -197,7 +142,8 @@ class ApiClient:
             self._http = httpx.Client(
                 base_url=self.settings.base_url,
                 timeout=httpx.Timeout(self.settings.timeout_s),
-                follow_redirects=True,
+                # Redirects are followed by ``_request``, which checks each hop's origin first.
+                follow_redirects=False,
                 headers={"Accept": "application/json", "User-Agent": "dq-pipeline"},
             )
         return self._http
@@ -212,12 +158,44 @@ class ApiClient:
             )
             self._limiter = RateLimiter(self.settings.rate_limit_per_s)
 
+    def _secrets(self) -> list[str]:
+        found = (self.settings.token, self.settings.client_secret, self._access_token)
+        # Longest first, so a secret that contains another is replaced whole.
+        return sorted({s for s in found if s}, key=len, reverse=True)
+
     def redact(self, text: str) -> str:
         """``text`` with every configured secret replaced by ***."""
-        for secret in (self.settings.token, self.settings.client_secret, self._access_token):
-            if secret:
-                text = text.replace(secret, "***")
+        for secret in self._secrets():
+            text = text.replace(secret, "***")
         return text
+
+    def redact_bytes(self, body: bytes) -> bytes:
+        """``body`` with every configured secret (as UTF-8) replaced by ***."""
+        for secret in self._secrets():
+            body = body.replace(secret.encode(), b"***")
+        return body
+
+    def _request(
+        self, client: httpx.Client, method: str, url: str, allowed: str, **kwargs: Any
+    ) -> httpx.Response:
+        """Send, following same-origin redirects; a hop to another origin is refused unsent."""
+        auth = kwargs.pop("auth", None)  # basic auth, for the token request
+        request = client.build_request(method, url, **kwargs)
+        for _hop in range(MAX_REDIRECTS + 1):
+            target = origin_of(request.url)
+            if target != allowed:
+                raise OriginRefusedError(
+                    f"{method} {httpx.URL(url).path or '/'}: refused a request to {target}: "
+                    f"this client sends requests (and credentials) only to {allowed}"
+                )
+            response = client.send(request, auth=auth)
+            if response.next_request is None:
+                return response
+            response.close()
+            request = response.next_request
+        raise ApiError(
+            f"{method} {httpx.URL(url).path or '/'}: more than {MAX_REDIRECTS} redirects"
+        )
 
     def _auth_headers(self, *, refresh: bool = False) -> dict[str, str]:
         if self.settings.auth == "api_key":
@@ -238,6 +216,7 @@ class ApiClient:
             data={"grant_type": "client_credentials"},
             auth=(self.settings.client_id, self.settings.client_secret),
             with_auth=False,
+            allowed=origin_of(self.settings.token_url),
         )
         body = self._json(response, "the OAuth2 token endpoint")
         if not isinstance(body, dict) or "access_token" not in body:
@@ -257,9 +236,12 @@ class ApiClient:
             return min(max(exc.retry_after, backoff), self.settings.max_retry_after_s)
         return backoff
 
-    def _attempt(self, method: str, url: str, with_auth: bool, **kwargs: Any) -> httpx.Response:
+    def _attempt(
+        self, method: str, url: str, with_auth: bool, allowed: str | None, **kwargs: Any
+    ) -> httpx.Response:
         client = self._client()
-        what = f"{method} {httpx.URL(url).path or url}"
+        allowed = allowed or origin_of(self.settings.base_url)
+        what = f"{method} {httpx.URL(url).path or '/'}"  # never the query: it may hold a key
         self._breaker.before_call(what)
         self._limiter.wait()
         self._attempts += 1
@@ -267,11 +249,11 @@ class ApiClient:
         if with_auth:
             headers.update(self._auth_headers())
         try:
-            response = client.request(method, url, headers=headers, **kwargs)
+            response = self._request(client, method, url, allowed, headers=headers, **kwargs)
             if response.status_code == 401 and with_auth and self.settings.auth == "oauth2":
                 # An expired or revoked token: fetch a new one and try once more at once.
                 headers.update(self._auth_headers(refresh=True))
-                response = client.request(method, url, headers=headers, **kwargs)
+                response = self._request(client, method, url, allowed, headers=headers, **kwargs)
         except (httpx.TransportError, httpx.TimeoutException) as exc:
             self._breaker.record(ok=False)
             raise TransientApiError(
@@ -287,9 +269,9 @@ class ApiClient:
             )
         if status >= 400:
             self._breaker.record(ok=False)
-            raise ApiError(
-                f"{what} answered {status}: {self.redact(response.text[:200])}", status=status
-            )
+            # Redacted whole, then cut: a cut first could split a secret and leave its prefix.
+            body = self.redact(response.text)[:ERROR_BODY_CHARS]
+            raise ApiError(f"{what} answered {status}: {body}", status=status)
         self._breaker.record(ok=True)
         return response
 
@@ -297,7 +279,13 @@ class ApiClient:
         self._retries += 1
 
     def _send(
-        self, method: str, url: str, *, with_auth: bool = True, **kwargs: Any
+        self,
+        method: str,
+        url: str,
+        *,
+        with_auth: bool = True,
+        allowed: str | None = None,
+        **kwargs: Any,
     ) -> httpx.Response:
         retrying = tenacity.Retrying(
             retry=tenacity.retry_if_exception_type(TransientApiError),
@@ -307,20 +295,19 @@ class ApiClient:
             before_sleep=lambda _state: self._count_retry(),
         )
         try:
-            return retrying(self._attempt, method, url, with_auth, **kwargs)
+            return retrying(self._attempt, method, url, with_auth, allowed, **kwargs)
         except TransientApiError as exc:
             raise ApiError(
                 f"{exc} (gave up after {self.settings.max_attempts} attempts)", status=exc.status
             ) from None
 
-    @staticmethod
-    def _json(response: httpx.Response, what: str) -> Any:
+    def _json(self, response: httpx.Response, what: str) -> Any:
         try:
             return response.json()
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise MalformedResponseError(
                 f"{what} returned malformed JSON ({getattr(exc, 'msg', exc)})",
-                response.content,
+                self.redact_bytes(response.content),
             ) from None
 
     # -- the API ------------------------------------------------------------------------------
@@ -369,7 +356,8 @@ class ApiClient:
                 records = records_at(payload, records_path)
             except KeyError as exc:
                 raise MalformedResponseError(
-                    f"GET {path} (page {number}): {exc.args[0]}", response.content
+                    f"GET {path} (page {number}): {exc.args[0]}",
+                    self.redact_bytes(response.content),
                 ) from None
             if records:
                 yield records
@@ -390,5 +378,6 @@ class ApiClient:
                 nxt_link = response.links.get("next", {}).get("url")
                 if not nxt_link:
                     return
-                url = nxt_link
+                # Relative to the page that gave it (RFC 8288); its origin is checked on send.
+                url = str(response.url.join(nxt_link))
         raise ApiError(f"GET {path}: more than {max_pages} pages; raise max_pages if expected")

@@ -5,11 +5,17 @@ Reads stream ``COPY (query) TO STDOUT`` into a local CSV file block by block, so
 grow with the table. Publishing copies into a staging table and swaps it in within one
 transaction: readers see the old table or the new one, and a failed publish changes nothing.
 Every identifier is composed with ``psycopg.sql.Identifier`` and every value is a bound parameter.
+
+The password is taken out of the connection string before psycopg sees it and given to each
+connection as its own keyword: libpq and the pool's logger echo connection strings (a ``%`` that
+is not an escape, a raw ``@``) but never a password keyword. A URL's user info ends at its last
+``@``, and a ``%`` that does not start an escape is a plain ``%``.
 """
 
 from __future__ import annotations
 
 import re
+import urllib.parse
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -18,11 +24,17 @@ from typing import Any, LiteralString
 
 import polars as pl
 import psycopg
+from psycopg import conninfo as pg_conninfo
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
 BLOCK = 4 * 1024 * 1024
-_PASSWORD = re.compile(r"(://[^:/@]+:)([^@]+)(@)|(password\s*=\s*)(\S+)", re.IGNORECASE)
+# A URL's password runs to the last "@" before the host (it may hold "@" itself).
+_PASSWORD = re.compile(
+    r"(://[^:/@\s]+:)(\S*)(@)(?=[^@/\s]*(?:[/?\s]|$))|(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)",
+    re.IGNORECASE,
+)
+_URL = re.compile(r"^(postgres(?:ql)?://)(.*)$", re.IGNORECASE | re.DOTALL)
 
 
 def redact_dsn(text: str) -> str:
@@ -31,6 +43,55 @@ def redact_dsn(text: str) -> str:
         lambda m: f"{m[1]}***{m[3]}" if m[1] else f"{m[4]}***",
         text,
     )
+
+
+class ConnectionStringError(ValueError):
+    """A connection string that cannot be read; the message never quotes it."""
+
+
+def split_password(dsn: str) -> tuple[str, str | None]:
+    """``dsn`` without its password, and the password (None when it has none).
+
+    The message of a refusal names the problem, never the string, which holds the password.
+    """
+    url = _URL.match(dsn.strip())
+    if url is None:
+        try:
+            params = pg_conninfo.conninfo_to_dict(dsn)
+        except psycopg.ProgrammingError:
+            # libpq's message quotes the string ('missing "=" after "<a word of it>"').
+            raise ConnectionStringError(
+                "the PostgreSQL connection string is not valid keyword=value syntax"
+            ) from None
+        password = params.pop("password", None)
+        rest = pg_conninfo.make_conninfo("", **params)
+        return rest, None if password is None else str(password)
+    scheme, rest = url.groups()
+    parts = urllib.parse.urlsplit("//" + rest)
+    if "@" not in parts.netloc:
+        if "@" in rest:
+            raise ConnectionStringError(
+                "the PostgreSQL URL's user info holds '/', '?' or '#': percent-encode them "
+                "(%2F, %3F, %23)"
+            )
+        return dsn, None
+    userinfo, _, hosts = parts.netloc.rpartition("@")
+    user, colon, password = userinfo.partition(":")
+    user = urllib.parse.quote(urllib.parse.unquote(user), safe="")
+    tail = rest[len(parts.netloc) :]
+    return f"{scheme}{user}@{hosts}{tail}", urllib.parse.unquote(password) if colon else None
+
+
+def describe_target(conninfo: str) -> str:
+    """``user@host:port/dbname`` of a password-free connection string, for messages."""
+    try:
+        params = pg_conninfo.conninfo_to_dict(conninfo)
+    except psycopg.ProgrammingError:
+        return "an unreadable connection string"
+    host = params.get("host") or params.get("hostaddr") or "the local socket"
+    port = params.get("port") or "5432"
+    user = f"{params['user']}@" if params.get("user") else ""
+    return f"{user}{host}:{port}/{params.get('dbname') or params.get('user') or '(default)'}"
 
 
 def qualified(name: str) -> sql.Composed:
@@ -60,16 +121,33 @@ class Postgres:
         self.settings = settings
         self._pool: ConnectionPool | None = None
 
+    def _redact(self, text: str, password: str | None) -> str:
+        text = redact_dsn(text)
+        return text.replace(password, "***") if password else text
+
+    def _failure(self, conninfo: str, kwargs: dict[str, Any], password: str | None) -> str:
+        """Why no connection could be made: one direct attempt, for libpq's own reason (the pool
+        only logs it and raises a timeout)."""
+        try:
+            psycopg.connect(conninfo, **kwargs).close()
+        except Exception as exc:
+            reason = " ".join(str(exc).split())  # libpq's message spans lines
+            return self._redact(reason, password) or type(exc).__name__
+        return f"no connection within {self.settings.connect_timeout_s:g} s"
+
     def _get_pool(self) -> ConnectionPool:
         if self._pool is None:
+            conninfo, password = split_password(self.settings.url)
             kwargs: dict[str, Any] = {
                 "connect_timeout": max(1, int(self.settings.connect_timeout_s))
             }
+            if password is not None:
+                kwargs["password"] = password
             if self.settings.statement_timeout_ms:
                 kwargs["options"] = f"-c statement_timeout={self.settings.statement_timeout_ms}"
             try:
                 self._pool = ConnectionPool(
-                    self.settings.url,
+                    conninfo,
                     min_size=self.settings.min_size,
                     max_size=self.settings.max_size,
                     timeout=self.settings.connect_timeout_s,
@@ -78,10 +156,13 @@ class Postgres:
                     name="dq-pipeline",
                 )
                 self._pool.wait(timeout=self.settings.connect_timeout_s)
-            except Exception as exc:
+            except Exception:
+                if self._pool is not None:
+                    self._pool.close()
                 self._pool = None
+                reason = self._failure(conninfo, kwargs, password)
                 raise ConnectionError(
-                    f"cannot connect to PostgreSQL: {redact_dsn(str(exc))}"
+                    f"cannot connect to PostgreSQL at {describe_target(conninfo)}: {reason}"
                 ) from None
         return self._pool
 

@@ -18,6 +18,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 from charset_normalizer import from_bytes
+from duckdb.sqltypes import VARCHAR
 
 from assets.core.reader_base import BadFile, normalize_name
 from assets.core.xml_reader import read_xml_text
@@ -160,18 +161,34 @@ def read_csv_text(src: TextSource, expected: list[str]) -> tuple[pl.LazyFrame, d
 
 
 def read_json_text(src: TextSource, workdir: Path) -> pl.LazyFrame:
-    """JSON array or NDJSON through DuckDB's streaming reader, every column as text."""
+    """JSON array or NDJSON through DuckDB's streaming reader, every column as text.
+
+    A field whose values mix kinds (R writes ``[517, "NA"]``) comes typed JSON: its strings are
+    taken unquoted (``NA``, not ``"NA"``), its numbers and nested values as their JSON text.
+    """
     out = workdir / (src.path.name + ".parquet")
     fmt = "array" if src.fmt == "json" else "newline_delimited"
     con = duckdb.connect()
     try:
         con.execute("SET preserve_insertion_order = true")
         rel = con.sql(
-            "SELECT COLUMNS(*)::VARCHAR FROM read_json($path, format = $fmt, records = true, "
+            "SELECT * FROM read_json($path, format = $fmt, records = true, "
             "sample_size = -1, maximum_object_size = 16777216)",
             params={"path": str(src.path), "fmt": fmt},
         )
-        rel.write_parquet(str(out))
+        texts = [
+            (
+                duckdb.FunctionExpression(
+                    "json_extract_string",
+                    duckdb.ColumnExpression(name),
+                    duckdb.ConstantExpression("$"),
+                )
+                if str(kind) == "JSON"
+                else duckdb.ColumnExpression(name).cast(VARCHAR)
+            ).alias(name)
+            for name, kind in zip(rel.columns, rel.types, strict=True)
+        ]
+        rel.select(*texts).write_parquet(str(out))
     except duckdb.Error as exc:
         first_line = str(exc).strip().splitlines()[0]
         raise BadFile(f"malformed JSON: {first_line}") from None

@@ -16,6 +16,8 @@ from typing import Any, Literal
 import polars as pl
 from pydantic import Field, ValidationError, field_validator, model_validator
 
+from assets.core.column_parsing import DEFAULT_NULL_VALUES as DEFAULT_NULL_VALUES  # re-exported
+from assets.core.column_parsing import NullValues, StrftimeFormat, TimeZone, check_parsing_fields
 from assets.core.expressions import ExpressionError, compile_expression
 from assets.core.spec_files import (
     SpecError,
@@ -68,6 +70,10 @@ class ColumnSpec(_Strict):
     max: float | str | None = None
     allowed: list[str | int | float] | None = None
     pattern: str | None = None
+    null_values: NullValues | None = None  # None: the dataset's list
+    format: StrftimeFormat | None = None
+    unit: Literal["s", "ms"] | None = None
+    timezone: TimeZone | None = None
     # A derived column: computed at ingestion from the other columns (assets/core/expressions),
     # never read from the file, then typed and validated like any column.
     expression: str | None = None
@@ -79,6 +85,10 @@ class ColumnSpec(_Strict):
     @classmethod
     def _identifier(cls, v: str) -> str:
         return identifier("column", v)
+
+    @model_validator(mode="after")
+    def _parsing_fits_type(self) -> ColumnSpec:
+        return check_parsing_fields(self)
 
     @field_validator("pattern")
     @classmethod
@@ -206,6 +216,7 @@ class DatasetSpec(_Strict):
     freshness: FreshnessSpec = Field(default_factory=FreshnessSpec)
     max_file_bytes: int = Field(5 * 1024**3, gt=0)
     blueprints: list[BlueprintFeed] = Field(default_factory=list)
+    null_values: NullValues = Field(default_factory=lambda: list(DEFAULT_NULL_VALUES))
 
     @field_validator("name")
     @classmethod

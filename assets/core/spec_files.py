@@ -21,9 +21,70 @@ class SpecError(ValueError):
     """A dataset spec that cannot be used; the message names the file and the field."""
 
 
+# Bounds on what a spec file may make the loader build: aliases may add at most this many nodes
+# beyond the document's own (an alias bomb of a few hundred bytes expands to billions), and
+# nodes nest at most this deep (the composer recurses).
+ALIAS_EXPANSION_LIMIT = 10_000
+MAX_NESTING = 64
+MESSAGE_CHARS = 300
+
+
+class RefusedYaml(yaml.YAMLError):
+    """A YAML document refused for its shape (an alias bomb, a recursive alias, deep nesting)."""
+
+
 class SpecLoader(yaml.SafeLoader):
     """YAML 1.2 booleans: only true/false. Under YAML 1.1 ``on:`` (a join key) or ``no`` (a
-    country code) would silently become booleans."""
+    country code) would silently become booleans.
+
+    Each node's expanded size (an alias counted as the whole of what it names) is tracked while
+    composing, so an alias bomb is refused as soon as it grows past ``ALIAS_EXPANSION_LIMIT``,
+    before anything is built from it.
+    """
+
+    def __init__(self, stream: Any) -> None:
+        super().__init__(stream)
+        self._sizes: dict[int, int] = {}  # id(node) -> expanded size, once composed
+        self._distinct = 0
+        self._depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            node = self.anchors.get(event.anchor)
+            if node is not None and id(node) not in self._sizes:
+                raise RefusedYaml(
+                    f"line {event.start_mark.line + 1}: an alias inside the node it names "
+                    "(a recursive structure)"
+                )
+            return super().compose_node(parent, index)
+        self._depth += 1
+        if self._depth > MAX_NESTING:
+            line = self.peek_event().start_mark.line + 1
+            raise RefusedYaml(f"line {line}: nested deeper than {MAX_NESTING} levels")
+        try:
+            node = super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+        if node is None:
+            return node
+        self._distinct += 1
+        children = (
+            [n for pair in node.value for n in pair]
+            if isinstance(node, yaml.MappingNode)
+            else node.value
+            if isinstance(node, yaml.SequenceNode)
+            else []
+        )
+        size = 1 + sum(self._sizes[id(c)] for c in children)
+        if size - self._distinct > ALIAS_EXPANSION_LIMIT:
+            mark = node.start_mark
+            raise RefusedYaml(
+                f"line {mark.line + 1 if mark else '?'}: aliases expand this document past "
+                f"{ALIAS_EXPANSION_LIMIT:,} nodes more than it holds (an alias bomb?)"
+            )
+        self._sizes[id(node)] = size
+        return node
 
 
 SpecLoader.yaml_implicit_resolvers = {
@@ -37,11 +98,18 @@ SpecLoader.add_implicit_resolver(
 )
 
 
+def clip(text: str, limit: int = MESSAGE_CHARS) -> str:
+    """``text`` cut to ``limit`` characters: errors name the problem, never echo the input."""
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
+
+
 def read_yaml(path: Path) -> Any:
     try:
         return yaml.load(path.read_text(encoding="utf-8"), Loader=SpecLoader)  # safe: SafeLoader
+    except RefusedYaml as exc:
+        raise SpecError(f"{path}: refused: {exc}") from None
     except yaml.YAMLError as exc:
-        raise SpecError(f"{path}: not valid YAML: {exc}") from None
+        raise SpecError(f"{path}: not valid YAML: {clip(str(exc), 1000)}") from None
 
 
 def _models_in(annotation: Any) -> list[type[BaseModel]]:
@@ -83,8 +151,8 @@ def format_validation_error(path: Path, exc: ValidationError, root: type[BaseMod
     for err in exc.errors():
         parts = [str(p) for p in err["loc"]]
         # A tagged union repeats the tag (steps.0.join.join.on): say it once.
-        parts = [p for i, p in enumerate(parts) if i == 0 or p != parts[i - 1]]
-        msg = err["msg"].removeprefix("Value error, ")
+        parts = [clip(p, 80) for i, p in enumerate(parts) if i == 0 or p != parts[i - 1]]
+        msg = clip(err["msg"].removeprefix("Value error, "))
         # Model-level rules name their field first ("key: unknown column ..."): point there.
         named = _FIELD_FIRST.match(msg) if err["type"] == "value_error" else None
         if named:

@@ -844,6 +844,11 @@ def _in_order(
         yield f.result()
 
 
+def _chunk_sizes(n: int, chunk_rows: int) -> list[int]:
+    """The row counts of the chunks ``n`` rows are made in (one chunk, maybe empty, at least)."""
+    return [min(chunk_rows, n - lo) for lo in range(0, n, chunk_rows)] or [0]
+
+
 def generate_dataset(
     out_dir: Path,
     cfg: GeneratorConfig,
@@ -875,8 +880,6 @@ def generate_dataset(
         anomalies=anomalies,
         elasticity=plat["elasticity"],
     )
-    total = cfg.customers + cfg.n_products + cfg.orders + cfg.n_tickets + cfg.n_events
-    bar = _Progress(total, progress)
     injector = defects_mod.DefectInjector(
         cfg.defect_rates,
         text_format=cfg.fmt not in ("parquet",),
@@ -887,6 +890,16 @@ def generate_dataset(
             zip(products["product_id"].to_list(), plat["list_price"].tolist(), strict=True)
         ),
     )
+    # The rows written, planted duplicates included, so progress ends at exactly 100%.
+    sizes = {
+        "customers": _chunk_sizes(cfg.customers, cfg.chunk_rows),
+        "products": [cfg.n_products],
+        "orders": _chunk_sizes(cfg.orders, cfg.chunk_rows),
+        "support_tickets": _chunk_sizes(cfg.n_tickets, cfg.chunk_rows),
+        "usage_events": _chunk_sizes(cfg.n_events, cfg.chunk_rows),
+    }
+    total = sum(injector.rows_out(e, n) for e, chunks in sizes.items() for n in chunks)
+    bar = _Progress(total, progress)
     files: dict[str, list[str]] = {e: [] for e in ENTITIES}
     rows: dict[str, int] = dict.fromkeys(ENTITIES, 0)
 

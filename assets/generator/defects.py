@@ -25,6 +25,8 @@ DEFECT_KINDS = (
     "outlier",
     "wrong_type",
 )
+# Kinds that add rows (copies of clean rows) rather than change existing ones.
+APPENDED_KINDS = ("duplicate_key", "exact_duplicate")
 
 # One planted defect: the entity, its kind, the column it is in and the row's key.
 LABEL_SCHEMA = {"entity": pl.String, "kind": pl.String, "column": pl.String, "key": pl.String}
@@ -74,6 +76,7 @@ ORPHAN_FK = {
 }
 INCONSISTENT = {"orders": "unit_price", "support_tickets": "closed_ts"}
 OUTLIER = {"orders": "quantity", "usage_events": "duration_s"}
+WRONG_TYPE_TEXT = "#VALUE!"
 WRONG_TYPE = {
     "products": "list_price",
     "orders": "quantity",
@@ -120,13 +123,23 @@ class DefectInjector:
         self._counts: Counter[tuple[str, str]] = Counter()
         self.defective_products: set[str] = set()
 
-    def inject(self, entity: str, frame: pl.DataFrame, rng: np.random.Generator) -> pl.DataFrame:
+    def _counts_for(self, entity: str, n: int) -> dict[str, int]:
+        """How many rows of a chunk of ``n`` each applicable defect kind takes."""
         kinds = [k for k in applicable_kinds(entity, self.text_format) if self.rates.get(k, 0) > 0]
+        return {k: int(self.rates[k] * n + 0.5) for k in kinds}
+
+    def rows_out(self, entity: str, n: int) -> int:
+        """How many rows ``inject`` returns for a chunk of ``n`` rows: duplicates are appended."""
+        counts = self._counts_for(entity, n)
+        return n + sum(counts.get(k, 0) for k in APPENDED_KINDS)
+
+    def inject(self, entity: str, frame: pl.DataFrame, rng: np.random.Generator) -> pl.DataFrame:
+        n = frame.height
+        counts = self._counts_for(entity, n)
+        kinds = list(counts)
         if not kinds:
             return frame
-        n = frame.height
         key = KEYS[entity]
-        counts = {k: int(self.rates[k] * n + 0.5) for k in kinds}
         total = sum(counts.values())
         if total >= n:
             raise ValueError(f"defect rates for {entity} add up to more rows than it has ({n})")
@@ -195,7 +208,7 @@ class DefectInjector:
                     cols[c] = cols[c].scatter(sub, None)
                     per_col.append((c, sub))
             return per_col, None
-        if kind in ("duplicate_key", "exact_duplicate"):
+        if kind in APPENDED_KINDS:
             src = np.sort(rng.choice(clean_pool, size=k, replace=False))
             rows = frame[src]
             if kind == "duplicate_key":
@@ -271,7 +284,9 @@ class DefectInjector:
         if kind == "wrong_type":
             c = WRONG_TYPE[entity]
             text = cols[c].cast(pl.String)
-            cols[c] = text.scatter(idx, pl.Series(["N/A"] * k))
+            # A spreadsheet error, not "N/A": that one is a default null value (missing, so
+            # not a type error) and would hide the defect.
+            cols[c] = text.scatter(idx, pl.Series([WRONG_TYPE_TEXT] * k))
             return c, None
         raise AssertionError(kind)
 

@@ -20,9 +20,9 @@ import polars as pl
 import yaml
 
 from assets.core.readers import BadFile, detect_format, read_landing_file
-from assets.core.spec import NAMED_PATTERNS, ColumnSpec, DatasetSpec
+from assets.core.spec import DEFAULT_NULL_VALUES, NAMED_PATTERNS, ColumnSpec, DatasetSpec
 from assets.core.spec_rules import IDENTIFIER
-from assets.ingestion.conform import NULL_TOKENS, _typed
+from assets.ingestion.conform import _typed
 
 TEXT_CANDIDATES = ("integer", "float", "boolean", "date", "datetime")
 POLARS_TO_SPEC = {
@@ -32,6 +32,10 @@ POLARS_TO_SPEC = {
     pl.Float32: "float",
     pl.Float64: "float",
 }
+# Spellings of "missing" beyond the default null values (compared trimmed, in lower case): a
+# column whose only unparsed texts are among these is drafted typed, with them as null_values.
+NULL_LIKE = ["-", "--", "---", "?", ".", "na", "n/a", "n.a.", "nan", "null", "none", "nil"]
+NULL_LIKE += ["missing", "#n/a", "(null)", "(blank)"]
 MAX_ALLOWED_VALUES = 20
 RANGE_MARGIN = 0.1  # of the observed span, on each side
 MAX_CODE_LENGTH = 40
@@ -49,11 +53,26 @@ def _spec_type(dtype: pl.DataType) -> str | None:
 
 def _present(name: str) -> pl.Expr:
     text = pl.col(name).cast(pl.String)
-    return text.is_not_null() & ~text.str.strip_chars().is_in(NULL_TOKENS)
+    return text.is_not_null() & ~text.str.strip_chars().is_in(DEFAULT_NULL_VALUES)
 
 
 def infer_types(lf: pl.LazyFrame) -> dict[str, str]:
     """Each column's spec type: the narrowest type every present value casts to."""
+    return infer_columns(lf)[0]
+
+
+def _failed(name: str, kind: str) -> pl.Expr:
+    return _typed(name, pl.String(), ColumnSpec(name="x", type=kind))[1]  # type: ignore[arg-type]
+
+
+def _unlisted(failed: pl.Expr) -> pl.Expr:
+    """The failed texts that are not a spelling of missing."""
+    return failed.is_not_null() & ~failed.str.strip_chars().str.to_lowercase().is_in(NULL_LIKE)
+
+
+def infer_columns(lf: pl.LazyFrame) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """Each column's spec type, and the null values of those typed only thanks to texts that
+    spell missing outside the default list (``-``, ``?``...): the default list plus those."""
     schema = lf.collect_schema()
     exprs: list[pl.Expr] = []
     decided: dict[str, str] = {}
@@ -72,27 +91,36 @@ def infer_types(lf: pl.LazyFrame) -> dict[str, str]:
             stripped.str.contains(r"^[+-]?0[0-9]").any().alias(f"{name}|leading_zero"),
         ]
         for t in TEXT_CANDIDATES:
-            _, failed = _typed(name, dtype, ColumnSpec(name="x", type=t))  # type: ignore[arg-type]
+            failed = _failed(name, t)
             exprs.append(failed.is_not_null().sum().alias(f"{name}|{t}"))
+            exprs.append(_unlisted(failed).sum().alias(f"{name}|{t}|unlisted"))
     row = lf.select(exprs).collect().row(0, named=True) if exprs else {}
+    tokens: dict[str, str] = {}  # column -> the type its null-like texts were dropped for
     for name in schema.names():
         if name in decided:
             continue
-        if not row[f"{name}|present"]:
-            decided[name] = "string"
-            continue
+        present = row[f"{name}|present"]
         chosen = "string"
-        for t in TEXT_CANDIDATES:
-            if row[f"{name}|{t}"] != 0:
+        for t in TEXT_CANDIDATES if present else ():
+            failed = row[f"{name}|{t}"]
+            if row[f"{name}|{t}|unlisted"] or failed == present:
                 continue
             if t == "integer" and row[f"{name}|leading_zero"]:
                 break  # codes such as 00123 keep their zeros as text
             if t == "date" and (row[f"{name}|maxlen"] or 0) > 10:
                 continue  # a time of day is present: datetime
             chosen = t
+            if failed:
+                tokens[name] = t
             break
         decided[name] = chosen
-    return decided
+    if not tokens:
+        return decided, {}
+    found = lf.select(
+        _failed(c, t).str.strip_chars().drop_nulls().unique().sort().implode().alias(c)
+        for c, t in tokens.items()
+    ).collect()
+    return decided, {c: [*DEFAULT_NULL_VALUES, *found[c][0]] for c in tokens}
 
 
 def _shape(expr: pl.Expr) -> pl.Expr:
@@ -133,11 +161,16 @@ def _margin_bounds(lo: Any, hi: Any, kind: str) -> tuple[Any, Any]:
 
 def profile_frame(lf: pl.LazyFrame, name: str, source_label: str = "") -> dict[str, Any]:
     """A draft spec (a plain mapping, ready for YAML) for the data in ``lf``."""
-    types = infer_types(lf)
+    types, null_values = infer_columns(lf)
     schema = lf.collect_schema()
     typed = lf.select(
         [
-            _typed(c, schema[c], ColumnSpec(name="x", type=t))[0].alias(c)  # type: ignore[arg-type]
+            _typed(
+                c,
+                schema[c],
+                ColumnSpec(name="x", type=t),  # type: ignore[arg-type]
+                null_values.get(c, DEFAULT_NULL_VALUES),
+            )[0].alias(c)
             for c, t in types.items()
         ]
     )
@@ -168,6 +201,8 @@ def profile_frame(lf: pl.LazyFrame, name: str, source_label: str = "") -> dict[s
         non_null = rows - nulls
         null_rate = nulls / rows if rows else 0.0
         entry: dict[str, Any] = {"name": c, "type": t}
+        if c in null_values:
+            entry["null_values"] = null_values[c]
         if nulls == 0 and rows:
             entry["required"] = True
         is_key = rows > 1 and nulls == 0 and distinct == rows and t in ("string", "integer")

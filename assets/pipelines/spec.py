@@ -207,12 +207,28 @@ Step = Annotated[
 ]
 
 
+# The warehouse schemas the pipeline writes itself (each stage's tables, each pipeline's own
+# view in ``pipelines``) and DuckDB's catalogs: a destination there would replace a built-in table.
+BUILTIN_SCHEMAS = (
+    "ingestion",
+    "validation",
+    "enrichment",
+    "features",
+    "analytics",
+    "reports",
+    "pipelines",
+    "information_schema",
+    "pg_catalog",
+)
+
+
 class Destination(_Strict):
     """Where the result goes besides the lake (``pipelines.<name>``, always written).
 
     Files land in ``$PIPELINE_DATA_DIR/reports/pipelines/<name>.<format>``; ``duckdb`` copies the
-    result into a warehouse table (``table``, default ``exports.<name>``); ``postgres`` replaces
-    ``table`` in one transaction through the ``postgres`` resource (``PIPELINE_PG_URL``).
+    result into a warehouse table (``table``, default ``exports.<name>``) in a schema of its own,
+    never a built-in one; ``postgres`` replaces ``table`` in one transaction through the
+    ``postgres`` resource (``PIPELINE_PG_URL``).
     """
 
     format: Literal["parquet", "csv", "json", "xml", "duckdb", "postgres"]
@@ -224,7 +240,23 @@ class Destination(_Strict):
             raise ValueError("table: a postgres destination needs a table, e.g. analytics.revenue")
         if self.format not in ("postgres", "duckdb") and self.table is not None:
             raise ValueError(f"table: a {self.format} destination is a file and takes no table")
+        if self.format == "duckdb" and self.table is not None:
+            schema = self.table.partition(".")[0] if "." in self.table else "main"
+            if schema in BUILTIN_SCHEMAS:
+                raise ValueError(
+                    f"table: {self.table!r} is in the built-in schema {schema!r}, which the "
+                    "pipeline writes itself; put a duckdb destination in a schema of its own "
+                    "(the default is exports.<pipeline name>)"
+                )
         return self
+
+    def target(self, pipeline: str) -> str | None:
+        """``<format> schema.table`` of the table written, or None for a file."""
+        table = self.table or (f"exports.{pipeline}" if self.format == "duckdb" else None)
+        if table is None:
+            return None
+        default = "main" if self.format == "duckdb" else "public"
+        return f"{self.format} {table if '.' in table else f'{default}.{table}'}"
 
 
 class CompletenessCheck(_Strict):

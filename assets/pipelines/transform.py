@@ -8,7 +8,6 @@ and the nearest valid name. The very same code then runs on the lake tables.
 from __future__ import annotations
 
 import difflib
-import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,11 +20,12 @@ from assets.core.expressions import ExpressionError, compile_expression
 from assets.core.spec import DatasetSpec
 from assets.core.spec_files import (
     SpecError,
+    clip,
     format_validation_error,
     is_pipeline_document,
     read_spec_documents,
 )
-from assets.core.writers import write_frame
+from assets.core.writers import atomic_target, neutralise_formulas, write_frame
 from assets.pipelines.spec import (
     AggregateStep,
     CheckSpec,
@@ -65,7 +65,7 @@ def _expr(text: str, available: Sequence[str], where: str) -> pl.Expr:
     try:
         return compile_expression(text, available).expr
     except ExpressionError as exc:
-        raise PipelineError(f"{where}: {exc}") from None
+        raise PipelineError(f"{where}: {clip(str(exc))}") from None
 
 
 def _window(w: WindowSpec, available: Sequence[str], where: str) -> pl.Expr:
@@ -276,11 +276,29 @@ def parse_pipeline(raw: Mapping[str, Any], path: Path) -> PipelineSpec:
         raise SpecError(format_validation_error(path, exc, PipelineDocument)) from None
 
 
+def _claim_targets(
+    spec: PipelineSpec, path: Path, written: dict[str, str], catalog: Mapping[str, DatasetSpec]
+) -> None:
+    """Refuse a destination table that another pipeline writes, or that a dataset reads from."""
+    sources = {
+        f"postgres {t if '.' in t else f'public.{t}'}": f"the source of dataset {name!r}"
+        for name, d in catalog.items()
+        if d.source.kind == "postgres" and (t := d.source.table)
+    }
+    for i, dest in enumerate(spec.destinations):
+        target = dest.target(spec.name)
+        if target is not None and (owner := written.get(target) or sources.get(target)):
+            raise SpecError(f"{path}: field 'pipeline.destinations.{i}.table': {target} is {owner}")
+        if target is not None:
+            written[target] = f"already written by pipeline {spec.name!r} ({path.name})"
+
+
 def load_pipelines(
     directories: Iterable[Path], catalog: Mapping[str, DatasetSpec]
 ) -> list[CompiledPipeline]:
     """Every ``pipeline:`` document in the spec folders, compiled against the catalog."""
     compiled: dict[str, CompiledPipeline] = {}
+    written: dict[str, str] = {}  # destination table -> the pipeline that writes it
     for path, raw in read_spec_documents(directories):
         if not is_pipeline_document(raw):
             continue
@@ -290,6 +308,7 @@ def load_pipelines(
             raise SpecError(
                 f"{path}: field 'pipeline.name': {spec.name!r} is already declared in {where}"
             )
+        _claim_targets(spec, path, written, catalog)
         compiled[spec.name] = compile_pipeline(spec, path, catalog)
     return list(compiled.values())
 
@@ -363,15 +382,16 @@ def evaluate_checks(spec: PipelineSpec, frame: pl.LazyFrame) -> list[CheckOutcom
 
 
 def write_file(frame: pl.LazyFrame, path: Path, fmt: str) -> Path:
-    """Write ``frame`` to ``path`` atomically; Parquet and CSV stream, JSON and XML collect."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write ``frame`` to ``path`` atomically (a uniquely named temp file, then a rename);
+    Parquet and CSV stream, JSON and XML collect. CSV is for people: formulas neutralised."""
+    if fmt == "csv":
+        frame = neutralise_formulas(frame)
     if fmt in ("parquet", "csv"):
-        tmp = path.with_name(f".{path.name}.tmp")
-        if fmt == "parquet":
-            frame.sink_parquet(tmp, compression="zstd")
-        else:
-            frame.sink_csv(tmp, datetime_format="%Y-%m-%dT%H:%M:%S%.6f")
-        os.replace(tmp, path)
+        with atomic_target(path) as tmp:
+            if fmt == "parquet":
+                frame.sink_parquet(tmp, compression="zstd")
+            else:
+                frame.sink_csv(tmp, datetime_format="%Y-%m-%dT%H:%M:%S%.6f")
     else:
         write_frame(frame.collect(), path, fmt)
     return path

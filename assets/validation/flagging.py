@@ -16,6 +16,7 @@ import polars as pl
 from assets.core.frames import join_lookup
 from assets.core.spec import DatasetSpec
 from assets.validation.imputation import apply_imputation, imputation_values
+from assets.validation.names import names_where
 from assets.validation.repeats import ROW_ID, duplicates_and_repeats, row_in
 from assets.validation.rules import (
     EXACT_DUP,
@@ -27,7 +28,6 @@ from assets.validation.rules import (
     column_rules,
     cross_rules,
     data_columns,
-    names_where,
     partition_rules,
     prior_key_rules,
     unique_groups,

@@ -55,14 +55,18 @@ def gates(report: QualityReport, spec: DatasetSpec) -> list[Gate]:
     t = spec.thresholds
     name = spec.name
     col, comp = report.required_completeness
+    # The column is named only where rows were measured: the check's spec-time description is
+    # built from a report with no rows (gate_descriptions) and must not name one.
+    measured = ""
+    if report.rows_checked and col:
+        measured = " (all 100%)" if comp >= 1 else f" (least complete: {col}, {comp:.2%})"
     out = [
         Gate(
             f"{name}_required_fields_complete",
             comp >= t.completeness,
             comp,
             t.completeness,
-            f"Every required field is at least {t.completeness:.0%} complete "
-            f"(least complete: {col or 'none'}).",
+            f"Every required field is at least {t.completeness:.0%} complete{measured}.",
             ("required:", "type:"),
         ),
         Gate(

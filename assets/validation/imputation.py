@@ -9,7 +9,8 @@ import polars as pl
 
 from assets.core.columns import ERRORS_COLUMN
 from assets.core.spec import DatasetSpec
-from assets.validation.rules import FIXES, names_where
+from assets.validation.names import names_where
+from assets.validation.rules import FIXES
 
 
 def imputation_values(lf: pl.LazyFrame, spec: DatasetSpec) -> dict[str, Any]:

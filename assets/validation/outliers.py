@@ -7,8 +7,9 @@ from collections.abc import Mapping
 import polars as pl
 
 from assets.core.spec import DatasetSpec
+from assets.validation.names import names_where
 from assets.validation.repeats import ROW_ID
-from assets.validation.rules import EXACT_DUP, FIXES, OUTLIERS, REASONS, RULES, as_text, names_where
+from assets.validation.rules import EXACT_DUP, FIXES, OUTLIERS, REASONS, RULES, as_text
 
 # Fences come from at most about this many rows: the exact quantiles hold the column in memory
 # (8 bytes a row per column, ~400 MB at 50M rows), and every k-th of more rows pins IQR fences

@@ -53,11 +53,13 @@ def dagster(env: dict[str, str], *args: str, timeout: int = 300) -> subprocess.C
 
 
 @contextlib.contextmanager
-def running_daemon(env: dict[str, str], log: Path) -> Iterator[subprocess.Popen]:
+def running_daemon(
+    env: dict[str, str], log: Path, workspace: Path | str = "workspace.yaml"
+) -> Iterator[subprocess.Popen]:
     """``dagster-daemon run`` in its own process group; killed (with its children) on exit."""
     with log.open("ab") as out:
         proc = subprocess.Popen(
-            [str(BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"],
+            [str(BIN / "dagster-daemon"), "run", "-w", str(workspace)],
             cwd=ROOT,
             env=env,
             stdout=out,

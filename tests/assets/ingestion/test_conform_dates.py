@@ -5,7 +5,8 @@ from datetime import date, datetime
 import polars as pl
 
 from assets.core.spec import ColumnSpec, DatasetSpec
-from assets.ingestion.conform import ERRORS_COLUMN, _parse_text, conform
+from assets.ingestion.conform import ERRORS_COLUMN, conform
+from assets.ingestion.parsing import parse_text
 
 TEXTS = [
     "2024-01-02T10:00:00",
@@ -66,6 +67,6 @@ def test_conform_parses_mixed_formats_and_keeps_what_does_not_parse():
 
 def test_the_unstaged_parser_agrees_with_conform():
     got = pl.DataFrame({"t": TEXTS}).select(
-        _parse_text(pl.col("t"), ColumnSpec(name="x", type="datetime"))
+        parse_text(pl.col("t"), ColumnSpec(name="x", type="datetime"))
     )
     assert got.to_series().to_list() == WANT

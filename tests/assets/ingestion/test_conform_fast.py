@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from polars.testing import assert_series_equal
 
 from assets.core.spec import DatasetSpec
-from assets.ingestion.conform import ERRORS_COLUMN, _typed, conform
+from assets.ingestion.conform import ERRORS_COLUMN, _typed, conform, null_values_of
 
 
 def spec_of(**types: str) -> DatasetSpec:
@@ -25,12 +25,27 @@ def spec_of(**types: str) -> DatasetSpec:
     return DatasetSpec.model_validate({"name": "t", "columns": columns})
 
 
-SPEC = spec_of(i="integer", f="float", d="date", ts="datetime", b="boolean", s="string")
+SIMPLE = spec_of(i="integer", f="float", d="date", ts="datetime", b="boolean", s="string")
+# The parsing fields change the fast parser too (a sentinel null value, a zone, a format, a unit).
+SPEC = DatasetSpec.model_validate(
+    {
+        "name": "t",
+        "columns": [
+            *[c.model_dump(exclude_defaults=True) for c in SIMPLE.columns],
+            {"name": "sn", "type": "integer", "null_values": ["-999", "NA"]},
+            {"name": "tz", "type": "datetime", "timezone": "Europe/Paris"},
+            {"name": "zd", "type": "date", "timezone": "Asia/Tokyo"},
+            {"name": "fd", "type": "date", "format": "%d/%m/%Y"},
+            {"name": "ep", "type": "datetime", "unit": "ms"},
+        ],
+    }
+)
 
 NUMBERS = ["5", " 5", "5 ", "+5", "-3", "5.0", "5.5", "1e3", "nan", "inf", "1,5", "0x10", "N/A"]
 # Spellings only the full parser takes (whitespace), including the letters-only floats.
 NUMBERS += [" nan", "-inf ", " Infinity", " NaN ", "+inf", " -1e3", ". 5", "e"]
 DAYS = ["2024-01-02", "2024-1-2", " 2024-01-02", "2024/01/05", "2024-01-02T10:00:00", "2024-02-30"]
+DAYS += ["2024-01-02T23:00:00Z", "02/01/2024", "2/1/2024 ", "31/02/2024"]
 TIMES = [
     "2024-01-02T10:00:00",
     "2024-01-02T10:00:00.25",
@@ -39,10 +54,14 @@ TIMES = [
     "2024-01-02T10:00",
     "2024-01-03T10:00:00+02:00",
     "2024-01-03T10:00:00Z",
+    "2024-01-03T10:00:00.5+0530",
+    "2024-01-03 10:00:00+00",
+    "2024-03-31T02:30:00",
     "2024-01-03",
     "2024-13-03T10:00:00",
 ]
-SHARED = ["", "  ", "null", "NULL", "None", " null ", "x", "\u00e9t\u00e9", 'a "quote"\nline']
+SHARED = ["", "  ", "null", "NULL", "None", " null ", "NA", " N/A", "NaN", "x", "\u00e9t\u00e9"]
+SHARED += ['a "quote"\nline', "#VALUE!"]
 
 
 def text(choices: list[str]) -> st.SearchStrategy[str | None]:
@@ -58,6 +77,11 @@ ROWS = st.lists(
             "ts": text(TIMES),
             "b": text(["true", "F", "yes", "0", "2"]),
             "s": text(["a", " b "]),
+            "sn": text([*NUMBERS, "-999", " -999", "-999.0"]),
+            "tz": text(TIMES),
+            "zd": text(DAYS),
+            "fd": text(DAYS),
+            "ep": text([*NUMBERS, "1357020000123", "1357020000123.5", "1e300"]),
         }
     ),
     min_size=1,
@@ -69,7 +93,7 @@ def full_parser(frame: pl.DataFrame) -> pl.DataFrame:
     """Each column through ``_typed`` alone: the full parser on every value, no fast path."""
     exprs = []
     for col in SPEC.columns:
-        value, failed = _typed(col.name, pl.String(), col)
+        value, failed = _typed(col.name, pl.String(), col, null_values_of(SPEC, col))
         exprs += [value.alias(col.name), failed.alias(f"failed_{col.name}")]
     return frame.select(exprs)
 
@@ -99,7 +123,7 @@ def test_conform_streams_many_batches_with_sparse_failures():
             "i": pl.select(
                 pl.when(pl.int_range(n) % 100_003 != 7)
                 .then(pl.int_range(n).cast(pl.String))
-                .otherwise(pl.lit("N/A"))
+                .otherwise(pl.lit("#VALUE!"))
             ).to_series(),
             "ts": ["2024-01-02T10:00:00"] * (n - 2) + ["2024-01-02 10:00", "soon"],
         }
@@ -113,9 +137,9 @@ def test_conform_streams_many_batches_with_sparse_failures():
     assert got["ts"][-2] == datetime(2024, 1, 2, 10, 0)
     assert got["ts"].is_null().arg_true().to_list() == [n - 1]
     assert got.filter(pl.col(ERRORS_COLUMN).is_not_null())[ERRORS_COLUMN].to_list() == [
-        '{"i": "N/A"}',
-        '{"i": "N/A"}',
-        '{"i": "N/A"}',
+        '{"i": "#VALUE!"}',
+        '{"i": "#VALUE!"}',
+        '{"i": "#VALUE!"}',
         '{"ts": "soon"}',
     ]
 
@@ -128,7 +152,7 @@ def test_leftovers_keep_positions_and_the_failures_keep_the_spec_order():
     of a row follow the spec order whichever way each was made.
     """
     n = 250_000
-    bad = {3: "zz", 120_001: "N/A", n - 1: "  "}
+    bad = {3: "zz", 120_001: "#VALUE!", n - 1: "  "}
     frame = pl.DataFrame(
         {
             "ts": ["2024-01-02T10:00:00"] * n,
@@ -158,7 +182,7 @@ def test_leftovers_keep_positions_and_the_failures_keep_the_spec_order():
     assert flagged["k"].to_list() == [3, 120_001]
     assert flagged[ERRORS_COLUMN].to_list() == [
         '{"b": "zz", "f": "inf", "i": "zz", "ts": "zz"}',
-        '{"b": "N/A", "i": "N/A", "ts": "N/A"}',
+        '{"b": "#VALUE!", "i": "#VALUE!", "ts": "#VALUE!"}',
     ]
     # A null token is null, not a failure; the whitespace-padded timestamp parses.
     assert got.row(n - 1, named=True)["i"] is None

@@ -193,7 +193,7 @@ def test_manifest_matches_the_data_for_every_defect_kind(tmp_path):
         ("orders", "duplicate_key"): dup_keys(orders, "order_id"),
         ("orders", "orphan_fk"): (~orders["customer_id"].is_in(cust_ids)).sum()
         + (~orders["product_id"].is_in(prod_ids)).sum(),
-        ("orders", "wrong_type"): (orders["quantity"] == "N/A").sum(),
+        ("orders", "wrong_type"): (orders["quantity"] == "#VALUE!").sum(),
         ("orders", "out_of_range"): (orders["quantity"].cast(pl.Int64, strict=False) < 0).sum(),
         ("orders", "outlier"): (orders["quantity"].cast(pl.Int64, strict=False) >= 50).sum(),
         ("support_tickets", "inconsistent"): (tickets["closed_ts"] < tickets["opened_ts"]).sum(),
@@ -201,7 +201,7 @@ def test_manifest_matches_the_data_for_every_defect_kind(tmp_path):
         ("usage_events", "outlier"): (
             events["duration_s"].cast(pl.Float64, strict=False) > 10_000
         ).sum(),
-        ("usage_events", "wrong_type"): (events["duration_s"] == "N/A").sum(),
+        ("usage_events", "wrong_type"): (events["duration_s"] == "#VALUE!").sum(),
     }
     for key, n in measured.items():
         assert n == got[key], key
@@ -270,3 +270,25 @@ def test_a_table_written_in_batches_is_the_table_written_whole(tmp_path, fmt):
     else:
         assert batched.read_bytes() == whole.read_bytes()
     assert {p.name for p in batched.parent.iterdir()} == {whole.name, batched.name}  # no temp
+
+
+@pytest.mark.parametrize(
+    ("customers", "orders", "chunk_rows", "fmt"),
+    [(2000, 20000, 1_000_000, "csv"), (300, 3000, 1000, "csv"), (300, 2500, 1000, "parquet")],
+)
+def test_progress_announces_the_rows_it_writes_and_ends_at_exactly_100(
+    tmp_path, customers, orders, chunk_rows, fmt
+):
+    # Planted duplicates add rows: the announced total counts them, so it never passes 100%.
+    seen: list[tuple[int, int]] = []
+    cfg = GeneratorConfig(
+        customers=customers, orders=orders, defect_rates=ALL, fmt=fmt, chunk_rows=chunk_rows
+    )
+    manifest = generate_dataset(
+        tmp_path, cfg, progress=lambda done, total: seen.append((done, total))
+    )
+    written = sum(manifest["row_counts"].values())
+    assert written > customers + orders  # duplicates were planted
+    assert {total for _, total in seen} == {written}
+    assert seen[-1][0] == written
+    assert all(done <= total for done, total in seen)

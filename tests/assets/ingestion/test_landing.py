@@ -56,7 +56,7 @@ def test_every_format_lands_typed_with_every_row(tmp_path, fmt):
     if wrong:
         assert (
             table.filter(pl.col("_ingest_errors").is_not_null())["_ingest_errors"]
-            .str.contains('"quantity": "N/A"')
+            .str.contains('"quantity": "#VALUE!"')
             .all()
         )
 
@@ -271,7 +271,7 @@ def test_csv_gz_and_json_array_round_trip(tmp_path):
 cell = st.one_of(
     st.integers(-1000, 1000).map(str),
     st.floats(allow_nan=False, allow_infinity=False, width=32).map(lambda f: f"{f:.3f}"),
-    st.sampled_from(["N/A", "", "abc", "1e3", "  7 ", "3.0"]),
+    st.sampled_from(["N/A", "NA", "", "abc", "1e3", "  7 ", "3.0", "#VALUE!"]),
     st.text(alphabet="abc ,;\"'\n", max_size=8),
 )
 

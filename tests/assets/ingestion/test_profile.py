@@ -65,6 +65,50 @@ def test_draft_has_keys_null_rates_ranges_patterns_and_value_lists():
     assert "required" not in cols["note"] and "75.0% null" in cols["note"]["description"]
 
 
+def test_r_export_na_numbers_and_z_timestamps_are_drafted_typed():
+    """nycflights13 as R writes it: NA for missing, instants in UTC with a Z."""
+    lf = pl.LazyFrame(
+        {
+            "dep_time": ["517", "NA", "533", "NA"],
+            "dep_delay": ["2", "NA", "-4.5", "11"],
+            "arr_delay": ["11", "-", "--", "20"],  # tokens outside the default list
+            "tailnum": ["N14228", "NA", "N24211", "N14228"],
+            "carrier": ["UA", "UA", "NA", "UA"],
+            "time_hour": [
+                "2013-01-01T10:00:00Z",
+                "2013-01-01T11:00:00Z",
+                "2013-01-02T06:00:00+05:30",
+                "NA",
+            ],
+        }
+    )
+    assert infer_types(lf) == {
+        "dep_time": "integer",
+        "dep_delay": "float",
+        "arr_delay": "integer",
+        "tailnum": "string",
+        "carrier": "string",
+        "time_hour": "datetime",
+    }
+    cols = {c["name"]: c for c in profile_frame(lf, "flights")["columns"]}
+    assert "required" not in cols["dep_time"] and "null_values" not in cols["dep_time"]
+    assert "50.0% null" in cols["dep_time"]["description"]
+    assert cols["arr_delay"]["null_values"] == [
+        "",
+        "NA",
+        "N/A",
+        "NaN",
+        "null",
+        "NULL",
+        "None",
+        "-",
+        "--",
+    ]
+    assert "50.0% null" in cols["arr_delay"]["description"]
+    assert cols["carrier"]["allowed"] == ["UA"]  # NA is missing, not a carrier
+    assert cols["time_hour"]["min"] == "2012-12-31" and "required" not in cols["time_hour"]
+
+
 def test_shape_regex_escapes_punctuation():
     assert shape_regex("A.9(9)") == r"^[A-Z]{1}\.[0-9]{1}\([0-9]{1}\)$"
 

@@ -5,7 +5,8 @@ from datetime import date, datetime
 import polars as pl
 import pytest
 
-from assets.validation.rules import REASONS, RULES, names_where
+from assets.validation.names import names_where
+from assets.validation.rules import REASONS, RULES
 from tests.assets.validation.rows import flag, frame, rules_of
 
 

@@ -155,7 +155,7 @@ def test_quarantine_keeps_rows_rules_and_reasons_and_nothing_is_lost(settings):
         ).fetchone()[0]
     dups = _materialized(result)["validated_orders"]["exact_duplicates_removed"].value
     assert raw == valid + bad + dups
-    assert reasons == (["type:quantity"], "quantity is not a valid integer: 'N/A'")
+    assert reasons == (["type:quantity"], "quantity is not a valid integer: '#VALUE!'")
     assert history == 5
 
 
