@@ -10,6 +10,7 @@ import dagster as dg
 from pydantic import Field, model_validator
 
 from assets.core.outbox import DeliveryPolicy, DeliveryReport, WebhookOutbox, append_json_line
+from assets.core.privacy import mask_json
 from resources.notify import SlackWebhookError, email_message, post_slack, send_email
 
 
@@ -86,8 +87,9 @@ class AlertSinkResource(dg.ConfigurableResource):
 
     def send(self, alert: dict[str, Any]) -> DeliveryReport | None:
         """Write ``alert`` (plus a timestamp) to the log, queue it for the webhook, and send what
-        the webhook is due; a failed delivery is kept for a retry, never raised."""
-        record = {"at": datetime.now(UTC).isoformat(timespec="seconds"), **alert}
+        the webhook is due; a failed delivery is kept for a retry, never raised. Any e-mail
+        address or phone number in its text is masked first: an error message may quote data."""
+        record = mask_json({"at": datetime.now(UTC).isoformat(timespec="seconds"), **alert})
         if self.log_path:
             append_json_line(Path(self.log_path), record)
         outbox = self.outbox()
@@ -103,7 +105,9 @@ class AlertSinkResource(dg.ConfigurableResource):
 
     def notify(self, alert: dict[str, Any]) -> list[str]:
         """Send ``alert`` to Slack and by e-mail, each where configured; returns one line per
-        sink that failed (never raises: one sink down must not silence the other)."""
+        sink that failed (never raises: one sink down must not silence the other). Personal
+        data in its text is masked first, as for ``send``."""
+        alert = mask_json(alert)
         problems: list[str] = []
         if self.slack_webhook_url:
             try:

@@ -1,4 +1,5 @@
-"""One place that turns a materialized table into the metadata every asset records."""
+"""One place that turns a materialized table into the metadata every asset records, with
+personal data masked (``assets.core.privacy``): the UI is for everyone who may run the pipeline."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from typing import Any
 
 import dagster as dg
 import polars as pl
+
+from assets.core.privacy import Mask, mask_frame, mask_json, mask_text
 
 PREVIEW_ROWS = 5
 CELL_CHARS = 40
@@ -30,7 +33,12 @@ def _cell(value: Any) -> str:
     return text if len(text) <= CELL_CHARS else text[: CELL_CHARS - 1] + "…"
 
 
-def markdown_preview(frame: pl.DataFrame, max_columns: int = 12) -> str:
+def markdown_preview(
+    frame: pl.DataFrame, max_columns: int = 12, pii: Mapping[str, Mask] | None = None
+) -> str:
+    """``frame`` as a markdown table, its ``pii`` columns, the personal values other columns
+    quote and anything that looks like an e-mail address or phone number masked."""
+    frame = mask_frame(frame, pii)
     cols = frame.columns[:max_columns]
     head = "| " + " | ".join(cols) + " |"
     rule = "|" + "---|" * len(cols)
@@ -64,15 +72,38 @@ def table_metadata(
     seconds: float,
     descriptions: Mapping[str, str] | None = None,
     location: str | None = None,
+    pii: Mapping[str, Mask] | None = None,
 ) -> dict[str, Any]:
-    """The standard metadata for a table output: run numbers, schema, row count, preview."""
+    """The standard metadata for a table output: run numbers, schema, row count, preview (with
+    the table's ``pii`` columns masked)."""
     schema = table.collect_schema()
     rows_out = int(table.select(pl.len()).collect().item())
     preview = table.head(PREVIEW_ROWS).collect()
     meta = run_metadata(rows_in=rows_in, rows_out=rows_out, seconds=seconds)
     meta["dagster/row_count"] = dg.MetadataValue.int(rows_out)
     meta["dagster/column_schema"] = column_schema(dict(schema), descriptions)
-    meta["preview"] = dg.MetadataValue.md(markdown_preview(preview))
+    meta["preview"] = dg.MetadataValue.md(markdown_preview(preview, pii=pii))
     if location:
         meta["location"] = dg.MetadataValue.path(location)
     return meta
+
+
+def masked_metadata(metadata: Mapping[str, Any]) -> dict[str, Any]:
+    """Metadata with e-mail addresses and phone numbers masked in every text it holds (plain
+    strings, markdown, text and JSON values); numbers, paths, schemas and tables pass as they
+    are. For metadata built from free text: messages, reasons, file names."""
+    out: dict[str, Any] = {}
+    for key, value in metadata.items():
+        if isinstance(value, str):
+            out[key] = mask_text(value)
+        elif isinstance(value, dg.MarkdownMetadataValue):
+            out[key] = dg.MetadataValue.md(mask_text(value.md_str or ""))
+        elif isinstance(value, dg.TextMetadataValue):
+            out[key] = dg.MetadataValue.text(mask_text(value.text or ""))
+        elif isinstance(value, dg.JsonMetadataValue):
+            out[key] = dg.MetadataValue.json(mask_json(value.data))
+        elif isinstance(value, list | dict):
+            out[key] = mask_json(value)
+        else:
+            out[key] = value
+    return out

@@ -74,9 +74,9 @@ class ColumnSpec(_Strict):
     format: StrftimeFormat | None = None
     unit: Literal["s", "ms"] | None = None
     timezone: TimeZone | None = None
-    # A derived column: computed at ingestion from the other columns (assets/core/expressions),
-    # never read from the file, then typed and validated like any column.
+    # Derived: computed at ingestion from other columns, never read, then typed and validated.
     expression: str | None = None
+    pii: bool = False  # personal data: masked wherever people read it (assets/core/privacy.py)
 
     @field_validator("name")
     @classmethod

@@ -9,6 +9,7 @@ import polars as pl
 
 from assets.common.metadata import column_schema, markdown_preview, table_metadata
 from assets.core.http import ApiError
+from assets.core.privacy import mask_json, mask_text, pii_masks
 from assets.core.reader_base import EnvironmentFault
 from assets.core.scratch import scratch_folder
 from assets.core.spec import DatasetSpec
@@ -165,12 +166,13 @@ def _candidates(
             s3=resources.s3 if kind == "landing" else None,
             pg=resources.postgres if kind == "postgres" else None,
             api=resources.api if kind == "api" else None,
-            log=context.log.info,
+            log=lambda message: context.log.info(mask_text(message)),
         )
     except (SourcePullError, ApiError) as exc:
         if not permanent_failure(exc):
             raise
-        raise dg.Failure(description=f"{spec.name}: {exc}", allow_retries=False) from None
+        message = mask_text(f"{spec.name}: {exc}")
+        raise dg.Failure(description=message, allow_retries=False) from None
 
 
 def _ingest_pass(
@@ -200,7 +202,7 @@ def _ingest_pass(
                 quarantine_dir=landing.quarantine_dir(spec.name),
                 max_file_bytes=landing.max_file_bytes,
                 settle_seconds=landing.settle_seconds,
-                log=context.log.warning,
+                log=lambda message: context.log.warning(mask_text(message)),
                 max_new=config.max_files or None,
             )
         except EnvironmentFault as exc:
@@ -296,6 +298,7 @@ def build_raw_asset(
             seconds=report.seconds,
             descriptions=descriptions,
             location=str(table_dir),
+            pii=pii_masks(spec),
         )
         meta.update(_ingest_metadata(report))
         meta.update(extra)
@@ -309,7 +312,7 @@ def build_raw_asset(
             severity=dg.AssetCheckSeverity.WARN,
             metadata={
                 "bad_files": dg.MetadataValue.int(len(bad)),
-                "reasons": dg.MetadataValue.json({o.path: o.reason for o in bad[:50]}),
+                "reasons": dg.MetadataValue.json(mask_json({o.path: o.reason for o in bad[:50]})),
             },
         )
         return dg.MaterializeResult(metadata=meta, check_results=[check])

@@ -15,9 +15,10 @@ from pydantic import Field
 from assets.analytics.forecast import read_backtest
 from assets.common.artifacts import artifact_record
 from assets.common.inputs import Reads, Table
-from assets.common.metadata import markdown_preview, run_metadata
+from assets.common.metadata import markdown_preview, masked_metadata, run_metadata
 from assets.common.postgres import publish_frame
 from assets.common.publish import publish_table
+from assets.core.privacy import Mask, mask_json, pii_masks
 from assets.core.spec import DatasetSpec
 from assets.reports.exports import EXPORT_FORMATS, EXPORT_TABLES, write_exports
 from assets.reports.insight_sources import insights_from_lake
@@ -63,9 +64,11 @@ def validation_reads(datasets: Sequence[str]) -> Reads:
 
 
 def write_report(reports: ReportsResource, stem: str, report: Report) -> dict[str, Any]:
-    """Write a report's page and JSON twin; the metadata that points at both."""
+    """Write a report's page and JSON twin (its text masked as the page's is); the metadata
+    that points at both."""
     html_path = reports.write(f"{stem}.html", report.page)
-    json_path = reports.write(f"{stem}.json", json.dumps(report.payload, indent=1, default=str))
+    payload = mask_json(report.payload)
+    json_path = reports.write(f"{stem}.json", json.dumps(payload, indent=1, default=str))
     return {
         "path": dg.MetadataValue.path(str(html_path)),
         "json": dg.MetadataValue.path(str(json_path)),
@@ -141,15 +144,17 @@ def build_insights_asset(datasets: Sequence[str]) -> dg.AssetsDefinition:
             markdown_preview(recs.select("rank", "priority", "action", "owner").head(5))
         )
         context.log.info(f"{len(items)} insights, {recs.height} recommendations.")
-        yield dg.MaterializeResult(asset_key="insights", metadata=meta_i)
-        yield dg.MaterializeResult(asset_key="recommendations", metadata=meta_r)
+        yield dg.MaterializeResult(asset_key="insights", metadata=masked_metadata(meta_i))
+        yield dg.MaterializeResult(asset_key="recommendations", metadata=masked_metadata(meta_r))
 
     return build_insights
 
 
-def build_quality_report(thresholds: Mapping[str, float]) -> dg.AssetsDefinition:
+def build_quality_report(
+    thresholds: Mapping[str, float], pii: Mapping[str, Mapping[str, Mask]]
+) -> dg.AssetsDefinition:
     """The quality report over the history and quarantine of each dataset ``thresholds`` names
-    (with its quality-score gate)."""
+    (with its quality-score gate); ``pii``: each dataset's personal columns, masked in it."""
     datasets = sorted(thresholds)
     reads = validation_reads(datasets)
 
@@ -174,6 +179,7 @@ def build_quality_report(thresholds: Mapping[str, float]) -> dg.AssetsDefinition
             quarantined_files(Path(landing.quarantine_root)),
             thresholds,
             datetime.now(UTC),
+            pii,
         )
         figures = report.figures
         return dg.MaterializeResult(
@@ -209,12 +215,14 @@ def insights_report(lake: LakeResource, reports: ReportsResource) -> dg.Material
     report = insights_report_content(partial(INSIGHTS_REPORT_READS.scan, lake), datetime.now(UTC))
     figures = report.figures
     return dg.MaterializeResult(
-        metadata={
-            **write_report(reports, "insights_report", report),
-            "headline_insights": dg.MetadataValue.md(figures["headline_insights"]),
-            "insights": dg.MetadataValue.int(figures["insights"]),
-            "recommendations": dg.MetadataValue.int(figures["recommendations"]),
-        }
+        metadata=masked_metadata(
+            {
+                **write_report(reports, "insights_report", report),
+                "headline_insights": dg.MetadataValue.md(figures["headline_insights"]),
+                "insights": dg.MetadataValue.int(figures["insights"]),
+                "recommendations": dg.MetadataValue.int(figures["recommendations"]),
+            }
+        )
     )
 
 
@@ -298,7 +306,7 @@ def build_pipeline_report(stage_of: dict[str, str]) -> dg.AssetsDefinition:
     return pipeline_report
 
 
-EXPORT_READS = Reads(*(Table(group, table) for table, group in EXPORT_TABLES.items()))
+EXPORT_READS = Reads(*(Table(export.group, table) for table, export in EXPORT_TABLES.items()))
 
 
 @dg.asset(
@@ -310,7 +318,7 @@ EXPORT_READS = Reads(*(Table(group, table) for table, group in EXPORT_TABLES.ite
 )
 def exports(lake: LakeResource, reports: ReportsResource) -> dg.MaterializeResult:
     """The final tables as CSV, JSON, XML and Parquet under reports/exports/, each file written
-    atomically."""
+    atomically; they are for people, so e-mail addresses and phone numbers in them are masked."""
     started = time.perf_counter()
     folder = Path(reports.root) / "exports"
     counts = write_exports(partial(EXPORT_READS.scan, lake), folder)
@@ -381,7 +389,10 @@ def build_report_assets(catalog: Mapping[str, DatasetSpec]) -> list[dg.AssetsDef
     datasets = sorted(catalog)
     return [
         build_insights_asset(datasets),
-        build_quality_report({d: catalog[d].thresholds.overall_score for d in datasets}),
+        build_quality_report(
+            {d: catalog[d].thresholds.overall_score for d in datasets},
+            {d: pii_masks(catalog[d]) for d in datasets},
+        ),
         insights_report,
         exports,
     ]

@@ -1,5 +1,7 @@
 """Self-contained HTML pages: inline CSS, inline SVG charts (``charts.py``), tables whose cells
-are printed by ``formatting.py``; no network needed to read them."""
+are printed by ``formatting.py``; no network needed to read them. Every text and table cell
+has its e-mail addresses and phone numbers masked (``assets.core.privacy``): a page is for
+whoever it is mailed to."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from datetime import datetime
 
 import polars as pl
 
+from assets.core.privacy import mask_frame, mask_text, mask_texts
 from assets.reports import formatting as fmt
 
 CSS = """
@@ -32,15 +35,15 @@ def esc(text: object) -> str:
 
 def method(text: str) -> str:
     """What a section measures and how, above its figures (``text`` is escaped)."""
-    return f'<p class="method">{esc(text)}</p>'
+    return f'<p class="method">{esc(mask_text(text))}</p>'
 
 
 def paragraph(text: str) -> str:
-    return f"<p>{esc(text)}</p>"
+    return f"<p>{esc(mask_text(text))}</p>"
 
 
 def bullets(items: Sequence[str], tag: str = "ul") -> str:
-    return f"<{tag}>" + "".join(f"<li>{esc(s)}</li>" for s in items) + f"</{tag}>"
+    return f"<{tag}>" + "".join(f"<li>{esc(s)}</li>" for s in mask_texts(items)) + f"</{tag}>"
 
 
 def table(
@@ -58,7 +61,7 @@ def table(
     head = "".join(f"<th>{esc(labels.get(c, c))}</th>" for c in frame.columns)
     numeric = {c for c, t in frame.schema.items() if t.is_numeric()}
     rows = []
-    for row in frame.head(max_rows).iter_rows(named=True):
+    for row in mask_frame(frame.head(max_rows)).iter_rows(named=True):
         cells = []
         for column, value in row.items():
             text = formats[column](value) if column in formats else fmt.cell(value)
@@ -87,13 +90,13 @@ def page(
     """The page: title, when it was generated and what data it covers (``data_note``), the
     summary box, then each ``(heading, html)`` section."""
     body = "".join(f"<section><h2>{esc(h)}</h2>{content}</section>" for h, content in sections)
-    intro = f'<div class="summary">{summary}</div>' if summary else ""
+    intro = f'<div class="summary">{mask_text(summary)}</div>' if summary else ""
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         f"<title>{esc(title)}</title><style>{CSS}</style></head><body>"
         f"<h1>{esc(title)}</h1>"
         f'<p class="muted">Generated {fmt.moment(generated)} by dq-pipeline. '
-        f"{esc(data_note)}</p>"
+        f"{esc(mask_text(data_note))}</p>"
         f"{intro}{body}</body></html>"
     )
 

@@ -1,6 +1,6 @@
 """Data quality from the validation stage's records: the latest run per dataset with its worst
 rule, and the quality report (rows per dataset, score per run against each gate, rule failures
-with examples that name their row, schema drift, quarantined files)."""
+with examples that name their row, schema drift, quarantined files), personal data masked."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from typing import Any
 
 import polars as pl
 
+from assets.core.columns import ERRORS_COLUMN
+from assets.core.privacy import Mask, masked_columns
 from assets.core.storage import Lake
 from assets.reports import charts
 from assets.reports import formatting as fmt
@@ -109,20 +111,32 @@ def score_trend(history: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def rule_failures(quarantined: Mapping[str, pl.LazyFrame]) -> pl.DataFrame:
+def rule_failures(
+    quarantined: Mapping[str, pl.LazyFrame],
+    pii: Mapping[str, Mapping[str, Mask]] | None = None,
+) -> pl.DataFrame:
     """Rows per dataset and rule combination ("a + b"), most rows first, with how many different
     reasons they give and up to ``EXAMPLES`` rows of different reasons, each as
-    "reason (file, row n)"."""
+    "reason (file, row n)". A reason quotes the values that broke the rule: the personal ones
+    (each dataset's ``pii`` columns) are masked in the examples, and so is anything that looks
+    like an e-mail address or a phone number; reasons are told apart by their real text."""
     rules = []
     for dataset, q in quarantined.items():
+        masks = (pii or {}).get(dataset, {})
+        schema = q.collect_schema()
+        own = [c for c in (*masks, ERRORS_COLUMN) if c in schema]
         # A combination reads "a + b": a composite key's rule name holds ", " itself.
-        rows = q.select(pl.col("_rules").list.join(" + "), "_reason", "_source_file", "_row_number")
+        rows = q.select(
+            pl.col("_rules").list.join(" + "), "_reason", "_source_file", "_row_number", *own
+        )
         counts = rows.group_by("_rules").agg(
             pl.len().alias("rows"), pl.col("_reason").n_unique().alias("reasons")
         )
+        masked_reason = masked_columns(rows.collect_schema(), masks)["_reason"]
         examples = (
             rows.sort("_source_file", "_row_number")
             .unique(["_rules", "_reason"], keep="first", maintain_order=True)
+            .with_columns(masked_reason)
             .group_by("_rules", maintain_order=True)
             .agg(
                 pl.format("{} ({}, row {})", "_reason", "_source_file", pl.col("_row_number"))
@@ -264,15 +278,17 @@ def quality_report(
     files: pl.DataFrame,
     thresholds: Mapping[str, float],
     generated: datetime,
+    pii: Mapping[str, Mapping[str, Mask]] | None = None,
 ) -> Report:
     """The quality report's page and JSON twin, with its rows quarantined, lowest score and
     quarantined files as figures. ``lake`` holds validation's drift records; ``thresholds``
-    is each dataset's quality-score gate."""
+    is each dataset's quality-score gate; ``pii`` each dataset's personal columns, masked in
+    the rule examples (the page's tables mask e-mail addresses and phone numbers anywhere)."""
     summary = quality_summary(history, scan)
     datasets = summary["dataset"].to_list()
     drift = read_drift(lake, datasets)
     trend = score_trend(history)
-    rule_table = rule_failures({d: scan(quarantine_table(d)) for d in datasets})
+    rule_table = rule_failures({d: scan(quarantine_table(d)) for d in datasets}, pii)
     file_columns = [c for c in FILE_COLUMNS if c in files.columns]
     weights = ", ".join(f"{k} {v:g}" for k, v in WEIGHTS.items())
     worst = summary.sort("quality_score").row(0, named=True)

@@ -5,7 +5,7 @@ from typing import Any
 import dagster as dg
 import polars as pl
 
-from assets.common.metadata import markdown_preview
+from assets.common.metadata import markdown_preview, masked_metadata
 from assets.core.spec import DatasetSpec
 from assets.validation.gates import (
     CheckOutcome,
@@ -84,7 +84,9 @@ def metadata_value(value: Any) -> Any:
 
 
 def metadata_values(metadata: dict[str, Any]) -> dict[str, Any]:
-    return {k: metadata_value(v) for k, v in metadata.items()}
+    """Plain metadata as Dagster records it, with any e-mail address or phone number in its
+    text masked (samples of personal columns are masked by ``gates`` already)."""
+    return masked_metadata({k: metadata_value(v) for k, v in metadata.items()})
 
 
 def check_result(outcome: CheckOutcome) -> dg.AssetCheckResult:

@@ -9,6 +9,7 @@ from pydantic import Field
 
 from assets.common.inputs import Reads, Table
 from assets.common.metadata import column_schema, table_metadata
+from assets.core.privacy import mask_text, pii_masks
 from assets.core.spec import DatasetSpec
 from assets.ingestion.partitions import partition_keys_between
 from assets.validation.checks import check_result, check_specs, metadata_values
@@ -62,6 +63,7 @@ def build_validation_asset(
     parents = parent_tables(spec, catalog)
     policy_default = default_policy or spec.policy
     descriptions = {c.name: c.description for c in spec.columns}
+    pii = pii_masks(spec)
 
     @dg.multi_asset(
         pool=WAREHOUSE_POOL,
@@ -115,7 +117,7 @@ def build_validation_asset(
             history_k=config.history_k,
         )
         for message in outcome.warnings:
-            context.log.warning(message)
+            context.log.warning(mask_text(message))
         append_history(
             lake.table_dir(GROUP, HISTORY_TABLE),
             name,
@@ -132,12 +134,14 @@ def build_validation_asset(
             seconds=seconds,
             descriptions=descriptions,
             location=str(lake.table_dir(GROUP, validated)),
+            pii=pii,
         )
         quarantine_meta = table_metadata(
             outcome.quarantined,
             rows_in=rows_in,
             seconds=seconds,
             location=str(lake.table_dir(GROUP, quarantined)),
+            pii=pii,
         )
         context.log.info(f"{name}: {outcome.summary}")
         yield dg.MaterializeResult(

@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 import polars as pl
 
+from assets.core.privacy import mask_frame, mask_value_expr, pii_masks
 from assets.core.spec import DatasetSpec
 from assets.validation.quality import QualityReport
 from assets.validation.rules import COLUMN_KINDS, EXACT_DUP, RULES
@@ -149,10 +150,7 @@ def gate_failures(
     # Without a key, a row is identified by where it came from.
     key = spec.key or [c for c in ("_source_file", "_row_number") if c in flagged.collect_schema()]
     key = key or [spec.columns[0].name]
-    shown = pl.concat_str(
-        [pl.col(c).cast(pl.String).fill_null("null") for c in key],
-        separator=":" if key == ["_source_file", "_row_number"] else "|",
-    )
+    keys = pl.struct(key)
     exprs = []
     for i, gate in enumerate(gate_list):
         hit = (
@@ -166,15 +164,33 @@ def gate_failures(
         )
         exprs += [
             hit.sum().alias(f"rows{i}"),
-            shown.filter(hit).head(n).implode().alias(f"keys{i}"),
+            keys.filter(hit).head(n).implode().alias(f"keys{i}"),
         ]
     if not exprs:
         return {}
     broke = flagged.filter(~pl.col(EXACT_DUP) & (pl.col(RULES).list.len() > 0))
-    row = broke.select(exprs).collect().row(0, named=True)
+    found = broke.select(exprs).collect()
     return {
-        gate.name: (int(row[f"rows{i}"]), list(row[f"keys{i}"])) for i, gate in enumerate(gate_list)
+        gate.name: (
+            int(found[f"rows{i}"][0]),
+            shown_keys(found[f"keys{i}"][0].struct.unnest(), spec),
+        )
+        for i, gate in enumerate(gate_list)
     }
+
+
+def shown_keys(rows: pl.DataFrame, spec: DatasetSpec) -> list[str]:
+    """Sample rows' keys as check metadata shows them: the key's values joined by "|" (a file
+    and row number by ":"), a personal one as its keyed hash (``privacy.pii_masks``)."""
+    if rows.is_empty():
+        return []
+    lineage = rows.columns == ["_source_file", "_row_number"]
+    texts = mask_frame(rows.select(pl.all().cast(pl.String)), pii_masks(spec))
+    return (
+        texts.select(pl.concat_str(pl.all().fill_null("null"), separator=":" if lineage else "|"))
+        .to_series()
+        .to_list()
+    )
 
 
 def gate_names(spec: DatasetSpec) -> list[str]:
@@ -240,11 +256,24 @@ def contract_outcome(spec: DatasetSpec, failures: pl.DataFrame) -> CheckOutcome:
         "ERROR",
         {
             "failure_cases": failures.height,
-            "sample": failures.head(10).select(pl.all().cast(pl.String))
+            "sample": _masked_cases(failures.head(10).select(pl.all().cast(pl.String)), spec)
             if failures.height
             else Markdown("none"),
         },
     )
+
+
+def _masked_cases(cases: pl.DataFrame, spec: DatasetSpec) -> pl.DataFrame:
+    """Pandera's failure cases with the value of a personal column masked as that column is."""
+    value = pl.col("failure_case")
+    masked = value
+    for column, mask in pii_masks(spec).items():
+        masked = (
+            pl.when(pl.col("column") == column)
+            .then(mask_value_expr(value, mask, pl.String()))
+            .otherwise(masked)
+        )
+    return cases.with_columns(masked.alias("failure_case")) if "column" in cases.columns else cases
 
 
 def warning_outcomes(

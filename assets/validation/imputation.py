@@ -16,11 +16,12 @@ from assets.validation.rules import FIXES
 def imputation_values(lf: pl.LazyFrame, spec: DatasetSpec) -> dict[str, Any]:
     """auto_fix fill values: the median for numbers, the most frequent value for text.
 
-    Keys, foreign keys and dates are never imputed: a made-up identity or time is worse than a
-    quarantined row.
+    Keys, foreign keys, dates and personal columns are never imputed: a made-up identity or
+    time, or the most frequent customer's e-mail given to others, is worse than a quarantined
+    row.
     """
     never = set(spec.key) | {c for fk in spec.foreign_keys for c in fk.columns}
-    targets = [c for c in spec.columns if c.required and c.name not in never]
+    targets = [c for c in spec.columns if c.required and c.name not in never and not c.pii]
     exprs = []
     for col in targets:
         if col.type in ("integer", "float"):

@@ -32,6 +32,7 @@ from assets.validation.gates import (
     gate_failures,
     gate_outcomes,
     gates,
+    shown_keys,
     warning_outcomes,
 )
 from assets.validation.history import (
@@ -272,21 +273,16 @@ def _other_days_keys(
 
 
 def _outlier_examples(flagged: pl.LazyFrame, spec: DatasetSpec) -> list[str]:
+    """The first ten outlier rows, by key (no key: by file and row number), as people see it."""
     schema = flagged.collect_schema()
     if spec.key:
-        shown = pl.concat_str([pl.col(c).cast(pl.String) for c in spec.key], separator="|")
+        key = spec.key
     elif "_row_number" in schema:  # no key: a row is where it came from
-        shown = pl.concat_str(pl.col("_source_file"), pl.lit(":"), pl.col("_row_number"))
+        key = ["_source_file", "_row_number"]
     else:
-        shown = pl.col(data_columns(schema)[0]).cast(pl.String)
-    return (
-        flagged.filter(pl.col(OUTLIERS).list.len() > 0)
-        .select(shown)
-        .head(10)
-        .collect()
-        .to_series()
-        .to_list()
-    )
+        key = data_columns(schema)[:1]
+    rows = flagged.filter(pl.col(OUTLIERS).list.len() > 0).select(key).head(10).collect()
+    return shown_keys(rows, spec)
 
 
 def _schema_drift(

@@ -20,3 +20,18 @@ def test_every_table_is_written_in_every_format_with_its_row_count(tmp_path):
         )
         assert pl.read_parquet(tmp_path / f"{table}.parquet").equals(frame)
         assert (tmp_path / f"{table}.xml").read_text().count("<record>") == frame.height
+
+
+def test_shareable_exports_mask_emails_and_phones_in_every_format(tmp_path):
+    from assets.reports.exports import Export
+
+    assert all(isinstance(e, Export) and e.shareable for e in EXPORT_TABLES.values())
+    note = "ask zelda.quixotewright@privacy-probe.example or call +33 6 47 58 69 12"
+    frames = {t: pl.DataFrame({"id": [1], "note": [note]}) for t in EXPORT_TABLES}
+    write_exports(lambda name: frames[name].lazy(), tmp_path)
+    for path in tmp_path.iterdir():
+        text = path.read_bytes().decode("utf-8", errors="replace")
+        if path.suffix == ".parquet":
+            text = pl.read_parquet(path)["note"][0]
+        assert "quixotewright" not in text and "47 58 69" not in text, path.name
+        assert "z***@privacy-probe.example or call +33 ** ** ** 12" in text, path.name

@@ -7,6 +7,7 @@ from datetime import datetime
 
 import polars as pl
 
+from assets.core.privacy import Mask
 from assets.core.storage import LakeAt
 from assets.reports.quality import (
     current_history,
@@ -170,3 +171,35 @@ def test_quarantined_files_reads_every_sidecar_whatever_the_first_hundred_hold(t
     files = quarantined_files(tmp_path)
     assert files.height == 102
     assert files["copied_to"].drop_nulls().to_list() == ["/q/z.csv"]
+
+
+def test_rule_examples_mask_the_personal_values_their_reasons_quote():
+    customers = pl.LazyFrame(
+        {
+            "_rules": [["pattern:email"], ["pattern:email"], ["pattern:phone"]],
+            "_reason": [
+                "email 'zelda at privacy-probe.example' does not look like email",
+                "email 'bo at x.io' does not look like email",
+                "phone '+33 6 47 58 69 12 ext 9' does not look like phone",
+            ],
+            "_source_file": ["customers/c.csv"] * 3,
+            "_row_number": [2, 3, 4],
+            "name": ["Zelda Quixotewright", "Bo", "Cy"],
+            "email": ["zelda at privacy-probe.example", "bo at x.io", "cy@x.io"],
+            "phone": [None, None, "+33 6 47 58 69 12 ext 9"],
+        }
+    )
+    masks: dict[str, dict[str, Mask]] = {
+        "customers": {"name": "initial", "email": "email", "phone": "phone"}
+    }
+    table = rule_failures({"customers": customers}, masks)
+    rows = {r["rules"]: r for r in table.iter_rows(named=True)}
+    # Two different reasons, told apart by their real text, shown masked.
+    assert rows["pattern:email"]["reasons"] == 2
+    assert rows["pattern:email"]["examples"] == (
+        "email 'z***' does not look like email (customers/c.csv, row 2)\n"
+        "email 'b***' does not look like email (customers/c.csv, row 3)"
+    )
+    assert rows["pattern:phone"]["examples"] == (
+        "phone '+33 ** ** ** 29' does not look like phone (customers/c.csv, row 4)"
+    )

@@ -44,3 +44,42 @@ def test_only_a_measured_gate_names_the_least_complete_field():
     complete = measure(flag(frame({}, {})).lazy(), SPEC)
     by_name = {g.name: g for g in gates(complete, SPEC)}
     assert by_name["items_required_fields_complete"].description.endswith("complete (all 100%).")
+
+
+def _personal(spec, *columns):
+    """``spec`` with ``columns`` declared personal."""
+    from assets.core.spec import DatasetSpec
+
+    raw = spec.model_dump(exclude_none=True)
+    for c in raw["columns"]:
+        c["pii"] = c["name"] in columns
+    return DatasetSpec.model_validate(raw)
+
+
+def test_a_personal_key_is_sampled_as_its_keyed_hash(monkeypatch):
+    import hashlib
+    import hmac
+
+    monkeypatch.setenv("PIPELINE_PII_HASH_KEY", "test-key")
+    flagged = flag(frame({}, {"qty": None}))
+    spec = _personal(SPEC, "id", "email")
+    found = gate_failures(flagged.lazy(), spec, gates(measure(flagged.lazy(), SPEC), SPEC))
+    digest = hmac.new(b"test-key", b"r1", hashlib.sha256).hexdigest()[:16]
+    assert found["items_required_fields_complete"] == (1, [f"h:{digest}"])
+
+
+def test_the_contract_sample_masks_a_personal_columns_failure_cases():
+    import polars as pl
+
+    from assets.validation.gates import contract_outcome
+
+    failures = pl.DataFrame(
+        {
+            "failure_case": ["zelda at privacy-probe.example", "0", "1890-02-03"],
+            "column": ["email", "qty", "born"],
+            "check": ["str_matches", "greater_than_or_equal_to(1)", "le"],
+            "index": [4, 5, 6],
+        }
+    )
+    sample = contract_outcome(_personal(SPEC, "email", "born"), failures).metadata["sample"]
+    assert sample["failure_case"].to_list() == ["z***", "0", "1890"]

@@ -21,3 +21,24 @@ def test_auto_fix_imputes_required_values_and_caps_outliers():
         flagged.lazy(), SPEC, outlier_fences(flagged.lazy(), SPEC), cap=True
     ).collect()
     assert capped["price"][-1] < 500.0 and "capped:price" in capped[FIXES][-1]
+
+
+def test_auto_fix_never_imputes_a_personal_column():
+    import polars as pl
+
+    from assets.core.spec import DatasetSpec
+    from assets.validation.imputation import imputation_values
+
+    spec = DatasetSpec.model_validate(
+        {
+            "name": "people",
+            "columns": [
+                {"name": "email", "type": "string", "required": True, "pii": True},
+                {"name": "plan", "type": "string", "required": True},
+            ],
+        }
+    )
+    rows = pl.LazyFrame({"email": ["zelda@privacy-probe.example"] * 3 + [None], "plan": ["a"] * 4})
+    # The most frequent e-mail is one person's: giving it to another row would be worse than
+    # quarantining that row.
+    assert imputation_values(rows, spec) == {"plan": "a"}
