@@ -33,6 +33,8 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
+from assets.core.clock import at_hhmm, hhmm_minutes, make_datetime
+
 
 class ExpressionError(ValueError):
     """An expression that cannot be compiled; the message says where and why."""
@@ -79,51 +81,6 @@ def tokenize(text: str) -> list[Token]:
     return tokens
 
 
-def _whole(e: pl.Expr) -> pl.Expr:
-    return e.cast(pl.Int64, strict=False)
-
-
-def _make_datetime(*parts: pl.Expr) -> pl.Expr:
-    """A datetime from year, month, day[, hour[, minute[, second]]]; null where a part is null
-    or out of its range (month 13, 31 June, minute 60), never an error that stops the run.
-
-    Polars raises on invalid parts and evaluates both branches of a ``when``, so the parts are
-    replaced by safe ones where invalid, and the result is nulled there after.
-    """
-    y, m, d, *rest = [_whole(p) for p in parts]
-    h, mi, sec = [*rest, pl.lit(0), pl.lit(0), pl.lit(0)][:3]
-    ok = (
-        y.is_between(1, 9999)
-        & m.is_between(1, 12)
-        & d.is_between(1, 31)
-        & h.is_between(0, 23)
-        & mi.is_between(0, 59)
-        & sec.is_between(0, 59)
-    )
-
-    def safe(e: pl.Expr, default: int) -> pl.Expr:
-        return pl.when(ok).then(e).otherwise(default)
-
-    first = pl.datetime(
-        safe(y, 2000), safe(m, 1), 1, safe(h, 0), safe(mi, 0), safe(sec, 0), time_unit="us"
-    )
-    value = first + pl.duration(days=safe(d, 1) - 1)
-    # 31 June rolls into July: a day past the month's end is not a date.
-    return pl.when(ok & (value.dt.month() == m)).then(value)
-
-
-def _hhmm_minutes(e: pl.Expr) -> pl.Expr:
-    """Minutes after midnight of an HHMM clock time (517 is 05:17, 317 minutes); 2400 is the
-    next midnight (1440). Null where the minutes are 60 or more or the time is past 2400."""
-    x = _whole(e)
-    minutes = (x // 100) * 60 + x % 100
-    return pl.when((x % 100 < 60) & x.is_between(0, 2400)).then(minutes)
-
-
-def _at_hhmm(day: pl.Expr, hhmm: pl.Expr) -> pl.Expr:
-    return day.cast(pl.Date).cast(pl.Datetime("us")) + pl.duration(minutes=_hhmm_minutes(hhmm))
-
-
 # name -> (min args, max args, builder). Builders take compiled argument expressions.
 FUNCTIONS: dict[str, tuple[int, int, Callable[..., pl.Expr]]] = {
     "abs": (1, 1, lambda e: e.abs()),
@@ -152,10 +109,10 @@ FUNCTIONS: dict[str, tuple[int, int, Callable[..., pl.Expr]]] = {
     "to_float": (1, 1, lambda e: e.cast(pl.Float64, strict=False)),
     "to_int": (1, 1, lambda e: e.cast(pl.Int64, strict=False)),
     "to_string": (1, 1, lambda e: e.cast(pl.String)),
-    "make_date": (3, 3, lambda y, m, d: _make_datetime(y, m, d).dt.date()),
-    "make_datetime": (3, 6, _make_datetime),
-    "hhmm_to_minutes": (1, 1, _hhmm_minutes),
-    "at_hhmm": (2, 2, _at_hhmm),
+    "make_date": (3, 3, lambda y, m, d: make_datetime(y, m, d).dt.date()),
+    "make_datetime": (3, 6, make_datetime),
+    "hhmm_to_minutes": (1, 1, hhmm_minutes),
+    "at_hhmm": (2, 2, at_hhmm),
     # The format: a text literal (checked in call), e.g. to_date(day, '%d/%m/%Y').
     "to_date": (2, 2, lambda e, fmt: e.str.strip_chars().str.to_date(fmt, strict=False)),
     "to_datetime": (
