@@ -22,7 +22,7 @@ h3{font-size:1.05rem;margin-top:1.4rem}
 table{border-collapse:collapse;width:100%;font-size:.88rem;margin:.6rem 0}
 th,td{border:1px solid #e4e7eb;padding:.35rem .5rem;text-align:left;vertical-align:top}
 td{white-space:pre-line;overflow-wrap:anywhere}
-th{background:#f5f7fa}.num{text-align:right;font-variant-numeric:tabular-nums}
+th{background:#f5f7fa}.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 .summary{background:#f0f4f8;border-left:4px solid #2680c2;padding:.8rem 1rem}
 .method{color:#52606d;font-size:.9rem;border-left:3px solid #e4e7eb;padding-left:.7rem}
 .chart{margin:1rem 0}.chart svg{max-width:100%;height:auto}.muted{color:#7b8794;font-size:.85rem}
