@@ -7,10 +7,9 @@ from resources.postgres import PostgresResource
 from resources.reports import ReportsResource
 from resources.rest_api import RestApiResource
 from resources.s3 import S3StorageResource
-from resources.warehouse import WAREHOUSE_POOL, WarehouseResource
+from resources.warehouse import WarehouseResource
 
 __all__ = [
-    "WAREHOUSE_POOL",
     "LakeResource",
     "LandingZoneResource",
     "PostgresResource",

@@ -9,9 +9,6 @@ from collections.abc import Mapping
 import duckdb
 from dagster_duckdb import DuckDBResource
 
-# The concurrency pool of every step that opens the warehouse file (dagster.yaml sets its limit).
-WAREHOUSE_POOL = "warehouse"
-
 _IDENT = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
 
@@ -64,11 +61,7 @@ class WarehouseResource(DuckDBResource):
                     con.execute("COMMIT")
                 return
             except duckdb.IOException as exc:
-                # Steps of this code location wait for the `warehouse` pool, not for this lock. The
-                # lock is still met from outside the pool: a person's `duckdb` shell or notebook on
-                # the file, a test reading it, an instance with no pool limit set (pools are
-                # instance config, so a fresh DAGSTER_HOME without dagster.yaml has none). Those
-                # hold the lock for milliseconds to seconds, so a bounded wait beats failing.
+                # Another process holds the file's write lock; it only does so for milliseconds.
                 if "lock" not in str(exc).lower() or time.monotonic() > deadline:
                     raise
                 time.sleep(0.2)

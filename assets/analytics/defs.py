@@ -22,7 +22,7 @@ from assets.common.metadata import markdown_preview
 from assets.common.publish import publish_table
 from assets.core.frames import fit_sample
 from assets.features.churn import FEATURE_COLUMNS, PREPROCESSOR, load_preprocessor
-from resources import WAREHOUSE_POOL, LakeResource, WarehouseResource
+from resources import LakeResource, WarehouseResource
 
 # scikit-learn (with SciPy and pandas) is imported inside the steps that fit or score models:
 # at module level it added ~4 s to every process that loads the code location (webserver,
@@ -129,7 +129,6 @@ def churn_model_asset(
 
 
 @dg.asset(
-    pool=WAREHOUSE_POOL,
     name="churn_scores",
     group_name=GROUP,
     deps=SCORES_READS.deps,
@@ -166,7 +165,6 @@ def churn_scores_asset(lake: LakeResource, warehouse: WarehouseResource) -> dg.M
 
 
 @dg.asset(
-    pool=WAREHOUSE_POOL,
     name="customer_segments",
     group_name=GROUP,
     deps=SEGMENTS_READS.deps,
@@ -216,7 +214,6 @@ HOLDOUT_DAYS = 60
 
 
 @dg.asset(
-    pool=WAREHOUSE_POOL,
     name="revenue_forecast",
     group_name=GROUP,
     deps=FORECAST_READS.deps,
@@ -258,7 +255,6 @@ def revenue_forecast_asset(
 
 
 @dg.asset(
-    pool=WAREHOUSE_POOL,
     name="price_elasticity",
     group_name=GROUP,
     deps=ELASTICITY_READS.deps,
@@ -289,7 +285,6 @@ def price_elasticity_asset(
 
 
 @dg.asset(
-    pool=WAREHOUSE_POOL,
     name="anomalies",
     group_name=GROUP,
     deps=ANOMALIES_READS.deps,

@@ -17,7 +17,7 @@ from assets.enrichment.logic import (
     latest_activity,
     product_daily_sales_by_range,
 )
-from resources import WAREHOUSE_POOL, LakeResource, WarehouseResource
+from resources import LakeResource, WarehouseResource
 
 GROUP = "enrichment"
 VALIDATION = "validation"
@@ -44,7 +44,6 @@ PRODUCT_SALES_READS = Reads(ENRICHED_ORDERS)
 
 
 @dg.asset(
-    pool=WAREHOUSE_POOL,
     name="enriched_orders",
     group_name=GROUP,
     deps=ENRICHED_ORDERS_READS.deps,
@@ -81,7 +80,6 @@ def enriched_orders_asset(lake: LakeResource, warehouse: WarehouseResource) -> d
 
 
 @dg.asset(
-    pool=WAREHOUSE_POOL,
     name="customer_profiles",
     group_name=GROUP,
     deps=PROFILE_READS.deps,
@@ -118,7 +116,6 @@ def customer_profiles_asset(
 
 
 @dg.asset(
-    pool=WAREHOUSE_POOL,
     name="daily_revenue",
     group_name=GROUP,
     deps=DAILY_REVENUE_READS.deps,
@@ -147,7 +144,6 @@ def daily_revenue_asset(lake: LakeResource, warehouse: WarehouseResource) -> dg.
 
 
 @dg.asset(
-    pool=WAREHOUSE_POOL,
     name="product_daily_sales",
     group_name=GROUP,
     deps=PRODUCT_SALES_READS.deps,

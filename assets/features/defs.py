@@ -45,7 +45,7 @@ from assets.features.churn import (
     unlabelled_churn,
 )
 from assets.features.config import ChurnFeatureConfig, PreprocessingConfig
-from resources import WAREHOUSE_POOL, LakeResource, WarehouseResource
+from resources import LakeResource, WarehouseResource
 
 GROUP = "features"
 ENRICHMENT = "enrichment"
@@ -84,7 +84,6 @@ def _latest_activity(frames: dict[str, pl.LazyFrame]) -> date:
 
 
 @dg.asset(
-    pool=WAREHOUSE_POOL,
     name="churn_features",
     group_name=GROUP,
     deps=CHURN_READS.deps,
@@ -136,7 +135,6 @@ def churn_features_asset(
 
 
 @dg.asset(
-    pool=WAREHOUSE_POOL,
     name="churn_features_current",
     group_name=GROUP,
     deps=CHURN_READS.deps,
@@ -170,7 +168,6 @@ def blueprint_table_asset(
     build = TABLE_BUILDS[blueprint.name]
 
     @dg.asset(
-        pool=WAREHOUSE_POOL,
         name=name,
         group_name=GROUP,
         deps=reads.deps,
@@ -305,7 +302,6 @@ def build_blueprint_feed_asset(
     mapped_note = ", ".join(f"{f} <- {c}" for f, c in feed.mapping.items()) or "native names"
 
     @dg.asset(
-        pool=WAREHOUSE_POOL,
         name=name,
         group_name=GROUP,
         deps=reads.deps,

@@ -36,7 +36,7 @@ from assets.ingestion.sources import (
     permanent_failure,
     source_candidates,
 )
-from resources import WAREHOUSE_POOL, LakeResource, LandingZoneResource, WarehouseResource
+from resources import LakeResource, LandingZoneResource, WarehouseResource
 from resources.s3 import S3StorageResource
 
 GROUP = "ingestion"
@@ -252,7 +252,6 @@ def build_raw_asset(
     }[kind]
 
     @dg.asset(
-        pool=WAREHOUSE_POOL,
         name=asset_name,
         group_name=GROUP,
         deps=[SAMPLE_ASSET] if with_sample_data else [],

@@ -26,7 +26,7 @@ from assets.pipelines.transform import (
     evaluate_checks,
     write_file,
 )
-from resources import WAREHOUSE_POOL, LakeResource, ReportsResource, WarehouseResource
+from resources import LakeResource, ReportsResource, WarehouseResource
 from resources.postgres import PostgresResource
 
 GROUP = "pipelines"
@@ -68,7 +68,6 @@ def build_pipeline_asset(
     ]
 
     @dg.asset(
-        pool=WAREHOUSE_POOL,
         name=name,
         group_name=GROUP,
         deps=reads.deps,

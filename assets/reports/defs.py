@@ -35,13 +35,7 @@ from assets.reports.quality import (
 from assets.reports.quality import quality_report as quality_report_content
 from assets.reports.recommendations import headlines, insights_frame, recommendations
 from assets.reports.report import Report
-from resources import (
-    WAREHOUSE_POOL,
-    LakeResource,
-    LandingZoneResource,
-    ReportsResource,
-    WarehouseResource,
-)
+from resources import LakeResource, LandingZoneResource, ReportsResource, WarehouseResource
 from resources.postgres import PostgresResource
 
 GROUP = "reports"
@@ -91,7 +85,6 @@ def build_insights_asset(datasets: Sequence[str]) -> dg.AssetsDefinition:
     )
 
     @dg.multi_asset(
-        pool=WAREHOUSE_POOL,
         name="build_insights",
         specs=[
             dg.AssetSpec(

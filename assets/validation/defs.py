@@ -22,7 +22,7 @@ from assets.validation.validate import (
     table_names,
     validate,
 )
-from resources import WAREHOUSE_POOL, LakeResource, WarehouseResource
+from resources import LakeResource, WarehouseResource
 
 
 class ValidationConfig(dg.Config):
@@ -66,7 +66,6 @@ def build_validation_asset(
     pii = pii_masks(spec)
 
     @dg.multi_asset(
-        pool=WAREHOUSE_POOL,
         name=f"validate_{name}",
         specs=[
             dg.AssetSpec(
