@@ -1,0 +1,186 @@
+"""Each column's spec type, with the null tokens, strftime ``format`` or epoch ``unit`` it needs.
+
+Types are tried with the very parsers ingestion casts with (``conform._typed``), so a column
+called ``integer`` here is one ingestion casts without a failure. They run on each column's
+distinct texts, not its rows (a column of 336,776 flights has at most 7,000 distinct texts), and
+a type is first tried on the first distinct texts: one text that fails rejects it, so a column
+of names never meets the whole date parser.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from assets.core.spec import DEFAULT_NULL_VALUES, ColumnSpec
+from assets.ingestion.conform import _typed
+
+TEXT_CANDIDATES = ("integer", "float", "boolean", "date", "datetime")
+POLARS_TO_SPEC = {
+    pl.Boolean: "boolean",
+    pl.Date: "date",
+    pl.Datetime: "datetime",
+    pl.Float32: "float",
+    pl.Float64: "float",
+}
+# Spellings of "missing" beyond the default null values (compared trimmed, in lower case): a
+# column whose only unparsed texts are among these is drafted typed, with them as null_values.
+NULL_LIKE = ["-", "--", "---", "?", ".", "na", "n/a", "n.a.", "nan", "null", "none", "nil"]
+NULL_LIKE += ["missing", "#n/a", "(null)", "(blank)"]
+FIRST_TRY = 256  # distinct texts a type is tried on before the rest
+# strftime formats tried, in order, when ISO 8601 does not read a column: the first that reads
+# every text wins, and a second that also does (01/02/2024, day or month first) is reported.
+DATE_FORMATS = ("%d/%m/%Y", "%m/%d/%Y", "%d.%m.%Y", "%Y%m%d", "%b %d %Y", "%d %b %Y", "%B %d %Y")
+DATE_FORMATS += ("%d %B %Y", "%d-%b-%Y", "%Y/%m/%d")
+DATETIME_FORMATS = tuple(f"{d} %H:%M:%S" for d in ("%d/%m/%Y", "%m/%d/%Y", "%d.%m.%Y"))
+DATETIME_FORMATS += tuple(f"{d} %H:%M" for d in ("%d/%m/%Y", "%m/%d/%Y", "%d.%m.%Y"))
+DATETIME_FORMATS += ("%Y%m%d %H%M%S", "%Y%m%d %H%M", "%Y%m%dT%H%M%S", "%d %b %Y %H:%M:%S")
+# A number is an epoch only under a name that says time and in the range of 1973..2033.
+EPOCH_NAME = re.compile(r"(^|_)(ts|timestamp|epoch|time|created|updated|at)$|_(at|ts|time)$")
+EPOCH_RANGES = {"s": (1e8, 2e9), "ms": (1e11, 2e12)}
+
+
+@dataclass
+class Inferred:
+    """What ingestion needs to read one column, and what the choice rested on."""
+
+    type: str
+    null_values: list[str] | None = None  # None: the dataset's list
+    format: str | None = None
+    unit: str | None = None
+    tokens: list[str] = field(default_factory=list)  # null spellings seen in the column
+    doubts: list[str] = field(default_factory=list)
+
+
+def spec_type(dtype: pl.DataType) -> str | None:
+    if dtype.is_integer():
+        return "integer"
+    for base, name in POLARS_TO_SPEC.items():
+        if isinstance(dtype, base) or dtype == base:
+            return name
+    return None
+
+
+def _failures(texts: pl.Series, kind: str, **parsing: str) -> pl.Series:
+    """The texts of ``texts`` that ``kind`` (with ``parsing``: format or unit) does not read."""
+    col = ColumnSpec(name="x", type=kind, **parsing)  # type: ignore[arg-type]
+    failed = _typed("x", pl.String(), col, ())[1]
+    return pl.DataFrame({"x": texts}).select(failed.alias("x")).to_series().drop_nulls()
+
+
+def _reads_all(texts: pl.Series, kind: str, **parsing: str) -> bool:
+    return _failures(texts.head(FIRST_TRY), kind, **parsing).is_empty() and (
+        len(texts) <= FIRST_TRY or _failures(texts, kind, **parsing).is_empty()
+    )
+
+
+def _values(texts: pl.Series, kind: str, fmt: str) -> pl.Series:
+    col = ColumnSpec(name="x", type=kind, format=fmt)  # type: ignore[arg-type]
+    return pl.DataFrame({"x": texts}).select(_typed("x", pl.String(), col, ())[0]).to_series()
+
+
+def _null_like(texts: pl.Series) -> pl.Series:
+    return texts.str.strip_chars().str.to_lowercase().is_in(NULL_LIKE)
+
+
+def _typed_choice(present: pl.Series) -> tuple[str, list[str]]:
+    """The first candidate type reading every present text but null-like spellings, and those
+    spellings."""
+    maxlen = present.str.strip_chars().str.len_chars().max() or 0
+    leading_zero = present.str.contains(r"^\s*[+-]?0[0-9]").any()
+    for kind in TEXT_CANDIDATES:
+        if kind == "integer" and leading_zero:
+            return "string", []  # codes such as 00123 keep their zeros as text
+        if kind == "date" and int(maxlen) > 10:  # type: ignore[arg-type]
+            continue  # a time of day is present: datetime
+        head = _failures(present.head(FIRST_TRY), kind)
+        if not _null_like(head).all():
+            continue
+        failed = _failures(present, kind) if len(present) > FIRST_TRY else head
+        if len(failed) == len(present) or not _null_like(failed).all():
+            continue
+        return kind, sorted(failed.str.strip_chars().unique().to_list())
+    return "string", []
+
+
+def _formatted_choice(present: pl.Series) -> Inferred | None:
+    """A date or datetime column in one of the common strftime spellings."""
+    if not present.str.contains(r"[0-9]").all():
+        return None
+    for kind, formats in (("date", DATE_FORMATS), ("datetime", DATETIME_FORMATS)):
+        readers = [f for f in formats if _reads_all(present, kind, format=f)]
+        if readers:
+            # A second format that reads other dates (day or month first) is a doubt; one that
+            # reads the same (%b and %B both read "Jan") is not.
+            values = {f: _values(present, kind, f) for f in readers}
+            others = [f for f in readers[1:] if not values[f].equals(values[readers[0]])]
+            doubts = [f"also reads as {', '.join(repr(f) for f in others)}"] if others else []
+            return Inferred(kind, format=readers[0], doubts=doubts)
+    return None
+
+
+def _epoch_unit(name: str, present: pl.Series) -> str | None:
+    if not EPOCH_NAME.search(name.lower()):
+        return None
+    numbers = present.cast(pl.Float64, strict=False)
+    lo, hi = numbers.min(), numbers.max()
+    if numbers.null_count() or lo is None or hi is None:
+        return None
+    for unit, (low, high) in EPOCH_RANGES.items():
+        if low <= lo and hi <= high:  # type: ignore[operator]
+            return unit
+    return None
+
+
+def infer_text_column(name: str, texts: pl.Series) -> Inferred:
+    """The type of a text column from its distinct texts (nulls dropped)."""
+    stripped = texts.str.strip_chars()
+    is_token = stripped.is_in(DEFAULT_NULL_VALUES)
+    tokens = sorted(stripped.filter(is_token).unique().to_list())
+    present = texts.filter(~is_token)
+    if present.is_empty():
+        return Inferred("string", tokens=tokens, doubts=["no value present: typed as text"])
+    kind, extra = _typed_choice(present)
+    if kind == "string":
+        formatted = _formatted_choice(present)
+        if formatted is not None:
+            formatted.tokens = tokens
+            return formatted
+    if kind in ("integer", "float"):
+        unit = _epoch_unit(name, present.filter(~present.str.strip_chars().is_in(extra)))
+        if unit is not None:
+            return Inferred("datetime", unit=unit, tokens=tokens)
+    found = Inferred(kind, tokens=tokens)
+    if extra:
+        found.null_values = [*DEFAULT_NULL_VALUES, *extra]
+        found.tokens = sorted({*tokens, *extra})
+    return found
+
+
+def infer_frame(df: pl.DataFrame) -> dict[str, Inferred]:
+    """Every column's ``Inferred``, from its distinct values."""
+    out: dict[str, Inferred] = {}
+    for name, dtype in df.schema.items():
+        native = spec_type(dtype)
+        if native is not None:
+            out[name] = Inferred(native)
+        elif dtype != pl.String:
+            out[name] = Inferred("string")
+        else:
+            out[name] = infer_text_column(name, df.get_column(name).drop_nulls().unique())
+    return out
+
+
+def infer_columns(lf: pl.LazyFrame) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """Each column's spec type, and the null values of those typed only thanks to texts that
+    spell missing outside the default list (``-``, ``?``...): the default list plus those."""
+    found = infer_frame(lf.collect())
+    types = {c: f.type for c, f in found.items()}
+    return types, {c: f.null_values for c, f in found.items() if f.null_values is not None}
+
+
+def infer_types(lf: pl.LazyFrame) -> dict[str, str]:
+    """Each column's spec type: the narrowest type every present value casts to."""
+    return infer_columns(lf)[0]
