@@ -27,7 +27,7 @@ from assets.ingestion.conform import conform
 from assets.ingestion.profiling.columns import ColumnProfile, column_profile, stats_exprs
 from assets.ingestion.profiling.foreign import Table, foreign_keys
 from assets.ingestion.profiling.inference import Inferred, infer_frame
-from assets.ingestion.profiling.keys import find_keys
+from assets.ingestion.profiling.keys import ID_NAME, find_keys
 from assets.ingestion.profiling.render import Draft, to_yaml
 
 __all__ = ["profile_file", "profile_folder", "profile_frame", "to_yaml"]
@@ -101,12 +101,12 @@ def profile_table(raw: pl.DataFrame, name: str, source: str, today: date | None 
         doubts.append("no key: no set of up to three code or number columns is unique")
     for c in keys.key if len(keys.key) == 1 else ():
         profiles[c].entry["unique"] = True
-    for cols in keys.unique:  # a date or time unique by chance is no identifier
-        if len(cols) == 1 and kinds[cols[0]] in ("string", "integer"):
+    for cols in keys.unique:  # a time or a measure unique by chance is no identifier
+        if len(cols) == 1 and (kinds[cols[0]] == "string" or ID_NAME.search(cols[0])):
             profiles[cols[0]].entry["unique"] = True
     spec: dict[str, object] = {
         "name": name,
-        "description": f"Draft profiled from {source} ({rows:,} rows); describe the data here.",
+        "description": f"Draft profiled from {source}, {rows:,} rows: describe the data here.",
         "owner": "team:data-platform",
         "source": {"kind": "landing", "folder": name},
     }
@@ -114,15 +114,16 @@ def profile_table(raw: pl.DataFrame, name: str, source: str, today: date | None 
         spec["null_values"] = nulls
     if keys.key:
         spec["key"] = keys.key
-    composite = [cols for cols in keys.unique if len(cols) > 1]
-    if composite:
-        spec["unique_keys"] = composite
+    # Other unique sets of several columns are often chance (a region and a birth date): named
+    # in the key's comment for the reviewer, not enforced.
+    also = [", ".join(cols) for cols in keys.unique if len(cols) > 1][:3]
     spec["columns"] = [p.entry for p in profiles.values()]
     draft = Draft(
         spec,
         f"{source}; {rows:,} rows, every row read",
         evidence={c: p.evidence for c, p in profiles.items()},
-        key_comment=f"unique over all {rows:,} rows" if keys.key else "",
+        key_comment=(f"unique over all {rows:,} rows" if keys.key else "")
+        + (f"; also unique: {'; '.join(also)}" if also else ""),
         doubts=doubts,
     )
     DatasetSpec.model_validate(spec)  # a draft that does not load is a bug here, not the user's
@@ -187,14 +188,22 @@ def datasets_in(folder: Path) -> dict[str, list[Path]]:
     return out
 
 
-def profile_folder(folder: Path, today: date | None = None) -> dict[str, Draft]:
-    """One draft per dataset of ``folder``, with foreign keys proposed between them."""
+def profile_folder(
+    folder: Path, today: date | None = None
+) -> tuple[dict[str, Draft], dict[str, str]]:
+    """One draft per dataset of ``folder``, with foreign keys proposed between them; and the
+    datasets that could not be read as a table (a manifest, a broken file), with the reason."""
     found = datasets_in(folder)
     if not found:
         raise ValueError(f"{folder}: no CSV, JSON, NDJSON, Parquet or XML file in it")
-    profiled = {}
+    profiled: dict[str, Profiled] = {}
+    skipped: dict[str, str] = {}
     for name, paths in found.items():
-        frame, source = _read(paths)
+        try:
+            frame, source = _read(paths)
+        except BadFile as exc:
+            skipped[name] = f"{', '.join(p.name for p in paths)}: {exc}"
+            continue
         profiled[name] = profile_table(frame, name, source, today)
     tables = [p.table for p in profiled.values()]
     for p in profiled.values():
@@ -203,7 +212,7 @@ def profile_folder(folder: Path, today: date | None = None) -> dict[str, Draft]:
             p.draft.spec["foreign_keys"] = [fk.spec for fk in fks]
             p.draft.fk_comments = [fk.comment for fk in fks]
             DatasetSpec.model_validate(p.draft.spec)
-    return {name: p.draft for name, p in profiled.items()}
+    return {name: p.draft for name, p in profiled.items()}, skipped
 
 
 def _write(path: Path, text: str) -> None:
@@ -239,10 +248,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.path.is_dir():
             if args.out is None or args.name:
                 parser.error("a folder takes --out DIR (one <dataset>.yaml each) and no --name")
-            for name, draft in profile_folder(args.path).items():
+            drafts, skipped = profile_folder(args.path)
+            for name, draft in drafts.items():
                 _write(args.out / f"{name}.yaml", to_yaml(draft))
                 print(f"wrote {args.out / f'{name}.yaml'}", file=sys.stderr)
-            return 0
+            for reason in skipped.values():
+                print(f"skipped {reason}", file=sys.stderr)
+            return 0 if drafts else 1
         if not args.path.is_file():
             parser.error(f"PATH: no such file or folder: {args.path}")
         if not args.name:
