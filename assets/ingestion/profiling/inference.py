@@ -107,7 +107,7 @@ def _typed_choice(present: pl.Series) -> tuple[str, list[str]]:
 
 def _formatted_choice(present: pl.Series) -> Inferred | None:
     """A date or datetime column in one of the common strftime spellings."""
-    if not present.str.contains(r"[0-9]").all():
+    if present.is_empty() or not present.str.contains(r"[0-9]").all():
         return None
     for kind, formats in (("date", DATE_FORMATS), ("datetime", DATETIME_FORMATS)):
         readers = [f for f in formats if _reads_all(present, kind, format=f)]
@@ -144,9 +144,13 @@ def infer_text_column(name: str, texts: pl.Series) -> Inferred:
         return Inferred("string", tokens=tokens, doubts=["no value present: typed as text"])
     kind, extra = _typed_choice(present)
     if kind == "string":
-        formatted = _formatted_choice(present)
+        missing = _null_like(present)
+        formatted = _formatted_choice(present.filter(~missing))
         if formatted is not None:
-            formatted.tokens = tokens
+            extra = sorted(present.filter(missing).str.strip_chars().unique().to_list())
+            formatted.tokens = sorted({*tokens, *extra})
+            if extra:
+                formatted.null_values = [*DEFAULT_NULL_VALUES, *extra]
             return formatted
     if kind in ("integer", "float"):
         unit = _epoch_unit(name, present.filter(~present.str.strip_chars().is_in(extra)))

@@ -22,7 +22,8 @@ KEY_TYPES = ("string", "integer", "date", "datetime")
 MAX_KEY_COLUMNS = 3
 MAX_SETS = 400
 PROBE_ROWS = (2_000, 20_000, 100_000)
-NEAR_KEY_ROWS = 3  # at most this many rows (or 0.1% of rows) beyond the distinct values
+NEAR_KEY_ROWS = 3  # at most this many rows (or 0.1% of rows) beyond the distinct values,
+NEAR_SHARE = 0.99  # and distinct values for 99% of the rows (two of four rows is no near-key)
 ID_NAME = re.compile(r"(^|_)(id|key|code|no|number|num)$")
 
 
@@ -74,10 +75,13 @@ def _duplicates(df: pl.DataFrame, cols: list[str]) -> tuple[int, str]:
         .len()
         .filter(pl.col("len") > 1)
         .sort([*cols], nulls_last=True)
-        .with_columns(pl.concat_str([pl.col(c).cast(pl.String) for c in cols], separator="/"))
+        .select(
+            pl.concat_str([pl.col(c).cast(pl.String) for c in cols], separator="/").alias("v"),
+            "len",
+        )
     )
     extra = int((dup["len"] - 1).sum())
-    named = ", ".join(f"{v} x{n}" for v, n in dup.select(dup.columns[-1], "len").head(5).rows())
+    named = ", ".join(f"{v} x{n}" for v, n in dup.head(5).rows())
     return extra, named + (", ..." if dup.height > 5 else "")
 
 
@@ -100,10 +104,9 @@ def find_keys(
     if found:
         out.key = list(found[0])
         out.unique = [list(c) for c in found[1:]]
-        return out
     near_limit = max(NEAR_KEY_ROWS, rows // 1000)
     for c in sorted(candidates, key=lambda c: -distinct[c]):
-        if rows - distinct[c] <= near_limit:
+        if 0 < rows - distinct[c] <= near_limit and distinct[c] >= NEAR_SHARE * rows:
             extra, named = _duplicates(df, [c])
             out.near[(c,)] = f"unique except {extra} rows (duplicated: {named})"
     return out
