@@ -211,6 +211,7 @@ def profile_folder(
         if fks:
             p.draft.spec["foreign_keys"] = [fk.spec for fk in fks]
             p.draft.fk_comments = [fk.comment for fk in fks]
+            p.draft.doubts += [fk.doubt for fk in fks if fk.doubt]
             DatasetSpec.model_validate(p.draft.spec)
     return {name: p.draft for name, p in profiled.items()}, skipped
 

@@ -39,6 +39,7 @@ class ForeignKey:
     comment: str
     named: bool
     contained: float
+    doubt: str = ""
 
 
 def _singular(name: str) -> str:
@@ -77,11 +78,16 @@ def _candidate(child: Table, cols: list[str], parent: Table, named: bool) -> For
         return None
     spec: dict[str, Any] = {"columns": cols, "references": parent.name, "ref_columns": parent.key}
     comment = f"{matched:.1%} of {present:,} present values match"
+    doubt = ""
     if orphans:
         spec["threshold"] = math.floor(matched * 100) / 100
         spec["severity"] = "warn"
         comment += f"; {orphans:,} orphan rows ({shown})"
-    return ForeignKey(spec, comment, named, contained)
+        doubt = (
+            f"{', '.join(cols)} -> {parent.name}: {orphans:,} rows match no {parent.name} row; "
+            "proposed as a warning: make it an error if they are mistakes"
+        )
+    return ForeignKey(spec, comment, named, contained, doubt)
 
 
 def foreign_keys(child: Table, tables: list[Table]) -> list[ForeignKey]:
