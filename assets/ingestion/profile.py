@@ -97,6 +97,8 @@ def profile_table(raw: pl.DataFrame, name: str, source: str, today: date | None 
     for cols, note in keys.near.items():
         doubts.append(f"{', '.join(cols)}: a near-key, {note}")
         profiles[cols[0]].evidence += f"; near-key: {note}"
+    if keys.repeated_rows:
+        doubts.append(f"{keys.repeated_rows:,} rows repeat an earlier row in every column")
     if not keys.key and rows > 1:
         doubts.append("no key: no set of up to three code or number columns is unique")
     for c in keys.key if len(keys.key) == 1 else ():

@@ -22,6 +22,7 @@ from assets.ingestion.profiling.inference import Inferred
 MAX_ALLOWED_VALUES = 20
 MAX_CODE_LENGTH = 40
 TOP_VALUES = 3
+FORM_HEAD = 1_000  # distinct values a form is tried on before all of them
 REGEX_SPECIAL = set(".^$*+?{}[]\\|()")
 PATTERNS = {
     "url": r"^https?://[^\s/$.?#][^\s]*$",
@@ -79,20 +80,30 @@ def stats_exprs(name: str, kind: str) -> list[pl.Expr]:
     if kind in ("integer", "float", "date", "datetime"):
         exprs += [col.min().alias(f"{name}|min"), col.max().alias(f"{name}|max")]
     if kind == "string":
-        # Forms are judged on the distinct values: the same answer for a fraction of the work.
-        present = col.drop_nulls().unique()
-        exprs += [
-            _shape(present).n_unique().alias(f"{name}|shapes"),
-            _shape(present).first().alias(f"{name}|shape"),
-            present.str.len_chars().max().alias(f"{name}|maxlen"),
-            present.str.contains(r"\s").mean().alias(f"{name}|spaced"),
-            present.str.contains(r"^[0-9]+$").all().alias(f"{name}|digits"),
-        ]
-        exprs += [
-            present.str.contains(rx).all().alias(f"{name}|{label}")
-            for label, rx in PATTERNS.items()
-        ]
+        exprs.append(col.str.len_chars().max().alias(f"{name}|maxlen"))
     return exprs
+
+
+def _all_match(values: pl.Series, regex: str) -> bool:
+    """Whether every value matches: the first ``FORM_HEAD`` first, where most forms fail."""
+    if not values.head(FORM_HEAD).str.contains(regex).all():
+        return False
+    return len(values) <= FORM_HEAD or bool(values.str.contains(regex).all())
+
+
+def text_forms(name: str, series: pl.Series, maxlen: int) -> dict[str, Any]:
+    """The forms of a text column's distinct values (keys ``name|...``): which patterns every
+    one matches, whether they share one shape, and the share holding a space."""
+    values = series.drop_nulls().unique()
+    p = f"{name}|"
+    out: dict[str, Any] = {p + k: _all_match(values, rx) for k, rx in PATTERNS.items()}
+    out[p + "digits"] = _all_match(values, r"^[0-9]+$")
+    out[p + "spaced"] = values.str.contains(" ", literal=True).mean()
+    shapes = pl.select(_shape(pl.lit(values.head(FORM_HEAD))).unique()).to_series()
+    one = shapes[0] if len(shapes) == 1 and maxlen <= MAX_CODE_LENGTH else None
+    out[p + "shape"] = one
+    out[p + "shapes"] = 1 if one is not None and _all_match(values, shape_regex(one)) else 2
+    return out
 
 
 def top_values(series: pl.Series) -> str:
@@ -165,6 +176,7 @@ def column_profile(
         entry["min"], entry["max"] = low, high
         notes.append(f"bounds: {why}")
     if kind == "string" and present:
+        s = s | text_forms(name, series, int(s[p + "maxlen"] or 0))
         profile.free_text = bool(
             (s[p + "spaced"] or 0) > 0.5
             or (s[p + "maxlen"] or 0) > MAX_CODE_LENGTH

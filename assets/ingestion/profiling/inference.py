@@ -16,6 +16,7 @@ import polars as pl
 
 from assets.core.spec import DEFAULT_NULL_VALUES, ColumnSpec
 from assets.ingestion.conform import _typed
+from assets.ingestion.parsing import fast_parse
 
 TEXT_CANDIDATES = ("integer", "float", "boolean", "date", "datetime")
 POLARS_TO_SPEC = {
@@ -30,6 +31,8 @@ POLARS_TO_SPEC = {
 NULL_LIKE = ["-", "--", "---", "?", ".", "na", "n/a", "n.a.", "nan", "null", "none", "nil"]
 NULL_LIKE += ["missing", "#n/a", "(null)", "(blank)"]
 FIRST_TRY = 256  # distinct texts a type is tried on before the rest
+MAX_STRAYS = 3  # distinct texts a type may fail on (a spreadsheet's #VALUE!) and still be chosen,
+STRAY_SHARE = 0.01  # if they hold at most this share of the rows
 # strftime formats tried, in order, when ISO 8601 does not read a column: the first that reads
 # every text wins, and a second that also does (01/02/2024, day or month first) is reported.
 DATE_FORMATS = ("%d/%m/%Y", "%m/%d/%Y", "%d.%m.%Y", "%Y%m%d", "%b %d %Y", "%d %b %Y", "%B %d %Y")
@@ -54,6 +57,10 @@ class Inferred:
     doubts: list[str] = field(default_factory=list)
 
 
+def a_kind(kind: str) -> str:
+    return f"an {kind}" if kind == "integer" else f"a {kind}"
+
+
 def spec_type(dtype: pl.DataType) -> str | None:
     if dtype.is_integer():
         return "integer"
@@ -64,10 +71,15 @@ def spec_type(dtype: pl.DataType) -> str | None:
 
 
 def _failures(texts: pl.Series, kind: str, **parsing: str) -> pl.Series:
-    """The texts of ``texts`` that ``kind`` (with ``parsing``: format or unit) does not read."""
+    """The texts of ``texts`` that ``kind`` (with ``parsing``: format or unit) does not read.
+    Ingestion's fast parser reads the usual spelling first; the full parser sees the rest."""
     col = ColumnSpec(name="x", type=kind, **parsing)  # type: ignore[arg-type]
+    frame = pl.DataFrame({"x": texts})
+    quick = fast_parse(pl.col("x"), col)
+    if quick is not None:
+        frame = frame.filter(quick.is_null())
     failed = _typed("x", pl.String(), col, ())[1]
-    return pl.DataFrame({"x": texts}).select(failed.alias("x")).to_series().drop_nulls()
+    return frame.select(failed.alias("x")).to_series().drop_nulls()
 
 
 def _reads_all(texts: pl.Series, kind: str, **parsing: str) -> bool:
@@ -85,24 +97,35 @@ def _null_like(texts: pl.Series) -> pl.Series:
     return texts.str.strip_chars().str.to_lowercase().is_in(NULL_LIKE)
 
 
-def _typed_choice(present: pl.Series) -> tuple[str, list[str]]:
-    """The first candidate type reading every present text but null-like spellings, and those
-    spellings."""
+def _tolerable(strays: pl.Series) -> bool:
+    """A few texts without a digit (``#VALUE!``); one with a digit is a value of another form
+    (0.5 among integers makes a float column, not a mistake)."""
+    return len(strays) <= MAX_STRAYS and not strays.str.contains("[0-9]").any()
+
+
+def _typed_choice(present: pl.Series, column: pl.Series) -> tuple[str, list[str], list[str]]:
+    """The first candidate type reading every present text but null-like spellings and a few
+    strays (``MAX_STRAYS`` texts on at most ``STRAY_SHARE`` of the rows, such as ``#VALUE!``);
+    those spellings, and those strays."""
     maxlen = present.str.strip_chars().str.len_chars().max() or 0
     leading_zero = present.str.contains(r"^\s*[+-]?0[0-9]").any()
     for kind in TEXT_CANDIDATES:
         if kind == "integer" and leading_zero:
-            return "string", []  # codes such as 00123 keep their zeros as text
+            return "string", [], []  # codes such as 00123 keep their zeros as text
         if kind == "date" and int(maxlen) > 10:  # type: ignore[arg-type]
             continue  # a time of day is present: datetime
         head = _failures(present.head(FIRST_TRY), kind)
-        if not _null_like(head).all():
+        if not _tolerable(head.filter(~_null_like(head))):
             continue
         failed = _failures(present, kind) if len(present) > FIRST_TRY else head
-        if len(failed) == len(present) or not _null_like(failed).all():
+        strays = failed.filter(~_null_like(failed))
+        if len(failed) == len(present) or not _tolerable(strays):
             continue
-        return kind, sorted(failed.str.strip_chars().unique().to_list())
-    return "string", []
+        if len(strays) and column.is_in(strays).sum() > STRAY_SHARE * column.len():
+            continue
+        spellings = sorted(failed.filter(_null_like(failed)).str.strip_chars().unique().to_list())
+        return kind, spellings, sorted(strays.to_list())
+    return "string", [], []
 
 
 def _formatted_choice(present: pl.Series) -> Inferred | None:
@@ -134,15 +157,16 @@ def _epoch_unit(name: str, present: pl.Series) -> str | None:
     return None
 
 
-def infer_text_column(name: str, texts: pl.Series) -> Inferred:
-    """The type of a text column from its distinct texts (nulls dropped)."""
+def infer_text_column(name: str, column: pl.Series) -> Inferred:
+    """The type of a text column (nulls dropped), judged on its distinct texts."""
+    texts = column.unique()
     stripped = texts.str.strip_chars()
     is_token = stripped.is_in(DEFAULT_NULL_VALUES)
     tokens = sorted(stripped.filter(is_token).unique().to_list())
     present = texts.filter(~is_token)
     if present.is_empty():
         return Inferred("string", tokens=tokens, doubts=["no value present: typed as text"])
-    kind, extra = _typed_choice(present)
+    kind, extra, strays = _typed_choice(present, column)
     if kind == "string":
         missing = _null_like(present)
         formatted = _formatted_choice(present.filter(~missing))
@@ -157,6 +181,10 @@ def infer_text_column(name: str, texts: pl.Series) -> Inferred:
         if unit is not None:
             return Inferred("datetime", unit=unit, tokens=tokens)
     found = Inferred(kind, tokens=tokens)
+    if strays:
+        shown = ", ".join(repr(t) for t in strays)
+        rows = int(column.is_in(strays).sum())
+        found.doubts.append(f"{rows:,} rows hold {shown}, not {a_kind(kind)}: flagged at ingestion")
     if extra:
         found.null_values = [*DEFAULT_NULL_VALUES, *extra]
         found.tokens = sorted({*tokens, *extra})
@@ -173,7 +201,7 @@ def infer_frame(df: pl.DataFrame) -> dict[str, Inferred]:
         elif dtype != pl.String:
             out[name] = Inferred("string")
         else:
-            out[name] = infer_text_column(name, df.get_column(name).drop_nulls().unique())
+            out[name] = infer_text_column(name, df.get_column(name).drop_nulls())
     return out
 
 

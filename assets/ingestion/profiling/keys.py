@@ -3,7 +3,7 @@ near-keys (unique but for a few rows), each with the duplicated values named.
 
 Only columns with no missing value that are integers, dates, datetimes or codes (text that is
 not free text) take part: a float or a name that happens to be unique is no key. A set is first
-tried on the first 2,000 rows, then 20,000 and 100,000 (``PROBE_ROWS``): a duplicate there
+tried on the first 2,000 rows, then 20,000 and 200,000 (``PROBE_ROWS``): a duplicate there
 rejects it, so only the sets that may be keys are counted over the whole frame, and at most
 ``MAX_SETS`` sets are tried. A set whose columns' distinct counts multiply to fewer than the
 rows is never tried.
@@ -21,7 +21,7 @@ import polars as pl
 KEY_TYPES = ("string", "integer", "date", "datetime")
 MAX_KEY_COLUMNS = 3
 MAX_SETS = 400
-PROBE_ROWS = (2_000, 20_000, 100_000)
+PROBE_ROWS = (2_000, 20_000, 200_000)
 NEAR_KEY_ROWS = 3  # at most this many rows (or 0.1% of rows) beyond the distinct values,
 NEAR_SHARE = 0.99  # and distinct values for 99% of the rows (two of four rows is no near-key)
 ID_NAME = re.compile(r"(^|_)(id|key|code|no|number|num)$")
@@ -34,6 +34,7 @@ class Keys:
     key: list[str] = field(default_factory=list)
     unique: list[list[str]] = field(default_factory=list)
     near: dict[tuple[str, ...], str] = field(default_factory=dict)  # columns -> comment
+    repeated_rows: int = 0  # rows equal to an earlier row in every column
 
 
 def _rank(
@@ -99,8 +100,17 @@ def find_keys(
     ]
     if not candidates:
         return out
-    distinct = dict(zip(candidates, df.select(pl.col(candidates).n_unique()).row(0), strict=True))
-    found = sorted(_unique_sets(df, candidates, distinct), key=lambda c: _rank(c, order, distinct))
+    counts = df.select(
+        pl.struct(order).n_unique().alias("|rows"),
+        pl.struct(candidates).n_unique().alias("|candidates"),
+        *[pl.col(c).n_unique() for c in candidates],
+    ).row(0)
+    out.repeated_rows = rows - counts[0]
+    distinct = dict(zip(candidates, counts[2:], strict=True))
+    # No subset of the candidates is unique when all of them together are not: the search
+    # (and its counts over the whole frame) is skipped.
+    found = [] if counts[1] < rows else _unique_sets(df, candidates, distinct)
+    found = sorted(found, key=lambda c: _rank(c, order, distinct))
     if found:
         out.key = list(found[0])
         out.unique = [list(c) for c in found[1:]]

@@ -203,3 +203,28 @@ def test_a_folder_without_tables_or_a_file_without_a_name_is_refused(tmp_path: P
     with pytest.raises(SystemExit):
         main([str(tmp_path / "a.csv")])
     assert "a file needs --name" in capsys.readouterr().err
+
+
+def test_a_few_stray_texts_do_not_make_a_number_column_text_but_are_reported():
+    n = 400
+    draft = _draft(
+        {
+            "quantity": [str(1 + i % 5) for i in range(n - 2)] + ["#VALUE!", "#VALUE!"],
+            "visib": ["10"] * (n - 1) + ["0.5"],  # a value of another form: a float column
+            "note": ["#VALUE!"] * 20 + [str(i) for i in range(n - 20)],  # 5% of rows: text
+        }
+    )
+    cols = {c["name"]: c for c in draft.spec["columns"]}  # type: ignore[union-attr]
+    assert [cols[c]["type"] for c in ("quantity", "visib", "note")] == [
+        "integer",
+        "float",
+        "string",
+    ]
+    assert "quantity: 2 rows hold '#VALUE!', not an integer: flagged at ingestion" in draft.doubts
+    assert "2 rows did not cast to the drafted types" in draft.doubts
+
+
+def test_rows_repeated_whole_are_reported_and_no_key_is_searched():
+    draft = _draft({"id": ["a", "b", "b"], "v": [1, 2, 2]})
+    assert "key" not in draft.spec
+    assert "1 rows repeat an earlier row in every column" in draft.doubts
