@@ -91,10 +91,9 @@ def _all_match(values: pl.Series, regex: str) -> bool:
     return len(values) <= FORM_HEAD or bool(values.str.contains(regex).all())
 
 
-def text_forms(name: str, series: pl.Series, maxlen: int) -> dict[str, Any]:
-    """The forms of a text column's distinct values (keys ``name|...``): which patterns every
-    one matches, whether they share one shape, and the share holding a space."""
-    values = series.drop_nulls().unique()
+def text_forms(name: str, values: pl.Series, maxlen: int) -> dict[str, Any]:
+    """The forms of a text column's distinct ``values`` (keys ``name|...``): which patterns
+    every one matches, whether they share one shape, and the share holding a space."""
     p = f"{name}|"
     out: dict[str, Any] = {p + k: _all_match(values, rx) for k, rx in PATTERNS.items()}
     out[p + "digits"] = _all_match(values, r"^[0-9]+$")
@@ -176,7 +175,8 @@ def column_profile(
         entry["min"], entry["max"] = low, high
         notes.append(f"bounds: {why}")
     if kind == "string" and present:
-        s = s | text_forms(name, series, int(s[p + "maxlen"] or 0))
+        texts = found.texts if found.texts is not None else series.drop_nulls().unique()
+        s = s | text_forms(name, texts, int(s[p + "maxlen"] or 0))
         profile.free_text = bool(
             (s[p + "spaced"] or 0) > 0.5
             or (s[p + "maxlen"] or 0) > MAX_CODE_LENGTH
@@ -197,7 +197,8 @@ def column_profile(
         notes.append("constant")
     if PII_NAME.search(name.lower()) or entry.get("pattern") in ("email", "phone"):
         entry["pii"] = True
-    top = top_values(series)
+    # A column unique for nearly every row has no top values worth counting its rows for.
+    top = top_values(series) if values <= 0.9 * present else ""
     if top:
         notes.append(f"top: {top}")
     if found.tokens:

@@ -55,6 +55,7 @@ class Inferred:
     unit: str | None = None
     tokens: list[str] = field(default_factory=list)  # null spellings seen in the column
     doubts: list[str] = field(default_factory=list)
+    texts: pl.Series | None = None  # a text column's distinct present texts, counted once
 
 
 def a_kind(kind: str) -> str:
@@ -157,9 +158,9 @@ def _epoch_unit(name: str, present: pl.Series) -> str | None:
     return None
 
 
-def infer_text_column(name: str, column: pl.Series) -> Inferred:
-    """The type of a text column (nulls dropped), judged on its distinct texts."""
-    texts = column.unique()
+def infer_text_column(name: str, column: pl.Series, texts: pl.Series | None = None) -> Inferred:
+    """The type of a text column (nulls dropped), judged on its distinct ``texts``."""
+    texts = column.unique() if texts is None else texts
     stripped = texts.str.strip_chars()
     is_token = stripped.is_in(DEFAULT_NULL_VALUES)
     tokens = sorted(stripped.filter(is_token).unique().to_list())
@@ -180,7 +181,7 @@ def infer_text_column(name: str, column: pl.Series) -> Inferred:
         unit = _epoch_unit(name, present.filter(~present.str.strip_chars().is_in(extra)))
         if unit is not None:
             return Inferred("datetime", unit=unit, tokens=tokens)
-    found = Inferred(kind, tokens=tokens)
+    found = Inferred(kind, tokens=tokens, texts=present if kind == "string" else None)
     if strays:
         shown = ", ".join(repr(t) for t in strays)
         rows = int(column.is_in(strays).sum())
@@ -194,6 +195,10 @@ def infer_text_column(name: str, column: pl.Series) -> Inferred:
 def infer_frame(df: pl.DataFrame) -> dict[str, Inferred]:
     """Every column's ``Inferred``, from its distinct values."""
     out: dict[str, Inferred] = {}
+    text = [c for c, dtype in df.schema.items() if dtype == pl.String]
+    # Every text column's distinct texts in one query: Polars counts the columns in parallel.
+    distinct = df.select(pl.col(c).drop_nulls().unique().implode() for c in text)
+    texts: dict[str, pl.Series] = {c: distinct[c][0] for c in text}
     for name, dtype in df.schema.items():
         native = spec_type(dtype)
         if native is not None:
@@ -201,7 +206,7 @@ def infer_frame(df: pl.DataFrame) -> dict[str, Inferred]:
         elif dtype != pl.String:
             out[name] = Inferred("string")
         else:
-            out[name] = infer_text_column(name, df.get_column(name).drop_nulls())
+            out[name] = infer_text_column(name, df.get_column(name).drop_nulls(), texts[name])
     return out
 
 

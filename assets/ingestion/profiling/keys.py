@@ -47,6 +47,12 @@ def _rank(
     return len(cols), -ids, prod(distinct[c] for c in cols), [order.index(c) for c in cols]
 
 
+def _distinct_rows(cols: list[str]) -> pl.Expr:
+    """Distinct 64-bit hashes of the rows of ``cols``: as many as the rows proves them unique;
+    fewer is settled by an exact count (``find_keys``)."""
+    return pl.struct(cols).hash().n_unique()
+
+
 def _unique_sets(df: pl.DataFrame, candidates: list[str], distinct: dict[str, int]) -> list:
     rows = df.height
     found: list[tuple[str, ...]] = []
@@ -101,15 +107,20 @@ def find_keys(
     if not candidates:
         return out
     counts = df.select(
-        pl.struct(order).n_unique().alias("|rows"),
-        pl.struct(candidates).n_unique().alias("|candidates"),
+        _distinct_rows(order).alias("|rows"),
+        _distinct_rows(candidates).alias("|candidates"),
         *[pl.col(c).n_unique() for c in candidates],
     ).row(0)
-    out.repeated_rows = rows - counts[0]
+    if counts[0] < rows:  # repeated rows, or (in theory) two rows of one 64-bit hash
+        counts = (df.select(pl.struct(order).n_unique()).item(), *counts[1:])
+        out.repeated_rows = rows - counts[0]
     distinct = dict(zip(candidates, counts[2:], strict=True))
     # No subset of the candidates is unique when all of them together are not: the search
-    # (and its counts over the whole frame) is skipped.
-    found = [] if counts[1] < rows else _unique_sets(df, candidates, distinct)
+    # (and its counts over the whole frame) is skipped. Rows repeated whole settle it at once.
+    union_unique = not out.repeated_rows and (
+        counts[1] == rows or df.select(pl.struct(candidates).n_unique()).item() == rows
+    )
+    found = _unique_sets(df, candidates, distinct) if union_unique else []
     found = sorted(found, key=lambda c: _rank(c, order, distinct))
     if found:
         out.key = list(found[0])
