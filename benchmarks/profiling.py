@@ -76,9 +76,19 @@ def _ingest(landing: Path, dataset: str, specs: str) -> None:
     _emit(seconds)
 
 
+def _peak_rss_mb() -> float:
+    """This process's peak RSS. Linux keeps ``ru_maxrss`` across exec, so a child started by a
+    parent that generated the data would report the parent's peak; ``VmHWM`` starts afresh."""
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def _emit(seconds: float) -> None:
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    emit_result({"seconds": round(seconds, 2), "peak_rss_mb": round(peak)})
+    emit_result({"seconds": round(seconds, 2), "peak_rss_mb": round(_peak_rss_mb())})
 
 
 def _child(task: str, landing: Path, dataset: str, specs: str) -> dict:

@@ -47,10 +47,15 @@ def _rank(
     return len(cols), -ids, prod(distinct[c] for c in cols), [order.index(c) for c in cols]
 
 
-def _distinct_rows(cols: list[str]) -> pl.Expr:
-    """Distinct 64-bit hashes of the rows of ``cols``: as many as the rows proves them unique;
-    fewer is settled by an exact count (``find_keys``)."""
-    return pl.struct(cols).hash().n_unique()
+def distinct_rows(df: pl.DataFrame, cols: list[str]) -> int:
+    """The exact number of distinct rows of ``cols``. Rows whose 64-bit hash no other row has
+    are distinct; only the rows sharing a hash (repeats, and in theory collisions) are compared
+    value by value, so a mostly unique frame costs a hash a row."""
+    shared = df.select(pl.struct(cols).hash().is_duplicated()).to_series()
+    n_shared = int(shared.sum())
+    if not n_shared:
+        return df.height
+    return df.height - n_shared + df.filter(shared).select(pl.struct(cols).n_unique()).item()
 
 
 def _unique_sets(df: pl.DataFrame, candidates: list[str], distinct: dict[str, int]) -> list:
@@ -65,13 +70,13 @@ def _unique_sets(df: pl.DataFrame, candidates: list[str], distinct: dict[str, in
             and not any(set(f) <= set(cols) for f in found)
         ][: max(0, MAX_SETS - tried)]
         tried += len(alive)
-        for probe in (*(df.head(n) for n in PROBE_ROWS if n < rows), df):
+        for probe in (df.head(n) for n in PROBE_ROWS if n < rows):
             if not alive:
                 break
             exprs = [pl.struct(list(c)).n_unique().alias(str(i)) for i, c in enumerate(alive)]
             counts = probe.select(exprs).row(0)
             alive = [c for c, n in zip(alive, counts, strict=True) if n == probe.height]
-        found += alive
+        found += [c for c in alive if distinct_rows(df, list(c)) == rows]
     return found
 
 
@@ -106,20 +111,11 @@ def find_keys(
     ]
     if not candidates:
         return out
-    counts = df.select(
-        _distinct_rows(order).alias("|rows"),
-        _distinct_rows(candidates).alias("|candidates"),
-        *[pl.col(c).n_unique() for c in candidates],
-    ).row(0)
-    if counts[0] < rows:  # repeated rows, or (in theory) two rows of one 64-bit hash
-        counts = (df.select(pl.struct(order).n_unique()).item(), *counts[1:])
-        out.repeated_rows = rows - counts[0]
-    distinct = dict(zip(candidates, counts[2:], strict=True))
+    distinct = dict(zip(candidates, df.select(pl.col(candidates).n_unique()).row(0), strict=True))
+    out.repeated_rows = rows - distinct_rows(df, order)
     # No subset of the candidates is unique when all of them together are not: the search
     # (and its counts over the whole frame) is skipped. Rows repeated whole settle it at once.
-    union_unique = not out.repeated_rows and (
-        counts[1] == rows or df.select(pl.struct(candidates).n_unique()).item() == rows
-    )
+    union_unique = not out.repeated_rows and distinct_rows(df, candidates) == rows
     found = _unique_sets(df, candidates, distinct) if union_unique else []
     found = sorted(found, key=lambda c: _rank(c, order, distinct))
     if found:

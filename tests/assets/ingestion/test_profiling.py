@@ -11,7 +11,7 @@ import pytest
 from assets.core.spec import load_spec_file
 from assets.ingestion.profile import main, profile_folder, profile_table, to_yaml
 from assets.ingestion.profiling.bounds import date_bounds, number_bounds, readable_bounds
-from assets.ingestion.profiling.keys import find_keys
+from assets.ingestion.profiling.keys import distinct_rows, find_keys
 
 TODAY = date(2026, 12, 1)
 
@@ -228,3 +228,10 @@ def test_rows_repeated_whole_are_reported_and_no_key_is_searched():
     draft = _draft({"id": ["a", "b", "b"], "v": [1, 2, 2]})
     assert "key" not in draft.spec
     assert "1 rows repeat an earlier row in every column" in draft.doubts
+
+
+def test_distinct_rows_are_counted_exactly_by_hash_then_by_value():
+    frame = pl.DataFrame({"a": [1, 1, 2, 3, 3, 3], "b": ["x", "x", "y", "z", "z", "w"]})
+    assert distinct_rows(frame, ["a", "b"]) == 4
+    assert distinct_rows(frame, ["a"]) == 3
+    assert distinct_rows(frame.unique(), ["a", "b"]) == 4
