@@ -122,7 +122,7 @@ def _typed_choice(present: pl.Series, column: pl.Series) -> tuple[str, list[str]
         strays = failed.filter(~_null_like(failed))
         if len(failed) == len(present) or not _tolerable(strays):
             continue
-        if len(strays) and column.is_in(strays).sum() > STRAY_SHARE * column.len():
+        if len(strays) and column.is_in(strays.to_list()).sum() > STRAY_SHARE * column.len():
             continue
         spellings = sorted(failed.filter(_null_like(failed)).str.strip_chars().unique().to_list())
         return kind, spellings, sorted(strays.to_list())
