@@ -23,7 +23,7 @@ PII_BADGE = '<span class="pii" title="personal data: values never shown">PII</sp
 CSS = (
     ".pii{background:#ba2525;color:#fff;border-radius:3px;padding:0 .3rem;font-size:.75rem;"
     "margin-left:.3rem}details{font-size:.82rem}td svg{display:block;margin:.2rem 0}"
-    "td.col{white-space:nowrap;font-weight:600}td.type{white-space:nowrap}"
+    "td.col{white-space:nowrap;font-weight:600}td.type{white-space:nowrap}td.rules{min-width:9rem;overflow-wrap:normal}"
 )
 
 
@@ -128,7 +128,7 @@ def column_table(d: Dictionary) -> str:
             f'<td class="col">{name}</td>',
             f'<td class="type">{h.esc(c["type"])}</td>',
             f"<td>{h.esc(c['description'] or '')}</td>",
-            f"<td>{h.esc(chr(10).join(c['rules']))}</td>",
+            f'<td class="rules">{h.esc(chr(10).join(c["rules"]))}</td>',
             f"<td>{nulls}</td>",
             f'<td class="num">{h.esc(fmt.count(c["distinct"]))}</td>',
             f'<td class="num">{h.esc(c["min"])}</td>',
