@@ -376,9 +376,10 @@ def postgres_exports(
 
 
 def build_report_assets(catalog: Mapping[str, DatasetSpec]) -> list[dg.AssetsDefinition]:
-    """insights and recommendations, the quality and insights reports, and the exports; the
-    ``catalog``'s datasets name the quality history's writers and the quarantines they read,
-    and their quality-score thresholds are the gates the quality report draws."""
+    """insights and recommendations, the data dictionary, the quality and insights reports,
+    and the exports; the ``catalog``'s datasets name the quality history's writers and the
+    quarantines they read, and their quality-score thresholds are the gates the quality
+    report draws."""
     datasets = sorted(catalog)
     return [
         build_insights_asset(datasets),

@@ -249,7 +249,7 @@ def index_page(dictionaries: Sequence[Dictionary], generated: datetime) -> str:
         spec = d.spec
         pii = int(d.columns["pii"].sum())
         rows.append(
-            f'<tr><td><a href="{h.esc(spec.name)}.html">{h.esc(spec.name)}</a></td>'
+            f'<tr><td class="col"><a href="{h.esc(spec.name)}.html">{h.esc(spec.name)}</a></td>'
             f"<td>{h.esc(spec.description)}</td><td>{h.esc(spec.owner)}</td>"
             f'<td class="num">{h.esc(fmt.count(d.rows))}</td>'
             f'<td class="num">{d.columns.height}</td><td class="num">{pii}</td>'
