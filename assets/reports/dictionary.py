@@ -105,22 +105,26 @@ def _shown(value: Any, column: ColumnSpec) -> str:
     return fmt.moment(value) if column.type == "datetime" else fmt.day(value)
 
 
-def _bin_edge(value: float, column: ColumnSpec) -> str:
-    if column.type == "date":
-        return fmt.day(pl.Series([round(value)], dtype=pl.Int32).cast(pl.Date)[0])
-    if column.type == "datetime":
-        as_dt = pl.Series([round(value)], dtype=pl.Int64).cast(pl.Datetime("us"))[0]
-        return fmt.moment(as_dt)
+def _bin_edge(value: float, column: ColumnSpec, dtype: pl.DataType) -> str:
+    """A bin's edge (a physical value: days, or time units since the epoch, for a date or
+    datetime of the table's own ``dtype``) as the page prints it."""
+    if column.type in TEMPORAL:
+        return _shown(pl.Series([round(value)], dtype=pl.Int64).cast(dtype)[0], column)
     return fmt.count(value) if column.type == "integer" else fmt.thousands(round(value, 2))
 
 
-def _histogram(bins: list[dict[str, Any]], low: Any, column: ColumnSpec) -> pl.DataFrame:
+def _histogram(
+    bins: list[dict[str, Any]], low: Any, column: ColumnSpec, dtype: pl.DataType
+) -> pl.DataFrame:
     """Bins (upper breakpoint, rows) as ranges ``low to high``; none when no value is present."""
     if low is None or not sum(b["count"] for b in bins):
         return pl.DataFrame(schema=DISTRIBUTION_SCHEMA)
-    start = pl.Series([low]).to_physical().cast(pl.Float64)[0]
+    start = pl.Series([low], dtype=dtype).to_physical().cast(pl.Float64)[0]
     edges = [start, *(b["breakpoint"] for b in bins)]
-    labels = [f"{_bin_edge(lo, column)} to {_bin_edge(hi, column)}" for lo, hi in pairwise(edges)]
+    labels = [
+        f"{_bin_edge(lo, column, dtype)} to {_bin_edge(hi, column, dtype)}"
+        for lo, hi in pairwise(edges)
+    ]
     return pl.DataFrame(
         {"value": labels, "rows": [int(b["count"]) for b in bins]}, schema=DISTRIBUTION_SCHEMA
     )
@@ -132,7 +136,8 @@ def profile(
     """Rows, the column table and each non-personal column's distribution (a histogram of
     ``BINS`` equal-width bins for numbers and dates, the ``TOP_VALUES`` most frequent values
     otherwise), from one pass over ``frame``."""
-    columns = _profiled(spec, set(frame.collect_schema().names()))
+    schema = frame.collect_schema()
+    columns = _profiled(spec, set(schema.names()))
     names = {c.name for c in columns}
     stats = frame.select(_aggregates(columns)).collect().row(0, named=True)
     rows = int(stats["rows"])
@@ -159,7 +164,8 @@ def profile(
         if f"counts:{c.name}" in stats and stats[f"distinct:{c.name}"] <= BINS:
             distributions[c.name] = _counts(stats[f"counts:{c.name}"], c.name, by_value=True)
         elif f"hist:{c.name}" in stats:
-            distributions[c.name] = _histogram(stats[f"hist:{c.name}"], stats[f"min:{c.name}"], c)
+            low = stats[f"min:{c.name}"]
+            distributions[c.name] = _histogram(stats[f"hist:{c.name}"], low, c, schema[c.name])
             binned.add(c.name)
         elif f"top:{c.name}" in stats:
             distributions[c.name] = _counts(stats[f"top:{c.name}"], c.name, by_value=False)

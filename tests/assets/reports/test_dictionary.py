@@ -7,6 +7,7 @@ import re
 from datetime import date, datetime
 from html import unescape
 from pathlib import Path
+from typing import Literal
 
 import duckdb
 import polars as pl
@@ -154,3 +155,20 @@ def distribution_list(html: str, column: str) -> str:
     found = re.search(rf'<div data-list="{column}">(.*?)</div>', html, re.S)
     assert found, column
     return unescape(found.group(1))
+
+
+@pytest.mark.parametrize("unit", ["ns", "us", "ms"])
+def test_date_and_time_bins_run_from_the_first_value_to_the_last(unit: Literal["ns", "us", "ms"]):
+    spec = DatasetSpec.model_validate(
+        {"name": "visits", "columns": [{"name": "at", "type": "datetime"}]}
+    )
+    times = pl.datetime_range(datetime(2026, 3, 1), datetime(2026, 3, 11), "1h", eager=True)
+    frame = pl.LazyFrame({"at": times.cast(pl.Datetime(unit))})
+    book = dictionary(frame, spec, HISTORY)
+    bins = book.distributions["at"]
+    assert bins["value"][0] == "2026-03-01 00:00:00 UTC to 2026-03-02 00:00:00 UTC"
+    assert bins["value"][-1].endswith(" to 2026-03-11 00:00:00 UTC")
+    assert bins["rows"].sum() == times.len()
+    joined = dictionary(pl.LazyFrame(FRAME), SPEC, HISTORY).distributions["joined"]
+    assert joined["value"][0].startswith("2024-01-01 to ")
+    assert joined["value"][-1].endswith(" to 2024-01-28")
