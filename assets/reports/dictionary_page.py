@@ -184,9 +184,13 @@ def freshness_lines(d: Dictionary, generated: datetime) -> list[str]:
         age = (generated - d.validated_at).total_seconds() / 3600
         lines.append(
             f"Latest validation run: {fmt.moment(d.validated_at)} ({fmt.number(age, 1)} hours "
-            f"before this page), run {d.run_id}."
+            f"before this page), run {d.run_id}: the latest materialization of "
+            f"validated_{spec.name}."
         )
-    lines.append(f"Freshness limit: {fmt.number(spec.freshness.max_lag_hours, 1)} hours.")
+    lines.append(
+        f"Freshness limit: {fmt.number(spec.freshness.max_lag_hours, 1)} hours between "
+        "materializations (the spec's freshness.max_lag_hours)."
+    )
     return lines
 
 
