@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -27,6 +28,7 @@ from assets.reports.defs import (
     build_report_assets,
     postgres_exports,
 )
+from assets.reports.dictionary_page import page_name as dictionary_page_name
 from assets.validation.defs import GROUP as VALIDATION
 from assets.validation.defs import build_validation_assets, validation_config_classes
 from pipeline_defs.launch_config import launch_checks
@@ -175,6 +177,22 @@ def declare_automation(
     return [a if a.backfill_policy else a.with_attributes(backfill_policy=single) for a in declared]
 
 
+def link_dictionary(
+    assets: list[dg.AssetsDefinition], datasets: Collection[str], reports_dir: Path
+) -> list[dg.AssetsDefinition]:
+    """Each ``validated_<dataset>`` names its page of the data dictionary, which the
+    data_dictionary asset writes under ``reports_dir``."""
+
+    def link(spec: dg.AssetSpec) -> dg.AssetSpec:
+        dataset = spec.key.to_user_string().removeprefix("validated_")
+        if spec.key.to_user_string() == dataset or dataset not in datasets:
+            return spec
+        page = reports_dir / dictionary_page_name(dataset)
+        return spec.merge_attributes(metadata={"data_dictionary": dg.MetadataValue.path(str(page))})
+
+    return [dg.map_asset_specs(link, [a])[0] for a in assets]
+
+
 def automation_sensor(
     assets: list[dg.AssetsDefinition], *, running: bool
 ) -> dg.AutomationConditionSensorDefinition:
@@ -206,7 +224,11 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     )
     assets = [
         *build_ingestion_assets(catalog, daily),
-        *build_validation_assets(catalog, settings.quality_policy, daily),
+        *link_dictionary(
+            build_validation_assets(catalog, settings.quality_policy, daily),
+            catalog,
+            settings.reports_dir,
+        ),
         *ENRICHMENT_ASSETS,
         *FEATURE_ASSETS,
         *build_blueprint_feed_assets(catalog),
