@@ -36,6 +36,7 @@ from resources.alerts import AlertSinkResource
 from resources.postgres import PostgresResource
 from resources.rest_api import RestApiResource
 from resources.s3 import S3StorageResource
+from resources.stream import KafkaStreamResource, RedisStreamResource
 from schedules.cron import SOURCES_JOB, build_schedules
 from sensors.alerting import (
     build_check_alert_sensor,
@@ -94,6 +95,11 @@ def build_resources(settings: Settings) -> dict[str, Any]:
             token_url=_env(settings, "PIPELINE_API_TOKEN_URL"),
             client_id=_env(settings, "PIPELINE_API_CLIENT_ID"),
             client_secret=_env(settings, "PIPELINE_API_CLIENT_SECRET"),
+        ),
+        # Stream brokers: resolved only when a stream dataset's step or sensor uses them.
+        "redis_stream": RedisStreamResource(url=dg.EnvVar("PIPELINE_REDIS_URL")),
+        "kafka_stream": KafkaStreamResource(
+            bootstrap_servers=dg.EnvVar("PIPELINE_KAFKA_BOOTSTRAP")
         ),
     }
 
