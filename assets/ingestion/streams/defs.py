@@ -1,8 +1,6 @@
 """Wiring of ``kind: stream`` datasets: ``raw_<dataset>`` drains its consumer group in
 micro-batches (``batch``) through the ``redis_stream`` or ``kafka_stream`` resource."""
 
-from __future__ import annotations
-
 import contextlib
 from collections.abc import Iterator
 from typing import Any
