@@ -35,7 +35,7 @@ def test_stream_events_reach_validated_and_quarantined_tables(
     checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
     assert not checks["clicks_source_readable"].passed
     reasons = checks["clicks_source_readable"].metadata["reasons"].value
-    assert isinstance(reasons, dict) and reasons[ids[3]].startswith("not JSON")
+    assert isinstance(reasons, dict) and str(reasons[ids[3]]).startswith("not JSON")
     validated = lake_rows(settings, "validation", "validated_clicks")
     quarantined = lake_rows(settings, "validation", "quarantined_clicks")
     assert sorted(validated["click_id"].to_list()) == [i for i in range(1, 61) if i not in (4, 7)]
