@@ -44,6 +44,7 @@ from sensors.alerting import (
     run_failure_alert_sensor,
 )
 from sensors.landing import build_landing_zone_sensor
+from sensors.stream import build_stream_sensor
 
 
 def _env(settings: Settings, name: str) -> dg.EnvVar | None:
@@ -259,6 +260,11 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
         else dg.multiprocess_executor.configured({"max_concurrent": 2})
     )
     resources = build_resources(settings)
+    stream_sensor = build_stream_sensor(
+        list(catalog.values()),
+        interval_s=settings.sensor_interval_s,
+        running=settings.has("PIPELINE_REDIS_URL") or settings.has("PIPELINE_KAFKA_BOOTSTRAP"),
+    )
     plain = build_jobs()
     probe = dg.Definitions(assets=assets, jobs=plain, executor=executor, resources=resources)
     return dg.Definitions(
@@ -278,6 +284,7 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
             build_quality_alert_sensor(validated),
             automation_sensor(assets, running=settings.automation),
             build_check_alert_sensor(settings.sensor_interval_s),
+            *([stream_sensor] if stream_sensor else []),
         ],
         executor=executor,
         resources=resources,
