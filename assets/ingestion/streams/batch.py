@@ -196,7 +196,9 @@ def land_batch(
     quarantine_dir: Path,
 ) -> BatchReport:
     """Quarantine the poison entries and write the others as the batch's part (atomically)."""
-    first, last = entries[0].id, entries[-1].id
+    # Kafka interleaves partitions, so the range is the smallest and largest id, not the ends.
+    ordered = sorted((e.id for e in entries), key=id_key)
+    first, last = ordered[0], ordered[-1]
     report = BatchReport(first=first, last=last, ids=[e.id for e in entries])
     name = part_name(first, last)
     seen = landed_ids(table_dir, first, last, name)
@@ -275,5 +277,9 @@ def drain(
             f"{spec.name}: entries {report.first}..{report.last}: {report.rows:,} rows landed, "
             f"{len(report.poison):,} quarantined, {report.already_landed:,} already in the lake."
         )
+        # Stop as soon as nothing waits, rather than wait out one more empty read (a Kafka read
+        # waits for its first message).
+        if backend.lag().total == 0:
+            break
     out.seconds = time.perf_counter() - started
     return out

@@ -27,7 +27,7 @@ class KafkaStream:
         topic: str,
         group: str,
         *,
-        poll_timeout_s: float = 2.0,
+        poll_timeout_s: float = 10.0,
     ) -> None:
         self.stream = topic
         self.group = group
@@ -44,13 +44,20 @@ class KafkaStream:
         self.consumer.subscribe([topic])
 
     @classmethod
-    def for_spec(cls, settings: Mapping[str, Any], spec: DatasetSpec) -> KafkaStream:
+    def for_spec(
+        cls, settings: Mapping[str, Any], spec: DatasetSpec, *, poll_timeout_s: float = 10.0
+    ) -> KafkaStream:
         assert spec.source.stream is not None
-        return cls(settings, spec.source.stream, spec.source.consumer_group(spec.name))
+        return cls(
+            settings,
+            spec.source.stream,
+            spec.source.consumer_group(spec.name),
+            poll_timeout_s=poll_timeout_s,
+        )
 
     def read(self, count: int) -> list[StreamEntry]:
-        """Up to ``count`` messages; waits up to ``poll_timeout_s`` for the first (the group's
-        first join takes a moment), then takes only what is already fetched."""
+        """Up to ``count`` messages; waits up to ``poll_timeout_s`` for the first (joining the
+        group and being assigned partitions takes seconds), then takes only what is fetched."""
         out: list[StreamEntry] = []
         deadline = time.monotonic() + self.poll_timeout_s
         while len(out) < count:

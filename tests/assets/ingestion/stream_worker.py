@@ -37,4 +37,5 @@ def main(url: str, specs: str, table: str, quarantine: str, marker: str, stop_af
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:6], int(sys.argv[6]))
+    url, specs, table, quarantine, marker, stop_after = sys.argv[1:7]
+    main(url, specs, table, quarantine, marker, int(stop_after))
