@@ -38,6 +38,7 @@ from resources.alerts import AlertSinkResource
 from resources.postgres import PostgresResource
 from resources.rest_api import RestApiResource
 from resources.s3 import S3StorageResource
+from resources.stream import KafkaStreamResource, RedisStreamResource
 from schedules.cron import SOURCES_JOB, build_schedules
 from sensors.alerting import (
     build_check_alert_sensor,
@@ -45,6 +46,7 @@ from sensors.alerting import (
     run_failure_alert_sensor,
 )
 from sensors.landing import build_landing_zone_sensor
+from sensors.stream import build_stream_sensor
 
 
 def _env(settings: Settings, name: str) -> dg.EnvVar | None:
@@ -96,6 +98,11 @@ def build_resources(settings: Settings) -> dict[str, Any]:
             token_url=_env(settings, "PIPELINE_API_TOKEN_URL"),
             client_id=_env(settings, "PIPELINE_API_CLIENT_ID"),
             client_secret=_env(settings, "PIPELINE_API_CLIENT_SECRET"),
+        ),
+        # Stream brokers: resolved only when a stream dataset's step or sensor uses them.
+        "redis_stream": RedisStreamResource(url=dg.EnvVar("PIPELINE_REDIS_URL")),
+        "kafka_stream": KafkaStreamResource(
+            bootstrap_servers=dg.EnvVar("PIPELINE_KAFKA_BOOTSTRAP")
         ),
     }
 
@@ -275,6 +282,11 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
         else dg.multiprocess_executor.configured({"max_concurrent": 2})
     )
     resources = build_resources(settings)
+    stream_sensor = build_stream_sensor(
+        list(catalog.values()),
+        interval_s=settings.sensor_interval_s,
+        running=settings.has("PIPELINE_REDIS_URL") or settings.has("PIPELINE_KAFKA_BOOTSTRAP"),
+    )
     plain = build_jobs()
     probe = dg.Definitions(assets=assets, jobs=plain, executor=executor, resources=resources)
     return dg.Definitions(
@@ -294,6 +306,7 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
             build_quality_alert_sensor(validated),
             automation_sensor(assets, running=settings.automation),
             build_check_alert_sensor(settings.sensor_interval_s),
+            *([stream_sensor] if stream_sensor else []),
         ],
         executor=executor,
         resources=resources,
