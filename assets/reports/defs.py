@@ -16,7 +16,7 @@ from assets.analytics.forecast import read_backtest
 from assets.common.artifacts import artifact_record
 from assets.common.inputs import Reads, Table
 from assets.common.metadata import markdown_preview, masked_metadata, run_metadata
-from assets.common.postgres import publish_frame
+from assets.common.postgres import publish_frames
 from assets.common.publish import publish_table
 from assets.common.run_log import run_records
 from assets.core.privacy import Mask, mask_json, pii_masks
@@ -354,16 +354,15 @@ def postgres_exports(
     config: PostgresExportConfig, lake: LakeResource, postgres: PostgresResource
 ) -> dg.MaterializeResult:
     """Validated entities, current churn features, scores, segments, insights and
-    recommendations published to PostgreSQL (PIPELINE_PG_URL); each table is swapped in whole
-    in one transaction, so a failed publish leaves the old rows intact."""
+    recommendations published to PostgreSQL (PIPELINE_PG_URL); all the tables are swapped in
+    together in one transaction, so a failed publish leaves every old table intact."""
     started = time.perf_counter()
-    counts: dict[str, int] = {}
+    tables = [
+        (f"{config.schema_name}.{table}", POSTGRES_READS.scan(lake, table), key)
+        for table, (_, key) in POSTGRES_TABLES.items()
+    ]
     with tempfile.TemporaryDirectory(prefix="pg-export-") as tmp:
-        for table, (_, key) in POSTGRES_TABLES.items():
-            target = f"{config.schema_name}.{table}"
-            counts[target] = publish_frame(
-                postgres, POSTGRES_READS.scan(lake, table), target, Path(tmp), key=key
-            )
+        counts = publish_frames(postgres, tables, Path(tmp))
     seconds = time.perf_counter() - started
     total = sum(counts.values())
     return dg.MaterializeResult(
