@@ -14,6 +14,7 @@ from assets.core.spec import DatasetSpec, SpecError, load_catalog
 from assets.enrichment.defs import ENRICHMENT_ASSETS
 from assets.features.config import FEATURE_CONFIG_CLASSES
 from assets.features.defs import FEATURE_ASSETS, build_blueprint_feed_assets
+from assets.ingestion.checks import fresh_check_name
 from assets.ingestion.defs import GROUP as INGESTION
 from assets.ingestion.defs import (
     build_ingestion_assets,
@@ -169,8 +170,12 @@ def declare_automation(
         dataset = name.split("_", 1)[1] if name.startswith(("raw_", "validated_")) else None
         freshness = None
         if dataset in catalog:
-            lag = timedelta(hours=catalog[dataset].freshness.max_lag_hours)
-            freshness = dg.FreshnessPolicy.time_window(fail_window=lag)
+            # A raw table materializes only when new data arrived, so this is the data's age.
+            f = catalog[dataset].freshness
+            warn = timedelta(hours=f.warn_after_hours) if f.warn_after_hours else None
+            freshness = dg.FreshnessPolicy.time_window(
+                fail_window=timedelta(hours=f.max_lag_hours), warn_window=warn
+            )
         automation = FOLLOW_UPSTREAM if spec.group_name != INGESTION else None
         return spec.replace_attributes(
             freshness_policy=freshness or spec.freshness_policy,
@@ -305,7 +310,10 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
             run_failure_alert_sensor,
             build_quality_alert_sensor(validated),
             automation_sensor(assets, running=settings.automation),
-            build_check_alert_sensor(settings.sensor_interval_s),
+            build_check_alert_sensor(
+                settings.sensor_interval_s,
+                frozenset(fresh_check_name(s) for s in catalog.values() if s.freshness.column),
+            ),
             *([stream_sensor] if stream_sensor else []),
         ],
         executor=executor,

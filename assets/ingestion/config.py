@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Literal
 
 import dagster as dg
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from assets.core.writers import FORMATS
 
@@ -54,3 +55,27 @@ class IngestConfig(dg.Config):
         description="Read at most this many new files or objects in this run (0 = all); the rest "
         "stay for the next run. Bounds the first run over a large landing-zone backlog.",
     )
+    as_of: str | None = Field(
+        default=None,
+        description="Judge the data's freshness as of this ISO time (e.g. 2026-12-07T06:00:00Z) "
+        "instead of now: to replay a day's verdict, or in tests.",
+    )
+
+    @field_validator("as_of")
+    @classmethod
+    def _iso(cls, v: str | None) -> str | None:
+        if v is not None:
+            try:
+                datetime.fromisoformat(v)
+            except ValueError:
+                raise ValueError(
+                    f"as_of: {v!r} is not an ISO time like 2026-12-07T06:00:00Z"
+                ) from None
+        return v
+
+    def now(self) -> datetime:
+        """The time freshness is judged at: ``as_of`` (UTC when it names no zone), else now."""
+        if self.as_of is None:
+            return datetime.now(UTC)
+        moment = datetime.fromisoformat(self.as_of)
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
