@@ -15,11 +15,11 @@ from assets.enrichment.defs import ENRICHMENT_ASSETS
 from assets.features.config import FEATURE_CONFIG_CLASSES
 from assets.features.defs import FEATURE_ASSETS, build_blueprint_feed_assets
 from assets.ingestion.checks import fresh_check_name
+from assets.ingestion.config import ingestion_config_classes
 from assets.ingestion.defs import GROUP as INGESTION
 from assets.ingestion.defs import (
     build_ingestion_assets,
     daily_partitions,
-    ingestion_config_classes,
 )
 from assets.pipelines.defs import build_pipeline_assets
 from assets.pipelines.transform import load_pipelines

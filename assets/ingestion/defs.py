@@ -1,6 +1,5 @@
 """Ingestion wiring: sample data for an empty landing zone, and one ``raw_<dataset>`` per spec."""
 
-from collections.abc import Iterable, Mapping
 from datetime import date
 from pathlib import Path
 
@@ -43,7 +42,7 @@ from assets.ingestion.sources import (
     permanent_failure,
     source_candidates,
 )
-from assets.ingestion.streams.defs import StreamIngestConfig, build_stream_raw_asset
+from assets.ingestion.streams.defs import build_stream_raw_asset
 from resources import LakeResource, LandingZoneResource, WarehouseResource
 from resources.s3 import S3StorageResource
 
@@ -387,19 +386,3 @@ def build_ingestion_assets(
         for name, spec in sorted(catalog.items())
     ]
     return [sample_landing_data, *raw]
-
-
-def ingestion_config_classes(
-    datasets: Iterable[str] | Mapping[str, DatasetSpec],
-) -> dict[str, type[dg.Config]]:
-    """The ``dg.Config`` class of each ingestion op that takes one, by op name (for the
-    launch-time bounds check)."""
-    streams = (
-        {n for n, s in datasets.items() if s.source.kind == "stream"}
-        if isinstance(datasets, Mapping)
-        else set()
-    )
-    return {
-        "sample_landing_data": SampleDataConfig,
-        **{f"raw_{d}": StreamIngestConfig if d in streams else IngestConfig for d in datasets},
-    }
