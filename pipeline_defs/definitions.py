@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -13,11 +14,12 @@ from assets.core.spec import DatasetSpec, SpecError, load_catalog
 from assets.enrichment.defs import ENRICHMENT_ASSETS
 from assets.features.config import FEATURE_CONFIG_CLASSES
 from assets.features.defs import FEATURE_ASSETS, build_blueprint_feed_assets
+from assets.ingestion.checks import fresh_check_name
+from assets.ingestion.config import ingestion_config_classes
 from assets.ingestion.defs import GROUP as INGESTION
 from assets.ingestion.defs import (
     build_ingestion_assets,
     daily_partitions,
-    ingestion_config_classes,
 )
 from assets.pipelines.defs import build_pipeline_assets
 from assets.pipelines.transform import load_pipelines
@@ -27,6 +29,7 @@ from assets.reports.defs import (
     build_report_assets,
     postgres_exports,
 )
+from assets.reports.dictionary_page import page_name as dictionary_page_name
 from assets.validation.defs import GROUP as VALIDATION
 from assets.validation.defs import build_validation_assets, validation_config_classes
 from pipeline_defs.launch_config import launch_checks
@@ -167,8 +170,12 @@ def declare_automation(
         dataset = name.split("_", 1)[1] if name.startswith(("raw_", "validated_")) else None
         freshness = None
         if dataset in catalog:
-            lag = timedelta(hours=catalog[dataset].freshness.max_lag_hours)
-            freshness = dg.FreshnessPolicy.time_window(fail_window=lag)
+            # A raw table materializes only when new data arrived, so this is the data's age.
+            f = catalog[dataset].freshness
+            warn = timedelta(hours=f.warn_after_hours) if f.warn_after_hours else None
+            freshness = dg.FreshnessPolicy.time_window(
+                fail_window=timedelta(hours=f.max_lag_hours), warn_window=warn
+            )
         automation = FOLLOW_UPSTREAM if spec.group_name != INGESTION else None
         return spec.replace_attributes(
             freshness_policy=freshness or spec.freshness_policy,
@@ -180,6 +187,22 @@ def declare_automation(
     # need every selected asset to take a single-run backfill).
     single = dg.BackfillPolicy.single_run()
     return [a if a.backfill_policy else a.with_attributes(backfill_policy=single) for a in declared]
+
+
+def link_dictionary(
+    assets: list[dg.AssetsDefinition], datasets: Collection[str], reports_dir: Path
+) -> list[dg.AssetsDefinition]:
+    """Each ``validated_<dataset>`` names its page of the data dictionary, which the
+    data_dictionary asset writes under ``reports_dir``."""
+
+    def link(spec: dg.AssetSpec) -> dg.AssetSpec:
+        dataset = spec.key.to_user_string().removeprefix("validated_")
+        if spec.key.to_user_string() == dataset or dataset not in datasets:
+            return spec
+        page = reports_dir / dictionary_page_name(dataset)
+        return spec.merge_attributes(metadata={"data_dictionary": dg.MetadataValue.path(str(page))})
+
+    return [dg.map_asset_specs(link, [a])[0] for a in assets]
 
 
 def automation_sensor(
@@ -213,7 +236,11 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     )
     assets = [
         *build_ingestion_assets(catalog, daily),
-        *build_validation_assets(catalog, settings.quality_policy, daily),
+        *link_dictionary(
+            build_validation_assets(catalog, settings.quality_policy, daily),
+            catalog,
+            settings.reports_dir,
+        ),
         *ENRICHMENT_ASSETS,
         *FEATURE_ASSETS,
         *build_blueprint_feed_assets(catalog),
@@ -283,7 +310,10 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
             run_failure_alert_sensor,
             build_quality_alert_sensor(validated),
             automation_sensor(assets, running=settings.automation),
-            build_check_alert_sensor(settings.sensor_interval_s),
+            build_check_alert_sensor(
+                settings.sensor_interval_s,
+                frozenset(fresh_check_name(s) for s in catalog.values() if s.freshness.column),
+            ),
             *([stream_sensor] if stream_sensor else []),
         ],
         executor=executor,
