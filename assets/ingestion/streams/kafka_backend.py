@@ -27,13 +27,16 @@ class KafkaStream:
         topic: str,
         group: str,
         *,
-        poll_timeout_s: float = 10.0,
+        poll_timeout_s: float = 15.0,
     ) -> None:
         self.stream = topic
         self.group = group
         self.poll_timeout_s = poll_timeout_s
         self.consumer = Consumer(
             {
+                # A worker that went away without leaving the group (killed) holds its
+                # partitions until its session times out: 10 s rather than librdkafka's 45.
+                "session.timeout.ms": 10_000,
                 **settings,
                 "group.id": group,
                 "enable.auto.commit": False,
@@ -41,11 +44,13 @@ class KafkaStream:
                 "auto.offset.reset": "earliest",
             }
         )
-        self.consumer.subscribe([topic])
+        # Joining the group waits on a rebalance; asking for the lag needs no membership, so a
+        # sensor's poll never joins, and a worker joins on its first read.
+        self._subscribed = False
 
     @classmethod
     def for_spec(
-        cls, settings: Mapping[str, Any], spec: DatasetSpec, *, poll_timeout_s: float = 10.0
+        cls, settings: Mapping[str, Any], spec: DatasetSpec, *, poll_timeout_s: float = 15.0
     ) -> KafkaStream:
         assert spec.source.stream is not None
         return cls(
@@ -58,6 +63,9 @@ class KafkaStream:
     def read(self, count: int) -> list[StreamEntry]:
         """Up to ``count`` messages; waits up to ``poll_timeout_s`` for the first (joining the
         group and being assigned partitions takes seconds), then takes only what is fetched."""
+        if not self._subscribed:
+            self.consumer.subscribe([self.stream])
+            self._subscribed = True
         out: list[StreamEntry] = []
         deadline = time.monotonic() + self.poll_timeout_s
         while len(out) < count:

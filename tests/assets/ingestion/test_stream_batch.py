@@ -106,3 +106,21 @@ def test_dead_consumers_pending_entries_are_claimed_after_the_idle_time(
     assert other.read(3) == []  # not idle long enough yet
     time.sleep(1.2)
     assert [e.id for e in other.read(3)] == ids
+
+
+def test_a_drain_takes_what_waited_when_it_started(tmp_path: Path, redis_url: str):
+    spec = write_spec(tmp_path / "specs")
+    produce(redis_url, [click(i) for i in range(6)])
+    stream = _stream(redis_url, spec)
+    # Every batch written brings two more events, as a producer keeping pace would.
+    report = drain(
+        spec,
+        stream,
+        table_dir=tmp_path / "lake",
+        quarantine_dir=tmp_path / "q",
+        max_events=100,
+        batch_events=2,
+        after_write=lambda _b: produce(redis_url, [click(100), click(101)]),
+    )
+    assert report.entries == 6
+    assert stream.lag().waiting == 6

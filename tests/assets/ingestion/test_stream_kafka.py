@@ -69,3 +69,24 @@ def test_uncommitted_batch_is_reread_and_lands_once(tmp_path: Path, bootstrap: s
     again = consumer(bootstrap, spec)
     assert again.lag().total == 0  # committed: a new worker starts after the last batch
     again.close()
+
+
+def test_kafka_stream_asset_lands_and_commits_in_a_dagster_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bootstrap: str
+):
+    from tests.assets.ingestion.test_sources import lake_rows, make_settings, meta, run
+
+    settings = make_settings(tmp_path, monkeypatch, PIPELINE_KAFKA_BOOTSTRAP=bootstrap)
+    write_spec(settings.datasets_dir, backend="kafka", batch=10)
+    send(bootstrap, [click(i) for i in range(25)])
+    result = run(settings, "raw_clicks")
+    assert result.success
+    raw = meta(result, "raw_clicks")
+    assert raw["events_read"] == 25 and raw["new_rows"] == 25 and raw["lag_after"] == 0
+    assert sorted(lake_rows(settings, "ingestion", "raw_clicks")["click_id"].to_list()) == list(
+        range(25)
+    )
+    send(bootstrap, [click(i) for i in range(25, 30)])
+    again = run(settings, "raw_clicks")  # the run committed its offsets: only the new ones
+    assert again.success
+    assert meta(again, "raw_clicks")["events_read"] == 5
