@@ -111,6 +111,9 @@ def build_resources(settings: Settings) -> dict[str, Any]:
 PULLED = dg.AssetSelection.tag("pipeline/source", "api") | dg.AssetSelection.tag(
     "pipeline/source", "postgres"
 )
+# A stream is consumed by stream_sensor's runs only: a batch job reading it too would race them
+# under the same consumer.
+STREAMED = dg.AssetSelection.tag("pipeline/source", "stream")
 
 
 def build_jobs(
@@ -122,13 +125,14 @@ def build_jobs(
         dg.define_asset_job(
             "full_pipeline",
             config=checks.get("full_pipeline"),
-            selection=dg.AssetSelection.all(),
-            description="Every stage, from landing files to reports.",
+            selection=dg.AssetSelection.all() - STREAMED,
+            description="Every stage, from landing files to reports (streams are read by "
+            "stream_sensor).",
         ),
         dg.define_asset_job(
             "ingest_and_validate",
             config=checks.get("ingest_and_validate"),
-            selection=dg.AssetSelection.groups(INGESTION, VALIDATION),
+            selection=dg.AssetSelection.groups(INGESTION, VALIDATION) - STREAMED,
             description="Read new landing files into the lake and run the quality gates.",
         ),
         dg.define_asset_job(

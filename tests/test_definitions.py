@@ -118,3 +118,18 @@ def test_production_profile_needs_the_lake_on_s3():
         Settings.from_env({"PIPELINE_ENV": "staging"})
     prod = Settings.from_env({"PIPELINE_ENV": "production", "PIPELINE_LAKE_URI": "s3://b/lake"})
     assert (prod.environment, prod.lake_uri) == ("production", "s3://b/lake")
+
+
+def test_a_stream_dataset_is_read_by_its_sensor_not_by_the_batch_jobs(settings):
+    """Only stream_sensor's runs consume a stream: a scheduled full_pipeline reading it too would
+    race the sensor's run under the same consumer."""
+    from tests.assets.ingestion.stream_helpers import write_spec
+
+    write_spec(settings.datasets_dir)
+    d = build_definitions(settings)
+    graph = d.resolve_asset_graph()
+    for job in ("full_pipeline", "ingest_and_validate"):
+        selected = d.resolve_job_def(job).asset_layer.executable_asset_keys
+        assert dg.AssetKey("raw_clicks") not in selected, job
+        assert dg.AssetKey("raw_orders") in selected
+    assert dg.AssetKey("raw_clicks") in graph.get_all_asset_keys()
