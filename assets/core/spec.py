@@ -215,6 +215,11 @@ class DatasetSpec(_Strict):
                 need("outliers.columns", c)
         if self.partitioning:
             need("partitioning.column", self.partitioning.column)
+            if self.source.kind == "stream":
+                raise ValueError(
+                    "partitioning: a stream dataset lands micro-batches by entry range, not by "
+                    "day; remove partitioning"
+                )
         if self.freshness.column:
             need("freshness.column", self.freshness.column)
             kind = next(c.type for c in self.columns if c.name == self.freshness.column)

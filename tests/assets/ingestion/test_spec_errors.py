@@ -123,6 +123,14 @@ CASES = [
         "field 'source.backend': Input should be 'redis' or 'kafka'",
     ),
     (
+        "stream_source_partitioned",
+        INVOICES.replace("- {name: amount", "- {name: sent_at, type: datetime}\n  - {name: amount")
+        + "source: {kind: stream, backend: redis, stream: invoices}\n"
+        "partitioning: {column: sent_at}\n",
+        "field 'partitioning': a stream dataset lands micro-batches by entry range, not by day; "
+        "remove partitioning",
+    ),
+    (
         "freshness_column_unknown",
         INVOICES + "freshness: {column: issued, max_lag_hours: 6}\n",
         "field 'freshness.column': unknown column 'issued'; did you mean 'issued_on'?",
