@@ -19,7 +19,7 @@ import psycopg
 from psycopg import sql
 from pydantic import Field, PrivateAttr
 
-from assets.core.pg import PgSettings, Postgres
+from assets.core.pg import PgSettings, Postgres, TableLoad
 
 _DEFAULT = PgSettings(url="")
 
@@ -101,3 +101,8 @@ class PostgresResource(dg.ConfigurableResource):
         """Replace table ``name`` with the CSV's rows, in one transaction; returns rows loaded
         (see ``Postgres.replace_table``)."""
         return self.db.replace_table(name, columns, csv_path, key=key)
+
+    def replace_tables(self, loads: Sequence[TableLoad]) -> dict[str, int]:
+        """Replace every table of ``loads`` in one transaction: all new or all old; returns rows
+        loaded by table (see ``Postgres.replace_tables``)."""
+        return self.db.replace_tables(loads)

@@ -1,17 +1,20 @@
-"""Publishing a lake table to PostgreSQL: replaced whole, in one transaction.
+"""Publishing lake tables to PostgreSQL: replaced whole, all of them in one transaction.
 
-A table is streamed from the lake to a local CSV file, copied into a staging table and swapped
-in (see ``PostgresResource.replace_table``): readers of the old table never see a half-loaded
-one, and a failed publish leaves the old rows as they were.
+Each table is streamed from the lake to a local CSV file, copied into a staging table, and the
+staging tables are swapped in together (see ``PostgresResource.replace_tables``): readers never
+see a half-loaded table or a mix of new and old tables, and a failed publish leaves every old
+table as it was.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import polars as pl
 
 from assets.core.frames import as_json_text, is_nested
+from assets.core.pg import TableLoad
 from resources.postgres import PostgresResource
 
 
@@ -30,12 +33,27 @@ def publish_frame(
     key: tuple[str, ...] = (),
 ) -> int:
     """Replace ``table`` (``schema.name``) with ``frame``; returns the rows now in it."""
-    ready = csv_ready(frame)
-    columns = list(ready.collect_schema().items())
-    csv_path = workdir / f"{table}.csv"
-    # Polars writes null as an empty field and "" as a quoted empty string, as COPY expects.
-    ready.sink_csv(csv_path, datetime_format="%Y-%m-%dT%H:%M:%S%.6f")
+    return publish_frames(pg, [(table, frame, key)], workdir)[table]
+
+
+def publish_frames(
+    pg: PostgresResource,
+    tables: Sequence[tuple[str, pl.LazyFrame, tuple[str, ...]]],
+    workdir: Path,
+) -> dict[str, int]:
+    """Replace each ``(table, frame, key)``'s table with its frame, all in one transaction (every
+    table new, or on any failure every table as it was); returns the rows now in each."""
+    loads: list[TableLoad] = []
     try:
-        return pg.replace_table(table, columns, csv_path, key=key)
+        for i, (table, frame, key) in enumerate(tables):
+            ready = csv_ready(frame)
+            # The index keeps two schemas' tables of one name apart.
+            csv_path = workdir / f"{i:03d}-{table}.csv"
+            # Polars writes null as an empty field and "" as a quoted empty string, as COPY
+            # expects.
+            ready.sink_csv(csv_path, datetime_format="%Y-%m-%dT%H:%M:%S%.6f")
+            loads.append(TableLoad(table, tuple(ready.collect_schema().items()), csv_path, key))
+        return pg.replace_tables(loads)
     finally:
-        csv_path.unlink(missing_ok=True)
+        for load in loads:
+            load.csv_path.unlink(missing_ok=True)

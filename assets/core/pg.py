@@ -2,8 +2,9 @@
 COPY both ways.
 
 Reads stream ``COPY (query) TO STDOUT`` into a local CSV file block by block, so memory does not
-grow with the table. Publishing copies into a staging table and swaps it in within one
-transaction: readers see the old table or the new one, and a failed publish changes nothing.
+grow with the table. Publishing copies each table into a staging table and swaps them all in
+within one transaction: readers see the old tables or the new ones, and a failed publish changes
+nothing.
 Every identifier is composed with ``psycopg.sql.Identifier`` and every value is a bound parameter.
 
 The password is taken out of the connection string before psycopg sees it and given to each
@@ -215,47 +216,72 @@ class Postgres:
         *,
         key: Sequence[str] = (),
     ) -> int:
-        """Replace table ``name`` with the CSV's rows, in one transaction; returns rows loaded.
+        """Replace table ``name`` with the CSV's rows, in one transaction; returns rows loaded
+        (see ``replace_tables``)."""
+        return self.replace_tables([TableLoad(name, tuple(columns), csv_path, tuple(key))])[name]
 
-        The rows go into a fresh staging table (``COPY FROM STDIN``); the key becomes its primary
-        key; then the old table is dropped and the staging table renamed. Any failure (a bad
-        value, a repeated key, a lost connection) rolls everything back and the old rows stay.
+    def replace_tables(self, loads: Sequence[TableLoad]) -> dict[str, int]:
+        """Replace every table of ``loads`` with its CSV's rows, all in one transaction; returns
+        the rows loaded by table.
+
+        Each table's rows go into a fresh staging table (``COPY FROM STDIN``) and its key becomes
+        the staging table's primary key; only when every table has loaded are the old tables
+        dropped and the staging tables renamed. Any failure (a bad value in the last table, a
+        repeated key, a lost connection) rolls everything back: readers see all the old tables
+        or all the new ones, never a mix.
         """
-        target = qualified(name)
-        parts = name.split(".")
-        schema = parts[0] if len(parts) == 2 else None
-        table = parts[-1]
-        staging_name = f"_staging_{table}"[:63]
-        staging = qualified(f"{schema}.{staging_name}" if schema else staging_name)
-        column_defs = sql.SQL(", ").join(
-            sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(pg_type(t))) for c, t in columns
-        )
+        counts: dict[str, int] = {}
         with self.connection() as conn, conn.cursor() as cur:
-            if schema:
+            staged = [(load, _stage(cur, load)) for load in loads]
+            for load, staging in staged:
+                table = load.name.split(".")[-1]
+                cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(qualified(load.name)))
                 cur.execute(
-                    sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema))
+                    sql.SQL("ALTER TABLE {} RENAME TO {}").format(staging, sql.Identifier(table))
                 )
-            cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(staging))
-            cur.execute(sql.SQL("CREATE TABLE {} ({})").format(staging, column_defs))
-            copy_sql = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv, HEADER true)").format(
-                staging, sql.SQL(", ").join(sql.Identifier(c) for c, _ in columns)
+                cur.execute(sql.SQL("SELECT count(*) FROM {}").format(qualified(load.name)))
+                row = cur.fetchone()
+                counts[load.name] = int(row[0]) if row else 0
+        return counts
+
+
+@dataclass(frozen=True)
+class TableLoad:
+    """One table to publish: its ``schema.table`` name, columns, CSV file and key."""
+
+    name: str
+    columns: tuple[tuple[str, pl.DataType], ...]
+    csv_path: Path
+    key: tuple[str, ...] = ()
+
+
+def _stage(cur: psycopg.Cursor, load: TableLoad) -> sql.Composed:
+    """A fresh staging table beside ``load.name`` holding the CSV's rows; returns its name."""
+    qualified(load.name)  # refuses a malformed name before anything runs
+    parts = load.name.split(".")
+    schema = parts[0] if len(parts) == 2 else None
+    staging_name = f"_staging_{parts[-1]}"[:63]
+    staging = qualified(f"{schema}.{staging_name}" if schema else staging_name)
+    column_defs = sql.SQL(", ").join(
+        sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(pg_type(t))) for c, t in load.columns
+    )
+    if schema:
+        cur.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+    cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(staging))
+    cur.execute(sql.SQL("CREATE TABLE {} ({})").format(staging, column_defs))
+    copy_sql = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv, HEADER true)").format(
+        staging, sql.SQL(", ").join(sql.Identifier(c) for c, _ in load.columns)
+    )
+    with cur.copy(copy_sql) as copy, load.csv_path.open("rb") as fh:
+        while block := fh.read(BLOCK):
+            copy.write(block)
+    if load.key:
+        cur.execute(
+            sql.SQL("ALTER TABLE {} ADD PRIMARY KEY ({})").format(
+                staging, sql.SQL(", ").join(sql.Identifier(k) for k in load.key)
             )
-            with cur.copy(copy_sql) as copy, csv_path.open("rb") as fh:
-                while block := fh.read(BLOCK):
-                    copy.write(block)
-            if key:
-                cur.execute(
-                    sql.SQL("ALTER TABLE {} ADD PRIMARY KEY ({})").format(
-                        staging, sql.SQL(", ").join(sql.Identifier(k) for k in key)
-                    )
-                )
-            cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(target))
-            cur.execute(
-                sql.SQL("ALTER TABLE {} RENAME TO {}").format(staging, sql.Identifier(table))
-            )
-            cur.execute(sql.SQL("SELECT count(*) FROM {}").format(target))
-            row = cur.fetchone()
-        return int(row[0]) if row else 0
+        )
+    return staging
 
 
 def pg_type(dtype: pl.DataType) -> LiteralString:

@@ -147,8 +147,8 @@ def clean_stale_scratch(
     return removed
 
 
-# The temp files of atomic writes: ``.<name>.<pid>.tmp`` (sink_parquet_atomic, quarantine
-# copies) and ``.<name>.<random>.tmp`` (atomic_write_bytes, through mkstemp).
+# The temp files of atomic writes: ``.<name>.<random>.tmp`` (through mkstemp), and the
+# ``.<name>.<pid>.tmp`` a lake written by an older version of the pipeline may still hold.
 _TEMP_FILE = re.compile(r"\..+\.(?:(\d+)|[a-z0-9_]{8})\.tmp")
 
 

@@ -104,6 +104,18 @@ class ColumnSpec(_Strict):
             re.compile(v)
         except re.error as exc:
             raise ValueError(f"pattern {v!r} is not a valid regular expression: {exc}") from exc
+        # Validation matches with Polars' Rust regex engine, which has no look-around or
+        # backreferences: ask it now, so such a pattern is refused here and not mid-run.
+        try:
+            pl.Series([""], dtype=pl.String).str.contains(v)
+        except pl.exceptions.ComputeError as exc:
+            reason = next(
+                (ln[len("error: ") :] for ln in str(exc).splitlines() if ln.startswith("error: ")),
+                "not supported",
+            )
+            raise ValueError(
+                f"pattern {v!r} cannot be matched by the validation's regex engine: {reason}"
+            ) from None
         return v
 
     @property

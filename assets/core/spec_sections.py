@@ -8,18 +8,20 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from assets.core.spec_rules import Strict as _Strict
+from assets.core.spec_stream import StreamSourceFields
 
 
-class SourceSpec(_Strict):
+class SourceSpec(StreamSourceFields, _Strict):
     """Where the raw data comes from.
 
     ``landing`` reads ``<landing root>/<folder>/`` (a local folder or an S3 prefix); ``postgres``
     pulls a ``table`` or a ``query`` from the ``postgres`` resource; ``api`` pages through an
-    ``endpoint`` of the ``api`` resource. With a ``watermark_column``, each pull asks only for
-    rows above the largest value already in the lake.
+    ``endpoint`` of the ``api`` resource; ``stream`` reads micro-batches of JSON entries from a
+    Redis stream or Kafka topic (``assets.core.spec_stream``). With a ``watermark_column``, each
+    pull asks only for rows above the largest value already in the lake.
     """
 
-    kind: Literal["landing", "postgres", "api"] = "landing"
+    kind: Literal["landing", "postgres", "api", "stream"] = "landing"
     folder: str | None = None
     table: str | None = Field(default=None, pattern=r"^[A-Za-z_][\w$]*(\.[A-Za-z_][\w$]*)?$")
     query: str | None = None

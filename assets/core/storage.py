@@ -221,7 +221,10 @@ def sink_parquet_atomic(frame: pl.LazyFrame | pl.DataFrame, path: LakePath) -> N
             path.upload_from(local)
         return
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    # Unique per call, not per process: two threads of one run may write the same table.
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    tmp = Path(name)
     try:
         if isinstance(frame, pl.DataFrame):
             frame.write_parquet(tmp, compression="zstd", compression_level=ZSTD_LEVEL)
@@ -229,6 +232,7 @@ def sink_parquet_atomic(frame: pl.LazyFrame | pl.DataFrame, path: LakePath) -> N
             frame.sink_parquet(tmp, compression="zstd", compression_level=ZSTD_LEVEL)
         with tmp.open("rb") as fh:
             os.fsync(fh.fileno())
+        tmp.chmod(0o644)  # mkstemp's 0600 would keep the table from its readers
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)

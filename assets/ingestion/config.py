@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Literal
 
 import dagster as dg
 from pydantic import Field, field_validator
 
+from assets.core.spec import DatasetSpec
 from assets.core.writers import FORMATS
+from assets.ingestion.streams.defs import StreamIngestConfig
 
 
 class SampleDataConfig(dg.Config):
@@ -79,3 +82,19 @@ class IngestConfig(dg.Config):
             return datetime.now(UTC)
         moment = datetime.fromisoformat(self.as_of)
         return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def ingestion_config_classes(
+    datasets: Iterable[str] | Mapping[str, DatasetSpec],
+) -> dict[str, type[dg.Config]]:
+    """The ``dg.Config`` class of each ingestion op that takes one, by op name (for the
+    launch-time bounds check)."""
+    streams = (
+        {n for n, s in datasets.items() if s.source.kind == "stream"}
+        if isinstance(datasets, Mapping)
+        else set()
+    )
+    return {
+        "sample_landing_data": SampleDataConfig,
+        **{f"raw_{d}": StreamIngestConfig if d in streams else IngestConfig for d in datasets},
+    }

@@ -1,6 +1,5 @@
 """Ingestion wiring: sample data for an empty landing zone, and one ``raw_<dataset>`` per spec."""
 
-from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
 
@@ -43,6 +42,7 @@ from assets.ingestion.sources import (
     permanent_failure,
     source_candidates,
 )
+from assets.ingestion.streams.defs import build_stream_raw_asset
 from resources import LakeResource, LandingZoneResource, WarehouseResource
 from resources.s3 import S3StorageResource
 
@@ -380,13 +380,9 @@ def build_ingestion_assets(
 ) -> list[dg.AssetsDefinition]:
     builtin = set(builtin_dataset_names())
     raw = [
-        build_raw_asset(spec, with_sample_data=name in builtin, partitions_def=partitions_def)
+        build_stream_raw_asset(spec)
+        if spec.source.kind == "stream"
+        else build_raw_asset(spec, with_sample_data=name in builtin, partitions_def=partitions_def)
         for name, spec in sorted(catalog.items())
     ]
     return [sample_landing_data, *raw]
-
-
-def ingestion_config_classes(datasets: Iterable[str]) -> dict[str, type[dg.Config]]:
-    """The ``dg.Config`` class of each ingestion op that takes one, by op name (for the
-    launch-time bounds check)."""
-    return {"sample_landing_data": SampleDataConfig, **{f"raw_{d}": IngestConfig for d in datasets}}

@@ -15,6 +15,7 @@ import polars as pl
 
 from assets.core.reader_base import ENVIRONMENT_PATTERN
 from assets.core.storage import LakePath, atomic_write_bytes, read_parquet, sink_parquet_atomic
+from assets.core.writers import atomic_target
 
 LEDGER_SCHEMA = {
     "path": pl.String,
@@ -123,13 +124,9 @@ def quarantine_file(
     qdir.mkdir(parents=True, exist_ok=True)
     target = qdir / f"{sha[:16]}-{Path(label).name if label else src.name}"
     if copy and not target.exists():
-        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        try:
+        # A unique temp name: two threads of one process may quarantine the same file.
+        with atomic_target(target) as tmp:
             shutil.copyfile(src, tmp)
-            os.replace(tmp, target)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
     sidecar = {
         "entity": entity,
         "file": label or str(src),

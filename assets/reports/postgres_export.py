@@ -1,6 +1,7 @@
 """The final tables that ``postgres_exports`` publishes to PostgreSQL, with their keys.
 
-Each one is replaced whole in one transaction by ``assets.common.postgres.publish_frame``.
+All of them are replaced together in one transaction by
+``assets.common.postgres.publish_frames``.
 These are not shareable exports (``exports.Export``): they are the interface other systems load
 (a CRM reads the customers' real contacts here), behind the database's own grants, and keep the
 real values as the lake does.

@@ -77,7 +77,7 @@ def build_validation_asset(
                 "every later stage.",
                 owners=[spec.owner],
                 kinds={"polars", "pandera", "duckdb"},
-                metadata={"dagster/column_schema": column_schema(spec.polars_schema, descriptions)},
+                metadata={"dagster/column_schema": column_schema(spec.polars_schema, spec=spec)},
             ),
             dg.AssetSpec(
                 quarantined,
@@ -136,6 +136,7 @@ def build_validation_asset(
             descriptions=descriptions,
             location=str(lake.table_dir(GROUP, validated)),
             pii=pii,
+            spec=spec,
         )
         quarantine_meta = table_metadata(
             outcome.quarantined,

@@ -9,7 +9,7 @@ broke: ``type:quantity``, ``required:email``, ``range:quantity``, ``allowed:chan
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -78,6 +78,17 @@ def bound(col: ColumnSpec, value: float | str, today: date) -> Any:
 def as_text(expr: pl.Expr) -> pl.Expr:
     """A value as text for a reason: ``null`` where missing."""
     return expr.cast(pl.String).fill_null("null")
+
+
+SHOWN_ALLOWED = 10
+
+
+def allowed_text(values: Sequence[object]) -> str:
+    """The allowed values as a reason names them: a short list whole, a long one by count (a
+    reason on every quarantined row must not carry a million values)."""
+    if len(values) <= SHOWN_ALLOWED:
+        return "one of " + ", ".join(str(v) for v in values)
+    return f"one of {len(values):,} allowed values"
 
 
 def _instant_hint(col: ColumnSpec, original: pl.Expr) -> pl.Expr:
@@ -151,14 +162,14 @@ def column_rules(spec: DatasetSpec, today: date) -> list[RowRule]:
             )
         if col.allowed is not None:
             allowed = [str(v) for v in col.allowed] if col.type == "string" else col.allowed
-            shown = ", ".join(str(v) for v in col.allowed)
+            shown = allowed_text(col.allowed)
             rules.append(
                 RowRule(
                     f"allowed:{col.name}",
                     "allowed",
                     col.name,
                     (~c.is_in(allowed)).fill_null(False),
-                    pl.lit(f"{col.name} '") + as_text(c) + pl.lit(f"' is not one of {shown}"),
+                    pl.lit(f"{col.name} '") + as_text(c) + pl.lit(f"' is not {shown}"),
                 )
             )
         if col.regex is not None:

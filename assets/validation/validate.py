@@ -22,7 +22,6 @@ from assets.core.columns import ERRORS_COLUMN, PARTITION
 from assets.core.spec import DatasetSpec, LookupCompareRule
 from assets.core.storage import SCHEMA_PART, Lake, atomic_write_bytes, scan_parts
 from assets.ingestion.partitions import day_parts, write_days
-from assets.validation.contract_schema import contract_failures
 from assets.validation.daily import day_anomalies, day_summary, with_days
 from assets.validation.flagging import flag_rows
 from assets.validation.gates import (
@@ -193,6 +192,10 @@ def validate(
     ]
     validated_now = scan_days(lake, GROUP, validated, days)
     quarantined_now = scan_days(lake, GROUP, quarantined, days)
+    # pandera (with pandas) takes over a second to import; loading the code location does not
+    # need it, only a validation step does.
+    from assets.validation.contract_schema import contract_failures
+
     with tempfile.TemporaryDirectory(dir=lake.scratch_dir()) as tmp:
         failures = contract_failures(validated_now, spec, today, scratch_dir=Path(tmp))
     checks.append(contract_outcome(spec, failures))

@@ -112,6 +112,17 @@ CASES = [
         "field 'source.table': a postgres source needs exactly one of table or query",
     ),
     (
+        "stream_source_without_stream",
+        INVOICES + "source: {kind: stream, backend: redis}\n",
+        "field 'source.stream': a stream source needs the stream to read (a Redis stream key or "
+        "a Kafka topic), e.g. stream: orders-events",
+    ),
+    (
+        "stream_source_unknown_backend",
+        INVOICES + "source: {kind: stream, backend: rabbit, stream: invoices}\n",
+        "field 'source.backend': Input should be 'redis' or 'kafka'",
+    ),
+    (
         "freshness_column_unknown",
         INVOICES + "freshness: {column: issued, max_lag_hours: 6}\n",
         "field 'freshness.column': unknown column 'issued'; did you mean 'issued_on'?",
