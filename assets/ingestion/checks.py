@@ -73,20 +73,16 @@ def readers_in_run(context: dg.AssetExecutionContext, dataset: str) -> list[str]
 
 
 def refreshes(
-    report: IngestReport,
-    run_tags: Mapping[str, str],
-    *,
-    partitioned: bool,
-    read_by: Sequence[str] = (),
+    report: IngestReport, run_tags: Mapping[str, str], read_by: Sequence[str] = ()
 ) -> bool:
     """Whether this run refreshes the raw table: a new file, object or pulled batch was
-    ingested; someone asked for days of a partitioned table (a backfill or a run for a range),
-    which are rewritten from the files already read; or another dataset validated in this run
-    reads it (``read_by``). A scheduled or sensor run that found nothing new for a table nobody
-    else in the run reads leaves it, and its last materialization, as they were."""
+    ingested; another dataset validated in this run reads it (``read_by``); or a person
+    launched the run (a backfill, a range of days, a rebuild after a spec change), which
+    rebuilds what it asked for. A schedule's or sensor's run that found nothing new leaves the
+    table, and its last materialization, as they were: that is what freshness measures."""
     if report.by_status("ingested") or read_by:
         return True
-    return partitioned and not any(tag in run_tags for tag in AUTOMATIC_TAGS)
+    return not any(tag in run_tags for tag in AUTOMATIC_TAGS)
 
 
 def raw_freshness(spec: DatasetSpec, table: pl.LazyFrame | None, now: datetime) -> DataFreshness:

@@ -295,7 +295,7 @@ def build_raw_asset(
         files_dir = lake.state_path(GROUP, "files", spec.name) if partitioned else table_dir
         report = _ingest_pass(spec, context, config, files_dir)
         read_by = readers_in_run(context, spec.name)
-        if refreshes(report, context.run.tags, partitioned=partitioned, read_by=read_by):
+        if refreshes(report, context.run.tags, read_by):
             extra: dict = {}
             if partitioned:
                 table, extra = _raw_days(context, spec, lake, files_dir)
@@ -312,7 +312,7 @@ def build_raw_asset(
             )
             meta.update(_ingest_metadata(report) | extra)
             if not report.by_status("ingested"):
-                meta["refreshed_for"] = ", ".join(read_by) or "a request for its days"
+                meta["refreshed_for"] = ", ".join(read_by) or "a run launched by hand"
             if kind == "api":
                 meta["api_requests"] = dg.MetadataValue.int(context.resources.api.attempts)
                 meta["api_retries"] = dg.MetadataValue.int(context.resources.api.retries)

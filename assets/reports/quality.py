@@ -60,8 +60,12 @@ def worst_rules(quarantined: Mapping[str, pl.LazyFrame]) -> pl.DataFrame:
 
 def current_history(scan: Scan, datasets: Sequence[str]) -> pl.DataFrame:
     """quality_history for the catalog's ``datasets`` only: parts a removed or renamed dataset
-    left in the lake have no quarantine table this run declares or reports on."""
-    return scan("quality_history").filter(pl.col("dataset").is_in(list(datasets))).collect()
+    left in the lake have no quarantine table this run declares or reports on. Whole runs only:
+    the rows of each day a partitioned run covered (``partition`` set) are for comparing days."""
+    history = scan("quality_history").filter(pl.col("dataset").is_in(list(datasets)))
+    if "partition" in history.collect_schema():
+        history = history.filter(pl.col("partition").is_null())
+    return history.collect()
 
 
 def quality_summary(history: pl.DataFrame, scan: Scan) -> pl.DataFrame:

@@ -13,6 +13,7 @@ from assets.core.privacy import mask_text, pii_masks
 from assets.core.spec import DatasetSpec
 from assets.ingestion.partitions import partition_keys_between
 from assets.validation.checks import check_result, check_specs, metadata_values
+from assets.validation.daily import day_metadata
 from assets.validation.history import HISTORY_TABLE, append_history
 from assets.validation.validate import (
     GROUP,
@@ -123,6 +124,7 @@ def build_validation_asset(
             context.run.run_id,
             outcome.report.metrics(),
             datetime.now(UTC),
+            by_day={day: r.metrics() for day, r in outcome.daily.items()},
         )
         lake.register(warehouse, GROUP, validated, quarantined, HISTORY_TABLE)
 
@@ -144,6 +146,11 @@ def build_validation_asset(
             pii=pii,
         )
         context.log.info(f"{name}: {outcome.summary}")
+        for day, meta in day_metadata(outcome.daily, spec).items():
+            # Each day's materialization shows that day's quality, not the whole range's.
+            context.add_asset_metadata(
+                metadata_values(meta), asset_key=validated, partition_key=day
+            )
         yield dg.MaterializeResult(
             asset_key=validated, metadata=validated_meta | metadata_values(outcome.metadata)
         )

@@ -1,13 +1,15 @@
 """Quality history: robust anomaly detection on each metric against its own past, and drift.
 
 The history is the lake table ``quality_history``: one part per dataset and run, each written by
-that dataset's validation.
+that dataset's validation. A run's rows have no ``partition``; a run of a daily-partitioned
+dataset also records each day it covered, with that day in ``partition``, so a day is compared
+with earlier days, not a 30-day backfill with a one-day run.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import date, datetime
 
 import polars as pl
 
@@ -21,11 +23,16 @@ HISTORY_SCHEMA = {
     "metric": pl.String,
     "value": pl.Float64,
     "recorded_at": pl.Datetime("us", "UTC"),
+    "partition": pl.Date,
 }
 
 
 def history_rows(
-    run_id: str, dataset: str, metrics: Mapping[str, float], recorded_at
+    run_id: str,
+    dataset: str,
+    metrics: Mapping[str, float],
+    recorded_at,
+    partition: date | None = None,
 ) -> pl.DataFrame:
     return pl.DataFrame(
         {
@@ -34,6 +41,7 @@ def history_rows(
             "metric": list(metrics),
             "value": [float(v) for v in metrics.values()],
             "recorded_at": [recorded_at] * len(metrics),
+            "partition": [partition] * len(metrics),
         },
         schema=HISTORY_SCHEMA,
     )
@@ -53,10 +61,39 @@ def append_history(
     run_id: str,
     metrics: Mapping[str, float],
     recorded_at: datetime,
+    by_day: Mapping[date, Mapping[str, float]] | None = None,
 ) -> None:
-    """Record one run's metrics as its own part of the history table at ``directory``."""
-    rows = history_rows(run_id, dataset, metrics, recorded_at)
+    """Record one run's metrics, and those of each day it covered (``by_day``), as the run's
+    own part of the history table at ``directory``."""
+    rows = pl.concat(
+        [
+            history_rows(run_id, dataset, metrics, recorded_at),
+            *(
+                history_rows(run_id, dataset, m, recorded_at, day)
+                for day, m in sorted((by_day or {}).items())
+            ),
+        ]
+    )
     sink_parquet_atomic(rows, directory / f"part-{dataset}-{run_id}.parquet")
+
+
+def run_history(history: pl.DataFrame) -> pl.DataFrame:
+    """The rows of whole runs (parts written before days were recorded have no partition)."""
+    if "partition" not in history.columns:
+        return history
+    return history.filter(pl.col("partition").is_null())
+
+
+def earlier_days(history: pl.DataFrame, day: date) -> pl.DataFrame:
+    """Each day before ``day`` once, as its latest run recorded it (a day re-run replaces its
+    earlier record): the history a day is compared with."""
+    if "partition" not in history.columns or history.is_empty():
+        return history.clear()
+    return (
+        history.filter(pl.col("partition") < day)
+        .sort("recorded_at")
+        .unique(["partition", "metric"], keep="last")
+    )
 
 
 def metric_anomalies(

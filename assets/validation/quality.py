@@ -85,12 +85,9 @@ def _share(numerator: Any, denominator: Any) -> float:
     return 1.0 if not denominator else round(float(numerator) / float(denominator), 6)
 
 
-def measure(
-    flagged: pl.LazyFrame, spec: DatasetSpec, warned: pl.LazyFrame | None = None
-) -> QualityReport:
-    """All metrics in two small aggregations over the flagged frame; ``warned``: the rows
-    that broke a warn rule (``FlaggedParts.warned``), which count for referential integrity
-    but not against the score."""
+def _aggregations(spec: DatasetSpec) -> tuple[list[pl.Expr], list[pl.Expr]]:
+    """The totals of the flagged rows that the metrics come from, and the totals of the kinds
+    of rule broken (asked of the rows that broke one only)."""
     has_kind = {
         k: pl.col(RULES).list.eval(pl.element().str.starts_with(f"{k}:")).list.any()
         for k in (*COLUMN_KINDS, *CROSS_KINDS, "unique")
@@ -115,23 +112,37 @@ def measure(
     for fk in spec.foreign_keys:
         present = pl.all_horizontal([pl.col(c).is_not_null() for c in fk.columns])
         aggs.append((kept & present).sum().alias(f"refs|{fk.label}"))
+    return aggs, [column_bad.sum().alias("column_bad"), cross_bad.sum().alias("cross_bad")]
+
+
+def _with_outliers(flagged: pl.LazyFrame) -> pl.LazyFrame:
     if OUTLIERS not in flagged.collect_schema():
-        flagged = flagged.with_columns(pl.lit([], dtype=pl.List(pl.String)).alias(OUTLIERS))
-    kept_rows = flagged.filter(kept)
+        return flagged.with_columns(pl.lit([], dtype=pl.List(pl.String)).alias(OUTLIERS))
+    return flagged
 
-    def counts_of(column: str) -> pl.LazyFrame:
-        return (
-            kept_rows.select(pl.col(column).explode().alias("name"))
-            .drop_nulls()
-            .group_by("name")
-            .len()
-        )
 
+def _counts_of(kept_rows: pl.LazyFrame, column: str, by: list[str]) -> pl.LazyFrame:
+    return (
+        kept_rows.select(*by, pl.col(column).alias("name"))
+        .explode("name")
+        .drop_nulls("name")
+        .group_by(*by, "name")
+        .len()
+    )
+
+
+def measure(
+    flagged: pl.LazyFrame, spec: DatasetSpec, warned: pl.LazyFrame | None = None
+) -> QualityReport:
+    """All metrics in two small aggregations over the flagged frame; ``warned``: the rows
+    that broke a warn rule (``FlaggedParts.warned``), which count for referential integrity
+    but not against the score."""
+    aggs, kinds = _aggregations(spec)
+    flagged = _with_outliers(flagged)
+    kept_rows = flagged.filter(~pl.col(EXACT_DUP))
     # Which kinds of rule a row broke is asked of the rows that broke one only: the list
     # search costs as much per empty list as per full one, and nearly every row passes.
-    broke = kept_rows.filter(pl.col(RULES).list.len() > 0).select(
-        column_bad.sum().alias("column_bad"), cross_bad.sum().alias("cross_bad")
-    )
+    broke = kept_rows.filter(pl.col(RULES).list.len() > 0).select(kinds)
     # Five collects, not one ``collect_all``: on Polars 2 the shared scan of a ``collect_all``
     # buffers what its slower consumers have not read, which grew with the table (its peak at
     # 50M orders 1,649 MB against 1,118 MB at 10M), and it was slower than the five apart
@@ -141,17 +152,84 @@ def measure(
         for query in (
             flagged.select(aggs),
             broke,
-            counts_of(RULES),
-            counts_of(OUTLIERS),
-            counts_of(FIXES),
+            _counts_of(kept_rows, RULES, []),
+            _counts_of(kept_rows, OUTLIERS, []),
+            _counts_of(kept_rows, FIXES, []),
         )
     )
-    row = totals.row(0, named=True) | bad_kinds.row(0, named=True)
-    failures = {r: int(n) for r, n in counts.iter_rows()}
     warnings: dict[str, int] = {}
     if warned is not None:
         warned_counts = warned.select(pl.col(RULES).explode().alias("name")).group_by("name")
         warnings = {r: int(n) for r, n in warned_counts.len().collect().iter_rows()}
+    return quality_report(
+        spec,
+        totals.row(0, named=True) | bad_kinds.row(0, named=True),
+        failures={r: int(n) for r, n in counts.iter_rows()},
+        warnings=warnings,
+        outliers={r: int(n) for r, n in outlier_counts.iter_rows()},
+        fixes={r: int(n) for r, n in fix_counts.iter_rows()},
+    )
+
+
+def measure_by(
+    flagged: pl.LazyFrame, spec: DatasetSpec, by: str, warned: pl.LazyFrame | None = None
+) -> dict[Any, QualityReport]:
+    """``measure`` for each value of column ``by`` (each day of a partitioned run): the same
+    aggregations, grouped, so every group costs no extra pass over the rows."""
+    aggs, kinds = _aggregations(spec)
+    flagged = _with_outliers(flagged)
+    kept_rows = flagged.filter(~pl.col(EXACT_DUP))
+    broke = kept_rows.filter(pl.col(RULES).list.len() > 0).group_by(by).agg(kinds)
+    totals, bad_kinds, counts, outlier_counts, fix_counts = (
+        query.collect(engine="streaming")
+        for query in (
+            flagged.group_by(by).agg(aggs),
+            broke,
+            _counts_of(kept_rows, RULES, [by]),
+            _counts_of(kept_rows, OUTLIERS, [by]),
+            _counts_of(kept_rows, FIXES, [by]),
+        )
+    )
+    warned_counts = pl.DataFrame(
+        schema={by: totals.schema[by], "name": pl.String, "len": pl.UInt32}
+    )
+    if warned is not None:
+        warned_counts = (
+            warned.select(by, pl.col(RULES).alias("name"))
+            .explode("name")
+            .group_by(by, "name")
+            .len()
+        ).collect()
+
+    def named(frame: pl.DataFrame, key: Any) -> dict[str, int]:
+        rows = frame.filter(pl.col(by) == key).select("name", "len").iter_rows()
+        return {r: int(n) for r, n in rows}
+
+    no_kinds = {"column_bad": 0, "cross_bad": 0}
+    kinds_by = {r[by]: r for r in bad_kinds.iter_rows(named=True)}
+    return {
+        row[by]: quality_report(
+            spec,
+            row | no_kinds | {k: v for k, v in kinds_by.get(row[by], {}).items() if k != by},
+            failures=named(counts, row[by]),
+            warnings=named(warned_counts, row[by]),
+            outliers=named(outlier_counts, row[by]),
+            fixes=named(fix_counts, row[by]),
+        )
+        for row in totals.iter_rows(named=True)
+    }
+
+
+def quality_report(
+    spec: DatasetSpec,
+    row: dict[str, Any],
+    *,
+    failures: dict[str, int],
+    warnings: dict[str, int],
+    outliers: dict[str, int],
+    fixes: dict[str, int],
+) -> QualityReport:
+    """The metrics from the totals ``row`` of ``_aggregations`` and the rules' row counts."""
     checked = int(row["rows_in"]) - int(row["exact_duplicates"])
     completeness = {c.name: _share(row[f"nn|{c.name}"], checked) for c in spec.columns}
     uniqueness = {}
@@ -191,8 +269,8 @@ def measure(
         consistency=consistency,
         overall_score=round(score, 3),
         rule_failures=dict(sorted(failures.items())),
-        outliers={r: int(n) for r, n in outlier_counts.iter_rows()},
-        fixes={r: int(n) for r, n in fix_counts.iter_rows()},
+        outliers=outliers,
+        fixes=fixes,
         required_columns=required,
         warnings=dict(sorted(warnings.items())),
     )

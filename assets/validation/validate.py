@@ -18,10 +18,11 @@ from typing import Any
 
 import polars as pl
 
-from assets.core.columns import ERRORS_COLUMN
+from assets.core.columns import ERRORS_COLUMN, PARTITION
 from assets.core.spec import DatasetSpec, LookupCompareRule
 from assets.core.storage import SCHEMA_PART, Lake, atomic_write_bytes, scan_parts
 from assets.ingestion.partitions import day_parts, write_days
+from assets.validation.daily import day_anomalies, day_summary, with_days
 from assets.validation.flagging import flag_rows
 from assets.validation.gates import (
     CheckOutcome,
@@ -38,10 +39,17 @@ from assets.validation.history import (
     HISTORY_TABLE,
     load_history,
     metric_anomalies,
+    run_history,
     schema_drift,
 )
 from assets.validation.outliers import flag_outliers, outlier_fences
-from assets.validation.quality import QualityReport, measure, outcome_tables, ruled_rows
+from assets.validation.quality import (
+    QualityReport,
+    measure,
+    measure_by,
+    outcome_tables,
+    ruled_rows,
+)
 from assets.validation.rules import OUTLIERS, data_columns, trusted_reference
 
 GROUP = "validation"
@@ -67,6 +75,8 @@ class ValidationOutcome:
     metadata: dict[str, Any]
     quarantine_metadata: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    # Each day's quality, for a partitioned run (``daily``).
+    daily: dict[date, QualityReport] = field(default_factory=dict)
 
     def check(self, name: str) -> CheckOutcome:
         return next(c for c in self.checks if c.name == name)
@@ -156,6 +166,7 @@ def validate(
         fences = outlier_fences(parts.passing, spec, rows=raw_rows)
         parts = parts.map(lambda part: flag_outliers(part, spec, fences, cap=auto_fix))
         report = measure(parts.rows(), spec, parts.warned)
+        daily = measure_by(parts.rows(), spec, PARTITION, parts.warned) if days else {}
         good, bad = outcome_tables(parts, spec, cap=auto_fix)
         for table, rows in ((validated, good), (quarantined, bad)):
             if days is None:
@@ -173,6 +184,7 @@ def validate(
     seconds = time.perf_counter() - started
 
     checks = gate_outcomes(gate_list, gate_rows, "WARN" if policy == "warn" else "ERROR")
+    checks = with_days(checks, daily, spec) if daily else checks
     warnings = [
         f"Gate {g.name} failed: {g.value:.4g} against threshold {g.threshold:g} (policy {policy})."
         for g in gate_list
@@ -190,10 +202,18 @@ def validate(
 
     drift, first_run = _schema_drift(lake, spec, raw)
     history = load_history(lake.table_dir(GROUP, HISTORY_TABLE), spec.name)
-    anomalies = metric_anomalies(history, report.metrics(), k=history_k)
+    if daily:
+        # Each day against the days before it, not the run against runs of other lengths.
+        anomalies, points = day_anomalies(history, daily, history_k)
+    else:
+        past = run_history(history)
+        anomalies = metric_anomalies(past, report.metrics(), k=history_k)
+        points = past["run_id"].n_unique() if "run_id" in past.columns else 0
     warnings += [
-        f"{spec.name}: metric {a['metric']} = {a['value']:.4g} is {a['robust_z']} robust std "
-        f"devs from its median {a['median']:.4g} over {a['points']} runs."
+        f"{spec.name}: metric {a['metric']} = {a['value']:.4g}"
+        + (f" on {a['day']}" if "day" in a else "")
+        + f" is {a['robust_z']} robust std devs from its median {a['median']:.4g} over "
+        + f"{a['points']} {'days' if 'day' in a else 'runs'}."
         for a in anomalies
     ]
     checks += warning_outcomes(
@@ -202,7 +222,7 @@ def validate(
         drift=drift,
         first_run=first_run,
         anomalies=anomalies,
-        history_points=history["run_id"].n_unique() if "run_id" in history.columns else 0,
+        history_points=points,
         k=history_k,
         fences=fences,
         outlier_keys=outlier_keys,
@@ -219,6 +239,7 @@ def validate(
     if days is not None:
         span = f"{days[0]}...{days[-1]}"
         metadata["partition_range"] = span
+        metadata["quality_by_day"] = day_summary(daily, spec)
         quarantine_metadata["partition_range"] = span
     return ValidationOutcome(
         policy=policy,
@@ -230,6 +251,7 @@ def validate(
         metadata=metadata,
         quarantine_metadata=quarantine_metadata,
         warnings=warnings,
+        daily=daily,
     )
 
 

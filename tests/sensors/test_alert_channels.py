@@ -222,6 +222,7 @@ def test_stale_data_alerts_every_sink_once_until_fresh_again(settings, slack, tm
                 resources=d.resources,
                 instance=instance,
                 run_config=config,
+                tags={"dagster/schedule_name": "daily_pipeline_schedule"},
             ).success
             context = dg.build_sensor_context(
                 instance=instance, cursor=cursor, resources={"alerts": sink}, definitions=d

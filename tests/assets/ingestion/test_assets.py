@@ -11,11 +11,12 @@ import pytest
 from pipeline_defs import build_definitions
 
 
-def _materialize(settings, run_config=None):
+def _materialize(settings, run_config=None, tags=None):
     d = build_definitions(settings)
     job = d.resolve_job_def("ingest_and_validate")
     with dg.instance_for_test() as instance:
-        return job.execute_in_process(instance=instance, run_config=run_config or {}), d
+        result = job.execute_in_process(instance=instance, run_config=run_config or {}, tags=tags)
+        return result, d
 
 
 def test_sample_data_then_raw_assets_fill_the_lake_and_the_warehouse(settings):
@@ -62,7 +63,8 @@ def test_sample_data_then_raw_assets_fill_the_lake_and_the_warehouse(settings):
 @pytest.mark.e2e
 def test_rerun_does_not_generate_or_ingest_again(settings):
     _materialize(settings)
-    result, _ = _materialize(settings)
+    # The daily schedule's run, with nothing new since the first.
+    result, _ = _materialize(settings, tags={"dagster/schedule_name": "daily_pipeline_schedule"})
     mats = {
         m.asset_key.to_user_string(): m.materialization.metadata
         for m in result.get_asset_materialization_events()
@@ -77,7 +79,7 @@ def test_rerun_does_not_generate_or_ingest_again(settings):
     assert "validated_orders" in mats["raw_customers"]["refreshed_for"].value
     assert mats["raw_products"]["refreshed_for"].value == "quarantined_orders, validated_orders"
     checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
-    assert checks["orders_landing_files_readable"].passed
+    assert checks["orders_landing_files_readable"].metadata["new_rows"].value == 0
 
 
 def test_bad_file_warns_through_the_check_and_the_run_still_succeeds(settings):
@@ -153,12 +155,10 @@ def test_max_files_takes_a_backlog_in_bounded_runs(settings):
             result = job.execute_in_process(
                 instance=instance, run_config=capped, asset_selection=[dg.AssetKey("raw_products")]
             )
-            (check,) = result.get_asset_check_evaluations()
-            meta = check.metadata
-            refreshed = len(result.get_asset_materialization_events())
-            seen.append((meta["files_read"].value, meta["files_waiting"].value, refreshed))
-    # The third run finds nothing new: the table is not refreshed.
-    assert seen == [(2, 1, 1), (1, 0, 1), (0, 0, 0)]
+            (mat,) = result.get_asset_materialization_events()
+            meta = mat.materialization.metadata
+            seen.append((meta["files_read"].value, meta["files_waiting"].value))
+    assert seen == [(2, 1), (1, 0), (0, 0)]
     lake = pl.read_parquet(
         settings.data_dir / "lake" / "ingestion" / "raw_products" / "part-*.parquet"
     )

@@ -98,6 +98,31 @@ def test_a_ranged_run_writes_exactly_its_days_and_every_row_is_accounted_for(dai
         for m in result.get_asset_materialization_events()
     }
     assert ("validated_orders", "2024-03-04") in mats and ("raw_orders", "2024-03-08") not in mats
+    # Each day's materialization shows that day's quality, and the history records each day.
+    days = [f"2024-03-0{i}" for i in range(1, 8)]
+    shown = {
+        m.partition: m.materialization.metadata
+        for m in result.get_asset_materialization_events()
+        if m.asset_key.to_user_string() == "validated_orders"
+    }
+    for day in days:
+        valid = pl.read_parquet(_day(daily, "validated_orders", day)).height
+        assert shown[day]["rows_valid"].value == valid
+    history = pl.read_parquet(
+        daily.data_dir / "lake" / "validation" / "quality_history" / "*.parquet"
+    )
+    orders = history.filter(pl.col("dataset") == "orders", pl.col("metric") == "valid_rows")
+    by_day = dict(
+        orders.drop_nulls("partition")
+        .select(pl.col("partition").cast(pl.String), "value")
+        .iter_rows()
+    )
+    assert by_day == {day: float(shown[day]["rows_valid"].value) for day in days}
+    assert orders.filter(pl.col("partition").is_null())["value"].to_list() == [sum(by_day.values())]
+    gate = next(
+        c for c in result.get_asset_check_evaluations() if c.check_name == "orders_keys_unique"
+    )
+    assert sorted(gate.metadata["by_day"].value) == days  # type: ignore[arg-type]
 
 
 def test_rerunning_one_day_replaces_exactly_that_day(daily) -> None:
