@@ -19,12 +19,13 @@ from assets.reports.dictionary import Dictionary
 FOLDER = "dictionary"
 # The charts' colours (charts.py), written out: these small charts need no matplotlib.
 BLUE, GREY, RED = "#2680c2", "#9aa5b1", "#ba2525"
-SPARK_W, SPARK_H, SHARE_W, SHARE_H = 160, 34, 110, 12
+SPARK_W, SPARK_H, SHARE_W, SHARE_H = 120, 34, 90, 12
 PII_BADGE = '<span class="pii" title="personal data: values never shown">PII</span>'
 CSS = (
     ".pii{background:#ba2525;color:#fff;border-radius:3px;padding:0 .3rem;font-size:.75rem;"
     "margin-left:.3rem}details{font-size:.82rem}td svg{display:block;margin:.2rem 0}"
-    "td.col{white-space:nowrap;font-weight:600}td.type{white-space:nowrap}td.rules{min-width:9rem;overflow-wrap:normal}"
+    "td.col{white-space:nowrap;font-weight:600}td.type{white-space:nowrap}"
+    "td.rules{min-width:9rem;overflow-wrap:normal}td.num.wrap{white-space:normal;min-width:6rem}"
 )
 
 
@@ -132,8 +133,8 @@ def column_table(d: Dictionary) -> str:
             f'<td class="rules">{h.esc(chr(10).join(c["rules"]))}</td>',
             f"<td>{nulls}</td>",
             f'<td class="num">{h.esc(fmt.count(c["distinct"]))}</td>',
-            f'<td class="num">{h.esc(c["min"])}</td>',
-            f'<td class="num">{h.esc(c["max"])}</td>',
+            f'<td class="num wrap">{h.esc(c["min"])}</td>',
+            f'<td class="num wrap">{h.esc(c["max"])}</td>',
             f"<td>{_distribution_cell(c, d.distributions.get(column), column in d.binned)}</td>",
         ]
         rows.append("<tr>" + "".join(cells) + "</tr>")

@@ -155,9 +155,12 @@ def test_page_renders_offline_in_chromium(run: DictionaryRun, tmp_path: Path):
                 "[...document.querySelectorAll('td svg')].map(s => s.getBoundingClientRect())"
                 ".map(r => [r.width, r.height])"
             )
+            overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
             page.screenshot(path=str(shot), full_page=True)
         finally:
             browser.close()
+    # Every column of every table fits the reader's window: nothing to scroll sideways to.
+    assert overflow <= 0, (overflow, str(shot))
     # The page alone: no stylesheet, font or script fetched from anywhere.
     assert requests == [(run.folder / "orders.html").resolve().as_uri()]
     # A null-share bar per column and a distribution chart per column with one drawn.
