@@ -361,9 +361,9 @@ class Lake:
         parts = self.parts(group, name)
         if not parts:
             raise FileNotFoundError(
-                f"lake table {group}.{name} has no published data at "
-                f"{self.table_dir(group, name)}; materialize it first (a version whose gates "
-                "failed is never published)"
+                f"lake table {group}.{name} has no data at {self.table_dir(group, name)}; "
+                "materialize it first (a validated table has none until a version passes its "
+                "gates)"
             )
         return scan_parts(parts)
 
