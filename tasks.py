@@ -10,6 +10,11 @@
     python3 tasks.py install     only the install below (for CI)
     python3 tasks.py dev [ARGS]  the Dagster UI and daemon (dagster dev) on 127.0.0.1:3000, with
                                  automation running (ARGS go to dagster dev, e.g. -p 3001)
+    python3 tasks.py stream [ARGS]
+                                 redis-server on 127.0.0.1:6379 (data/redis) and the synthetic
+                                 producer sending usage events to the stream app-events (ARGS go
+                                 to the producer, e.g. --rate 5000 --events 100000); the server
+                                 keeps running for `tasks.py dev` until Ctrl-C
 
 The first call creates .venv, installs uv into it from PyPI and syncs the locked dependencies,
 compiling their bytecode.
@@ -180,8 +185,38 @@ def dev(args: list[str]) -> None:
     run(BIN / "dagster", "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", *args, env=env)
 
 
+def stream(args: list[str]) -> None:
+    """A local redis-server and the producer; the server stays up until Ctrl-C."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        sys.exit("redis-server is not installed (Debian/Ubuntu: apt-get install redis-server).")
+    folder = Path(os.environ.get("PIPELINE_DATA_DIR", "data")).absolute() / "redis"
+    folder.mkdir(parents=True, exist_ok=True)
+    server = subprocess.Popen(
+        [binary, "--bind", "127.0.0.1", "--port", "6379", "--dir", str(folder), "--save", ""],
+        stdout=(folder / "redis.log").open("ab"),
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        time.sleep(0.5)
+        if server.poll() is not None:
+            sys.exit(f"redis-server stopped at once; see {folder / 'redis.log'} (port 6379 taken?)")
+        print("redis-server on redis://127.0.0.1:6379/0; in another terminal:")
+        print(
+            "  PIPELINE_REDIS_URL=redis://127.0.0.1:6379/0 PIPELINE_DATASETS_DIR=examples/streams "
+            "python3 tasks.py dev",
+            flush=True,
+        )
+        run(BIN / "python", "-m", "assets.ingestion.streams.producer", *args)
+        print("Producer done; redis-server keeps running (Ctrl-C stops it).", flush=True)
+        server.wait()
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
 def main(argv: list[str]) -> None:
-    if not argv or argv[0] not in {"demo", "test", "lint", "dev", "install"}:
+    if not argv or argv[0] not in {"demo", "test", "lint", "dev", "install", "stream"}:
         sys.exit(__doc__)
     bootstrap()
     command, rest = argv[0], argv[1:]
@@ -198,6 +233,8 @@ def main(argv: list[str]) -> None:
         run(BIN / "pyright")
     elif command == "dev":
         dev(rest)
+    elif command == "stream":
+        stream(rest)
 
 
 if __name__ == "__main__":

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -13,11 +14,12 @@ from assets.core.spec import DatasetSpec, SpecError, load_catalog
 from assets.enrichment.defs import ENRICHMENT_ASSETS
 from assets.features.config import FEATURE_CONFIG_CLASSES
 from assets.features.defs import FEATURE_ASSETS, build_blueprint_feed_assets
+from assets.ingestion.checks import fresh_check_name
+from assets.ingestion.config import ingestion_config_classes
 from assets.ingestion.defs import GROUP as INGESTION
 from assets.ingestion.defs import (
     build_ingestion_assets,
     daily_partitions,
-    ingestion_config_classes,
 )
 from assets.pipelines.defs import build_pipeline_assets
 from assets.pipelines.transform import load_pipelines
@@ -27,6 +29,7 @@ from assets.reports.defs import (
     build_report_assets,
     postgres_exports,
 )
+from assets.reports.dictionary_page import page_name as dictionary_page_name
 from assets.validation.defs import GROUP as VALIDATION
 from assets.validation.defs import build_validation_assets, validation_config_classes
 from pipeline_defs.launch_config import launch_checks
@@ -36,6 +39,7 @@ from resources.alerts import AlertSinkResource
 from resources.postgres import PostgresResource
 from resources.rest_api import RestApiResource
 from resources.s3 import S3StorageResource
+from resources.stream import KafkaStreamResource, RedisStreamResource
 from schedules.cron import SOURCES_JOB, build_schedules
 from sensors.alerting import (
     build_check_alert_sensor,
@@ -43,6 +47,7 @@ from sensors.alerting import (
     run_failure_alert_sensor,
 )
 from sensors.landing import build_landing_zone_sensor
+from sensors.stream import build_stream_sensor
 
 
 def _env(settings: Settings, name: str) -> dg.EnvVar | None:
@@ -96,6 +101,11 @@ def build_resources(settings: Settings) -> dict[str, Any]:
             token_url=_env(settings, "PIPELINE_API_TOKEN_URL"),
             client_id=_env(settings, "PIPELINE_API_CLIENT_ID"),
             client_secret=_env(settings, "PIPELINE_API_CLIENT_SECRET"),
+        ),
+        # Stream brokers: resolved only when a stream dataset's step or sensor uses them.
+        "redis_stream": RedisStreamResource(url=dg.EnvVar("PIPELINE_REDIS_URL")),
+        "kafka_stream": KafkaStreamResource(
+            bootstrap_servers=dg.EnvVar("PIPELINE_KAFKA_BOOTSTRAP")
         ),
     }
 
@@ -162,8 +172,12 @@ def declare_automation(
         dataset = name.split("_", 1)[1] if name.startswith(("raw_", "validated_")) else None
         freshness = None
         if dataset in catalog:
-            lag = timedelta(hours=catalog[dataset].freshness.max_lag_hours)
-            freshness = dg.FreshnessPolicy.time_window(fail_window=lag)
+            # A raw table materializes only when new data arrived, so this is the data's age.
+            f = catalog[dataset].freshness
+            warn = timedelta(hours=f.warn_after_hours) if f.warn_after_hours else None
+            freshness = dg.FreshnessPolicy.time_window(
+                fail_window=timedelta(hours=f.max_lag_hours), warn_window=warn
+            )
         automation = FOLLOW_UPSTREAM if spec.group_name != INGESTION else None
         return spec.replace_attributes(
             freshness_policy=freshness or spec.freshness_policy,
@@ -175,6 +189,22 @@ def declare_automation(
     # need every selected asset to take a single-run backfill).
     single = dg.BackfillPolicy.single_run()
     return [a if a.backfill_policy else a.with_attributes(backfill_policy=single) for a in declared]
+
+
+def link_dictionary(
+    assets: list[dg.AssetsDefinition], datasets: Collection[str], reports_dir: Path
+) -> list[dg.AssetsDefinition]:
+    """Each ``validated_<dataset>`` names its page of the data dictionary, which the
+    data_dictionary asset writes under ``reports_dir``."""
+
+    def link(spec: dg.AssetSpec) -> dg.AssetSpec:
+        dataset = spec.key.to_user_string().removeprefix("validated_")
+        if spec.key.to_user_string() == dataset or dataset not in datasets:
+            return spec
+        page = reports_dir / dictionary_page_name(dataset)
+        return spec.merge_attributes(metadata={"data_dictionary": dg.MetadataValue.path(str(page))})
+
+    return [dg.map_asset_specs(link, [a])[0] for a in assets]
 
 
 def automation_sensor(
@@ -208,7 +238,11 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     )
     assets = [
         *build_ingestion_assets(catalog, daily),
-        *build_validation_assets(catalog, settings.quality_policy, daily),
+        *link_dictionary(
+            build_validation_assets(catalog, settings.quality_policy, daily),
+            catalog,
+            settings.reports_dir,
+        ),
         *ENRICHMENT_ASSETS,
         *FEATURE_ASSETS,
         *build_blueprint_feed_assets(catalog),
@@ -255,6 +289,11 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
         else dg.multiprocess_executor.configured({"max_concurrent": 2})
     )
     resources = build_resources(settings)
+    stream_sensor = build_stream_sensor(
+        list(catalog.values()),
+        interval_s=settings.sensor_interval_s,
+        running=settings.has("PIPELINE_REDIS_URL") or settings.has("PIPELINE_KAFKA_BOOTSTRAP"),
+    )
     plain = build_jobs()
     probe = dg.Definitions(assets=assets, jobs=plain, executor=executor, resources=resources)
     return dg.Definitions(
@@ -273,7 +312,11 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
             run_failure_alert_sensor,
             build_quality_alert_sensor(validated),
             automation_sensor(assets, running=settings.automation),
-            build_check_alert_sensor(settings.sensor_interval_s),
+            build_check_alert_sensor(
+                settings.sensor_interval_s,
+                frozenset(fresh_check_name(s) for s in catalog.values() if s.freshness.column),
+            ),
+            *([stream_sensor] if stream_sensor else []),
         ],
         executor=executor,
         resources=resources,

@@ -15,6 +15,8 @@ from slack_sdk.webhook import WebhookClient
 def _title(alert: dict[str, Any]) -> str:
     if alert.get("kind") == "check_failure":
         return f"Blocking check failed: {alert['asset']} / {alert['check']}"
+    if alert.get("kind") == "stale_data":
+        return f"Data stale: {alert['asset']} (newest row {alert['lag_hours']} h old)"
     if alert.get("kind") == "run_failure":
         return f"Run failed: {alert['job']} ({alert['run_id'][:8]})"
     return f"Quality gates failed: {alert.get('asset')}"
@@ -23,6 +25,8 @@ def _title(alert: dict[str, Any]) -> str:
 def _facts(alert: dict[str, Any]) -> list[tuple[str, str]]:
     if alert.get("kind") == "check_failure":
         keys = ("asset", "check", "value", "threshold", "failing_rows")
+    elif alert.get("kind") == "stale_data":
+        keys = ("asset", "check", "newest_row", "lag_hours", "max_lag_hours")
     elif alert.get("kind") == "run_failure":
         keys = ("job", "run_id", "failed_steps")
     else:

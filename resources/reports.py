@@ -16,10 +16,12 @@ class ReportsResource(dg.ConfigurableResource):
     root: str = Field(description="Folder for HTML reports and their JSON twins.")
 
     def write(self, name: str, content: str) -> Path:
-        folder = Path(self.root)
+        # ``name`` may hold a subfolder (``dictionary/orders.html``): the temporary file sits
+        # beside its target, so the rename stays within one folder.
+        target = Path(self.root) / name
+        folder = target.parent
         folder.mkdir(parents=True, exist_ok=True)
-        target = folder / name
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".tmp")
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(content)
         Path(tmp).chmod(0o644)  # mkstemp creates 0600; reports are meant to be read

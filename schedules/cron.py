@@ -28,8 +28,8 @@ def build_schedules(
         job_name="full_pipeline",
         cron_schedule="0 3 * * *",
         execution_timezone=timezone,
-        description=f"Refreshes every stage at 03:00 ({timezone}); daily-partitioned tables "
-        "rewrite yesterday and today.",
+        description=f"Refreshes every stage at 03:00 ({timezone}) where new data arrived; "
+        "daily-partitioned tables rewrite yesterday and today.",
         default_status=dg.DefaultScheduleStatus.STOPPED,
     )
     def daily_pipeline_schedule(context: dg.ScheduleEvaluationContext):

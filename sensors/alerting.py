@@ -134,14 +134,31 @@ def check_failure_alert(evaluation: dg.AssetCheckEvaluation, run_id: str, url: s
     }
 
 
-def build_check_alert_sensor(interval_s: int = 60) -> dg.SensorDefinition:
-    """One alert per failed blocking check of any asset. The cursor keeps the checks whose
-    failure was alerted: they stay quiet while they keep failing and re-arm when they pass."""
+def stale_data_alert(evaluation: dg.AssetCheckEvaluation, run_id: str, url: str) -> dict:
+    return {
+        "kind": "stale_data",
+        "asset": evaluation.asset_key.to_user_string(),
+        "check": evaluation.check_name,
+        "newest_row": _meta(evaluation, "newest_row"),
+        "lag_hours": _meta(evaluation, "lag_hours"),
+        "max_lag_hours": _meta(evaluation, "max_lag_hours"),
+        "run_id": run_id,
+        "url": url,
+    }
+
+
+def build_check_alert_sensor(
+    interval_s: int = 60, freshness_checks: frozenset[str] = frozenset()
+) -> dg.SensorDefinition:
+    """One alert per failed blocking check of any asset, and per data-freshness check (named in
+    ``freshness_checks``) that finds its data stale. The cursor keeps the checks whose failure
+    was alerted: they stay quiet while they keep failing and re-arm when they pass."""
 
     @dg.sensor(
         name="blocking_check_alert_sensor",
         description="Sends a Slack message and/or e-mail (where configured) when a blocking "
-        "asset check fails; a check that keeps failing alerts again only after it has passed.",
+        "asset check fails or a dataset's data is stale (its <dataset>_fresh check errs); a "
+        "check that keeps failing alerts again only after it has passed.",
         minimum_interval_seconds=interval_s,
         default_status=dg.DefaultSensorStatus.RUNNING,
     )
@@ -170,13 +187,18 @@ def build_check_alert_sensor(interval_s: int = 60) -> dg.SensorDefinition:
                     failing.discard(key)
                     continue
                 # What Dagster itself treats as blocking: a failed blocking check of ERROR severity.
-                blocks = evaluation.blocking and evaluation.severity == dg.AssetCheckSeverity.ERROR
-                if not blocks or key in failing:
+                error = evaluation.severity == dg.AssetCheckSeverity.ERROR
+                stale = error and evaluation.check_name in freshness_checks
+                if not (stale or (error and evaluation.blocking)) or key in failing:
                     continue
                 failing.add(key)
-                alert = check_failure_alert(
-                    evaluation, record.run_id, alerts.run_url(record.run_id)
-                )
+                url = alerts.run_url(record.run_id)
+                if stale:
+                    # Stale data fails no run and blocks nothing: every sink hears of it.
+                    alert = stale_data_alert(evaluation, record.run_id, url)
+                    alerts.send(alert)
+                else:
+                    alert = check_failure_alert(evaluation, record.run_id, url)
                 for problem in alerts.notify(alert):
                     context.log.warning(f"Alert for {key} not sent: {problem}")
                 sent += 1

@@ -122,3 +122,23 @@ def pg_instance_url(pg_url: str) -> Iterator[str]:
         conn.execute(
             sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
         )
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    """A real redis-server of this test's own, on a Unix socket; .ci/run installs the binary."""
+    import tempfile
+
+    from tests.servers import start_redis
+
+    # A short folder: a Unix socket path must fit in 107 bytes, and tmp_path may not.
+    with tempfile.TemporaryDirectory(prefix="redis-") as folder:
+        started = start_redis(Path(folder))
+        if started is None:
+            pytest.skip("no redis-server binary (apt-get install redis-server) for stream tests")
+        proc, url = started
+        try:
+            yield url
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)

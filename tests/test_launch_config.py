@@ -14,7 +14,7 @@ from assets.features.config import (
     ChurnFeatureConfig,
     PreprocessingConfig,
 )
-from assets.ingestion.defs import IngestConfig, SampleDataConfig, ingestion_config_classes
+from assets.ingestion.config import IngestConfig, SampleDataConfig, ingestion_config_classes
 from assets.reports.defs import PostgresExportConfig
 from assets.validation.defs import ValidationConfig, validation_config_classes
 from pipeline_defs import build_definitions

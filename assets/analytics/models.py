@@ -264,7 +264,9 @@ def segment_customers(
         .alias("recency_days")
     )
     cols = list(SEGMENT_FEATURES)
-    frame, total = fit_sample(lf, fit_rows) if fit_rows else (lf.collect(), None)
+    frame, total = (
+        fit_sample(lf, fit_rows) if fit_rows else (lf.sort("customer_id").collect(), None)
+    )
     n_fit = frame.height
     X = log_features(frame, cols)
     scaler = StandardScaler().fit(X)

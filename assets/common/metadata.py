@@ -10,20 +10,44 @@ import dagster as dg
 import polars as pl
 
 from assets.core.privacy import Mask, mask_frame, mask_json, mask_text
+from assets.core.spec import DatasetSpec
+from assets.core.spec_text import column_rules, table_rules
 
 PREVIEW_ROWS = 5
 CELL_CHARS = 40
 
 
 def column_schema(
-    schema: Mapping[str, pl.DataType], descriptions: Mapping[str, str] | None = None
+    schema: Mapping[str, pl.DataType],
+    descriptions: Mapping[str, str] | None = None,
+    spec: DatasetSpec | None = None,
 ) -> dg.TableSchema:
+    """``schema`` for the UI's column table. With ``spec`` (the dataset the table holds): each
+    declared column's description, its rules as constraints (required: not nullable) and a
+    ``pii`` tag on a personal one; the key, foreign keys and row rules as the table's
+    constraints. The rules read as on the data dictionary's pages (``spec_text``)."""
     descriptions = descriptions or {}
+    declared = spec.column_map if spec else {}
+
+    def column(name: str, dtype: pl.DataType) -> dg.TableColumn:
+        c = declared.get(name)
+        if c is None:
+            return dg.TableColumn(name=name, type=str(dtype), description=descriptions.get(name))
+        rules = [r for r in column_rules(c) if r not in ("required", "unique")]
+        rules += ["personal data: masked wherever people read it"] if c.pii else []
+        return dg.TableColumn(
+            name=name,
+            type=str(dtype),
+            description=c.description or descriptions.get(name) or None,
+            constraints=dg.TableColumnConstraints(
+                nullable=not c.required, unique=c.unique, other=rules
+            ),
+            tags={"pii": "true"} if c.pii else None,
+        )
+
     return dg.TableSchema(
-        columns=[
-            dg.TableColumn(name=name, type=str(dtype), description=descriptions.get(name) or None)
-            for name, dtype in schema.items()
-        ]
+        columns=[column(name, dtype) for name, dtype in schema.items()],
+        constraints=dg.TableConstraints(other=table_rules(spec)) if spec else None,
     )
 
 
@@ -73,15 +97,16 @@ def table_metadata(
     descriptions: Mapping[str, str] | None = None,
     location: str | None = None,
     pii: Mapping[str, Mask] | None = None,
+    spec: DatasetSpec | None = None,
 ) -> dict[str, Any]:
-    """The standard metadata for a table output: run numbers, schema, row count, preview (with
-    the table's ``pii`` columns masked)."""
+    """The standard metadata for a table output: run numbers, schema (with ``spec``'s rules,
+    ``column_schema``), row count, preview (with the table's ``pii`` columns masked)."""
     schema = table.collect_schema()
     rows_out = int(table.select(pl.len()).collect().item())
     preview = table.head(PREVIEW_ROWS).collect()
     meta = run_metadata(rows_in=rows_in, rows_out=rows_out, seconds=seconds)
     meta["dagster/row_count"] = dg.MetadataValue.int(rows_out)
-    meta["dagster/column_schema"] = column_schema(dict(schema), descriptions)
+    meta["dagster/column_schema"] = column_schema(dict(schema), descriptions, spec)
     meta["preview"] = dg.MetadataValue.md(markdown_preview(preview, pii=pii))
     if location:
         meta["location"] = dg.MetadataValue.path(location)

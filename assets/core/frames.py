@@ -186,10 +186,12 @@ def fit_sample(
     rows_of: pl.LazyFrame, rows: int, key: str = "customer_id"
 ) -> tuple[pl.DataFrame, int]:
     """The rows, or about ``rows`` of them chosen by a hash of ``key`` (the same keys on every
-    run) when there are more; and how many rows there are. A model fitted or judged on it holds
-    that many rows in memory whatever the table's size."""
+    run) when there are more, in ``key`` order; and how many rows there are. A model fitted or
+    judged on it holds that many rows in memory whatever the table's size."""
     total = int(rows_of.select(pl.len()).collect().item())
     every = -(-total // rows)
+    # Sorted by key: the lake keeps no row order (parallel writes, joins), and a seeded model
+    # fitted on the same rows in another order is another model.
     if every <= 1:
-        return rows_of.collect(), total
-    return rows_of.filter(pl.col(key).hash(seed=0) % every == 0).collect(), total
+        return rows_of.sort(key).collect(), total
+    return rows_of.filter(pl.col(key).hash(seed=0) % every == 0).sort(key).collect(), total

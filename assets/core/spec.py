@@ -215,6 +215,14 @@ class DatasetSpec(_Strict):
                 need("outliers.columns", c)
         if self.partitioning:
             need("partitioning.column", self.partitioning.column)
+        if self.freshness.column:
+            need("freshness.column", self.freshness.column)
+            kind = next(c.type for c in self.columns if c.name == self.freshness.column)
+            if kind not in ("date", "datetime"):
+                raise ValueError(
+                    f"freshness.column: {self.freshness.column!r} is a {kind} column; the "
+                    "column dating the rows must be a date or datetime"
+                )
         if self.source.watermark_column:
             need("source.watermark_column", self.source.watermark_column)
         for c in self.source.field_map:

@@ -8,18 +8,20 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from assets.core.spec_rules import Strict as _Strict
+from assets.core.spec_stream import StreamSourceFields
 
 
-class SourceSpec(_Strict):
+class SourceSpec(StreamSourceFields, _Strict):
     """Where the raw data comes from.
 
     ``landing`` reads ``<landing root>/<folder>/`` (a local folder or an S3 prefix); ``postgres``
     pulls a ``table`` or a ``query`` from the ``postgres`` resource; ``api`` pages through an
-    ``endpoint`` of the ``api`` resource. With a ``watermark_column``, each pull asks only for
-    rows above the largest value already in the lake.
+    ``endpoint`` of the ``api`` resource; ``stream`` reads micro-batches of JSON entries from a
+    Redis stream or Kafka topic (``assets.core.spec_stream``). With a ``watermark_column``, each
+    pull asks only for rows above the largest value already in the lake.
     """
 
-    kind: Literal["landing", "postgres", "api"] = "landing"
+    kind: Literal["landing", "postgres", "api", "stream"] = "landing"
     folder: str | None = None
     table: str | None = Field(default=None, pattern=r"^[A-Za-z_][\w$]*(\.[A-Za-z_][\w$]*)?$")
     query: str | None = None
@@ -80,7 +82,23 @@ class PartitionSpec(_Strict):
 
 
 class FreshnessSpec(_Strict):
+    """How new the data must be. ``max_lag_hours`` bounds the time since the raw table last took
+    new rows (Dagster's freshness policy); with ``column`` (a date or datetime column dating the
+    rows), the check ``<dataset>_fresh`` also compares the newest row with now: a warning past
+    ``warn_after_hours``, an error past ``max_lag_hours``."""
+
+    column: str | None = None
     max_lag_hours: float = Field(default=24.0, gt=0)
+    warn_after_hours: float | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _warn_first(self) -> FreshnessSpec:
+        if self.warn_after_hours is not None and self.warn_after_hours >= self.max_lag_hours:
+            raise ValueError(
+                f"warn_after_hours: {self.warn_after_hours:g} must be less than max_lag_hours "
+                f"({self.max_lag_hours:g}): the warning comes before the error"
+            )
+        return self
 
 
 class BlueprintFeed(_Strict):

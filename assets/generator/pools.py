@@ -10,9 +10,12 @@ import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
-from faker import Faker
+
+if TYPE_CHECKING:
+    from faker import Faker
 
 REFERENCE_DIR = Path(__file__).resolve().parent.parent / "core" / "reference"
 
@@ -43,10 +46,19 @@ class CountryPool:
     companies: list[str]
 
 
-@lru_cache(maxsize=64)
-def country_pool(locale: str, seed: int, size: int = 300) -> CountryPool:
+def _faker(locale: str, seed: int) -> Faker:
+    # Imported on first use, not with the module: Faker scans its locales on import (~0.3 s),
+    # and every process that loads the code location imports the generator.
+    from faker import Faker
+
     fake = Faker(locale)
     fake.seed_instance(seed)
+    return fake
+
+
+@lru_cache(maxsize=64)
+def country_pool(locale: str, seed: int, size: int = 300) -> CountryPool:
+    fake = _faker(locale, seed)
     firsts, lasts = [], []
     while len(firsts) < size:
         first, last = fake.first_name(), fake.last_name()
@@ -68,15 +80,13 @@ def country_pool(locale: str, seed: int, size: int = 300) -> CountryPool:
 
 @lru_cache(maxsize=4)
 def occupations(seed: int, size: int = 400) -> list[str]:
-    fake = Faker("en_US")
-    fake.seed_instance(seed)
+    fake = _faker("en_US", seed)
     return sorted({fake.job() for _ in range(size)})
 
 
 @lru_cache(maxsize=4)
 def product_words(seed: int) -> tuple[list[str], list[str]]:
-    fake = Faker("en_US")
-    fake.seed_instance(seed)
+    fake = _faker("en_US", seed)
     adjectives = ["Classic", "Pro", "Ultra", "Eco", "Smart", "Mini", "Max", "Prime", "Lite", "Plus"]
     brands = sorted(
         {fake.last_name() + suffix for suffix in ("", " & Co", " Labs") for _ in range(20)}

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 from typing import Literal
 
 import dagster as dg
-from pydantic import Field
+from pydantic import Field, field_validator
 
+from assets.core.spec import DatasetSpec
 from assets.core.writers import FORMATS
+from assets.ingestion.streams.defs import StreamIngestConfig
 
 
 class SampleDataConfig(dg.Config):
@@ -54,3 +58,43 @@ class IngestConfig(dg.Config):
         description="Read at most this many new files or objects in this run (0 = all); the rest "
         "stay for the next run. Bounds the first run over a large landing-zone backlog.",
     )
+    as_of: str | None = Field(
+        default=None,
+        description="Judge the data's freshness as of this ISO time (e.g. 2026-12-07T06:00:00Z) "
+        "instead of now: to replay a day's verdict, or in tests.",
+    )
+
+    @field_validator("as_of")
+    @classmethod
+    def _iso(cls, v: str | None) -> str | None:
+        if v is not None:
+            try:
+                datetime.fromisoformat(v)
+            except ValueError:
+                raise ValueError(
+                    f"as_of: {v!r} is not an ISO time like 2026-12-07T06:00:00Z"
+                ) from None
+        return v
+
+    def now(self) -> datetime:
+        """The time freshness is judged at: ``as_of`` (UTC when it names no zone), else now."""
+        if self.as_of is None:
+            return datetime.now(UTC)
+        moment = datetime.fromisoformat(self.as_of)
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def ingestion_config_classes(
+    datasets: Iterable[str] | Mapping[str, DatasetSpec],
+) -> dict[str, type[dg.Config]]:
+    """The ``dg.Config`` class of each ingestion op that takes one, by op name (for the
+    launch-time bounds check)."""
+    streams = (
+        {n for n, s in datasets.items() if s.source.kind == "stream"}
+        if isinstance(datasets, Mapping)
+        else set()
+    )
+    return {
+        "sample_landing_data": SampleDataConfig,
+        **{f"raw_{d}": StreamIngestConfig if d in streams else IngestConfig for d in datasets},
+    }

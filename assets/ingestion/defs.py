@@ -1,6 +1,5 @@
 """Ingestion wiring: sample data for an empty landing zone, and one ``raw_<dataset>`` per spec."""
 
-from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
 
@@ -15,6 +14,13 @@ from assets.core.scratch import scratch_folder
 from assets.core.spec import DatasetSpec
 from assets.core.storage import LakePath
 from assets.ingestion.candidates import Candidate
+from assets.ingestion.checks import (
+    fresh_check_result,
+    fresh_check_spec,
+    raw_freshness,
+    readers_in_run,
+    refreshes,
+)
 from assets.ingestion.config import IngestConfig, SampleDataConfig
 from assets.ingestion.landing import IngestReport, ingest_candidates, outcomes_frame
 from assets.ingestion.partitions import (
@@ -36,6 +42,7 @@ from assets.ingestion.sources import (
     permanent_failure,
     source_candidates,
 )
+from assets.ingestion.streams.defs import build_stream_raw_asset
 from resources import LakeResource, LandingZoneResource, WarehouseResource
 from resources.s3 import S3StorageResource
 
@@ -274,10 +281,12 @@ def build_raw_asset(
                 asset=asset_name,
                 description=f"Every new input from {where} could be read; bad inputs are "
                 "quarantined with their reason (warns, does not block).",
-            )
+            ),
+            *([fresh_check_spec(spec, asset_name)] if spec.freshness.column else []),
         ],
+        output_required=False,
     )
-    def _raw(context: dg.AssetExecutionContext, config: IngestConfig) -> dg.MaterializeResult:
+    def _raw(context: dg.AssetExecutionContext, config: IngestConfig):
         lake: LakeResource = context.resources.lake
         warehouse: WarehouseResource = context.resources.warehouse
         table_dir = lake.table_dir(GROUP, asset_name)
@@ -285,36 +294,52 @@ def build_raw_asset(
         # the days; an unpartitioned one's table is those parts.
         files_dir = lake.state_path(GROUP, "files", spec.name) if partitioned else table_dir
         report = _ingest_pass(spec, context, config, files_dir)
-        table = lake.scan(GROUP, asset_name) if not partitioned else None
-        extra: dict = {}
-        if partitioned:
-            table, extra = _raw_days(context, spec, lake, files_dir)
-        lake.register(warehouse, GROUP, asset_name)
-        assert table is not None
-        meta = table_metadata(
-            table,
-            rows_in=report.rows,
-            seconds=report.seconds,
-            descriptions=descriptions,
-            location=str(table_dir),
-            pii=pii_masks(spec),
-        )
-        meta.update(_ingest_metadata(report))
-        meta.update(extra)
-        if kind == "api":
-            meta["api_requests"] = dg.MetadataValue.int(context.resources.api.attempts)
-            meta["api_retries"] = dg.MetadataValue.int(context.resources.api.retries)
+        read_by = readers_in_run(context, spec.name)
+        if refreshes(report, context.run.tags, partitioned=partitioned, read_by=read_by):
+            extra: dict = {}
+            if partitioned:
+                table, extra = _raw_days(context, spec, lake, files_dir)
+            else:
+                table = lake.scan(GROUP, asset_name)
+            lake.register(warehouse, GROUP, asset_name)
+            meta = table_metadata(
+                table,
+                rows_in=report.rows,
+                seconds=report.seconds,
+                descriptions=descriptions,
+                location=str(table_dir),
+                pii=pii_masks(spec),
+            )
+            meta.update(_ingest_metadata(report) | extra)
+            if not report.by_status("ingested"):
+                meta["refreshed_for"] = ", ".join(read_by) or "a request for its days"
+            if kind == "api":
+                meta["api_requests"] = dg.MetadataValue.int(context.resources.api.attempts)
+                meta["api_retries"] = dg.MetadataValue.int(context.resources.api.retries)
+            yield dg.MaterializeResult(metadata=meta)
+        else:
+            # No materialization: the table did not change, so Dagster's freshness policy sees
+            # the data's age, and the steps after this one in the run are skipped.
+            context.log.info(f"raw_{spec.name}: nothing new arrived; the table is unchanged.")
         bad = report.by_status("quarantined") + report.by_status("refused")
-        check = dg.AssetCheckResult(
+        yield dg.AssetCheckResult(
             check_name=check_name,
             passed=not bad,
             severity=dg.AssetCheckSeverity.WARN,
-            metadata={
+            # What the pass saw, also when nothing new arrived and the table is not refreshed.
+            metadata=_ingest_metadata(report)
+            | {
                 "bad_files": dg.MetadataValue.int(len(bad)),
                 "reasons": dg.MetadataValue.json(mask_json({o.path: o.reason for o in bad[:50]})),
             },
         )
-        return dg.MaterializeResult(metadata=meta, check_results=[check])
+        if spec.freshness.column:
+            written = lake.exists(GROUP, asset_name)
+            verdict = raw_freshness(
+                spec, lake.scan(GROUP, asset_name) if written else None, config.now()
+            )
+            context.log.info(f"{spec.name} freshness: {verdict.summary}.")
+            yield fresh_check_result(spec, verdict)
 
     return _raw
 
@@ -355,13 +380,9 @@ def build_ingestion_assets(
 ) -> list[dg.AssetsDefinition]:
     builtin = set(builtin_dataset_names())
     raw = [
-        build_raw_asset(spec, with_sample_data=name in builtin, partitions_def=partitions_def)
+        build_stream_raw_asset(spec)
+        if spec.source.kind == "stream"
+        else build_raw_asset(spec, with_sample_data=name in builtin, partitions_def=partitions_def)
         for name, spec in sorted(catalog.items())
     ]
     return [sample_landing_data, *raw]
-
-
-def ingestion_config_classes(datasets: Iterable[str]) -> dict[str, type[dg.Config]]:
-    """The ``dg.Config`` class of each ingestion op that takes one, by op name (for the
-    launch-time bounds check)."""
-    return {"sample_landing_data": SampleDataConfig, **{f"raw_{d}": IngestConfig for d in datasets}}

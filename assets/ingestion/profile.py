@@ -1,301 +1,274 @@
-"""Profiling a file into a draft dataset spec (``pipeline-profile``).
+"""Profiling files into draft dataset specs (``pipeline-profile``).
 
-Types are inferred with the very parsers ingestion uses to cast (``conform._typed``), so a column
-called ``integer`` here is one that ingestion will cast without a single failure. The file is read
-through the landing-zone readers (format and encoding detected the same way) in two passes, each
-one query over the whole file: first which types every value parses as, then the statistics of
-the chosen types (nulls, distinct counts, ranges, patterns, value lists).
+A file is read once, through the landing-zone readers (format and encoding detected as
+ingestion does), into memory as text; nothing is sampled. Types come from each column's distinct
+texts (``profiling.inference``); the file is then cast by ingestion's own ``conform`` and one
+query over the typed frame gives every column's statistics (``profiling.columns``); keys are
+searched on the typed frame (``profiling.keys``). A folder gives one draft per dataset, with
+foreign keys between them (``profiling.foreign``). Every draft loads unedited.
 """
 
 from __future__ import annotations
 
-import math
 import re
 import tempfile
-from datetime import date, datetime, timedelta
+from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
-from typing import Any
 
 import polars as pl
-import yaml
 
+from assets.core.columns import ERRORS_COLUMN
+from assets.core.reader_base import normalize_name
 from assets.core.readers import BadFile, detect_format, read_landing_file
-from assets.core.spec import DEFAULT_NULL_VALUES, NAMED_PATTERNS, ColumnSpec, DatasetSpec
+from assets.core.spec import DEFAULT_NULL_VALUES, DatasetSpec
 from assets.core.spec_rules import IDENTIFIER
-from assets.ingestion.conform import _typed
+from assets.ingestion.conform import conform
+from assets.ingestion.profiling.columns import ColumnProfile, column_profile, stats_exprs
+from assets.ingestion.profiling.foreign import Table, foreign_keys
+from assets.ingestion.profiling.inference import Inferred, infer_frame
+from assets.ingestion.profiling.keys import ID_NAME, find_keys
+from assets.ingestion.profiling.render import Draft, to_yaml
 
-TEXT_CANDIDATES = ("integer", "float", "boolean", "date", "datetime")
-POLARS_TO_SPEC = {
-    pl.Boolean: "boolean",
-    pl.Date: "date",
-    pl.Datetime: "datetime",
-    pl.Float32: "float",
-    pl.Float64: "float",
-}
-# Spellings of "missing" beyond the default null values (compared trimmed, in lower case): a
-# column whose only unparsed texts are among these is drafted typed, with them as null_values.
-NULL_LIKE = ["-", "--", "---", "?", ".", "na", "n/a", "n.a.", "nan", "null", "none", "nil"]
-NULL_LIKE += ["missing", "#n/a", "(null)", "(blank)"]
-MAX_ALLOWED_VALUES = 20
-RANGE_MARGIN = 0.1  # of the observed span, on each side
-MAX_CODE_LENGTH = 40
-REGEX_SPECIAL = set(".^$*+?{}[]\\|()")
+__all__ = ["profile_file", "profile_folder", "profile_frame", "to_yaml"]
+PEOPLE = re.compile(r"customer|user|person|people|employee|member|patient|client|contact|staff")
+READABLE = (".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz", ".json", ".ndjson", ".jsonl")
+READABLE += (".parquet", ".pq", ".xml")
 
 
-def _spec_type(dtype: pl.DataType) -> str | None:
-    if dtype.is_integer():
-        return "integer"
-    for base, name in POLARS_TO_SPEC.items():
-        if isinstance(dtype, base) or dtype == base:
-            return name
-    return None
+@dataclass
+class Profiled:
+    """One dataset's draft and what the foreign-key search needs of it."""
+
+    draft: Draft
+    table: Table
 
 
-def _present(name: str) -> pl.Expr:
-    text = pl.col(name).cast(pl.String)
-    return text.is_not_null() & ~text.str.strip_chars().is_in(DEFAULT_NULL_VALUES)
+def _dataset_nulls(found: dict[str, Inferred]) -> list[str] | None:
+    """The default null spellings the data uses, when it uses some: typed columns decide (a
+    comment reading ``None`` is text); a file of text columns only keeps what they show."""
+    typed = {t for f in found.values() if f.type != "string" for t in f.tokens}
+    seen = typed or {t for f in found.values() for t in f.tokens}
+    listed = [t for t in DEFAULT_NULL_VALUES if t in seen]
+    return listed or None
 
 
-def infer_types(lf: pl.LazyFrame) -> dict[str, str]:
-    """Each column's spec type: the narrowest type every present value casts to."""
-    return infer_columns(lf)[0]
-
-
-def _failed(name: str, kind: str) -> pl.Expr:
-    return _typed(name, pl.String(), ColumnSpec(name="x", type=kind))[1]  # type: ignore[arg-type]
-
-
-def _unlisted(failed: pl.Expr) -> pl.Expr:
-    """The failed texts that are not a spelling of missing."""
-    return failed.is_not_null() & ~failed.str.strip_chars().str.to_lowercase().is_in(NULL_LIKE)
-
-
-def infer_columns(lf: pl.LazyFrame) -> tuple[dict[str, str], dict[str, list[str]]]:
-    """Each column's spec type, and the null values of those typed only thanks to texts that
-    spell missing outside the default list (``-``, ``?``...): the default list plus those."""
-    schema = lf.collect_schema()
-    exprs: list[pl.Expr] = []
-    decided: dict[str, str] = {}
-    for name, dtype in schema.items():
-        native = _spec_type(dtype)
-        if native is not None:
-            decided[name] = native
-            continue
-        if dtype != pl.String:
-            decided[name] = "string"
-            continue
-        stripped = pl.col(name).str.strip_chars()
-        exprs += [
-            _present(name).sum().alias(f"{name}|present"),
-            stripped.str.len_chars().max().alias(f"{name}|maxlen"),
-            stripped.str.contains(r"^[+-]?0[0-9]").any().alias(f"{name}|leading_zero"),
-        ]
-        for t in TEXT_CANDIDATES:
-            failed = _failed(name, t)
-            exprs.append(failed.is_not_null().sum().alias(f"{name}|{t}"))
-            exprs.append(_unlisted(failed).sum().alias(f"{name}|{t}|unlisted"))
-    row = lf.select(exprs).collect().row(0, named=True) if exprs else {}
-    tokens: dict[str, str] = {}  # column -> the type its null-like texts were dropped for
-    for name in schema.names():
-        if name in decided:
-            continue
-        present = row[f"{name}|present"]
-        chosen = "string"
-        for t in TEXT_CANDIDATES if present else ():
-            failed = row[f"{name}|{t}"]
-            if row[f"{name}|{t}|unlisted"] or failed == present:
-                continue
-            if t == "integer" and row[f"{name}|leading_zero"]:
-                break  # codes such as 00123 keep their zeros as text
-            if t == "date" and (row[f"{name}|maxlen"] or 0) > 10:
-                continue  # a time of day is present: datetime
-            chosen = t
-            if failed:
-                tokens[name] = t
-            break
-        decided[name] = chosen
-    if not tokens:
-        return decided, {}
-    found = lf.select(
-        _failed(c, t).str.strip_chars().drop_nulls().unique().sort().implode().alias(c)
-        for c, t in tokens.items()
-    ).collect()
-    return decided, {c: [*DEFAULT_NULL_VALUES, *found[c][0]] for c in tokens}
-
-
-def _shape(expr: pl.Expr) -> pl.Expr:
-    return (
-        expr.str.replace_all(r"[A-Z]", "A")
-        .str.replace_all(r"[a-z]", "a")
-        .str.replace_all(r"[0-9]", "9")
+def _reading_spec(name: str, found: dict[str, Inferred], nulls: list[str] | None) -> DatasetSpec:
+    columns = [
+        {"name": c, "type": f.type}
+        | {a: getattr(f, a) for a in ("null_values", "format", "unit") if getattr(f, a)}
+        for c, f in found.items()
+    ]
+    return DatasetSpec.model_validate(
+        {"name": name, "columns": columns} | ({"null_values": nulls} if nulls else {})
     )
 
 
-def shape_regex(shape: str) -> str:
-    """``AAA-999999`` -> ``^[A-Z]{3}-[0-9]{6}$``."""
-    classes = {"A": "[A-Z]", "a": "[a-z]", "9": "[0-9]"}
-    out = []
-    for run in re.finditer(r"(.)\1*", shape):
-        ch, n = run.group(1), len(run.group(0))
-        literal = "\\" + ch if ch in REGEX_SPECIAL else ch
-        out.append(f"{classes[ch]}{{{n}}}" if ch in classes else literal * n)
-    return "^" + "".join(out) + "$"
+def _mark_person_names(name: str, profiles: dict[str, ColumnProfile]) -> None:
+    """A bare ``name`` column is personal data in a table of people (one with other personal
+    columns, or named so); an airline's or a product's name is not."""
+    people = PEOPLE.search(name) or any(p.entry.get("pii") for p in profiles.values())
+    if people and "name" in profiles:
+        profiles["name"].entry["pii"] = True
 
 
-def _margin_bounds(lo: Any, hi: Any, kind: str) -> tuple[Any, Any]:
-    if kind in ("integer", "float"):
-        span = float(hi) - float(lo)
-        pad = span * RANGE_MARGIN if span > 0 else max(abs(float(hi)) * RANGE_MARGIN, 1.0)
-        low, high = float(lo) - pad, float(hi) + pad
-        if float(lo) >= 0:
-            low = max(low, 0.0)
-        if kind == "integer":
-            return math.floor(low), math.ceil(high)
-        return round(low, 6), round(high, 6)
-    first = lo.date() if isinstance(lo, datetime) else lo
-    last = hi.date() if isinstance(hi, datetime) else hi
-    pad = max(timedelta(days=1), (last - first) * RANGE_MARGIN)
-    high = "today" if last <= date.today() else (last + pad).isoformat()
-    return (first - pad).isoformat(), high
-
-
-def profile_frame(lf: pl.LazyFrame, name: str, source_label: str = "") -> dict[str, Any]:
-    """A draft spec (a plain mapping, ready for YAML) for the data in ``lf``."""
-    types, null_values = infer_columns(lf)
-    schema = lf.collect_schema()
-    typed = lf.select(
-        [
-            _typed(
-                c,
-                schema[c],
-                ColumnSpec(name="x", type=t),  # type: ignore[arg-type]
-                null_values.get(c, DEFAULT_NULL_VALUES),
-            )[0].alias(c)
-            for c, t in types.items()
-        ]
-    )
-    exprs: list[pl.Expr] = [pl.len().alias("|rows")]
-    for c, t in types.items():
-        col = pl.col(c)
-        exprs += [col.null_count().alias(f"{c}|nulls"), col.n_unique().alias(f"{c}|distinct")]
-        if t in ("integer", "float", "date", "datetime"):
-            exprs += [col.min().alias(f"{c}|min"), col.max().alias(f"{c}|max")]
-        if t == "string":
-            present = col.drop_nulls()
-            exprs += [
-                _shape(present).n_unique().alias(f"{c}|shapes"),
-                _shape(present).first().alias(f"{c}|shape"),
-                present.str.len_chars().max().alias(f"{c}|maxlen"),
-            ]
-            exprs += [
-                present.str.contains(rx).all().alias(f"{c}|{label}")
-                for label, rx in NAMED_PATTERNS.items()
-                if label != "sku"
-            ]
-    stats = typed.select(exprs).collect().row(0, named=True)
-    rows = int(stats["|rows"])
-    columns: list[dict[str, Any]] = []
-    candidate_keys: list[str] = []
-    for c, t in types.items():
-        nulls, distinct = int(stats[f"{c}|nulls"]), int(stats[f"{c}|distinct"])
-        non_null = rows - nulls
-        null_rate = nulls / rows if rows else 0.0
-        entry: dict[str, Any] = {"name": c, "type": t}
-        if c in null_values:
-            entry["null_values"] = null_values[c]
-        if nulls == 0 and rows:
-            entry["required"] = True
-        is_key = rows > 1 and nulls == 0 and distinct == rows and t in ("string", "integer")
-        if is_key:
-            entry["unique"] = True
-            candidate_keys.append(c)
-        if t in ("integer", "float", "date", "datetime") and non_null:
-            entry["min"], entry["max"] = _margin_bounds(stats[f"{c}|min"], stats[f"{c}|max"], t)
-        if t == "string" and non_null:
-            # distinct counts null as a value when there is one
-            values = distinct - (1 if nulls else 0)
-            if not is_key and values <= MAX_ALLOWED_VALUES and values * 2 <= non_null:
-                entry["allowed"] = (
-                    typed.select(pl.col(c).drop_nulls().unique().sort()).collect()[c].to_list()
-                )
-            elif stats.get(f"{c}|email"):
-                entry["pattern"] = "email"
-            elif stats.get(f"{c}|phone"):
-                entry["pattern"] = "phone"
-            elif (
-                stats[f"{c}|shapes"] == 1
-                and (stats[f"{c}|maxlen"] or 0) <= MAX_CODE_LENGTH
-                and re.search(r"[A9]", stats[f"{c}|shape"] or "")
-            ):
-                entry["pattern"] = shape_regex(stats[f"{c}|shape"])
-        entry["description"] = f"Profiled: {null_rate:.1%} null, {distinct:,} distinct" + (
-            " (candidate key)" if is_key else ""
-        )
-        columns.append(entry)
-    key = sorted(candidate_keys, key=lambda k: (not k.endswith("id"), candidate_keys.index(k)))
-    draft: dict[str, Any] = {
+def profile_table(raw: pl.DataFrame, name: str, source: str, today: date | None = None) -> Profiled:
+    """The draft for the rows of ``raw`` (as read from the landing files)."""
+    today = today or date.today()
+    found = infer_frame(raw)
+    nulls = _dataset_nulls(found)
+    reading = _reading_spec(name, found, nulls)
+    typed = conform(raw.lazy(), reading, source_file="", file_sha256="").collect()
+    failed = typed[ERRORS_COLUMN].drop_nulls().len()
+    typed = typed.select(list(found))
+    rows = typed.height
+    exprs = [e for c, f in found.items() for e in stats_exprs(c, f.type)]
+    stats = typed.select(exprs).row(0, named=True) if exprs else {}
+    profiles: dict[str, ColumnProfile] = {
+        c: column_profile(c, f, stats, rows, typed[c], today) for c, f in found.items()
+    }
+    _mark_person_names(name, profiles)
+    free_text = {c for c, p in profiles.items() if p.free_text}
+    kinds = {c: f.type for c, f in found.items()}
+    keys = find_keys(typed, kinds, {c: int(stats[f"{c}|nulls"]) for c in found}, free_text)
+    doubts = [f"{c}: {d}" for c, p in profiles.items() for d in p.doubts]
+    if failed:
+        doubts.append(f"{failed:,} rows did not cast to the drafted types")
+    for cols, note in keys.near.items():
+        doubts.append(f"{', '.join(cols)}: a near-key, {note}")
+        profiles[cols[0]].evidence += f"; near-key: {note}"
+    if keys.repeated_rows:
+        doubts.append(f"{keys.repeated_rows:,} rows repeat an earlier row in every column")
+    if not keys.key and rows > 1:
+        doubts.append("no key: no set of up to three code or number columns is unique")
+    for c in keys.key if len(keys.key) == 1 else ():
+        profiles[c].entry["unique"] = True
+    for cols in keys.unique:  # a time or a measure unique by chance is no identifier
+        if len(cols) == 1 and (kinds[cols[0]] == "string" or ID_NAME.search(cols[0])):
+            profiles[cols[0]].entry["unique"] = True
+    spec: dict[str, object] = {
         "name": name,
-        "description": f"Draft profiled from {source_label or 'a file'} ({rows:,} rows); review "
-        "every rule before committing.",
+        "description": f"Draft profiled from {source}, {rows:,} rows: describe the data here.",
         "owner": "team:data-platform",
         "source": {"kind": "landing", "folder": name},
     }
-    if key:
-        draft["key"] = key[:1]
-    draft["columns"] = columns
-    DatasetSpec.model_validate(draft)  # a draft that does not load is a bug here, not the user's
-    return draft
+    if nulls:
+        spec["null_values"] = nulls
+    if keys.key:
+        spec["key"] = keys.key
+    # Other unique sets of several columns are often chance (a region and a birth date): named
+    # in the key's comment for the reviewer, not enforced.
+    also = [", ".join(cols) for cols in keys.unique if len(cols) > 1][:3]
+    spec["columns"] = [p.entry for p in profiles.values()]
+    draft = Draft(
+        spec,
+        f"{source}; {rows:,} rows, every row read",
+        evidence={c: p.evidence for c, p in profiles.items()},
+        key_comment=(f"unique over all {rows:,} rows" if keys.key else "")
+        + (f"; also unique: {'; '.join(also)}" if also else ""),
+        doubts=doubts,
+    )
+    DatasetSpec.model_validate(spec)  # a draft that does not load is a bug here, not the user's
+    return Profiled(draft, Table(name, typed, kinds, keys.key, free_text))
 
 
-def profile_file(path: Path, name: str) -> dict[str, Any]:
+def profile_frame(lf: pl.LazyFrame, name: str, source_label: str = "") -> dict[str, object]:
+    """A draft spec (a plain mapping, ready for YAML) for the data in ``lf``."""
+    return profile_table(lf.collect(), name, source_label or "a frame").draft.spec
+
+
+def _read(paths: list[Path]) -> tuple[pl.DataFrame, str]:
+    """The rows of ``paths`` (one dataset's files) as read at landing, and where they came from."""
+    frames, labels = [], []
+    with tempfile.TemporaryDirectory(prefix="profile-") as tmp:
+        for path in paths:
+            with path.open("rb") as fh:
+                head = fh.read(4096)
+            lf, info = read_landing_file(path, detect_format(path, head), Path(tmp), expected=[])
+            frames.append(lf.collect())
+            labels.append(f"{path.name} ({info['format']}, {info['encoding']})")
+    frame = frames[0] if len(frames) == 1 else pl.concat(frames, how="diagonal_relaxed")
+    shown = ", ".join(labels[:3]) + (
+        f" and {len(labels) - 3} more files" if len(labels) > 3 else ""
+    )
+    return frame, shown
+
+
+def profile_file(path: Path, name: str) -> Draft:
     """Read ``path`` (CSV, csv.gz, JSON, NDJSON, Parquet or XML) and profile it."""
     if not IDENTIFIER.match(name):
         raise ValueError(f"--name {name!r} must match {IDENTIFIER.pattern}")
-    with path.open("rb") as fh:
-        head = fh.read(4096)
-    fmt = detect_format(path, head)
-    with tempfile.TemporaryDirectory(prefix="profile-") as tmp:
-        lf, info = read_landing_file(path, fmt, Path(tmp), expected=[])
-        draft = profile_frame(lf, name, f"{path.name}, {info['format']}, {info['encoding']}")
-    return draft
+    frame, source = _read([path])
+    return profile_table(frame, name, source).draft
 
 
-def to_yaml(draft: dict[str, Any]) -> str:
-    header = (
-        "# Draft dataset spec written by pipeline-profile: review every rule, describe every\n"
-        "# column, then commit it to datasets/ (or $PIPELINE_DATASETS_DIR).\n"
-    )
-    return header + yaml.safe_dump(draft, sort_keys=False, default_flow_style=None, width=1000)
+def _readable(path: Path) -> bool:
+    return path.is_file() and path.name.lower().endswith(READABLE) and not path.name.startswith(".")
+
+
+def datasets_in(folder: Path) -> dict[str, list[Path]]:
+    """Dataset name -> its files: each readable file of ``folder``, and each subfolder's
+    readable files (a dataset delivered in parts)."""
+    out: dict[str, list[Path]] = {}
+    for entry in sorted(folder.iterdir()):
+        if entry.name.startswith("."):
+            continue
+        files = sorted(p for p in entry.iterdir() if _readable(p)) if entry.is_dir() else []
+        if _readable(entry):
+            stem = entry.name.split(".")[0]
+            files = [entry]
+        else:
+            stem = entry.name
+        if not files:
+            continue
+        name = normalize_name(stem)
+        if not IDENTIFIER.match(name):
+            name = f"t_{name}"
+        if name in out:
+            raise ValueError(f"{entry}: a second dataset named {name!r}; rename one")
+        out[name] = files
+    return out
+
+
+def profile_folder(
+    folder: Path, today: date | None = None
+) -> tuple[dict[str, Draft], dict[str, str]]:
+    """One draft per dataset of ``folder``, with foreign keys proposed between them; and the
+    datasets that could not be read as a table (a manifest, a broken file), with the reason."""
+    found = datasets_in(folder)
+    if not found:
+        raise ValueError(f"{folder}: no CSV, JSON, NDJSON, Parquet or XML file in it")
+    profiled: dict[str, Profiled] = {}
+    skipped: dict[str, str] = {}
+    for name, paths in found.items():
+        try:
+            frame, source = _read(paths)
+        except BadFile as exc:
+            skipped[name] = f"{', '.join(p.name for p in paths)}: {exc}"
+            continue
+        profiled[name] = profile_table(frame, name, source, today)
+    tables = [p.table for p in profiled.values()]
+    for p in profiled.values():
+        fks = foreign_keys(p.table, tables)
+        if fks:
+            p.draft.spec["foreign_keys"] = [fk.spec for fk in fks]
+            p.draft.fk_comments = [fk.comment for fk in fks]
+            p.draft.doubts += [fk.doubt for fk in fks if fk.doubt]
+            DatasetSpec.model_validate(p.draft.spec)
+    return {name: p.draft for name, p in profiled.items()}, skipped
+
+
+def _write(path: Path, text: str) -> None:
+    import os
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
 
 
 def main(argv: list[str] | None = None) -> int:
     import argparse
-    import os
     import sys
 
     parser = argparse.ArgumentParser(
         prog="pipeline-profile",
-        description="Profile a CSV, JSON, NDJSON, Parquet or XML file into a draft dataset spec: "
-        "inferred types, candidate keys, null rates, ranges with a margin, patterns and value "
-        "lists. Review the draft, then commit it to datasets/.",
+        description="Profile a CSV, JSON, NDJSON, Parquet or XML file, or a folder of them (one "
+        "dataset per file or per subfolder), into draft dataset specs: types and formats, null "
+        "spellings, keys, ranges, patterns, value lists and foreign keys, each with the "
+        "evidence it rests on. Review the drafts, then commit them to datasets/.",
     )
-    parser.add_argument("file", type=Path)
-    parser.add_argument("--name", required=True, help="dataset name, e.g. invoices")
-    parser.add_argument("--out", type=Path, help="write the YAML here (default: stdout)")
+    parser.add_argument("path", type=Path, help="a file, or a folder of datasets")
+    parser.add_argument("--name", help="dataset name of a single file, e.g. invoices")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        help="file: the YAML to write (default: stdout); folder: the "
+        "folder to write <dataset>.yaml into (required)",
+    )
     args = parser.parse_args(argv)
-    if not args.file.is_file():
-        parser.error(f"FILE: no such file: {args.file}")
     try:
-        text = to_yaml(profile_file(args.file, args.name))
+        if args.path.is_dir():
+            if args.out is None or args.name:
+                parser.error("a folder takes --out DIR (one <dataset>.yaml each) and no --name")
+            drafts, skipped = profile_folder(args.path)
+            for name, draft in drafts.items():
+                _write(args.out / f"{name}.yaml", to_yaml(draft))
+                print(f"wrote {args.out / f'{name}.yaml'}", file=sys.stderr)
+            for reason in skipped.values():
+                print(f"skipped {reason}", file=sys.stderr)
+            return 0 if drafts else 1
+        if not args.path.is_file():
+            parser.error(f"PATH: no such file or folder: {args.path}")
+        if not args.name:
+            parser.error("a file needs --name, the dataset's name")
+        text = to_yaml(profile_file(args.path, args.name))
     except (ValueError, BadFile) as exc:
-        parser.error(f"{args.file}: {exc}")
+        parser.error(f"{args.path}: {exc}")
     if args.out is None:
         sys.stdout.write(text)
         return 0
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_name(f".{args.out.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, args.out)
+    _write(args.out, text)
     print(f"wrote {args.out}", file=sys.stderr)
     return 0
 

@@ -12,18 +12,15 @@ import io
 import textwrap
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
-from typing import Any
-
-import matplotlib
-
-matplotlib.use("Agg")  # no display on servers; must precede pyplot
-import matplotlib.dates as mdates
-import matplotlib.pyplot as plt
-from matplotlib.figure import Figure
-from matplotlib.patches import Patch
-from matplotlib.ticker import FuncFormatter, MaxNLocator
+from typing import TYPE_CHECKING, Any
 
 from assets.reports import formatting as fmt
+
+# matplotlib is imported by the first chart drawn, not with this module: it takes about a second
+# to import, and every CLI call, run worker and code server loads the reports' definitions
+# without drawing anything.
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 WIDTH_IN = 10.0  # 720 pt: 960 CSS px, inside the pages' 1100 px column
 BLUE, ORANGE, GREY, RED, GREEN = "#2680c2", "#d9822b", "#9aa5b1", "#ba2525", "#3f9142"
@@ -40,7 +37,23 @@ class UnlabelledChartError(ValueError):
     """A chart was drawn without a label on one of its axes."""
 
 
+def _pyplot():  # the module matplotlib.pyplot, on the Agg backend
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display on servers; must precede pyplot
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _axis_format(formatter: fmt.Formatter) -> Any:
+    from matplotlib.ticker import FuncFormatter
+
+    return FuncFormatter(fmt.axis(formatter))
+
+
 def _figure(height: float, **kwargs: Any) -> tuple[Figure, Any]:
+    plt = _pyplot()
     with plt.rc_context(STYLE):
         return plt.subplots(figsize=(WIDTH_IN, height), layout="constrained", **kwargs)
 
@@ -60,6 +73,7 @@ def svg(fig: Figure) -> str:
     """The figure as an ``<svg>`` element (no XML prologue), closed afterwards."""
     _check_labels(fig)
     buffer = io.StringIO()
+    plt = _pyplot()
     with plt.rc_context(STYLE):
         fig.savefig(buffer, format="svg", metadata={"Date": None})
     plt.close(fig)
@@ -76,6 +90,8 @@ def _legend(
 ) -> None:
     """The figure's legend below the plot, outside every axes, so it hides no data;
     ``patches`` adds a swatch per colour (colour to label)."""
+    from matplotlib.patches import Patch
+
     handles, labels = ax.get_legend_handles_labels()
     for colour, label in (patches or {}).items():
         handles.append(Patch(facecolor=colour, label=label))
@@ -85,6 +101,8 @@ def _legend(
 
 
 def _date_axis(ax: Any, xlabel: str) -> None:
+    import matplotlib.dates as mdates
+
     locator = mdates.AutoDateLocator(minticks=3, maxticks=8)
     ax.xaxis.set_major_locator(locator)
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m-%d"))
@@ -118,7 +136,7 @@ def time_series(
         ax.scatter(marks[0], marks[1], s=28, color=RED, zorder=3, label=marks[2])
     ax.set_title(title)
     ax.set_ylabel(ylabel)
-    ax.yaxis.set_major_formatter(FuncFormatter(fmt.axis(yformat)))
+    ax.yaxis.set_major_formatter(_axis_format(yformat))
     _date_axis(ax, xlabel)
     ax.grid(alpha=0.3)
     _legend(fig, ax)
@@ -154,12 +172,12 @@ def bars(
         fig, ax = _figure(1.4 + n * 0.32 * lines_per_label)
         ax.barh(names, values, xerr=errors, capsize=4, color=colors or BLUE)
         ax.invert_yaxis()
-        ax.xaxis.set_major_formatter(FuncFormatter(fmt.axis(value_format)))
+        ax.xaxis.set_major_formatter(_axis_format(value_format))
         draw = ax.axvline
     else:
         fig, ax = _figure(3.8)
         ax.bar(list(labels), values, yerr=errors, capsize=4, color=colors or BLUE)
-        ax.yaxis.set_major_formatter(FuncFormatter(fmt.axis(value_format)))
+        ax.yaxis.set_major_formatter(_axis_format(value_format))
         draw = ax.axhline
     for value, label, style in lines:
         draw(value, color="#3e4c59", linestyle=style, linewidth=1, label=label)
@@ -194,8 +212,10 @@ def histogram(
     ax.set_title(title)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
+    from matplotlib.ticker import MaxNLocator
+
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.yaxis.set_major_formatter(FuncFormatter(fmt.axis(fmt.thousands)))
+    ax.yaxis.set_major_formatter(_axis_format(fmt.thousands))
     ax.grid(alpha=0.3)
     _legend(fig, ax)
     return svg(fig)
@@ -217,6 +237,8 @@ def panels(
     ``reference`` draws each panel's own threshold (by series name) with one legend label.
     Each panel carries its own x label: with a figure-wide one, constrained layout put the
     legend below the figure over it."""
+    import matplotlib.dates as mdates
+
     names = list(series)
     cols = max(1, min(columns, len(names)))
     rows = max(1, -(-len(names) // cols))
@@ -264,7 +286,7 @@ def timeline(
     ax.set_title(title)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    ax.xaxis.set_major_formatter(FuncFormatter(fmt.axis(fmt.thousands)))
+    ax.xaxis.set_major_formatter(_axis_format(fmt.thousands))
     ax.grid(axis="x", alpha=0.3)
     _legend(fig, ax, {colour[g]: g for g in order}, columns=min(len(order), 7))
     return svg(fig)

@@ -18,8 +18,11 @@ from assets.common.inputs import Reads, Table
 from assets.common.metadata import markdown_preview, masked_metadata, run_metadata
 from assets.common.postgres import publish_frames
 from assets.common.publish import publish_table
+from assets.common.run_log import run_records
 from assets.core.privacy import Mask, mask_json, pii_masks
 from assets.core.spec import DatasetSpec
+from assets.reports.dictionary import dictionary
+from assets.reports.dictionary_page import FOLDER, dataset_page, index_page, page_name
 from assets.reports.exports import EXPORT_FORMATS, EXPORT_TABLES, write_exports
 from assets.reports.insight_sources import insights_from_lake
 from assets.reports.insights_page import insights_report as insights_report_content
@@ -154,8 +157,9 @@ def build_quality_report(
     @dg.asset(
         name="quality_report",
         group_name=GROUP,
-        # insights is no read: the pages come after the tables they report on.
-        deps=[*reads.deps, dg.AssetKey("insights")],
+        # insights and data_dictionary are no reads: the pages come after the tables they
+        # report on, and the dictionary's pages this one links to.
+        deps=[*reads.deps, dg.AssetKey("insights"), dg.AssetKey("data_dictionary")],
         owners=OWNER,
         kinds={"html"},
     )
@@ -185,6 +189,52 @@ def build_quality_report(
         )
 
     return quality_report
+
+
+def build_data_dictionary(catalog: Mapping[str, DatasetSpec]) -> dg.AssetsDefinition:
+    """The dictionary's pages over each dataset of ``catalog``: its spec, its validated table
+    and its latest validation run in quality_history."""
+    datasets = sorted(catalog)
+    history = Table("validation", "quality_history", tuple(f"validated_{d}" for d in datasets))
+    reads = Reads(history, *(Table("validation", f"validated_{d}") for d in datasets))
+
+    @dg.asset(
+        name="data_dictionary",
+        group_name=GROUP,
+        deps=reads.deps,
+        owners=OWNER,
+        kinds={"html", "polars"},
+    )
+    def data_dictionary(lake: LakeResource, reports: ReportsResource) -> dg.MaterializeResult:
+        """A page per dataset (reports/dictionary/<dataset>.html) and an index: each column's
+        type, description and rules from the spec, its null share, distinct values, range and
+        distribution in the latest validated rows (personal columns: counts only), keys,
+        foreign keys with their coverage in the latest validation run, row rules, freshness."""
+        generated = datetime.now(UTC)
+        runs = current_history(partial(reads.scan, lake), datasets)
+        books = [
+            dictionary(reads.scan(lake, f"validated_{d}"), catalog[d], runs)
+            for d in datasets
+            if reads.exists(lake, f"validated_{d}")
+        ]
+        pages = {
+            b.spec.name: str(reports.write(page_name(b.spec.name), dataset_page(b, generated)))
+            for b in books
+        }
+        index = reports.write(f"{FOLDER}/index.html", index_page(books, generated))
+        return dg.MaterializeResult(
+            metadata={
+                "path": dg.MetadataValue.path(str(index)),
+                "pages": dg.MetadataValue.json(pages),
+                "datasets": dg.MetadataValue.int(len(books)),
+                "columns": dg.MetadataValue.int(sum(b.columns.height for b in books)),
+                "personal_columns": dg.MetadataValue.int(
+                    sum(int(b.columns["pii"].sum()) for b in books)
+                ),
+            }
+        )
+
+    return data_dictionary
 
 
 INSIGHTS_REPORT_READS = ANALYTICS_TABLES + Reads(
@@ -217,56 +267,6 @@ def insights_report(lake: LakeResource, reports: ReportsResource) -> dg.Material
             }
         )
     )
-
-
-STEP_EVENTS = {
-    dg.DagsterEventType.STEP_START: "start",
-    dg.DagsterEventType.STEP_SUCCESS: "success",
-    dg.DagsterEventType.STEP_FAILURE: "failure",
-}
-
-
-def _int(metadata: Mapping[str, Any], key: str) -> int | None:
-    value = metadata.get(key)
-    return int(value.value) if value is not None else None  # type: ignore[arg-type]
-
-
-def run_records(
-    context: dg.AssetExecutionContext,
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]], float, float]:
-    """From this run's event log: the step start/success/failure events, each materialization
-    with its step and rows, when the run started and when this step started (Unix seconds)."""
-    wanted = {
-        *STEP_EVENTS,
-        dg.DagsterEventType.RUN_START,
-        dg.DagsterEventType.ASSET_MATERIALIZATION,
-    }
-    records = context.instance.all_logs(context.run.run_id, of_type=wanted)
-    events, mats, starts = [], [], []
-    for record in records:
-        kind = record.dagster_event_type
-        if kind is not None and kind in STEP_EVENTS and record.step_key:
-            events.append(
-                {"step": record.step_key, "event": STEP_EVENTS[kind], "at": record.timestamp}
-            )
-        elif kind == dg.DagsterEventType.RUN_START:
-            starts.append(record.timestamp)
-        elif (mat := record.asset_materialization) is not None:
-            mats.append(
-                {
-                    "step": record.step_key,
-                    "asset": mat.asset_key.to_user_string(),
-                    "rows_in": _int(mat.metadata, "rows_in"),
-                    "rows_out": _int(mat.metadata, "rows_out"),
-                }
-            )
-    mine = [
-        e["at"]
-        for e in events
-        if e["step"] == context.op_execution_context.op_handle.name and e["event"] == "start"
-    ]
-    first = min((e["at"] for e in events), default=time.time())
-    return events, mats, min(starts, default=first), max(mine, default=time.time())
 
 
 def build_pipeline_report(stage_of: dict[str, str]) -> dg.AssetsDefinition:
@@ -375,9 +375,10 @@ def postgres_exports(
 
 
 def build_report_assets(catalog: Mapping[str, DatasetSpec]) -> list[dg.AssetsDefinition]:
-    """insights and recommendations, the quality and insights reports, and the exports; the
-    ``catalog``'s datasets name the quality history's writers and the quarantines they read,
-    and their quality-score thresholds are the gates the quality report draws."""
+    """insights and recommendations, the data dictionary, the quality and insights reports,
+    and the exports; the ``catalog``'s datasets name the quality history's writers and the
+    quarantines they read, and their quality-score thresholds are the gates the quality
+    report draws."""
     datasets = sorted(catalog)
     return [
         build_insights_asset(datasets),
@@ -385,6 +386,7 @@ def build_report_assets(catalog: Mapping[str, DatasetSpec]) -> list[dg.AssetsDef
             {d: catalog[d].thresholds.overall_score for d in datasets},
             {d: pii_masks(catalog[d]) for d in datasets},
         ),
+        build_data_dictionary(catalog),
         insights_report,
         exports,
     ]

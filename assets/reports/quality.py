@@ -18,6 +18,7 @@ from assets.core.storage import Lake
 from assets.reports import charts
 from assets.reports import formatting as fmt
 from assets.reports import html as h
+from assets.reports.dictionary_page import links_section
 from assets.reports.publication import PUBLICATION_LABELS, publication_frame
 from assets.reports.report import Report, Scan
 from assets.validation.quality import WEIGHTS
@@ -340,6 +341,7 @@ def quality_report(
             h.method("Columns added, removed or retyped against each dataset's previous run.")
             + h.table(drift_frame(drift), "drift"),
         ),
+        ("Data dictionary", links_section(datasets)),
         (
             "Published versions",
             h.method(

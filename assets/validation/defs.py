@@ -76,7 +76,7 @@ def build_validation_asset(
                 "every later stage.",
                 owners=[spec.owner],
                 kinds={"polars", "pandera", "duckdb"},
-                metadata={"dagster/column_schema": column_schema(spec.polars_schema, descriptions)},
+                metadata={"dagster/column_schema": column_schema(spec.polars_schema, spec=spec)},
             ),
             dg.AssetSpec(
                 quarantined,
@@ -137,6 +137,7 @@ def build_validation_asset(
             descriptions=descriptions,
             location=str(lake.table_dir(GROUP, validated)),
             pii=pii,
+            spec=spec,
         )
         quarantine_meta = table_metadata(
             outcome.quarantined,

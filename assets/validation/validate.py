@@ -39,7 +39,6 @@ from assets.core.versions import (
     publish,
 )
 from assets.ingestion.partitions import day_parts, write_days
-from assets.validation.contract_schema import contract_failures
 from assets.validation.flagging import flag_rows
 from assets.validation.gates import (
     CheckOutcome,
@@ -206,6 +205,10 @@ def validate(
     ]
     validated_now = scan_parts([p for p in written if p.name != SCHEMA_PART] or written)
     quarantined_now = scan_days(lake, GROUP, quarantined, days)
+    # pandera (with pandas) takes over a second to import; loading the code location does not
+    # need it, only a validation step does.
+    from assets.validation.contract_schema import contract_failures
+
     with tempfile.TemporaryDirectory(dir=lake.scratch_dir()) as tmp:
         failures = contract_failures(validated_now, spec, today, scratch_dir=Path(tmp))
     checks.append(contract_outcome(spec, failures))

@@ -139,11 +139,14 @@ def test_planted_personal_data_reaches_no_output_people_read(tmp_path):
     outputs = {
         "cli stdout": done.stdout,
         "cli stderr": done.stderr,
-        **_file_texts(data / "reports"),  # the three pages, their JSON twins, the exports
+        # the pages, their JSON twins, the data dictionary's pages, the exports
+        **_file_texts(data / "reports"),
         **_file_texts(home / "storage"),  # the runs' captured stdout and stderr
         **_event_log_texts(home),
     }
     assert any(k.endswith("quality_report.html") for k in outputs)
+    assert any(k.endswith("dictionary/customers.html") for k in outputs)
+    assert any(k.endswith("dictionary/feedback.html") for k in outputs)
     assert any("/exports/" in k for k in outputs)
     assert any("compute_logs" in k and outputs[k] for k in outputs)  # the run's stderr
     leaks = {place: found for place, text in outputs.items() if (found := _leaks(text))}

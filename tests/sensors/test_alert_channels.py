@@ -197,3 +197,55 @@ def test_sinks_are_off_unless_configured(slack, smtp):
     problems = broken.notify({"kind": "run_failure", "job": "j", "run_id": "r"})
     assert len(problems) == 1 and problems[0].startswith("slack: Slack webhook answered 500")
     assert "/services/" not in problems[0]  # the URL is the credential: never repeated
+
+
+def test_stale_data_alerts_every_sink_once_until_fresh_again(settings, slack, tmp_path):
+    from pipeline_defs import build_definitions
+    from tests.assets.ingestion.test_freshness import EVENTS, land_events
+
+    url, payloads = slack
+    settings.datasets_dir.mkdir(parents=True)
+    (settings.datasets_dir / "events.yaml").write_text(EVENTS)
+    d = build_definitions(settings)
+    sensor = d.resolve_sensor_def("blocking_check_alert_sensor")
+    log = tmp_path / "alerts.jsonl"
+    sink = AlertSinkResource(log_path=str(log), slack_webhook_url=url, ui_base_url="http://ui")
+    with dg.instance_for_test() as instance:
+        cursor = None
+
+        def run_at(as_of: str) -> None:
+            nonlocal cursor
+            config = {"ops": {"raw_events": {"config": {"as_of": as_of}}}}
+            assert dg.materialize(
+                list(d.assets or []),  # type: ignore[arg-type]
+                selection="raw_events",
+                resources=d.resources,
+                instance=instance,
+                run_config=config,
+            ).success
+            context = dg.build_sensor_context(
+                instance=instance, cursor=cursor, resources={"alerts": sink}, definitions=d
+            )
+            cursor = sensor(context).cursor
+
+        land_events(settings, "a.csv", [("e1", "2026-12-07T10:00:00")])
+        run_at("2026-12-07T12:00:00Z")  # 2 h: fresh
+        run_at("2026-12-07T14:00:00Z")  # 4 h: late, a warning only
+        assert payloads == []
+        run_at("2026-12-07T17:00:00Z")  # 7 h: stale
+        run_at("2026-12-07T18:00:00Z")  # still stale: no second alert
+        assert len(payloads) == 1
+        land_events(settings, "b.csv", [("e2", "2026-12-07T17:30:00")])
+        run_at("2026-12-07T18:00:00Z")  # fresh again: re-armed
+        run_at("2026-12-08T01:00:00Z")  # stale again
+    assert len(payloads) == 2
+    first = payloads[0]
+    assert first["blocks"][0]["text"]["text"] == "Data stale: raw_events (newest row 7.0 h old)"
+    fields = " ".join(f["text"] for f in first["blocks"][1]["fields"])
+    for text in ("events_fresh", "2026-12-07T10:00:00+00:00", "7.0", "6.0"):
+        assert text in fields
+    logged = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [(a["kind"], a["lag_hours"]) for a in logged] == [
+        ("stale_data", 7.0),
+        ("stale_data", 7.5),
+    ]

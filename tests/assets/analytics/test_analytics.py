@@ -422,7 +422,7 @@ def test_customer_anomalies_flag_what_isolation_forest_predicts_with_their_top_d
     values["order_count"][7] = 900
     profiles = pl.DataFrame(
         {
-            "customer_id": [f"C{i}" for i in range(n)],
+            "customer_id": [f"C{i:04d}" for i in range(n)],  # stored in key order
             "as_of_date": [date(2025, 1, 1)] * n,
             **values,
         }
@@ -433,7 +433,7 @@ def test_customer_anomalies_flag_what_isolation_forest_predicts_with_their_top_d
     X = np.log1p(profiles.select(CUSTOMER_FEATURES).to_numpy().astype(float).clip(0, None))
     forest = IsolationForest(n_estimators=200, random_state=SEED, contamination=0.02).fit(X)
     expected = profiles["customer_id"].filter(pl.Series(forest.predict(X) == -1)).to_list()
-    assert out["entity_id"].to_list() == expected and "C7" in expected
+    assert out["entity_id"].to_list() == expected and "C0007" in expected
     # The score is the forest's anomaly score (higher is more anomalous).
     # Bit for bit: the float32 input built a column at a time is what the forest casts X to.
     np.testing.assert_array_equal(out["score"], -forest.score_samples(X)[forest.predict(X) == -1])
@@ -450,7 +450,8 @@ def test_customer_anomalies_flag_what_isolation_forest_predicts_with_their_top_d
             f"{CUSTOMER_FEATURES[i]} {'high' if rz[i] > 0 else 'low'} (z {round(rz[i], 1)})"
             for i in top
         )
-    assert out.filter(pl.col("entity_id") == "C7")["drivers"].item().startswith("total_value high")
+    far_out = out.filter(pl.col("entity_id") == "C0007")["drivers"].item()
+    assert far_out.startswith("total_value high")
 
 
 @pytest.mark.parametrize("encoding", ["onehot", "target"])
@@ -545,3 +546,34 @@ def test_the_backtest_is_kept_beside_the_forecast_unrounded(tmp_path):
     write_backtest(table, 0.296_749_1, 60)
     assert read_backtest(table) == 0.296_749_1
     assert [p.name for p in table.glob("part-*")] == []  # scans of the table never see it
+
+
+def test_customer_anomalies_do_not_depend_on_the_order_rows_are_stored_in():
+    """The lake does not promise a row order (parallel writers, joins, group_by); the same
+    customers must get the same flags and scores however their rows are ordered."""
+    from assets.analytics.anomalies import CUSTOMER_FEATURES, customer_anomalies
+
+    rng = np.random.default_rng(5)
+    n = 3000
+    profiles = pl.DataFrame(
+        {
+            "customer_id": [f"C{i}" for i in range(n)],
+            "as_of_date": [date(2025, 1, 1)] * n,
+            **{c: rng.gamma(2.0, 5.0, n) for c in CUSTOMER_FEATURES},
+        }
+    )
+    out = customer_anomalies(profiles, contamination=0.02).sort("entity_id")
+    shuffled = profiles.sample(fraction=1.0, shuffle=True, seed=11)
+    again = customer_anomalies(shuffled.lazy(), contamination=0.02).sort("entity_id")
+    assert again.equals(out)
+
+
+@pytest.mark.e2e
+def test_segments_do_not_depend_on_the_order_rows_are_stored_in(world):
+    profiles = world["profiles"]
+    shuffled = profiles.sample(fraction=1.0, shuffle=True, seed=11)
+    for kwargs in ({}, {"fit_rows": 2000, "batch_rows": 1500}):
+        whole, info = segment_customers(profiles.lazy(), **kwargs)
+        again, info_again = segment_customers(shuffled.lazy(), **kwargs)
+        assert info_again == info
+        assert again.sort("customer_id").equals(whole.sort("customer_id"))

@@ -68,7 +68,16 @@ def test_rerun_does_not_generate_or_ingest_again(settings):
         for m in result.get_asset_materialization_events()
     }
     assert mats["sample_landing_data"]["generated"].value is False
-    assert mats["raw_orders"]["new_rows"].value == 0
+    # Nothing new arrived: a table that only its own validation reads is not refreshed, so
+    # that validation is skipped. Customers and products are refreshed (nothing new in them)
+    # because the run validates datasets that read them: Dagster would skip those steps too.
+    for name in ("orders", "support_tickets", "usage_events"):
+        assert f"raw_{name}" not in mats and f"validated_{name}" not in mats
+    assert mats["raw_customers"]["new_rows"].value == 0
+    assert "validated_orders" in mats["raw_customers"]["refreshed_for"].value
+    assert mats["raw_products"]["refreshed_for"].value == "quarantined_orders, validated_orders"
+    checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
+    assert checks["orders_landing_files_readable"].passed
 
 
 def test_bad_file_warns_through_the_check_and_the_run_still_succeeds(settings):
@@ -144,10 +153,12 @@ def test_max_files_takes_a_backlog_in_bounded_runs(settings):
             result = job.execute_in_process(
                 instance=instance, run_config=capped, asset_selection=[dg.AssetKey("raw_products")]
             )
-            (mat,) = result.get_asset_materialization_events()
-            meta = mat.materialization.metadata
-            seen.append((meta["files_read"].value, meta["files_waiting"].value))
-    assert seen == [(2, 1), (1, 0), (0, 0)]
+            (check,) = result.get_asset_check_evaluations()
+            meta = check.metadata
+            refreshed = len(result.get_asset_materialization_events())
+            seen.append((meta["files_read"].value, meta["files_waiting"].value, refreshed))
+    # The third run finds nothing new: the table is not refreshed.
+    assert seen == [(2, 1, 1), (1, 0, 1), (0, 0, 0)]
     lake = pl.read_parquet(
         settings.data_dir / "lake" / "ingestion" / "raw_products" / "part-*.parquet"
     )

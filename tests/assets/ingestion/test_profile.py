@@ -14,7 +14,9 @@ import yaml
 
 from assets.core.spec import load_spec_file
 from assets.generator import GeneratorConfig, generate_dataset
-from assets.ingestion.profile import infer_types, profile_frame, shape_regex
+from assets.ingestion.profile import profile_table
+from assets.ingestion.profiling.columns import shape_regex
+from assets.ingestion.profiling.inference import infer_types
 from pipeline_defs.settings import Settings
 from tests.runs import datasets_of, materialize
 
@@ -55,14 +57,15 @@ def test_draft_has_keys_null_rates_ranges_patterns_and_value_lists():
             "note": [None if i % 4 else "x" for i in range(n)],
         }
     )
-    draft = profile_frame(lf, "orders_x")
-    cols = {c["name"]: c for c in draft["columns"]}
+    profiled = profile_table(lf.collect(), "orders_x", "a frame")
+    draft, evidence = profiled.draft.spec, profiled.draft.evidence
+    cols = {c["name"]: c for c in draft["columns"]}  # type: ignore[union-attr]
     assert draft["key"] == ["order_id"]
-    assert cols["order_id"]["unique"] and cols["order_id"]["pattern"] == "^[A-Z]{3}-[0-9]{6}$"
+    assert cols["order_id"]["unique"] and cols["order_id"]["pattern"] == "sku"
     assert cols["email"]["pattern"] == "email"
-    assert cols["qty"]["type"] == "integer" and cols["qty"]["min"] == 0 and cols["qty"]["max"] >= 9
+    assert (cols["qty"]["type"], cols["qty"]["min"], cols["qty"]["max"]) == ("integer", 1, 9)
     assert cols["channel"]["allowed"] == ["mobile", "store", "web"]
-    assert "required" not in cols["note"] and "75.0% null" in cols["note"]["description"]
+    assert "required" not in cols["note"] and evidence["note"].startswith("75.0% null")
 
 
 def test_r_export_na_numbers_and_z_timestamps_are_drafted_typed():
@@ -90,9 +93,10 @@ def test_r_export_na_numbers_and_z_timestamps_are_drafted_typed():
         "carrier": "string",
         "time_hour": "datetime",
     }
-    cols = {c["name"]: c for c in profile_frame(lf, "flights")["columns"]}
+    draft = profile_table(lf.collect(), "flights", "a frame").draft
+    cols = {c["name"]: c for c in draft.spec["columns"]}  # type: ignore[union-attr]
     assert "required" not in cols["dep_time"] and "null_values" not in cols["dep_time"]
-    assert "50.0% null" in cols["dep_time"]["description"]
+    assert draft.evidence["dep_time"].startswith("50.0% null")
     assert cols["arr_delay"]["null_values"] == [
         "",
         "NA",
@@ -104,9 +108,11 @@ def test_r_export_na_numbers_and_z_timestamps_are_drafted_typed():
         "-",
         "--",
     ]
-    assert "50.0% null" in cols["arr_delay"]["description"]
+    assert draft.evidence["arr_delay"].startswith("50.0% null")
+    assert draft.spec["null_values"] == ["NA"]
     assert cols["carrier"]["allowed"] == ["UA"]  # NA is missing, not a carrier
-    assert cols["time_hour"]["min"] == "2012-12-31" and "required" not in cols["time_hour"]
+    assert (cols["time_hour"]["min"], cols["time_hour"]["max"]) == ("2013-01-01", "today")
+    assert "required" not in cols["time_hour"]
 
 
 def test_shape_regex_escapes_punctuation():

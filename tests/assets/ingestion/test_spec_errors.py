@@ -112,6 +112,34 @@ CASES = [
         "field 'source.table': a postgres source needs exactly one of table or query",
     ),
     (
+        "stream_source_without_stream",
+        INVOICES + "source: {kind: stream, backend: redis}\n",
+        "field 'source.stream': a stream source needs the stream to read (a Redis stream key or "
+        "a Kafka topic), e.g. stream: orders-events",
+    ),
+    (
+        "stream_source_unknown_backend",
+        INVOICES + "source: {kind: stream, backend: rabbit, stream: invoices}\n",
+        "field 'source.backend': Input should be 'redis' or 'kafka'",
+    ),
+    (
+        "freshness_column_unknown",
+        INVOICES + "freshness: {column: issued, max_lag_hours: 6}\n",
+        "field 'freshness.column': unknown column 'issued'; did you mean 'issued_on'?",
+    ),
+    (
+        "freshness_column_not_a_date",
+        INVOICES + "freshness: {column: amount, max_lag_hours: 6}\n",
+        "field 'freshness.column': 'amount' is a float column; the column dating the rows must "
+        "be a date or datetime",
+    ),
+    (
+        "freshness_warning_after_the_limit",
+        INVOICES + "freshness: {column: issued_on, max_lag_hours: 6, warn_after_hours: 8}\n",
+        "field 'freshness.warn_after_hours': 8 must be less than max_lag_hours (6): the "
+        "warning comes before the error",
+    ),
+    (
         "not_yaml",
         "name: invoices\ncolumns: [\n",
         "not valid YAML",

@@ -154,6 +154,10 @@ def test_quality_report_figures_and_drift_come_from_the_records(tmp_path):
         "score 80.00 of 100 (orders); below its gate: orders."
     ) in report.page
     assert 'data-chart="quality-trend"' in report.page
+    # Every dataset's page of the data dictionary is one click away.
+    for d in ("customers", "orders"):
+        assert f'href="dictionary/{d}.html"' in report.page
+    assert 'href="dictionary/index.html"' in report.page
     assert report.payload["thresholds"] == {"orders": 85.0, "customers": 80.0}
 
 
