@@ -72,7 +72,9 @@ def build_resources(settings: Settings) -> dict[str, Any]:
             root=settings.landing_uri, quarantine_root=str(settings.quarantine_dir)
         ),
         # One S3 configuration: the lake connects through the same resource as the S3 sources.
-        "lake": LakeResource(root=settings.lake_uri, s3=s3),
+        "lake": LakeResource(
+            root=settings.lake_uri, s3=s3, keep_versions_hours=settings.keep_versions_hours
+        ),
         "warehouse": WarehouseResource(database=str(settings.warehouse_path)),
         "reports": ReportsResource(root=str(settings.reports_dir)),
         "s3": s3,

@@ -63,6 +63,8 @@ class Settings:
     # Off unless asked for (`tasks.py dev` asks), so a daemon started for something else (a
     # test, a one-off backfill) launches no automation runs of its own.
     automation: bool = False
+    # How long versions of a validated table that are not published are kept.
+    keep_versions_hours: float = 168.0
 
     def has(self, name: str) -> bool:
         return name in self.env_present
@@ -148,6 +150,7 @@ class Settings:
             partitions=partitions,
             partition_start=partition_start,
             automation=automation == "on",
+            keep_versions_hours=_hours(env, "PIPELINE_KEEP_VERSIONS_HOURS", 168.0),
         )
 
 
@@ -158,3 +161,16 @@ def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
     if not raw.isdigit() or int(raw) < 1:
         raise ValueError(f"{name} must be a whole number of seconds >= 1, not {raw!r}")
     return int(raw)
+
+
+def _hours(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        hours = float(raw)
+    except ValueError:
+        hours = -1.0
+    if not hours >= 0 or hours == float("inf"):
+        raise ValueError(f"{name} must be a number of hours >= 0, not {raw!r}")
+    return hours

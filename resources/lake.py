@@ -7,6 +7,7 @@ from pydantic import Field
 
 from assets.core.s3 import S3Settings
 from assets.core.storage import Lake
+from assets.core.versions import KEEP_VERSIONS_HOURS
 from resources.s3 import S3StorageResource
 
 
@@ -26,6 +27,13 @@ class LakeResource(dg.ConfigurableResource, Lake):
         default=None,
         description="Local folder for a step's temporary files; default <root>/_state/tmp for a "
         "local lake, the system temp folder for S3.",
+    )
+    keep_versions_hours: float = Field(
+        default=KEEP_VERSIONS_HOURS,
+        ge=0,
+        description="How long a validated table's versions that are not published (held back "
+        "by a failed gate, or replaced) are kept before they are removed "
+        "(PIPELINE_KEEP_VERSIONS_HOURS).",
     )
     s3: S3StorageResource | None = Field(
         default=None,

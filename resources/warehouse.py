@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import duckdb
 from dagster_duckdb import DuckDBResource
@@ -23,17 +23,24 @@ def _quote_literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def _parquet_source(files: str | Sequence[str]) -> str:
+    """A glob, or a list of files (a versioned table's published parts), as a DuckDB literal."""
+    if isinstance(files, str):
+        return _quote_literal(files)
+    return "[" + ", ".join(_quote_literal(f) for f in files) + "]"
+
+
 class WarehouseResource(DuckDBResource):
     """dagster-duckdb's resource plus view registration over lake Parquet."""
 
     lock_wait_seconds: float = 30.0
 
-    def register_views(self, group: str, globs: Mapping[str, str]) -> None:
+    def register_views(self, group: str, globs: Mapping[str, str | Sequence[str]]) -> None:
         """Create or replace ``group.<name>`` as a view over each name's Parquet parts, all in one
         connection and one transaction: opening a DuckDB connection costs ~30 ms."""
         self._replace(group, globs, "VIEW")
 
-    def copy_table(self, group: str, name: str, parquet_glob: str) -> int:
+    def copy_table(self, group: str, name: str, parquet_glob: str | Sequence[str]) -> int:
         """Create or replace ``group.name`` as a table holding a copy of the Parquet parts, in one
         transaction (readers see the old table or the new one); returns its row count."""
         self._replace(group, {name: parquet_glob}, "TABLE")
@@ -43,11 +50,11 @@ class WarehouseResource(DuckDBResource):
             ).fetchone()
         return int(row[0]) if row else 0
 
-    def _replace(self, group: str, globs: Mapping[str, str], kind: str) -> None:
+    def _replace(self, group: str, globs: Mapping[str, str | Sequence[str]], kind: str) -> None:
         schema = _quote_ident(group)
         statements = [
             f"CREATE OR REPLACE {kind} {schema}.{_quote_ident(name)} AS SELECT * FROM "  # noqa: S608 - identifiers checked, literal quoted
-            f"read_parquet({_quote_literal(parquet_glob)}, union_by_name = true)"
+            f"read_parquet({_parquet_source(parquet_glob)}, union_by_name = true)"
             for name, parquet_glob in globs.items()
         ]
         deadline = time.monotonic() + self.lock_wait_seconds

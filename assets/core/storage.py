@@ -2,11 +2,10 @@
 Polars. ``resources.lake.LakeResource`` is the Dagster resource over it.
 
 The lake root is a local folder or ``s3://bucket/prefix``. On S3 a table's folder is an
-``S3LakePath``: the few ``pathlib`` operations the stages use (``/``, ``glob``, ``exists``,
-``read_bytes``, ``unlink``...) over object keys, so every stage writes and reads the same way on
-both. Objects become visible whole: Parquet is written to a local temp file and uploaded with
-boto3's managed transfer (one PUT, or a multipart upload that appears only once completed);
-small state files are a single PUT. Readers scan ``s3://`` URIs with Polars directly.
+``S3LakePath``: the ``pathlib`` operations the stages use (``/``, ``glob``, ``exists``,
+``read_bytes``, ``unlink``...) over object keys, so every stage works the same on both. Objects
+become visible whole: Parquet goes to a local temp file, then boto3's managed transfer (one PUT,
+or a multipart upload that appears only once completed); small state files are one PUT.
 """
 
 from __future__ import annotations
@@ -14,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import fnmatch
 import io
+import json
 import os
 import shutil
 import tempfile
@@ -35,6 +35,7 @@ from assets.core.scratch import (
 )
 
 FULL_PART = "part-full.parquet"
+PUBLISHED = "_published.json"  # a versioned table's pointer to its published parts
 # A zero-row part with the table's columns, so scans and views resolve before any data lands.
 SCHEMA_PART = "part-0000-schema.parquet"
 # zstd level 1 instead of Polars' default 3: the same size on the lake's tables (66 MB for 4M
@@ -209,11 +210,9 @@ def atomic_write_bytes(path: LakePath, data: bytes) -> None:
 
 
 def sink_parquet_atomic(frame: pl.LazyFrame | pl.DataFrame, path: LakePath) -> None:
-    """Stream a frame to ``path`` through a temp file in the same folder, fsync, then rename
-    (on S3: a local temp file, then one upload that is visible only when complete).
-
-    A crash at any point leaves the old file or the new one, never a partial file.
-    """
+    """Stream a frame to ``path`` through a temp file of its own in the same folder (two
+    threads of one run may write one table), fsync, then rename (on S3: a local temp file, then
+    one upload, visible only when complete). A crash leaves the old file or the new one."""
     if isinstance(path, S3LakePath):
         with scratch_folder("lake-upload-") as tmp:
             local = tmp / path.name
@@ -221,7 +220,6 @@ def sink_parquet_atomic(frame: pl.LazyFrame | pl.DataFrame, path: LakePath) -> N
             path.upload_from(local)
         return
     path.parent.mkdir(parents=True, exist_ok=True)
-    # Unique per call, not per process: two threads of one run may write the same table.
     fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     tmp = Path(name)
@@ -237,6 +235,17 @@ def sink_parquet_atomic(frame: pl.LazyFrame | pl.DataFrame, path: LakePath) -> N
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def read_pointer(table_dir: LakePath) -> dict[str, Any] | None:
+    """A versioned table's pointer (see ``versions``); None for an unversioned table."""
+    pointer = table_dir / PUBLISHED
+    return json.loads(pointer.read_bytes()) if pointer.is_file() else None
+
+
+def legacy_parts(folder: LakePath) -> list[LakePath]:
+    """An unversioned table's parts: top-level ones, then its days' parts in day order."""
+    return sorted(folder.glob("part-*.parquet")) + sorted(folder.glob("date=*/part-*.parquet"))
 
 
 def scan_parts(parts: list[Path] | list[S3LakePath] | list[LakePath]) -> pl.LazyFrame:
@@ -256,14 +265,12 @@ def scan_parts(parts: list[Path] | list[S3LakePath] | list[LakePath]) -> pl.Lazy
 
 
 class Lake:
-    """Tables live in ``<root>/<group>/<table>/part-*.parquet``; state in ``<root>/_state``.
+    """Tables live in ``<root>/<group>/<table>/part-*.parquet`` (a versioned table's are the
+    parts its ``_published.json`` names: see ``versions``); state in ``<root>/_state``.
 
-    The behaviour of a lake over three things its holder supplies: ``root`` (a local folder or
-    ``s3://bucket/prefix``), ``scratch_root`` (a local folder for temporary files, or None) and
-    ``s3_settings()`` (the bucket's connection). ``LakeAt`` holds them in plain Python; the
-    Dagster resource holds them as configuration. On S3, DuckDB holds a local copy of each table
-    as a query cache.
-    """
+    A lake over ``root`` (a local folder or ``s3://bucket/prefix``), ``scratch_root`` (local
+    temp files, or None) and ``s3_settings()``, held by ``LakeAt`` or the Dagster resource. On
+    S3, DuckDB holds a local copy of each table as a query cache."""
 
     root: str
     scratch_root: str | None
@@ -306,14 +313,17 @@ class Lake:
             Path(tempfile.gettempdir()), SYSTEM_NAMES, older_than_s=older_than_s
         )
 
-    def glob(self, group: str, name: str) -> str:
-        """The table's parts for DuckDB: top-level parts and those of daily partitions."""
+    def glob(self, group: str, name: str) -> str | list[str]:
+        """The table's parts for DuckDB (a versioned table's: the published version's)."""
         directory = self.table_dir(group, name)
         assert isinstance(directory, Path), "an S3 lake is exposed through register()"
+        pointer = read_pointer(directory)
+        if pointer is not None:
+            return [str(directory.resolve() / p) for p in pointer["parts"]]
         return str(directory.resolve() / "**" / "part-*.parquet")
 
     @contextlib.contextmanager
-    def duckdb_source(self, group: str, name: str) -> Iterator[str]:
+    def duckdb_source(self, group: str, name: str) -> Iterator[str | list[str]]:
         """What DuckDB reads for the table: the parts' glob for a local lake; for an S3 lake a
         local copy, removed on exit (DuckDB cannot read S3 without its httpfs extension)."""
         if not self.remote:
@@ -336,11 +346,12 @@ class Lake:
                 warehouse.copy_table(group, name, source)
 
     def parts(self, group: str, name: str) -> list[LakePath]:
-        """Top-level parts, then the parts of each ``date=YYYY-MM-DD`` partition in day order."""
+        """A versioned table's published parts, else the table's ``legacy_parts``."""
         directory = self.table_dir(group, name)
-        return sorted(directory.glob("part-*.parquet")) + sorted(
-            directory.glob("date=*/part-*.parquet")
-        )
+        pointer = read_pointer(directory)
+        if pointer is not None:
+            return [directory / p for p in pointer["parts"]]
+        return legacy_parts(directory)
 
     def exists(self, group: str, name: str) -> bool:
         return bool(self.parts(group, name))
@@ -351,7 +362,8 @@ class Lake:
         if not parts:
             raise FileNotFoundError(
                 f"lake table {group}.{name} has no data at {self.table_dir(group, name)}; "
-                "materialize it first"
+                "materialize it first (a validated table has none until a version passes its "
+                "gates)"
             )
         return scan_parts(parts)
 

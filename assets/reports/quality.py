@@ -19,6 +19,7 @@ from assets.reports import charts
 from assets.reports import formatting as fmt
 from assets.reports import html as h
 from assets.reports.dictionary_page import links_section
+from assets.reports.publication import PUBLICATION_LABELS, publication_frame
 from assets.reports.report import Report, Scan
 from assets.validation.quality import WEIGHTS
 
@@ -292,6 +293,7 @@ def quality_report(
     summary = quality_summary(history, scan)
     datasets = summary["dataset"].to_list()
     drift = read_drift(lake, datasets)
+    publication = publication_frame(lake, datasets)
     trend = score_trend(history)
     rule_table = rule_failures({d: scan(quarantine_table(d)) for d in datasets}, pii)
     file_columns = [c for c in FILE_COLUMNS if c in files.columns]
@@ -345,6 +347,20 @@ def quality_report(
         ),
         ("Data dictionary", links_section(datasets)),
         (
+            "Published versions",
+            h.method(
+                "The version of each validated table that every reader sees, and the newer "
+                "version held back because a blocking gate failed (it is never read; the next "
+                "version that passes every gate is published)."
+            )
+            + h.table(
+                publication,
+                "publication",
+                labels=PUBLICATION_LABELS,
+                formats={"published_at": fmt.moment, "held_back_at": fmt.moment},
+            ),
+        ),
+        (
             "Quarantined files",
             h.table(files.select(file_columns), "files")
             if files.height
@@ -371,6 +387,7 @@ def quality_report(
         "datasets": summary.to_dicts(),
         "rules": rule_table.to_dicts(),
         "drift": drift,
+        "publication": publication.to_dicts(),
         "quarantined_files": files.to_dicts(),
         "score_history": trend.to_dicts(),
         "thresholds": dict(thresholds),

@@ -115,6 +115,7 @@ def build_validation_asset(
             policy=policy_default if config.policy == "default" else config.policy,
             days=days,
             history_k=config.history_k,
+            keep_versions_hours=lake.keep_versions_hours,
         )
         for message in outcome.warnings:
             context.log.warning(mask_text(message))
@@ -126,7 +127,9 @@ def build_validation_asset(
             datetime.now(UTC),
             by_day={day: r.metrics() for day, r in outcome.daily.items()},
         )
-        lake.register(warehouse, GROUP, validated, quarantined, HISTORY_TABLE)
+        # A view shows the published version; with none published yet there is nothing to show.
+        shown = [validated] if lake.exists(GROUP, validated) else []
+        lake.register(warehouse, GROUP, *shown, quarantined, HISTORY_TABLE)
 
         rows_in, seconds = outcome.report.rows_in, outcome.seconds
         validated_meta = table_metadata(

@@ -20,7 +20,24 @@ import polars as pl
 
 from assets.core.columns import ERRORS_COLUMN, PARTITION
 from assets.core.spec import DatasetSpec, LookupCompareRule
-from assets.core.storage import SCHEMA_PART, Lake, atomic_write_bytes, scan_parts
+from assets.core.storage import (
+    FULL_PART,
+    SCHEMA_PART,
+    Lake,
+    LakePath,
+    atomic_write_bytes,
+    scan_parts,
+    sink_parquet_atomic,
+)
+from assets.core.versions import (
+    KEEP_VERSIONS_HOURS,
+    Version,
+    day_of,
+    hold_back,
+    new_version,
+    prune_versions,
+    publish,
+)
 from assets.ingestion.partitions import day_parts, write_days
 from assets.validation.daily import day_anomalies, day_summary, with_days
 from assets.validation.flagging import flag_rows
@@ -122,6 +139,7 @@ def validate(
     days: list[date] | None = None,
     history_k: float = 3.5,
     today: date | None = None,
+    keep_versions_hours: float = KEEP_VERSIONS_HOURS,
 ) -> ValidationOutcome:
     """Validate ``raw`` rows of ``spec`` and write ``validated_<name>`` and
     ``quarantined_<name>`` to ``lake`` (only ``days`` of them when partitioned).
@@ -129,10 +147,17 @@ def validate(
     ``parents``: the raw rows of each of ``parent_tables(spec, catalog)``; ``policy``: block,
     warn or auto_fix; ``history_k``: how many robust std devs from its history a metric may
     move. The schema seen is kept in the lake's state, for the next run's drift check.
+
+    The validated rows are a new version of the table (``assets.core.versions``), audited by
+    the blocking gates and published only when none of them failed with error severity; until
+    then readers keep the published version. Versions older than ``keep_versions_hours`` that
+    are not published are removed. The quarantine is published regardless.
     """
     started = time.perf_counter()
-    today = today or datetime.now(UTC).date()
+    now = datetime.now(UTC)
+    today = today or now.date()
     validated, quarantined = table_names(spec)
+    version = new_version(lake.table_dir(GROUP, validated), now)
     auto_fix = policy == "auto_fix"
     parent_keys = {
         fk.references: parents[fk.references]
@@ -168,12 +193,12 @@ def validate(
         report = measure(parts.rows(), spec, parts.warned)
         daily = measure_by(parts.rows(), spec, PARTITION, parts.warned) if days else {}
         good, bad = outcome_tables(parts, spec, cap=auto_fix)
-        for table, rows in ((validated, good), (quarantined, bad)):
-            if days is None:
-                lake.replace(GROUP, table, rows)
-            else:
-                lake.ensure_schema_part(GROUP, table, rows.head(0).collect())
-                write_days(rows, lake.table_dir(GROUP, table), days)
+        written = _write_version(version, good, days)
+        if days is None:
+            lake.replace(GROUP, quarantined, bad)
+        else:
+            lake.ensure_schema_part(GROUP, quarantined, bad.head(0).collect())
+            write_days(bad, lake.table_dir(GROUP, quarantined), days)
         gate_list = gates(report, spec)
         gate_rows = gate_failures(
             ruled_rows(parts, spec, cap=auto_fix), spec, [g for g in gate_list if not g.warn]
@@ -190,7 +215,7 @@ def validate(
         for g in gate_list
         if not g.passed
     ]
-    validated_now = scan_days(lake, GROUP, validated, days)
+    validated_now = scan_parts([p for p in written if p.name != SCHEMA_PART] or written)
     quarantined_now = scan_days(lake, GROUP, quarantined, days)
     # pandera (with pandas) takes over a second to import; loading the code location does not
     # need it, only a validation step does.
@@ -235,6 +260,16 @@ def validate(
     failed = sorted(c.name for c in checks if not c.passed)
     metadata["gates_failed"] = [c for c in failed if c in gate_checks]
     metadata["checks_warned"] = [c for c in failed if c not in gate_checks]
+    # What blocks downstream in Dagster (a blocking check failing with error severity) is
+    # exactly what holds the version back.
+    held = [
+        c.name for c in checks if c.name in gate_checks and not c.passed and c.severity == "ERROR"
+    ]
+    pointer = hold_back(version, held, now) if held else publish(version, written, days, now)
+    metadata["published_version"] = pointer["version"]
+    metadata["held_back_version"] = version.name if held else None
+    metadata["held_back_because"] = held
+    prune_versions(version.table_dir, keep_versions_hours, now)
     quarantine_metadata: dict[str, Any] = {}
     if days is not None:
         span = f"{days[0]}...{days[-1]}"
@@ -289,12 +324,23 @@ def _other_days_keys(
     """Keys of the validated rows on every day outside ``days``."""
     if not spec.key:
         return None
-    directory = lake.table_dir(GROUP, table)
-    mine = {p.parent for p in day_parts(directory, days)}
-    others = [p for p in directory.glob("date=*/part-*.parquet") if p.parent not in mine]
+    mine = {d.isoformat() for d in days}
+    others = [p for p in lake.parts(GROUP, table) if day_of(str(p)) not in mine | {None}]
     if not others:
         return None
-    return scan_parts(sorted(others)).select(spec.key)
+    return scan_parts(others).select(spec.key)
+
+
+def _write_version(version: Version, rows: pl.LazyFrame, days: list[date] | None) -> list[LakePath]:
+    """The validated rows as a new version (all of them, or only ``days``); returns its files."""
+    if days is None:
+        target = version.directory / FULL_PART
+        sink_parquet_atomic(rows, target)
+        return [target]
+    schema = version.directory / SCHEMA_PART
+    sink_parquet_atomic(rows.head(0).collect(), schema)
+    write_days(rows, version.directory, days)
+    return [schema, *day_parts(version.directory, days)]
 
 
 def _outlier_examples(flagged: pl.LazyFrame, spec: DatasetSpec) -> list[str]:

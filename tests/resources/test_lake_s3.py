@@ -103,7 +103,8 @@ def test_whole_pipeline_runs_with_the_lake_on_s3(
     keys = _keys(bucket, "lake/")
     for table in (
         "ingestion/raw_orders/",
-        "validation/validated_orders/part-full.parquet",
+        "validation/validated_orders/_published.json",
+        "validation/validated_orders/_versions/",
         "validation/quarantined_orders/part-full.parquet",
         "validation/quality_history/",
         "enrichment/enriched_orders/part-full.parquet",

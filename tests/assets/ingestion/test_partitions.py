@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from assets.core.storage import FULL_PART
+from assets.core.storage import FULL_PART, LakeAt
 from assets.generator import GeneratorConfig, generate_dataset
 from assets.ingestion.partitions import PARTITION, range_tags, write_days
 from pipeline_defs import build_definitions
@@ -42,8 +43,13 @@ def _run(settings: Settings, first: str, last: str) -> dg.ExecuteInProcessResult
 
 
 def _day(settings: Settings, table: str, day: str) -> Path:
+    """The day's part readers see (of a validated table: in its published version)."""
     group = "ingestion" if table.startswith("raw_") else "validation"
-    return settings.data_dir / "lake" / group / table / f"date={day}" / FULL_PART
+    parts = LakeAt(str(settings.data_dir / "lake")).parts(group, table)
+    found = [p for p in parts if f"/date={day}/" in str(p)]
+    assert len(found) <= 1
+    table_dir = settings.data_dir / "lake" / group / table
+    return Path(str(found[0])) if found else table_dir / f"date={day}" / FULL_PART
 
 
 def _land(settings: Settings) -> dict:
@@ -176,7 +182,12 @@ def test_rows_that_cannot_be_placed_by_date_are_quarantined_not_lost(daily) -> N
     assert "required:order_ts" in rules["ODD-3"]
     # A key already validated on another day is a repeat across the table.
     assert "unique:order_id" in rules[taken]
-    assert "ODD-1" in pl.read_parquet(_day(daily, "validated_orders", "2024-03-05"))["order_id"]
+    # ODD-1 is valid, in the version the failed gates held back; readers never see that day.
+    table = daily.data_dir / "lake" / "validation" / "validated_orders"
+    held = json.loads((table / "_published.json").read_text())["held_back"]["version"]
+    day = table / "_versions" / held / "date=2024-03-05" / FULL_PART
+    assert "ODD-1" in pl.read_parquet(day)["order_id"]
+    assert not _day(daily, "validated_orders", "2024-03-05").exists()
 
 
 def test_unpartitioned_by_default_and_bad_setting_is_refused(settings) -> None:

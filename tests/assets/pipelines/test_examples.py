@@ -18,6 +18,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from assets.core.spec import SpecError
+from assets.core.storage import LakeAt
 from assets.generator import GeneratorConfig, generate_dataset
 from pipeline_defs import build_definitions
 from pipeline_defs.settings import Settings
@@ -99,9 +100,9 @@ def test_revenue_pipeline_writes_csv_and_postgres_equal_to_a_hand_computation(
     assert checks["revenue_by_region_month_uniqueness_country_region_month"]
     assert all(checks.values()), checks
 
-    lake = settings.data_dir / "lake" / "validation"
-    orders = pl.read_parquet(lake / "validated_orders" / "*.parquet")
-    customers = pl.read_parquet(lake / "validated_customers" / "*.parquet")
+    lake = LakeAt(str(settings.data_dir / "lake"))
+    orders = lake.scan("validation", "validated_orders").collect()
+    customers = lake.scan("validation", "validated_customers").collect()
     want = (
         orders.filter(pl.col("status") == "completed")
         .join(customers.select("customer_id", "country", "region"), on="customer_id", how="left")

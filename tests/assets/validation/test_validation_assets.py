@@ -140,11 +140,17 @@ def test_auto_fix_imputes_and_counts_every_fix(settings):
 def test_quarantine_keeps_rows_rules_and_reasons_and_nothing_is_lost(settings):
     _land(settings, **dict.fromkeys(DEFECT_KINDS, 0.01))
     result = _run(settings, selection=datasets_of(*DATASETS))
-    # 1% duplicate keys fail the uniqueness gates, so the run fails; the data is still all there.
+    # 1% duplicate keys fail the uniqueness gates, so the run fails and the validated rows are
+    # held back, not published; the data is still all there.
     assert not result.success
+    meta = _materialized(result)["validated_orders"]
+    assert meta["published_version"].value is None
+    valid = meta["rows_valid"].value
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        assert not con.execute(
+            "SELECT count(*) FROM duckdb_views() WHERE view_name = 'validated_orders'"
+        ).fetchone()[0]
         raw = con.execute("SELECT count(*) FROM ingestion.raw_orders").fetchone()[0]
-        valid = con.execute("SELECT count(*) FROM validation.validated_orders").fetchone()[0]
         bad = con.execute("SELECT count(*) FROM validation.quarantined_orders").fetchone()[0]
         reasons = con.execute(
             "SELECT _rules, _reason FROM validation.quarantined_orders "
@@ -153,7 +159,7 @@ def test_quarantine_keeps_rows_rules_and_reasons_and_nothing_is_lost(settings):
         history = con.execute(
             "SELECT count(DISTINCT dataset) FROM validation.quality_history"
         ).fetchone()[0]
-    dups = _materialized(result)["validated_orders"]["exact_duplicates_removed"].value
+    dups = meta["exact_duplicates_removed"].value
     assert raw == valid + bad + dups
     assert reasons == (["type:quantity"], "quantity is not a valid integer: '#VALUE!'")
     assert history == 5
