@@ -11,7 +11,6 @@ from pydantic import Field, field_validator
 
 from assets.core.spec import DatasetSpec
 from assets.core.writers import FORMATS
-from assets.ingestion.streams.defs import StreamIngestConfig
 
 
 class SampleDataConfig(dg.Config):
@@ -48,16 +47,9 @@ class SampleDataConfig(dg.Config):
     )
 
 
-class IngestConfig(dg.Config):
-    """How much of a source one run of ``raw_<dataset>`` takes."""
+class FreshnessClock(dg.Config):
+    """The time a run judges its data's freshness at."""
 
-    max_files: int = Field(
-        default=0,
-        ge=0,
-        le=1_000_000,
-        description="Read at most this many new files or objects in this run (0 = all); the rest "
-        "stay for the next run. Bounds the first run over a large landing-zone backlog.",
-    )
     as_of: str | None = Field(
         default=None,
         description="Judge the data's freshness as of this ISO time (e.g. 2026-12-07T06:00:00Z) "
@@ -82,6 +74,30 @@ class IngestConfig(dg.Config):
             return datetime.now(UTC)
         moment = datetime.fromisoformat(self.as_of)
         return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+class IngestConfig(FreshnessClock):
+    """How much of a source one run of ``raw_<dataset>`` takes."""
+
+    max_files: int = Field(
+        default=0,
+        ge=0,
+        le=1_000_000,
+        description="Read at most this many new files or objects in this run (0 = all); the rest "
+        "stay for the next run. Bounds the first run over a large landing-zone backlog.",
+    )
+
+
+class StreamIngestConfig(FreshnessClock):
+    """How much of the stream one run of ``raw_<dataset>`` takes."""
+
+    max_events: int = Field(
+        default=0,
+        ge=0,
+        le=100_000_000,
+        description="Read at most this many entries in this run (0 = the spec's max_events); "
+        "the rest wait for the next run, so a backlog drains in bounded runs.",
+    )
 
 
 def ingestion_config_classes(

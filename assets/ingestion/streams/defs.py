@@ -7,29 +7,18 @@ from typing import Any
 
 import dagster as dg
 import polars as pl
-from pydantic import Field
 
 from assets.common.metadata import column_schema, markdown_preview, table_metadata
 from assets.core.privacy import mask_json, pii_masks
 from assets.core.spec import DatasetSpec
+from assets.ingestion.checks import fresh_check_result, fresh_check_spec, raw_freshness
+from assets.ingestion.config import StreamIngestConfig
 from assets.ingestion.conform import empty_table
 from assets.ingestion.streams.batch import DrainReport, StreamBackend, drain
 from resources import LakeResource, LandingZoneResource, WarehouseResource
 
 GROUP = "ingestion"
 RESOURCE_KEY = {"redis": "redis_stream", "kafka": "kafka_stream"}
-
-
-class StreamIngestConfig(dg.Config):
-    """How much of the stream one run of ``raw_<dataset>`` takes."""
-
-    max_events: int = Field(
-        default=0,
-        ge=0,
-        le=100_000_000,
-        description="Read at most this many entries in this run (0 = the spec's max_events); "
-        "the rest wait for the next run, so a backlog drains in bounded runs.",
-    )
 
 
 @contextlib.contextmanager
@@ -114,7 +103,8 @@ def build_stream_raw_asset(spec: DatasetSpec) -> dg.AssetsDefinition:
                 asset=asset_name,
                 description=f"Every new entry of {where} was a JSON object within the size "
                 "limit; poison entries are quarantined with their reason (warns, does not block).",
-            )
+            ),
+            *([fresh_check_spec(spec, asset_name)] if spec.freshness.column else []),
         ],
     )
     def _raw(context: dg.AssetExecutionContext, config: StreamIngestConfig) -> dg.MaterializeResult:
@@ -152,6 +142,11 @@ def build_stream_raw_asset(spec: DatasetSpec) -> dg.AssetsDefinition:
                 "reasons": dg.MetadataValue.json(mask_json(dict(report.poison[:50]))),
             },
         )
-        return dg.MaterializeResult(metadata=meta, check_results=[check])
+        results = [check]
+        if spec.freshness.column:
+            verdict = raw_freshness(spec, lake.scan(GROUP, asset_name), config.now())
+            context.log.info(f"{spec.name} freshness: {verdict.summary}.")
+            results.append(fresh_check_result(spec, verdict))
+        return dg.MaterializeResult(metadata=meta, check_results=results)
 
     return _raw

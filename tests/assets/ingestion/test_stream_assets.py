@@ -50,3 +50,44 @@ def test_stream_events_reach_validated_and_quarantined_tables(
     third = run(settings, "raw_clicks")
     assert meta(third, "raw_clicks")["events_read"] == 2
     assert lake_rows(settings, "ingestion", "raw_clicks").height == 61
+
+
+def test_a_stream_dataset_gets_its_data_freshness_check(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, redis_url: str
+):
+    """A stream that stops sending goes stale like a landing folder: the newest row's time is
+    judged on every run of the stream's raw asset."""
+    import dagster as dg
+
+    from pipeline_defs import build_definitions
+
+    settings = make_settings(tmp_path, monkeypatch, PIPELINE_REDIS_URL=redis_url)
+    write_spec(settings.datasets_dir)
+    spec_file = settings.datasets_dir / "clicks.yaml"
+    spec_file.write_text(
+        spec_file.read_text() + "freshness: {column: clicked_at, max_lag_hours: 6, "
+        "warn_after_hours: 3}\n"
+    )
+    produce(redis_url, [click(i) for i in range(1, 4)])  # clicked at 2026-12-01T10:00:00
+    job = build_definitions(settings).resolve_implicit_global_asset_job_def()
+
+    def fresh_at(as_of: str) -> dg.AssetCheckEvaluation:
+        with dg.instance_for_test() as instance:
+            result = job.execute_in_process(
+                instance=instance,
+                asset_selection=[dg.AssetKey("raw_clicks")],
+                run_config={"ops": {"raw_clicks": {"config": {"as_of": as_of}}}},
+                raise_on_error=False,
+            )
+        (check,) = [
+            c for c in result.get_asset_check_evaluations() if c.check_name == "clicks_fresh"
+        ]
+        return check
+
+    fresh = fresh_at("2026-12-01T12:00:00Z")
+    assert fresh.passed and fresh.metadata["lag_hours"].value == 2.0
+    late = fresh_at("2026-12-01T14:00:00Z")
+    assert not late.passed and late.severity == dg.AssetCheckSeverity.WARN
+    stale = fresh_at("2026-12-02T10:00:00Z")
+    assert not stale.passed and stale.severity == dg.AssetCheckSeverity.ERROR
+    assert stale.metadata["lag_hours"].value == 24.0
