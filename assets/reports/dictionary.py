@@ -246,9 +246,10 @@ def rule_table(spec: DatasetSpec) -> pl.DataFrame:
 
 
 def freshness_column(spec: DatasetSpec) -> str | None:
-    """The column a row's time is read from: the partition column, the source's watermark,
-    else the first non-personal datetime or date column."""
+    """The column a row's time is read from: the one the spec's freshness names, the partition
+    column, the source's watermark, else the first non-personal datetime or date column."""
     for name in (
+        spec.freshness.column,
         spec.partitioning.column if spec.partitioning else None,
         spec.source.watermark_column,
     ):

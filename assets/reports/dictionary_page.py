@@ -188,10 +188,24 @@ def freshness_lines(d: Dictionary, generated: datetime) -> list[str]:
             f"before this page), run {d.run_id}: the latest materialization of "
             f"validated_{spec.name}."
         )
-    lines.append(
-        f"Freshness limit: {fmt.number(spec.freshness.max_lag_hours, 1)} hours between "
-        "materializations (the spec's freshness.max_lag_hours)."
-    )
+    f = spec.freshness
+    limit = fmt.number(f.max_lag_hours, 1)
+    if f.column:
+        warn = (
+            f"warns after {fmt.number(f.warn_after_hours, 1)} hours, "
+            if f.warn_after_hours is not None
+            else ""
+        )
+        lines.append(
+            f"Freshness limit: the newest {f.column} may be {limit} hours old; the "
+            f"{spec.name}_fresh check {warn}fails past that, on every ingestion run."
+        )
+    else:
+        lines.append(
+            f"Freshness limit: {limit} hours between materializations (the spec's "
+            "freshness.max_lag_hours); no freshness.column, so the rows' own times are not "
+            "judged."
+        )
     return lines
 
 

@@ -133,6 +133,28 @@ def test_foreign_key_coverage_is_the_latest_runs(parquet: Path):
     assert "Latest validation run: 2026-01-02 06:00:00 UTC (3.0 hours before this page)" in text
 
 
+def test_freshness_names_the_column_the_spec_judges_and_its_limits(parquet: Path):
+    text = read_page_text(
+        dataset_page(dictionary(pl.scan_parquet(parquet), SPEC, HISTORY), GENERATED)
+    ).text
+    assert "no freshness.column, so the rows' own times are not judged" in text
+    judged = SPEC.model_copy(
+        update={
+            "freshness": SPEC.freshness.model_copy(
+                update={"column": "joined", "max_lag_hours": 48.0, "warn_after_hours": 24.0}
+            )
+        }
+    )
+    text = read_page_text(
+        dataset_page(dictionary(pl.scan_parquet(parquet), judged, HISTORY), GENERATED)
+    ).text
+    assert "Latest row: 2024-01-28 (largest joined)." in text
+    assert (
+        "Freshness limit: the newest joined may be 48.0 hours old; the members_fresh check "
+        "warns after 24.0 hours, fails past that, on every ingestion run."
+    ) in text
+
+
 def test_no_personal_value_reaches_the_page(parquet: Path):
     book = dictionary(pl.scan_parquet(parquet), SPEC, HISTORY)
     html = dataset_page(book, GENERATED) + index_page([book], GENERATED)
