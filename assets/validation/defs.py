@@ -101,10 +101,8 @@ def build_validation_asset(
     ):
         """Flag every raw row against the dataset's contract, write the rows that pass and the
         quarantined ones, and judge the gates and warnings."""
-        days = None
-        if partitioned:
-            key_range = context.partition_key_range
-            days = partition_keys_between(key_range.start, key_range.end)
+        span = context.partition_key_range if partitioned else None
+        days = partition_keys_between(span.start, span.end) if span else None
         raw = reads[f"raw_{name}"]
         outcome = validate(
             scan_days(lake, raw.group, raw.name, days),

@@ -18,6 +18,7 @@ from psycopg import sql
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
+from assets.core.storage import LakeAt
 from pipeline_defs import build_definitions
 from pipeline_defs.settings import Settings
 from resources.alerts import AlertSinkResource
@@ -62,8 +63,8 @@ def meta(result: dg.ExecuteInProcessResult, asset: str) -> dict:
 
 
 def lake_rows(settings: Settings, group: str, table: str) -> pl.DataFrame:
-    parts = sorted((settings.data_dir / "lake" / group / table).glob("part-*.parquet"))
-    return pl.concat([pl.read_parquet(p) for p in parts], how="diagonal_relaxed")
+    """The table as readers see it (a validated table's published version)."""
+    return LakeAt(str(settings.data_dir / "lake")).scan(group, table).collect()
 
 
 @pytest.mark.postgres
