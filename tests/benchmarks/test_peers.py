@@ -38,7 +38,7 @@ def split(tmp_path_factory):
     """A small generated landing folder, split by the pipeline (through Dagster) and the SQL."""
     root = tmp_path_factory.mktemp("peers")
     # The benchmark's rates: more defects would fail a blocking gate and hold the table back.
-    rates = dict.fromkeys(set(DEFECT_KINDS) - {"duplicate_key"}, 0.002)
+    rates: dict[str, float] = dict.fromkeys(set(DEFECT_KINDS) - {"duplicate_key"}, 0.002)
     generate_dataset(
         root / "landing",
         GeneratorConfig(customers=500, orders=5_000, fmt="csv", defect_rates=rates, seed=7),
