@@ -13,6 +13,7 @@ import pytest
 import redis
 import yaml
 
+from assets.core.storage import LakeAt
 from tests.e2e.daemon import ROOT, cli_env, instance_at, make_home, running_daemon, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -28,8 +29,9 @@ def _spec(datasets: Path) -> None:
     (datasets / "app_events.yaml").write_text(yaml.safe_dump(spec))
 
 
-def _rows(table: Path) -> pl.DataFrame:
-    return pl.read_parquet(sorted(table.glob("part-*.parquet")))
+def _rows(lake: Path, group: str, table: str) -> pl.DataFrame:
+    """The table as readers see it (a validated table's published version)."""
+    return LakeAt(str(lake)).scan(group, table).collect()
 
 
 def test_producer_sensor_and_runs_land_every_event_once(tmp_path: Path, redis_url: str):
@@ -68,8 +70,8 @@ def test_producer_sensor_and_runs_land_every_event_once(tmp_path: Path, redis_ur
             assert len(runs) >= 3  # 900 events, at most 400 a run
 
     lake = tmp_path / "data" / "lake"
-    raw = _rows(lake / "ingestion" / "raw_app_events")
-    validated = _rows(lake / "validation" / "validated_app_events")
+    raw = _rows(lake, "ingestion", "raw_app_events")
+    validated = _rows(lake, "validation", "validated_app_events")
     quarantine = sorted((tmp_path / "data" / "quarantine" / "files" / "app_events").glob("*.json"))
     poison = len(quarantine)
     assert poison > 0
