@@ -46,3 +46,25 @@ def datasets_of(*names: str) -> dg.AssetSelection:
     return dg.AssetSelection.assets(
         *[f"raw_{n}" for n in names], *[f"validated_{n}" for n in names]
     ).required_multi_asset_neighbors()
+
+
+def alert_run_failure(instance: dg.DagsterInstance, run_id: str, alerts: Any) -> None:
+    """Tick ``run_failure_alert_sensor`` for the failed run ``run_id`` with ``alerts`` as its
+    sink, as the daemon does once the run has failed."""
+    from sensors.alerting import run_failure_alert_sensor
+
+    run = instance.get_run_by_id(run_id)
+    assert run is not None
+    failure = next(
+        e.dagster_event
+        for e in instance.all_logs(run_id)
+        if e.dagster_event is not None and e.dagster_event.is_run_failure
+    )
+    context = dg.build_run_status_sensor_context(
+        sensor_name="run_failure_alert_sensor",
+        dagster_event=failure,
+        dagster_instance=instance,
+        dagster_run=run,
+        resources={"alerts": alerts},
+    ).for_run_failure()
+    run_failure_alert_sensor(context)

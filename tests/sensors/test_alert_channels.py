@@ -16,7 +16,8 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from resources.alerts import AlertSinkResource
-from sensors.alerting import build_check_alert_sensor, run_failure_alert_sensor
+from sensors.alerting import build_check_alert_sensor
+from tests.runs import alert_run_failure
 
 
 def _valid_slack_body(body: dict) -> bool:
@@ -167,21 +168,7 @@ def test_a_failed_run_goes_to_slack_and_email(slack, smtp):
     )
     with dg.instance_for_test() as instance:
         result = dg.materialize([broken_source], instance=instance, raise_on_error=False)
-        run = instance.get_run_by_id(result.run_id)
-        assert run is not None
-        failure = next(
-            e.dagster_event
-            for e in instance.all_logs(result.run_id)
-            if e.dagster_event is not None and e.dagster_event.is_run_failure
-        )
-        context = dg.build_run_status_sensor_context(
-            sensor_name="run_failure_alert_sensor",
-            dagster_event=failure,
-            dagster_instance=instance,
-            dagster_run=run,
-            resources={"alerts": sink},
-        ).for_run_failure()
-        run_failure_alert_sensor(context)
+        alert_run_failure(instance, result.run_id, sink)
     assert len(payloads) == 1 and payloads[0]["blocks"][0]["text"]["text"].startswith("Run failed")
     assert "upstream API answered 500" in json.dumps(payloads[0])
     assert len(inbox.messages) == 1 and inbox.messages[0]["To"] == "a@example.org, b@example.org"

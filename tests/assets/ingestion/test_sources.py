@@ -23,7 +23,7 @@ from pipeline_defs import build_definitions
 from pipeline_defs.settings import Settings
 from resources.alerts import AlertSinkResource
 from resources.rest_api import RestApiResource
-from sensors.alerting import run_failure_alert_sensor
+from tests.runs import alert_run_failure
 
 pytestmark = pytest.mark.e2e
 
@@ -300,20 +300,7 @@ def test_api_that_always_fails_alerts_once_without_a_retry_storm(
     with dg.instance_for_test() as instance:
         result = dg.materialize([raw], resources=resources, instance=instance, raise_on_error=False)
         assert not result.success
-        run = instance.get_run_by_id(result.run_id)
-        failure = next(
-            e.dagster_event
-            for e in instance.all_logs(result.run_id)
-            if e.dagster_event is not None and e.dagster_event.is_run_failure
-        )
-        context = dg.build_run_status_sensor_context(
-            sensor_name="run_failure_alert_sensor",
-            dagster_event=failure,
-            dagster_instance=instance,
-            dagster_run=run,
-            resources={"alerts": AlertSinkResource(log_path=str(alerts_log))},
-        ).for_run_failure()
-        run_failure_alert_sensor(context)
+        alert_run_failure(instance, result.run_id, AlertSinkResource(log_path=str(alerts_log)))
     # 3 attempts per try, and the step's RetryPolicy allows 2 more tries: 9 requests at most.
     assert len(hits) == 9
     [alert] = [json.loads(line) for line in alerts_log.read_text().splitlines()]
