@@ -27,6 +27,12 @@ def make_home(tmp_path: Path, source: Path | None = None, **overrides: Any) -> P
     config["run_monitoring"]["poll_interval_seconds"] = 3
     config.update(overrides)
     (home / "dagster.yaml").write_text(yaml.safe_dump(config))
+    if source is None:
+        # A fresh SQLite home is given its schema by whichever process opens it first; the daemon
+        # and a CLI call started together both try, and one dies on alembic's version row.
+        # Creating it here leaves the tests to race only on what they test.
+        with dg.DagsterInstance.from_config(str(home)):
+            pass
     return home
 
 
