@@ -24,7 +24,12 @@ from assets.core.readers import BadFile, detect_format, read_landing_file
 from assets.core.spec import DEFAULT_NULL_VALUES, DatasetSpec
 from assets.core.spec_rules import IDENTIFIER
 from assets.ingestion.conform import conform
-from assets.ingestion.profiling.columns import ColumnProfile, column_profile, stats_exprs
+from assets.ingestion.profiling.columns import (
+    ColumnProfile,
+    column_profile,
+    stats_exprs,
+    value_counts,
+)
 from assets.ingestion.profiling.foreign import Table, foreign_keys
 from assets.ingestion.profiling.inference import Inferred, infer_frame
 from assets.ingestion.profiling.keys import ID_NAME, find_keys
@@ -84,13 +89,17 @@ def profile_table(raw: pl.DataFrame, name: str, source: str, today: date | None 
     rows = typed.height
     exprs = [e for c, f in found.items() for e in stats_exprs(c, f.type)]
     stats = typed.select(exprs).row(0, named=True) if exprs else {}
+    counts = value_counts(typed)
     profiles: dict[str, ColumnProfile] = {
-        c: column_profile(c, f, stats, rows, typed[c], today) for c, f in found.items()
+        c: column_profile(c, f, stats, rows, counts[c], today) for c, f in found.items()
     }
+    distinct = {c: frame.height for c, frame in counts.items()}
+    del counts
     _mark_person_names(name, profiles)
     free_text = {c for c, p in profiles.items() if p.free_text}
     kinds = {c: f.type for c, f in found.items()}
-    keys = find_keys(typed, kinds, {c: int(stats[f"{c}|nulls"]) for c in found}, free_text)
+    nulls_of = {c: int(stats[f"{c}|nulls"]) for c in found}
+    keys = find_keys(typed, kinds, nulls_of, free_text, distinct)
     doubts = [f"{c}: {d}" for c, p in profiles.items() for d in p.doubts]
     if failed:
         doubts.append(f"{failed:,} rows did not cast to the drafted types")

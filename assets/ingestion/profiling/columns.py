@@ -74,9 +74,10 @@ def shape_regex(shape: str) -> str:
 
 
 def stats_exprs(name: str, kind: str) -> list[pl.Expr]:
-    """The statistics of one column, for one ``select`` over the whole typed frame."""
+    """The statistics of one column, for one ``select`` over the whole typed frame; its
+    distinct count comes from ``value_counts``."""
     col = pl.col(name)
-    exprs = [col.null_count().alias(f"{name}|nulls"), col.n_unique().alias(f"{name}|distinct")]
+    exprs = [col.null_count().alias(f"{name}|nulls")]
     if kind in ("integer", "float", "date", "datetime"):
         exprs += [col.min().alias(f"{name}|min"), col.max().alias(f"{name}|max")]
     if kind == "string":
@@ -105,12 +106,26 @@ def text_forms(name: str, values: pl.Series, maxlen: int) -> dict[str, Any]:
     return out
 
 
-def top_values(series: pl.Series) -> str:
-    """``UA 58,665, B6 54,635, EV 54,173``: the most frequent present values."""
-    counts = series.drop_nulls().value_counts(sort=True).head(TOP_VALUES)
-    if counts.is_empty() or counts[:, 1].max() == 1:  # type: ignore[operator]
+def value_counts(df: pl.DataFrame) -> dict[str, pl.DataFrame]:
+    """Each column's values (null among them) with their row counts (``len``): its distinct
+    count, top values and allowed list all come of it. A lazy ``group_by`` per column, run
+    together, costs a third of ``Series.value_counts`` and less than ``n_unique`` on text."""
+    frames = pl.collect_all([df.lazy().group_by(c).len() for c in df.columns])
+    return dict(zip(df.columns, frames, strict=True))
+
+
+def top_values(counts: pl.DataFrame) -> str:
+    """``UA 58,665, B6 54,635, EV 54,173``: the most frequent present values of a column's
+    ``value_counts``, ties in value order."""
+    name = counts.columns[0]
+    present = counts.filter(pl.col(name).is_not_null())
+    if present.is_empty() or present["len"].max() == 1:
         return ""
-    return ", ".join(f"{_show(v)} {n:,}" for v, n in counts.iter_rows())
+    # Every row tied with the third count, sorted: a full sort of a column's millions of
+    # distinct values would cost more than the counting.
+    third = present["len"].top_k(TOP_VALUES).min()
+    top = present.filter(pl.col("len") >= third).sort(["len", name], descending=[True, False])
+    return ", ".join(f"{_show(v)} {n:,}" for v, n in top.head(TOP_VALUES).iter_rows())
 
 
 def _show(value: Any) -> str:
@@ -149,12 +164,14 @@ def _pattern(name: str, s: dict[str, Any], prefix: str) -> tuple[str | None, str
 
 
 def column_profile(
-    name: str, found: Inferred, s: dict[str, Any], rows: int, series: pl.Series, today: date
+    name: str, found: Inferred, s: dict[str, Any], rows: int, counts: pl.DataFrame, today: date
 ) -> ColumnProfile:
-    """The draft entry of column ``name`` from its statistics ``s`` (keys ``name|...``)."""
+    """The draft entry of column ``name`` from its statistics ``s`` (keys ``name|...``) and its
+    ``value_counts``."""
     p = f"{name}|"
     kind = found.type
-    nulls, distinct = int(s[p + "nulls"]), int(s[p + "distinct"])
+    nulls, distinct = int(s[p + "nulls"]), counts.height
+    present_values = counts.get_column(name).drop_nulls()
     present = rows - nulls
     entry: dict[str, Any] = {"name": name, "type": kind}
     for attr in ("null_values", "format", "unit"):
@@ -175,7 +192,7 @@ def column_profile(
         entry["min"], entry["max"] = low, high
         notes.append(f"bounds: {why}")
     if kind == "string" and present:
-        texts = found.texts if found.texts is not None else series.drop_nulls().unique()
+        texts = found.texts if found.texts is not None else present_values
         s = s | text_forms(name, texts, int(s[p + "maxlen"] or 0))
         profile.free_text = bool(
             (s[p + "spaced"] or 0) > 0.5
@@ -183,7 +200,7 @@ def column_profile(
             or (FREE_TEXT_NAME.search(name.lower()) and values > MAX_ALLOWED_VALUES)
         )
         if values <= MAX_ALLOWED_VALUES and values * 2 <= present and not NOTE_NAME.search(name):
-            entry["allowed"] = sorted(series.drop_nulls().unique().to_list())
+            entry["allowed"] = sorted(present_values.to_list())
             notes.append(f"{values} value{'s cover' if values > 1 else ' covers'} every row")
         else:
             pattern, what = _pattern(name, s, p)
@@ -198,7 +215,7 @@ def column_profile(
     if PII_NAME.search(name.lower()) or entry.get("pattern") in ("email", "phone"):
         entry["pii"] = True
     # A column unique for nearly every row has no top values worth counting its rows for.
-    top = top_values(series) if values <= 0.9 * present else ""
+    top = top_values(counts) if values <= 0.9 * present else ""
     if top:
         notes.append(f"top: {top}")
     if found.tokens:

@@ -98,9 +98,14 @@ def _duplicates(df: pl.DataFrame, cols: list[str]) -> tuple[int, str]:
 
 
 def find_keys(
-    df: pl.DataFrame, kinds: dict[str, str], nulls: dict[str, int], free_text: set[str]
+    df: pl.DataFrame,
+    kinds: dict[str, str],
+    nulls: dict[str, int],
+    free_text: set[str],
+    distinct: dict[str, int] | None = None,
 ) -> Keys:
-    """The keys of ``df``: ``kinds`` are the spec types, ``nulls`` the missing counts."""
+    """The keys of ``df``: ``kinds`` are the spec types, ``nulls`` the missing counts and
+    ``distinct`` the distinct counts when the caller has them (counted here otherwise)."""
     rows = df.height
     out = Keys()
     if rows < 2:
@@ -111,7 +116,10 @@ def find_keys(
     ]
     if not candidates:
         return out
-    distinct = dict(zip(candidates, df.select(pl.col(candidates).n_unique()).row(0), strict=True))
+    if distinct is None:
+        distinct = dict(
+            zip(candidates, df.select(pl.col(candidates).n_unique()).row(0), strict=True)
+        )
     out.repeated_rows = rows - distinct_rows(df, order)
     # No subset of the candidates is unique when all of them together are not: the search
     # (and its counts over the whole frame) is skipped. Rows repeated whole settle it at once.
