@@ -156,7 +156,11 @@ def _read(paths: list[Path]) -> tuple[pl.DataFrame, str]:
             lf, info = read_landing_file(path, detect_format(path, head), Path(tmp), expected=[])
             frames.append(lf.collect())
             labels.append(f"{path.name} ({info['format']}, {info['encoding']})")
-    frame = frames[0] if len(frames) == 1 else pl.concat(frames, how="diagonal_relaxed")
+    # Not rechunked: every later pass reads chunked columns as fast, and the copy costs ~0.4 s
+    # per GB of text.
+    frame = (
+        frames[0] if len(frames) == 1 else pl.concat(frames, how="diagonal_relaxed", rechunk=False)
+    )
     shown = ", ".join(labels[:3]) + (
         f" and {len(labels) - 3} more files" if len(labels) > 3 else ""
     )

@@ -145,6 +145,13 @@ def _formatted_choice(present: pl.Series) -> Inferred | None:
     return None
 
 
+def _may_be_formatted(head: pl.Series) -> bool:
+    """Whether the first texts (missing spellings aside) are dates in one of the strftime
+    spellings: when they are not, the whole column is not, and ``_formatted_choice`` is not
+    worth the pass over every text that sets the missing spellings aside."""
+    return _formatted_choice(head.filter(~_null_like(head))) is not None
+
+
 def _epoch_unit(name: str, present: pl.Series) -> str | None:
     if not EPOCH_NAME.search(name.lower()):
         return None
@@ -168,7 +175,7 @@ def infer_text_column(name: str, column: pl.Series, texts: pl.Series | None = No
     if present.is_empty():
         return Inferred("string", tokens=tokens, doubts=["no value present: typed as text"])
     kind, extra, strays = _typed_choice(present, column)
-    if kind == "string":
+    if kind == "string" and _may_be_formatted(present.head(FIRST_TRY)):
         missing = _null_like(present)
         formatted = _formatted_choice(present.filter(~missing))
         if formatted is not None:
