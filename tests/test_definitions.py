@@ -11,6 +11,23 @@ def test_definitions_load_through_the_decorated_entry_point():
     loaded.validate_loadable(loaded)
 
 
+def test_one_process_builds_the_definitions_once_until_a_spec_changes(tmp_path, monkeypatch):
+    specs = tmp_path / "datasets"
+    specs.mkdir()
+    monkeypatch.setenv("PIPELINE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("PIPELINE_DATASETS_DIR", str(specs))
+    first = defs()
+    assert defs() is first  # Dagster's CLI loads the location several times per call
+    (specs / "invoices.yaml").write_text(
+        "name: invoices\ncolumns:\n  - {name: invoice_id, required: true}\nkey: [invoice_id]\n"
+    )
+    edited = defs()
+    assert edited is not first
+    assert dg.AssetKey("raw_invoices") in edited.resolve_asset_graph().get_all_asset_keys()
+    monkeypatch.setenv("PIPELINE_SENSOR_INTERVAL_S", "7")  # another environment: built again
+    assert defs() is not edited
+
+
 def test_groups_jobs_and_raw_assets(settings):
     d = build_definitions(settings)
     graph = d.resolve_asset_graph()

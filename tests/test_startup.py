@@ -6,7 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-HEAVY = ("matplotlib", "pandera", "pandas", "sklearn", "scipy", "faker")
+HEAVY = ("matplotlib", "pandera", "pandas", "sklearn", "scipy", "faker", "redis", "confluent_kafka")
 
 
 def test_loading_the_definitions_imports_no_step_only_library():
