@@ -3,7 +3,8 @@ descriptions, rules, keys, foreign keys) next to what its latest validated rows 
 shares, distinct values, ranges, distributions), and what its latest validation run measured
 (foreign-key coverage, when it ran).
 
-Every statistic comes from one lazy ``select`` of aggregates over the validated table. A
+Nulls, ranges and histograms come from one lazy ``select`` of aggregates over the validated
+table, distinct values and top values from a ``group_by`` of each column. A
 personal column (``pii: true``) gets only counts (rows, nulls, distinct values): no minimum,
 maximum, distribution or top value is ever computed for it, so none can reach a page.
 """
@@ -17,6 +18,7 @@ from typing import Any
 
 import polars as pl
 
+from assets.core.frames import most_frequent, value_counts
 from assets.core.spec import ColumnSpec, DatasetSpec
 from assets.core.spec_text import column_rules, foreign_key_text, rule_text
 from assets.reports import formatting as fmt
@@ -55,42 +57,27 @@ def _aggregates(columns: list[ColumnSpec]) -> list[pl.Expr]:
     exprs = [pl.len().alias("rows")]
     for c in columns:
         col = pl.col(c.name)
-        exprs += [
-            col.null_count().alias(f"nulls:{c.name}"),
-            col.drop_nulls().n_unique().alias(f"distinct:{c.name}"),
-        ]
-        if c.pii:
+        exprs.append(col.null_count().alias(f"nulls:{c.name}"))
+        if c.pii:  # its distinct count here; its values are never grouped
+            exprs.append(col.drop_nulls().n_unique().alias(f"distinct:{c.name}"))
+        if c.pii or not (c.type in NUMERIC or c.type in TEMPORAL):
             continue
-        if c.type in NUMERIC or c.type in TEMPORAL:
-            physical = col.to_physical().cast(pl.Float64)
-            exprs += [
-                col.min().alias(f"min:{c.name}"),
-                col.max().alias(f"max:{c.name}"),
-                physical.hist(bin_count=BINS, include_breakpoint=True)
-                .implode()
-                .alias(f"hist:{c.name}"),
-            ]
-            if c.type == "integer":
-                # A few distinct whole numbers read better one bar each than as ranges.
-                exprs.append(_top(col, BINS).alias(f"counts:{c.name}"))
-        else:
-            exprs.append(_top(col.cast(pl.String), TOP_VALUES).alias(f"top:{c.name}"))
+        physical = col.to_physical().cast(pl.Float64)
+        exprs += [
+            col.min().alias(f"min:{c.name}"),
+            col.max().alias(f"max:{c.name}"),
+            physical.hist(bin_count=BINS, include_breakpoint=True)
+            .implode()
+            .alias(f"hist:{c.name}"),
+        ]
     return exprs
 
 
-def _top(col: pl.Expr, n: int) -> pl.Expr:
-    """The ``n`` most frequent present values with their rows, as one list."""
-    return col.drop_nulls().value_counts(sort=True, name="rows").head(n).implode()
-
-
-def _counts(top: list[dict[str, Any]], name: str, by_value: bool) -> pl.DataFrame:
-    frame = pl.DataFrame(
-        {"key": [t[name] for t in top], "rows": [int(t["rows"]) for t in top]},
-    )
-    if by_value:
-        frame = frame.sort("key")
-    return frame.select(
-        pl.col("key").cast(pl.String).alias("value"), pl.col("rows").cast(pl.Int64)
+def _counts(counts: pl.DataFrame) -> pl.DataFrame:
+    """A column's (value, rows) as the page lists them: values as text."""
+    value, rows = counts.columns
+    return counts.select(
+        pl.col(value).cast(pl.String).alias("value"), pl.col(rows).cast(pl.Int64).alias("rows")
     ).match_to_schema(DISTRIBUTION_SCHEMA)
 
 
@@ -135,16 +122,20 @@ def profile(
 ) -> tuple[int, pl.DataFrame, dict[str, pl.DataFrame], frozenset[str]]:
     """Rows, the column table and each non-personal column's distribution (a histogram of
     ``BINS`` equal-width bins for numbers and dates, the ``TOP_VALUES`` most frequent values
-    otherwise), from one pass over ``frame``."""
+    otherwise), from one ``select`` over ``frame`` and a ``group_by`` of each column; ``frame``
+    is one published version's files, so every figure is of the same rows."""
     schema = frame.collect_schema()
     columns = _profiled(spec, set(schema.names()))
     names = {c.name for c in columns}
-    stats = frame.select(_aggregates(columns)).collect().row(0, named=True)
+    stats = frame.select(_aggregates(columns)).collect(engine="streaming").row(0, named=True)
     rows = int(stats["rows"])
     records, distributions, binned = [], {}, set()
     for c in spec.columns:
         present = c.name in names
         nulls = int(stats[f"nulls:{c.name}"]) if present else None
+        # Distinct values and their rows, one column at a time.
+        counts = value_counts(frame, c.name) if present and not c.pii else None
+        distinct = counts.height if counts is not None else stats.get(f"distinct:{c.name}")
         records.append(
             {
                 "column": c.name,
@@ -156,19 +147,22 @@ def profile(
                 "nulls": nulls,
                 "null_share": nulls / rows if nulls is not None and rows else None,
                 "present_rows": rows - nulls if nulls is not None else None,
-                "distinct": int(stats[f"distinct:{c.name}"]) if present else None,
+                "distinct": distinct,
                 "min": _shown(stats.get(f"min:{c.name}"), c) if f"min:{c.name}" in stats else "",
                 "max": _shown(stats.get(f"max:{c.name}"), c) if f"max:{c.name}" in stats else "",
             }
         )
-        if f"counts:{c.name}" in stats and stats[f"distinct:{c.name}"] <= BINS:
-            distributions[c.name] = _counts(stats[f"counts:{c.name}"], c.name, by_value=True)
+        if counts is None:
+            continue
+        if c.type == "integer" and counts.height <= BINS:
+            # A few distinct whole numbers read better one bar each than as ranges.
+            distributions[c.name] = _counts(counts.sort(c.name))
         elif f"hist:{c.name}" in stats:
             low = stats[f"min:{c.name}"]
             distributions[c.name] = _histogram(stats[f"hist:{c.name}"], low, c, schema[c.name])
             binned.add(c.name)
-        elif f"top:{c.name}" in stats:
-            distributions[c.name] = _counts(stats[f"top:{c.name}"], c.name, by_value=False)
+        else:
+            distributions[c.name] = _counts(most_frequent(counts, TOP_VALUES))
     table = pl.DataFrame(
         records,
         schema={

@@ -219,8 +219,8 @@ def dataset_page(d: Dictionary, generated: datetime) -> str:
             "Columns",
             h.method(
                 f"Types, descriptions and rules from the spec; null shares, distinct values, "
-                f"ranges and distributions measured over the {fmt.count(d.rows)} validated rows "
-                "in one pass. Distributions: equal-width bins between the minimum and maximum "
+                f"ranges and distributions measured over the same {fmt.count(d.rows)} "
+                "validated rows. Distributions: equal-width bins between the minimum and maximum "
                 "for numbers and dates, the most frequent values otherwise (hover a bar, or "
                 "open the list, for its rows). Column rules are of severity "
                 f"{COLUMN_RULE_SEVERITY}: a row that breaks one is quarantined. Personal "

@@ -15,6 +15,7 @@ from typing import Any
 
 import polars as pl
 
+from assets.core.frames import most_frequent
 from assets.core.spec import NAMED_PATTERNS
 from assets.ingestion.profiling.bounds import date_bounds, number_bounds
 from assets.ingestion.profiling.inference import Inferred
@@ -117,15 +118,10 @@ def value_counts(df: pl.DataFrame) -> dict[str, pl.DataFrame]:
 def top_values(counts: pl.DataFrame) -> str:
     """``UA 58,665, B6 54,635, EV 54,173``: the most frequent present values of a column's
     ``value_counts``, ties in value order."""
-    name = counts.columns[0]
-    present = counts.filter(pl.col(name).is_not_null())
-    if present.is_empty() or present["len"].max() == 1:
+    top = most_frequent(counts, TOP_VALUES)
+    if top.is_empty() or top["len"].max() == 1:
         return ""
-    # Every row tied with the third count, sorted: a full sort of a column's millions of
-    # distinct values would cost more than the counting.
-    third = present["len"].top_k(TOP_VALUES).min()
-    top = present.filter(pl.col("len") >= third).sort(["len", name], descending=[True, False])
-    return ", ".join(f"{_show(v)} {n:,}" for v, n in top.head(TOP_VALUES).iter_rows())
+    return ", ".join(f"{_show(v)} {n:,}" for v, n in top.iter_rows())
 
 
 def _show(value: Any) -> str:
