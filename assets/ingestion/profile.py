@@ -77,8 +77,11 @@ def _mark_person_names(name: str, profiles: dict[str, ColumnProfile]) -> None:
         profiles["name"].entry["pii"] = True
 
 
-def profile_table(raw: pl.DataFrame, name: str, source: str, today: date | None = None) -> Profiled:
-    """The draft for the rows of ``raw`` (as read from the landing files)."""
+def profile_table(
+    raw: pl.DataFrame, name: str, source: str, today: date | None = None, read_all: bool = True
+) -> Profiled:
+    """The draft for the rows of ``raw`` (as read from the landing files); ``read_all`` is
+    false when they are only the first rows of the files (``--rows``)."""
     today = today or date.today()
     found = infer_frame(raw)
     nulls = _dataset_nulls(found)
@@ -106,6 +109,11 @@ def profile_table(raw: pl.DataFrame, name: str, source: str, today: date | None 
     for cols, note in keys.near.items():
         doubts.append(f"{', '.join(cols)}: a near-key, {note}")
         profiles[cols[0]].evidence += f"; near-key: {note}"
+    if not read_all:
+        doubts.append(
+            f"only the first {rows:,} rows were read (--rows): the key, bounds, value lists and "
+            "foreign keys rest on them; profile every row before trusting them"
+        )
     if keys.repeated_rows:
         doubts.append(f"{keys.repeated_rows:,} rows repeat an earlier row in every column")
     if not keys.key and rows > 1:
@@ -131,9 +139,11 @@ def profile_table(raw: pl.DataFrame, name: str, source: str, today: date | None 
     spec["columns"] = [p.entry for p in profiles.values()]
     draft = Draft(
         spec,
-        f"{source}; {rows:,} rows, every row read",
+        f"{source}; {rows:,} rows, " + ("every row read" if read_all else "the first rows only"),
         evidence={c: p.evidence for c, p in profiles.items()},
-        key_comment=(f"unique over all {rows:,} rows" if keys.key else "")
+        key_comment=(
+            f"unique over {'all ' if read_all else 'the '}{rows:,} rows" if keys.key else ""
+        )
         + (f"; also unique: {'; '.join(also)}" if also else ""),
         doubts=doubts,
     )
@@ -146,16 +156,23 @@ def profile_frame(lf: pl.LazyFrame, name: str, source_label: str = "") -> dict[s
     return profile_table(lf.collect(), name, source_label or "a frame").draft.spec
 
 
-def _read(paths: list[Path]) -> tuple[pl.DataFrame, str]:
-    """The rows of ``paths`` (one dataset's files) as read at landing, and where they came from."""
+def _read(paths: list[Path], max_rows: int | None = None) -> tuple[pl.DataFrame, str, bool]:
+    """The rows of ``paths`` (one dataset's files) as read at landing, where they came from,
+    and whether every row was read (at most ``max_rows`` are, in file order)."""
     frames, labels = [], []
+    left = max_rows
     with tempfile.TemporaryDirectory(prefix="profile-") as tmp:
         for path in paths:
+            if left is not None and left < 0:
+                break
             with path.open("rb") as fh:
                 head = fh.read(4096)
             lf, info = read_landing_file(path, detect_format(path, head), Path(tmp), expected=[])
-            frames.append(lf.collect())
+            # One row beyond the limit tells a file that ends there from one that goes on.
+            frames.append(lf.collect() if left is None else lf.head(left + 1).collect())
             labels.append(f"{path.name} ({info['format']}, {info['encoding']})")
+            if left is not None:
+                left -= frames[-1].height
     # Not rechunked: every later pass reads chunked columns as fast, and the copy costs ~0.4 s
     # per GB of text.
     frame = (
@@ -164,15 +181,17 @@ def _read(paths: list[Path]) -> tuple[pl.DataFrame, str]:
     shown = ", ".join(labels[:3]) + (
         f" and {len(labels) - 3} more files" if len(labels) > 3 else ""
     )
-    return frame, shown
+    read_all = max_rows is None or frame.height <= max_rows
+    return (frame if read_all else frame.head(max_rows)), shown, read_all
 
 
-def profile_file(path: Path, name: str) -> Draft:
-    """Read ``path`` (CSV, csv.gz, JSON, NDJSON, Parquet or XML) and profile it."""
+def profile_file(path: Path, name: str, max_rows: int | None = None) -> Draft:
+    """Read ``path`` (CSV, csv.gz, JSON, NDJSON, Parquet or XML), or its first ``max_rows``
+    rows, and profile it."""
     if not IDENTIFIER.match(name):
         raise ValueError(f"--name {name!r} must match {IDENTIFIER.pattern}")
-    frame, source = _read([path])
-    return profile_table(frame, name, source).draft
+    frame, source, read_all = _read([path], max_rows)
+    return profile_table(frame, name, source, read_all=read_all).draft
 
 
 def _readable(path: Path) -> bool:
@@ -204,10 +223,11 @@ def datasets_in(folder: Path) -> dict[str, list[Path]]:
 
 
 def profile_folder(
-    folder: Path, today: date | None = None
+    folder: Path, today: date | None = None, max_rows: int | None = None
 ) -> tuple[dict[str, Draft], dict[str, str]]:
-    """One draft per dataset of ``folder``, with foreign keys proposed between them; and the
-    datasets that could not be read as a table (a manifest, a broken file), with the reason."""
+    """One draft per dataset of ``folder`` (of its first ``max_rows`` rows when given), with
+    foreign keys proposed between them; and the datasets that could not be read as a table
+    (a manifest, a broken file), with the reason."""
     found = datasets_in(folder)
     if not found:
         raise ValueError(f"{folder}: no CSV, JSON, NDJSON, Parquet or XML file in it")
@@ -215,11 +235,11 @@ def profile_folder(
     skipped: dict[str, str] = {}
     for name, paths in found.items():
         try:
-            frame, source = _read(paths)
+            frame, source, read_all = _read(paths, max_rows)
         except BadFile as exc:
             skipped[name] = f"{', '.join(p.name for p in paths)}: {exc}"
             continue
-        profiled[name] = profile_table(frame, name, source, today)
+        profiled[name] = profile_table(frame, name, source, today, read_all)
     tables = [p.table for p in profiled.values()]
     for p in profiled.values():
         fks = foreign_keys(p.table, tables)
@@ -231,6 +251,48 @@ def profile_folder(
     return {name: p.draft for name, p in profiled.items()}, skipped
 
 
+# The profile holds the files' text and its typed copy: its peak was 5.5x to 6.5x the bytes of
+# CSV read (benchmarks/README.md, "Profiling against ingestion"). Parquet and gzip decode to more.
+MEMORY_PER_BYTE = 7
+ASSUMED_ROW_BYTES = 100  # for compressed files, whose rows cannot be counted from their bytes
+
+
+def available_memory() -> int | None:
+    """The bytes the kernel says can be allocated without swapping (None where it cannot say)."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def _row_bytes(path: Path) -> float:
+    """The mean length of a row in the first MiB of a text file; a guess for other formats."""
+    if path.suffix.lower() in (".gz", ".parquet", ".pq", ".xml"):
+        return ASSUMED_ROW_BYTES
+    with path.open("rb") as fh:
+        head = fh.read(1 << 20)
+    return len(head) / max(head.count(b"\n"), 1)
+
+
+def memory_refusal(paths: list[Path], available: int | None) -> str | None:
+    """Why reading every row of ``paths`` would not fit in ``available`` bytes, with a
+    ``--rows`` that would; None when it fits or the memory is unknown."""
+    size = sum(p.stat().st_size for p in paths)
+    need = size * MEMORY_PER_BYTE
+    if available is None or need <= 0.8 * available:
+        return None
+    rows = int(0.8 * available / MEMORY_PER_BYTE / _row_bytes(paths[0]))
+    rows = int(float(f"{max(rows, 1):.2g}"))  # two significant digits: a number to type
+    return (
+        f"profiling every row needs about {need / 1e9:.1f} GB of memory ({MEMORY_PER_BYTE}x "
+        f"the {size / 1e9:.1f} GB of files) and {available / 1e9:.1f} GB is available; pass "
+        f"--rows {rows} to profile the first {rows:,} rows of each dataset"
+    )
+
+
 def _write(path: Path, text: str) -> None:
     import os
 
@@ -238,6 +300,14 @@ def _write(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
+
+
+def _positive(text: str) -> int:
+    import argparse
+
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of rows above 0, not {text!r}")
+    return int(text)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -259,12 +329,27 @@ def main(argv: list[str] | None = None) -> int:
         help="file: the YAML to write (default: stdout); folder: the "
         "folder to write <dataset>.yaml into (required)",
     )
+    parser.add_argument(
+        "--rows",
+        type=_positive,
+        help="profile only the first ROWS rows of each dataset (default: every row; a run "
+        "whose files would not fit in memory is refused with a ROWS that would)",
+    )
     args = parser.parse_args(argv)
     try:
+        if args.rows is None and args.path.exists():
+            files = (
+                [p for ps in datasets_in(args.path).values() for p in ps]
+                if args.path.is_dir()
+                else [args.path]
+            )
+            refusal = memory_refusal(files, available_memory()) if files else None
+            if refusal:
+                parser.error(f"{args.path}: {refusal}")
         if args.path.is_dir():
             if args.out is None or args.name:
                 parser.error("a folder takes --out DIR (one <dataset>.yaml each) and no --name")
-            drafts, skipped = profile_folder(args.path)
+            drafts, skipped = profile_folder(args.path, max_rows=args.rows)
             for name, draft in drafts.items():
                 _write(args.out / f"{name}.yaml", to_yaml(draft))
                 print(f"wrote {args.out / f'{name}.yaml'}", file=sys.stderr)
@@ -275,7 +360,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"PATH: no such file or folder: {args.path}")
         if not args.name:
             parser.error("a file needs --name, the dataset's name")
-        text = to_yaml(profile_file(args.path, args.name))
+        text = to_yaml(profile_file(args.path, args.name, args.rows))
     except (ValueError, BadFile) as exc:
         parser.error(f"{args.path}: {exc}")
     if args.out is None:

