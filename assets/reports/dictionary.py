@@ -74,10 +74,9 @@ def _aggregates(columns: list[ColumnSpec]) -> list[pl.Expr]:
 
 
 def _counts(counts: pl.DataFrame) -> pl.DataFrame:
-    """A column's (value, rows) as the page lists them: values as text."""
-    value, rows = counts.columns
+    """A column's ``value_counts`` (value, rows) as the page lists them: values as text."""
     return counts.select(
-        pl.col(value).cast(pl.String).alias("value"), pl.col(rows).cast(pl.Int64).alias("rows")
+        pl.col("value").cast(pl.String), pl.col("rows").cast(pl.Int64)
     ).match_to_schema(DISTRIBUTION_SCHEMA)
 
 
@@ -156,7 +155,7 @@ def profile(
             continue
         if c.type == "integer" and counts.height <= BINS:
             # A few distinct whole numbers read better one bar each than as ranges.
-            distributions[c.name] = _counts(counts.sort(c.name))
+            distributions[c.name] = _counts(counts.sort("value"))
         elif f"hist:{c.name}" in stats:
             low = stats[f"min:{c.name}"]
             distributions[c.name] = _histogram(stats[f"hist:{c.name}"], low, c, schema[c.name])

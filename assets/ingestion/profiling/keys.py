@@ -87,15 +87,15 @@ def _duplicates(df: pl.DataFrame, cols: list[str]) -> tuple[int, str]:
     """(rows beyond the first of each value, the duplicated values named)."""
     dup = (
         df.group_by(cols)
-        .len()
-        .filter(pl.col("len") > 1)
+        .len(name="#rows")  # "#" is in no column name: a column may be called len
+        .filter(pl.col("#rows") > 1)
         .sort([*cols], nulls_last=True)
         .select(
             pl.concat_str([pl.col(c).cast(pl.String) for c in cols], separator="/").alias("v"),
-            "len",
+            "#rows",
         )
     )
-    extra = int((dup["len"] - 1).sum())
+    extra = int((dup["#rows"] - 1).sum())
     named = ", ".join(f"{v} x{n}" for v, n in dup.head(5).rows())
     return extra, named + (", ..." if dup.height > 5 else "")
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from assets.core.spec import load_spec_file
+from assets.core.spec import DatasetSpec, load_spec_file
 from assets.ingestion.profile import main, profile_folder, profile_table, to_yaml
 from assets.ingestion.profiling.bounds import date_bounds, number_bounds, readable_bounds
 from assets.ingestion.profiling.keys import distinct_rows, find_keys
@@ -235,3 +235,24 @@ def test_distinct_rows_are_counted_exactly_by_hash_then_by_value():
     assert distinct_rows(frame, ["a", "b"]) == 4
     assert distinct_rows(frame, ["a"]) == 3
     assert distinct_rows(frame.unique(), ["a", "b"]) == 4
+
+
+def test_columns_named_like_the_counts_are_profiled():
+    """The counts are grouped under names of their own, so a column called len, value, rows
+    or text is counted like any other."""
+    frame = pl.DataFrame(
+        {
+            "len": ["a", "b", "a", "c", "a", "b"],
+            "value": ["1", "2", "2", "3", "3", "3"],
+            "rows": ["x", "x", "y", "y", "z", "z"],
+            "text": ["k1", "k2", "k3", "k4", "k5", "k5"],
+        }
+    )
+    draft = profile_table(frame, "t", "a frame", date(2026, 1, 1)).draft
+    text = to_yaml(draft)
+    lines = {line.split(",")[0].split()[-1]: line for line in text.splitlines() if "{name:" in line}
+    assert "allowed: [a, b, c]" in lines["len"] and "top: a 3, b 2, c 1" in lines["len"]
+    assert "type: integer" in lines["value"] and "top: 3 3, 2 2, 1 1" in lines["value"]
+    assert "top: x 2, y 2, z 2" in lines["rows"] and "top: k5 2, k1 1, k2 1" in lines["text"]
+    assert draft.spec["key"] == ["len", "value"]
+    DatasetSpec.model_validate(draft.spec)

@@ -194,3 +194,14 @@ def test_date_and_time_bins_run_from_the_first_value_to_the_last(unit: Literal["
     joined = dictionary(pl.LazyFrame(FRAME), SPEC, HISTORY).distributions["joined"]
     assert joined["value"][0].startswith("2024-01-01 to ")
     assert joined["value"][-1].endswith(" to 2024-01-28")
+
+
+def test_a_column_named_like_the_counts_is_counted():
+    spec = DatasetSpec.model_validate(
+        {"name": "t", "columns": [{"name": "len"}, {"name": "rows", "type": "integer"}]}
+    )
+    frame = pl.DataFrame({"len": ["a", "b", "a", None], "rows": [1, 1, 2, None]})
+    book = dictionary(frame.lazy(), spec, HISTORY)
+    assert book.columns["distinct"].to_list() == [2, 2]
+    assert book.distributions["len"].rows() == [("a", 2), ("b", 1)]
+    assert book.distributions["rows"].rows() == [("1", 2), ("2", 1)]
