@@ -14,11 +14,19 @@ def is_nested(dtype: pl.DataType) -> bool:
 
 def as_json_text(name: str, dtype: pl.DataType) -> pl.Expr:
     """A nested column (struct, list, array) as its JSON text, vectorised."""
+    return json_text(pl.col(name), dtype).alias(name)
+
+
+def json_text(value: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    """A nested value (struct, list, array) of ``dtype`` as its JSON text; a missing one
+    stays missing (not the text ``null``)."""
     if isinstance(dtype, pl.Struct):
-        return pl.col(name).struct.json_encode()
-    # Wrap in a one-field struct to encode, then cut the wrapper: {"v":[1,2]} -> [1,2].
-    wrapped = pl.struct(pl.col(name).alias("v")).struct.json_encode()
-    return wrapped.str.slice(5).str.strip_suffix("}").alias(name)
+        encoded = value.struct.json_encode()
+    else:
+        # Wrap in a one-field struct to encode, then cut the wrapper: {"v":[1,2]} -> [1,2].
+        wrapped = pl.struct(value.alias("v")).struct.json_encode()
+        encoded = wrapped.str.slice(5).str.strip_suffix("}")
+    return pl.when(value.is_not_null()).then(encoded)
 
 
 def join_lookup(

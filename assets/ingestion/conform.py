@@ -18,7 +18,7 @@ from assets.core.columns import ERRORS_COLUMN
 from assets.core.readers import BadFile
 from assets.core.spec import DEFAULT_NULL_VALUES, ColumnSpec, DatasetSpec
 from assets.ingestion.derive import derive
-from assets.ingestion.parsing import fast_parse, parse_text, parse_typed
+from assets.ingestion.parsing import as_text, fast_parse, parse_text, parse_typed
 
 _SLOW = "__leftovers__"
 
@@ -68,7 +68,7 @@ def _failed_text(src: pl.Expr, dtype: pl.DataType, typed: pl.Expr, nulls: Sequen
     if dtype == pl.String:
         failed = typed.is_null() & src.is_not_null()
         return pl.when(failed & ~_is_null_token(src, nulls) if nulls else failed).then(src)
-    return pl.when(src.is_not_null() & typed.is_null()).then(src.cast(pl.String))
+    return pl.when(src.is_not_null() & typed.is_null()).then(as_text(src, dtype))
 
 
 def _unless_null_token(text: pl.Expr, nulls: Sequence[str]) -> pl.Expr:

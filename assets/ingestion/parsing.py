@@ -15,6 +15,7 @@ from collections.abc import Callable
 import polars as pl
 
 from assets.core.column_parsing import OFFSET_DIRECTIVE
+from assets.core.frames import is_nested, json_text
 from assets.core.spec import ColumnSpec
 
 # Polars' fixed-format fast path reads these; the usual instant (R, JavaScript, most APIs) is
@@ -190,6 +191,12 @@ def parse_text(text: pl.Expr, col: ColumnSpec) -> pl.Expr:
     raise AssertionError(col.type)
 
 
+def as_text(src: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    """A typed source value as text: a nested one (a Parquet list or struct) as its JSON,
+    which Polars' cast to String refuses."""
+    return json_text(src, dtype) if is_nested(dtype) else src.cast(pl.String)
+
+
 def parse_typed(src: pl.Expr, dtype: pl.DataType, col: ColumnSpec) -> pl.Expr:
     """A typed (not text) source column as the column's type; null where it does not fit."""
     if isinstance(dtype, pl.Datetime) and col.type in ("date", "datetime"):
@@ -211,7 +218,7 @@ def _strict_cast(src: pl.Expr, dtype: pl.DataType, col: ColumnSpec) -> pl.Expr:
     Polars' own cast would make them 2, the year 57385, true and 1.7e15 without a word."""
     none = pl.lit(None, dtype=col.polars_type)
     if col.type == "string":
-        return src.cast(pl.String)
+        return as_text(src, dtype)
     if col.type == "integer" and dtype.is_integer():
         return src.cast(pl.Int64, strict=False)
     if col.type == "integer" and dtype.is_numeric():

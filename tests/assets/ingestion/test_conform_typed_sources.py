@@ -57,3 +57,33 @@ def test_parquet_values_of_the_wrong_type_are_flagged_not_cast(tmp_path: Path) -
     good = conform(fits.lazy(), SPEC, source_file="f", file_sha256="x").collect()
     assert good.select("qty", "day", "flag", "amount").row(0) == (3, date(2024, 1, 1), True, 10.5)
     assert good[ERRORS_COLUMN][0] is None
+
+
+def test_nested_parquet_values_become_their_json_text(tmp_path: Path) -> None:
+    """A list or struct column read into a text column keeps its value as JSON; into a typed
+    column it is flagged with that JSON, never a crash of the cast."""
+    path = tmp_path / "nested.parquet"
+    pl.DataFrame(
+        {
+            "tags": [["a", "b"], [], None],
+            "meta": [{"k": 1}, {"k": None}, None],
+            "qty": [[1], [2], None],
+        }
+    ).write_parquet(path)
+    spec = DatasetSpec.model_validate(
+        {
+            "name": "n",
+            "columns": [
+                {"name": "tags"},
+                {"name": "meta"},
+                {"name": "qty", "type": "integer"},
+            ],
+        }
+    )
+    out = conform(pl.scan_parquet(path), spec, source_file="nested.parquet", file_sha256="x")
+    got = out.collect()
+    assert got["tags"].to_list() == ['["a","b"]', "[]", None]
+    assert got["meta"].to_list() == ['{"k":1}', '{"k":null}', None]
+    assert got["qty"].to_list() == [None, None, None]
+    errors = [json.loads(e) if e else None for e in got[ERRORS_COLUMN].to_list()]
+    assert errors == [{"qty": "[1]"}, {"qty": "[2]"}, None]
