@@ -11,8 +11,10 @@ rows is never tried.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from math import prod
 
@@ -24,6 +26,7 @@ MAX_SETS = 400
 PROBE_ROWS = (2_000, 20_000, 200_000)
 NEAR_KEY_ROWS = 3  # at most this many rows (or 0.1% of rows) beyond the distinct values,
 NEAR_SHARE = 0.99  # and distinct values for 99% of the rows (two of four rows is no near-key)
+MULTI_SHOWN = 4  # unique sets of several columns a draft names: the key and three in its comment
 ID_NAME = re.compile(r"(^|_)(id|key|code|no|number|num)$")
 
 
@@ -61,11 +64,19 @@ def distinct_rows(df: pl.DataFrame, cols: list[str]) -> int:
     return df.height - n_shared + df.filter(shared).select(pl.struct(cols).n_unique()).item()
 
 
-def _unique_sets(df: pl.DataFrame, candidates: list[str], distinct: dict[str, int]) -> list:
+def _unique_sets(
+    df: pl.DataFrame, candidates: list[str], distinct: dict[str, int], rank: Callable
+) -> list:
+    """Every unique column, and the best-ranked unique sets of several columns: a draft names
+    at most ``MULTI_SHOWN`` of them (the key, and others in its comment), so sets that passed
+    the probes are counted over the whole frame in rank order until that many are found (a
+    table of near-unique columns had dozens of such sets, each a pass over the frame)."""
     rows = df.height
     found: list[tuple[str, ...]] = []
     tried = 0
     for size in range(1, MAX_KEY_COLUMNS + 1):
+        if sum(1 for f in found if len(f) > 1) >= MULTI_SHOWN:
+            break
         alive = [
             cols
             for cols in itertools.combinations(candidates, size)
@@ -79,7 +90,13 @@ def _unique_sets(df: pl.DataFrame, candidates: list[str], distinct: dict[str, in
             exprs = [pl.struct(list(c)).n_unique().alias(str(i)) for i, c in enumerate(alive)]
             counts = probe.select(exprs).row(0)
             alive = [c for c, n in zip(alive, counts, strict=True) if n == probe.height]
-        found += [c for c in alive if distinct_rows(df, list(c)) == rows]
+        for cols in sorted(alive, key=rank):
+            if size > 1 and sum(1 for f in found if len(f) > 1) >= MULTI_SHOWN:
+                break
+            # One column's distinct count is known: no pass over the frame for it.
+            whole = distinct[cols[0]] if size == 1 else distinct_rows(df, list(cols))
+            if whole == rows:
+                found.append(cols)
     return found
 
 
@@ -127,8 +144,9 @@ def find_keys(
     # No subset of the candidates is unique when all of them together are not: the search
     # (and its counts over the whole frame) is skipped. Rows repeated whole settle it at once.
     union_unique = not out.repeated_rows and distinct_rows(df, candidates) == rows
-    found = _unique_sets(df, candidates, distinct) if union_unique else []
-    found = sorted(found, key=lambda c: _rank(c, order, distinct))
+    rank = functools.partial(_rank, order=order, distinct=distinct)
+    found = _unique_sets(df, candidates, distinct, rank) if union_unique else []
+    found = sorted(found, key=rank)
     if found:
         out.key = list(found[0])
         out.unique = [list(c) for c in found[1:]]

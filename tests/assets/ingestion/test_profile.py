@@ -255,3 +255,22 @@ def test_files_too_big_for_memory_are_refused_with_rows_that_fit(tmp_path: Path)
         0 < rows < 100_000
         and rows * (size / 100_001) * MEMORY_PER_BYTE <= size * MEMORY_PER_BYTE // 4
     )
+
+
+def test_a_parquet_file_with_nested_columns_is_drafted_with_them_as_text(tmp_path: Path):
+    path = tmp_path / "events.parquet"
+    pl.DataFrame(
+        {
+            "event_id": [1, 2, 3, 4],
+            "tags": [["a"], ["a", "b"], [], None],
+            "meta": [{"k": 1}, {"k": 2}, {"k": 2}, None],
+        }
+    ).write_parquet(path)
+    done = subprocess.run(
+        [PROFILE, str(path), "--name", "events"], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    draft = yaml.safe_load(done.stdout)
+    types = {c["name"]: c["type"] for c in draft["columns"]}
+    assert types == {"event_id": "integer", "tags": "string", "meta": "string"}
+    assert draft["key"] == ["event_id"]

@@ -256,3 +256,25 @@ def test_columns_named_like_the_counts_are_profiled():
     assert "top: x 2, y 2, z 2" in lines["rows"] and "top: k5 2, k1 1, k2 1" in lines["text"]
     assert draft.spec["key"] == ["len", "value"]
     DatasetSpec.model_validate(draft.spec)
+
+
+def test_the_key_search_counts_only_the_sets_a_draft_names():
+    """Fifteen pairs are unique here (remainders by coprime numbers); a draft names the key and
+    three more, so only the best-ranked four are counted, and they are the exhaustive four."""
+    import itertools
+
+    from assets.ingestion.profiling.keys import MULTI_SHOWN, _rank
+
+    n = 1_000
+    frame = pl.DataFrame({f"x{m}": [i % m for i in range(n)] for m in (37, 41, 43, 47, 53, 59)})
+    kinds = dict.fromkeys(frame.columns, "integer")
+    distinct = {c: frame[c].n_unique() for c in frame.columns}
+    keys = find_keys(frame, kinds, dict.fromkeys(kinds, 0), set(), distinct)
+    pairs = [
+        p
+        for p in itertools.combinations(frame.columns, 2)
+        if frame.select(pl.struct(list(p)).n_unique()).item() == n
+    ]
+    assert len(pairs) == 15
+    best = sorted(pairs, key=lambda p: _rank(p, frame.columns, distinct))[:MULTI_SHOWN]
+    assert [keys.key, *keys.unique] == [list(p) for p in best]
