@@ -301,7 +301,7 @@ def read_parquet_file(path: Path, max_bytes: int | None = None) -> pl.LazyFrame:
         lf = pl.scan_parquet(path)
         schema = lf.collect_schema()
         if max_bytes is not None:
-            inflated = _parquet_inflated_bytes(path)
+            inflated = parquet_inflated_bytes(path)
             if inflated > max_bytes:
                 raise BadFile(
                     f"its pages inflate to {inflated:,} bytes, over the {max_bytes:,}-byte limit "
@@ -315,7 +315,7 @@ def read_parquet_file(path: Path, max_bytes: int | None = None) -> pl.LazyFrame:
     return lf.rename(column_names(schema.names(), "columns"))
 
 
-def _parquet_inflated_bytes(path: Path) -> int:
+def parquet_inflated_bytes(path: Path) -> int:
     """The file's column chunks once decompressed, from its footer (no page is read)."""
     con = duckdb.connect()
     try:

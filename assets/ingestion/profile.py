@@ -33,6 +33,7 @@ from assets.ingestion.profiling.columns import (
 from assets.ingestion.profiling.foreign import Table, foreign_keys
 from assets.ingestion.profiling.inference import Inferred, infer_frame
 from assets.ingestion.profiling.keys import ID_NAME, find_keys
+from assets.ingestion.profiling.memory import available_memory, memory_refusal
 from assets.ingestion.profiling.render import Draft, to_yaml
 
 __all__ = ["profile_file", "profile_folder", "profile_frame", "to_yaml"]
@@ -251,48 +252,6 @@ def profile_folder(
     return {name: p.draft for name, p in profiled.items()}, skipped
 
 
-# The profile holds the files' text and its typed copy: its peak was 5.5x to 6.5x the bytes of
-# CSV read (benchmarks/README.md, "Profiling against ingestion"). Parquet and gzip decode to more.
-MEMORY_PER_BYTE = 7
-ASSUMED_ROW_BYTES = 100  # for compressed files, whose rows cannot be counted from their bytes
-
-
-def available_memory() -> int | None:
-    """The bytes the kernel says can be allocated without swapping (None where it cannot say)."""
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return None
-
-
-def _row_bytes(path: Path) -> float:
-    """The mean length of a row in the first MiB of a text file; a guess for other formats."""
-    if path.suffix.lower() in (".gz", ".parquet", ".pq", ".xml"):
-        return ASSUMED_ROW_BYTES
-    with path.open("rb") as fh:
-        head = fh.read(1 << 20)
-    return len(head) / max(head.count(b"\n"), 1)
-
-
-def memory_refusal(paths: list[Path], available: int | None) -> str | None:
-    """Why reading every row of ``paths`` would not fit in ``available`` bytes, with a
-    ``--rows`` that would; None when it fits or the memory is unknown."""
-    size = sum(p.stat().st_size for p in paths)
-    need = size * MEMORY_PER_BYTE
-    if available is None or need <= 0.8 * available:
-        return None
-    rows = int(0.8 * available / MEMORY_PER_BYTE / _row_bytes(paths[0]))
-    rows = int(float(f"{max(rows, 1):.2g}"))  # two significant digits: a number to type
-    return (
-        f"profiling every row needs about {need / 1e9:.1f} GB of memory ({MEMORY_PER_BYTE}x "
-        f"the {size / 1e9:.1f} GB of files) and {available / 1e9:.1f} GB is available; pass "
-        f"--rows {rows} to profile the first {rows:,} rows of each dataset"
-    )
-
-
 def _write(path: Path, text: str) -> None:
     import os
 
@@ -338,12 +297,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.rows is None and args.path.exists():
-            files = (
-                [p for ps in datasets_in(args.path).values() for p in ps]
-                if args.path.is_dir()
-                else [args.path]
-            )
-            refusal = memory_refusal(files, available_memory()) if files else None
+            sets = list(datasets_in(args.path).values()) if args.path.is_dir() else [[args.path]]
+            refusal = memory_refusal(sets, available_memory())
             if refusal:
                 parser.error(f"{args.path}: {refusal}")
         if args.path.is_dir():

@@ -240,21 +240,36 @@ def test_rows_profiles_the_first_rows_and_says_so_in_the_draft(tmp_path: Path):
 
 
 def test_files_too_big_for_memory_are_refused_with_rows_that_fit(tmp_path: Path):
-    from assets.ingestion.profile import MEMORY_PER_BYTE, memory_refusal
+    """A folder's datasets are held together, so the rows suggested must fit for all of them;
+    a gzip file counts for the text it holds, a Parquet file for its decoded pages."""
+    import gzip
 
-    csv = tmp_path / "big.csv"
-    csv.write_text("id,name\n" + "".join(f"{i},name-{i:06d}\n" for i in range(100_000)))
-    size = csv.stat().st_size
-    assert memory_refusal([csv], available=size * MEMORY_PER_BYTE * 2) is None
-    assert memory_refusal([csv], available=None) is None  # unknown: never refused
-    why = memory_refusal([csv], available=size * MEMORY_PER_BYTE // 4)
+    from assets.ingestion.profiling.memory import holding, memory_refusal
+
+    rows = 20_000
+    text = "id,name\n" + "".join(f"{i},name-{i:06d}\n" for i in range(rows))
+    folders = []
+    for name in ("a", "b", "c", "d"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / f"{name}.csv").write_text(text)
+        folders.append([tmp_path / name / f"{name}.csv"])
+    zipped = tmp_path / "z.csv.gz"
+    zipped.write_bytes(gzip.compress(text.encode()))
+    parquet = tmp_path / "p.parquet"
+    pl.read_csv(folders[0][0]).write_parquet(parquet)
+    sets = [*folders, [zipped], [parquet]]
+    need = sum(holding(s).need() for s in sets)
+    assert holding([zipped]).need() == pytest.approx(holding(folders[0]).need(), rel=0.01)
+    assert holding([parquet]).rows == rows
+    assert memory_refusal(sets, available=int(need / 0.8) + 1) is None
+    assert memory_refusal(sets, available=None) is None  # unknown: never refused
+    available = int(need / 4)
+    why = memory_refusal(sets, available)
     assert why is not None and "--rows" in why
-    rows = int(why.split("--rows ")[1].split()[0])
-    # The rows suggested fit in the memory that was too small for all of them.
-    assert (
-        0 < rows < 100_000
-        and rows * (size / 100_001) * MEMORY_PER_BYTE <= size * MEMORY_PER_BYTE // 4
-    )
+    suggested = int(why.split("--rows ")[1].split()[0])
+    assert 0 < suggested < rows
+    # The first `suggested` rows of all six datasets together fit in the budget.
+    assert sum(holding(s).need(suggested) for s in sets) <= 0.8 * available
 
 
 def test_a_parquet_file_with_nested_columns_is_drafted_with_them_as_text(tmp_path: Path):
