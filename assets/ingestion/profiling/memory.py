@@ -68,7 +68,7 @@ def holding(paths: list[Path]) -> Holding:
             continue
         text = _gzip_text_bytes(path) if path.name.lower().endswith(".gz") else path.stat().st_size
         per_row = ASSUMED_ROW_BYTES if path.name.lower().endswith(".xml") else _text_row_bytes(path)
-        rows += text / per_row
+        rows += text / per_row if per_row else 0  # an empty file holds no row
         need += text * TEXT_FACTOR
     return Holding(int(rows), need / rows if rows else 0.0)
 
