@@ -61,16 +61,23 @@ def holding(paths: list[Path]) -> Holding:
     """The rows of one dataset's files and the memory a row takes in the profile."""
     rows, need = 0.0, 0.0
     for path in paths:
-        if _is_parquet(path):
-            count = pl.scan_parquet(path).select(pl.len()).collect().item()
-            rows += count
-            need += parquet_inflated_bytes(path) * PARQUET_FACTOR
-            continue
-        text = _gzip_text_bytes(path) if path.name.lower().endswith(".gz") else path.stat().st_size
-        per_row = ASSUMED_ROW_BYTES if path.name.lower().endswith(".xml") else _text_row_bytes(path)
-        rows += text / per_row if per_row else 0  # an empty file holds no row
-        need += text * TEXT_FACTOR
+        try:
+            file_rows, file_need = _file_holding(path)
+        except Exception:  # a broken file is refused by its reader, with the reason
+            file_rows, file_need = path.stat().st_size / ASSUMED_ROW_BYTES, 0.0
+        rows += file_rows
+        need += file_need
     return Holding(int(rows), need / rows if rows else 0.0)
+
+
+def _file_holding(path: Path) -> tuple[float, float]:
+    """(rows, bytes of memory) of one file."""
+    if _is_parquet(path):
+        count = pl.scan_parquet(path).select(pl.len()).collect().item()
+        return count, parquet_inflated_bytes(path) * PARQUET_FACTOR
+    text = _gzip_text_bytes(path) if path.name.lower().endswith(".gz") else path.stat().st_size
+    per_row = ASSUMED_ROW_BYTES if path.name.lower().endswith(".xml") else _text_row_bytes(path)
+    return (text / per_row if per_row else 0.0), text * TEXT_FACTOR  # empty: no row
 
 
 def rows_that_fit(datasets: list[Holding], budget: float) -> int:
