@@ -11,10 +11,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+import dagster as dg
 import polars as pl
 
 from assets.core.frames import as_json_text, is_nested
-from assets.core.pg import TableLoad
+from assets.core.pg import RefusedRowsError, TableLoad
 from resources.postgres import PostgresResource
 
 
@@ -42,7 +43,10 @@ def publish_frames(
     workdir: Path,
 ) -> dict[str, int]:
     """Replace each ``(table, frame, key)``'s table with its frame, all in one transaction (every
-    table new, or on any failure every table as it was); returns the rows now in each."""
+    table new, or on any failure every table as it was); returns the rows now in each.
+
+    Rows PostgreSQL refuses fail the step without its retries: the same rows would be refused
+    again, and each retry would wait out its delay first."""
     loads: list[TableLoad] = []
     try:
         for i, (table, frame, key) in enumerate(tables):
@@ -54,6 +58,8 @@ def publish_frames(
             ready.sink_csv(csv_path, datetime_format="%Y-%m-%dT%H:%M:%S%.6f")
             loads.append(TableLoad(table, tuple(ready.collect_schema().items()), csv_path, key))
         return pg.replace_tables(loads)
+    except RefusedRowsError as exc:
+        raise dg.Failure(description=str(exc), allow_retries=False) from None
     finally:
         for load in loads:
             load.csv_path.unlink(missing_ok=True)

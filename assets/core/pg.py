@@ -50,6 +50,34 @@ class ConnectionStringError(ValueError):
     """A connection string that cannot be read; the message never quotes it."""
 
 
+class RefusedRowsError(Exception):
+    """PostgreSQL refused a table's rows (a value it cannot store, a repeated key): a property
+    of the data, which a retry would not change. The publish was rolled back whole.
+
+    The message names the table, the row and column where PostgreSQL says, and its reason with
+    any quoted value left out: its DETAIL and CONTEXT quote the values (a repeated key, the
+    text that failed a cast), which may be personal data.
+    """
+
+    def __init__(self, table: str, exc: psycopg.Error) -> None:
+        diag = exc.diag
+        where = re.search(r"line (\d+)(?:, column ([^:\s]+))?", diag.context or "")
+        # Line 1 of the CSV is its header.
+        rows = f"row {int(where[1]) - 1:,} of {table}" if where and int(where[1]) > 1 else table
+        column = f", column {where[2]}" if where and where[2] else ""
+        reason = _QUOTED_VALUE.sub(": (value left out)", diag.message_primary or type(exc).__name__)
+        super().__init__(
+            f"PostgreSQL refused {rows}{column}: {reason} (SQLSTATE {diag.sqlstate or '?'}). "
+            "No table was replaced, and a retry would be refused the same."
+        )
+        self.table = table
+        self.sqlstate = diag.sqlstate
+
+
+# A reason's trailing quoted value: `invalid input syntax for type bigint: "abc"`.
+_QUOTED_VALUE = re.compile(r':\s*".*"\s*$', re.DOTALL)
+
+
 def split_password(dsn: str) -> tuple[str, str | None]:
     """``dsn`` without its password, and the password (None when it has none).
 
@@ -232,7 +260,12 @@ class Postgres:
         """
         counts: dict[str, int] = {}
         with self.connection() as conn, conn.cursor() as cur:
-            staged = [(load, _stage(cur, load)) for load in loads]
+            staged = []
+            for load in loads:
+                try:
+                    staged.append((load, _stage(cur, load)))
+                except (psycopg.errors.DataError, psycopg.errors.IntegrityError) as exc:
+                    raise RefusedRowsError(load.name, exc) from None
             for load, staging in staged:
                 table = load.name.split(".")[-1]
                 cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(qualified(load.name)))

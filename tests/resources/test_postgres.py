@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
+import dagster as dg
 import polars as pl
 import psycopg
 import pytest
 from psycopg import sql
 
 from assets.common.postgres import publish_frame
-from assets.core.pg import pg_type, qualified, redact_dsn
+from assets.core.pg import RefusedRowsError, TableLoad, pg_type, qualified, redact_dsn
 from resources.postgres import PostgresResource
 
 pytestmark = pytest.mark.postgres
@@ -61,10 +62,14 @@ def test_publish_replaces_the_table_and_a_failed_publish_keeps_the_old_rows(
     assert publish_frame(pg, second, table, tmp_path, key=("customer_id",)) == 1
     assert [r[0] for r in rows(pg_url, table)] == ["C3"]
 
-    # A repeated key fails the primary key inside the transaction: nothing changes.
+    # A repeated key fails the primary key inside the transaction: nothing changes, and the
+    # step fails without retries (the same rows would be refused again).
     broken = pl.LazyFrame({"customer_id": ["C4", "C4"], "score": [1.0, 2.0], "band": ["a", "b"]})
-    with pytest.raises(psycopg.errors.UniqueViolation):
+    with pytest.raises(dg.Failure) as failure:
         publish_frame(pg, broken, table, tmp_path, key=("customer_id",))
+    assert not failure.value.allow_retries
+    assert f"PostgreSQL refused {table}:" in str(failure.value.description)
+    assert "C4" not in str(failure.value.description)  # PostgreSQL's DETAIL quotes the key
     assert rows(pg_url, table) == [("C3", 0.9, "low")]
     with psycopg.connect(pg_url) as conn:
         left = conn.execute(
@@ -73,6 +78,36 @@ def test_publish_replaces_the_table_and_a_failed_publish_keeps_the_old_rows(
         ).fetchone()
     assert left == (0,), "the staging table must roll back with the failed publish"
     pg.close()
+
+
+@pytest.mark.parametrize(
+    ("text", "dtype", "reason"),
+    [
+        ("n\n1\nsecret-7f3a\n", pl.Int64, "invalid input syntax for type bigint"),
+        ("n\nok\nsecret-\x00-7f3a\n", pl.String, "invalid byte sequence"),
+    ],
+    ids=["uncastable", "nul"],
+)
+def test_refused_rows_name_table_row_and_column_never_the_value(
+    pg_url: str, pg_schema: str, tmp_path: Path, text: str, dtype: pl.DataType, reason: str
+) -> None:
+    csv_path = tmp_path / "t.csv"
+    csv_path.write_text(text)
+    pg = PostgresResource(url=pg_url)
+    try:
+        with pytest.raises(RefusedRowsError) as refused:
+            pg.replace_tables([TableLoad(f"{pg_schema}.t", (("n", dtype),), csv_path)])
+    finally:
+        pg.close()
+    message = str(refused.value)
+    assert message.startswith(f"PostgreSQL refused row 2 of {pg_schema}.t")
+    assert reason in message
+    assert "7f3a" not in message
+    with psycopg.connect(pg_url) as conn:
+        tables = conn.execute(
+            "SELECT count(*) FROM pg_tables WHERE schemaname = %s", [pg_schema]
+        ).fetchone()
+    assert tables == (0,)
 
 
 def test_bad_password_error_does_not_show_it(pg_url: str) -> None:

@@ -60,7 +60,15 @@ def test_a_table_postgres_refuses_leaves_every_table_as_it_was(
 
     second = list(POSTGRES_TABLES)[1]
     write_tables(tmp_path, "new", broken=second)
-    assert not export(tmp_path, pg_url, pg_schema).success
+    failed = export(tmp_path, pg_url, pg_schema)
+    assert not failed.success
+    # Refused rows are a property of the data: the step fails at once, naming the table and
+    # the row, instead of waiting out its retries to be refused again.
+    events = {e.event_type_value for e in failed.all_events}
+    assert "STEP_UP_FOR_RETRY" not in events
+    failure = failed.get_step_failure_events()[0].step_failure_data.error
+    assert failure is not None
+    assert f"PostgreSQL refused row 1 of {pg_schema}.{second}" in failure.message
     # The first table loaded fine, but the publish is one transaction: it stays old too.
     assert published_tags(pg_url, pg_schema) == {t: {"old"} for t in POSTGRES_TABLES}
 
