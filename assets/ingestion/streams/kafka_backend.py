@@ -47,6 +47,7 @@ class KafkaStream:
         # Joining the group waits on a rebalance; asking for the lag needs no membership, so a
         # sensor's poll never joins, and a worker joins on its first read.
         self._subscribed = False
+        self._partitions: list[int] | None = None
 
     @classmethod
     def for_spec(
@@ -101,12 +102,16 @@ class KafkaStream:
             )
 
     def lag(self) -> StreamLag:
-        meta = self.consumer.list_topics(self.stream, timeout=10)
-        partitions = [TopicPartition(self.stream, p) for p in meta.topics[self.stream].partitions]
+        if self._partitions is None:
+            # Asked once per worker: a metadata request also waits behind the fetch long-poll,
+            # and a partition added meanwhile is read by the next run.
+            meta = self.consumer.list_topics(self.stream, timeout=10)
+            self._partitions = sorted(meta.topics[self.stream].partitions)
+        partitions = [TopicPartition(self.stream, p) for p in self._partitions]
         committed = self.consumer.committed(partitions, timeout=10)
         waiting, first, last = 0, None, None
         for tp in committed:
-            low, high = self.consumer.get_watermark_offsets(tp, timeout=10)
+            low, high = self._watermarks(tp)
             start = low if tp.offset == OFFSET_INVALID or tp.offset < low else tp.offset
             waiting += max(0, high - start)
             if high > start:
@@ -114,6 +119,17 @@ class KafkaStream:
                 last = f"{tp.partition}-{high - 1}"
         # Kafka keeps no per-message delivery state: what is not committed simply waits.
         return StreamLag(waiting, 0, None, first, last)
+
+    def _watermarks(self, tp: TopicPartition) -> tuple[int, int]:
+        """A partition's low and high offsets: as the last fetch reported them for a partition
+        this worker reads (fetches keep them current), else asked of its leader. Asking waits
+        behind the connection's fetch long-poll (``fetch.wait.max.ms``, 0.5 s) per partition:
+        a drain, which asks after every batch, waited 2.5 s a batch on a four-partition
+        topic."""
+        low, high = self.consumer.get_watermark_offsets(tp, cached=True)
+        if low >= 0 and high >= 0:
+            return low, high
+        return self.consumer.get_watermark_offsets(tp, timeout=10)
 
     def close(self) -> None:
         self.consumer.close()
