@@ -138,9 +138,21 @@ def bootstrap() -> None:
         run(*sync, "--quiet", env=env)
 
 
+def project_env(env: dict[str, str]) -> dict[str, str]:
+    """``env`` letting Python cache the project's own bytecode (gitignored ``__pycache__``).
+
+    The dependencies' bytecode is compiled at install, but with PYTHONDONTWRITEBYTECODE set
+    every process compiled the project's modules again (0.55 s for all of them), and pytest
+    rewrote every test module's asserts in each worker: collecting the fast tier took 9.1 s
+    per process, 5.5 s with the cache.
+    """
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
+
+
 def instance_env() -> dict[str, str]:
     """DAGSTER_HOME (default ./.dagster_home) holding the chosen dagster.yaml."""
-    env = dict(os.environ)
+    env = project_env(dict(os.environ))
     home = Path(env.setdefault("DAGSTER_HOME", str(ROOT / ".dagster_home"))).absolute()
     env["DAGSTER_HOME"] = str(home)
     home.mkdir(parents=True, exist_ok=True)
@@ -226,7 +238,7 @@ def main(argv: list[str]) -> None:
         # Tests in parallel processes, as many as cores (up to 4); tests that share the one test
         # database keep to one process (tests/conftest.py). `-n 0` runs them in this process.
         parallel = [] if any(a == "-n" or a.startswith("-n") for a in rest) else PARALLEL
-        run(BIN / "pytest", *parallel, *rest)
+        run(BIN / "pytest", *parallel, *rest, env=project_env(dict(os.environ)))
     elif command == "lint":
         run(BIN / "ruff", "check", ".")
         run(BIN / "ruff", "format", "--check", ".")

@@ -51,6 +51,7 @@ def _swap_password(pg_url: str, user: str, password: str) -> str:
     return f"postgresql://{user}:{password}@{rest}"
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize(
     "password",
     [f"{PLANTED}-a%zz-{PLANTED}", f"{PLANTED}-a@{PLANTED}-tail"],

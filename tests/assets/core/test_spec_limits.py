@@ -21,6 +21,7 @@ from assets.validation.rules import column_rules
 MILLION = 1_000_000
 
 
+@pytest.mark.e2e
 def test_a_million_allowed_values_load_through_libyaml_and_the_reason_counts_them(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

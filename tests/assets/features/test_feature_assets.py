@@ -96,6 +96,7 @@ def test_full_pipeline_builds_enrichment_and_features(settings, monkeypatch):
     assert small["roc_auc"].value > 0.6
 
 
+@pytest.mark.e2e
 def test_blueprint_missing_field_fails_with_its_name(settings):
     # Only what churn_features reads, and the generator that fills the landing zone.
     needed = upstream_of("churn_features") | dg.AssetSelection.assets("sample_landing_data")

@@ -19,6 +19,7 @@ def _materialize(settings, run_config=None, tags=None):
         return result, d
 
 
+@pytest.mark.e2e
 def test_sample_data_then_raw_assets_fill_the_lake_and_the_warehouse(settings):
     result, _ = _materialize(settings)
     assert result.success

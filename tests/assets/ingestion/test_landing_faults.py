@@ -248,6 +248,7 @@ def _materialize_raw_orders(
     )
 
 
+@pytest.mark.e2e
 def test_a_file_still_being_written_is_left_for_the_next_run_and_read_once(tmp_path):
     folder = tmp_path / "landing" / "orders"
     folder.mkdir(parents=True)

@@ -131,6 +131,7 @@ def test_a_ranged_run_writes_exactly_its_days_and_every_row_is_accounted_for(dai
     assert sorted(gate.metadata["by_day"].value) == days  # type: ignore[arg-type]
 
 
+@pytest.mark.e2e
 def test_rerunning_one_day_replaces_exactly_that_day(daily) -> None:
     _land(daily)
     assert _run(daily, "2024-03-01", "2024-03-03").success
@@ -160,6 +161,7 @@ def test_rerunning_one_day_replaces_exactly_that_day(daily) -> None:
     assert pl.read_parquet(_day(daily, "validated_orders", "2024-03-02")).equals(day2)
 
 
+@pytest.mark.e2e
 def test_rows_that_cannot_be_placed_by_date_are_quarantined_not_lost(daily) -> None:
     _land(daily)
     assert _run(daily, "2024-03-01", "2024-03-01").success

@@ -38,6 +38,7 @@ def consumer(bootstrap: str, spec) -> KafkaStream:
     )
 
 
+@pytest.mark.e2e
 def test_uncommitted_batch_is_reread_and_lands_once(tmp_path: Path, bootstrap: str):
     spec = write_spec(tmp_path / "specs", backend="kafka", batch=10)
     payloads = [click(i) for i in range(30)]
@@ -71,6 +72,7 @@ def test_uncommitted_batch_is_reread_and_lands_once(tmp_path: Path, bootstrap: s
     again.close()
 
 
+@pytest.mark.e2e
 def test_kafka_stream_asset_lands_and_commits_in_a_dagster_run(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bootstrap: str
 ):

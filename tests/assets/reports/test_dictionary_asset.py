@@ -37,6 +37,10 @@ class DictionaryRun:
         return str(self.settings.data_dir / "lake" / "validation" / f"validated_{dataset}")
 
 
+# One worker for the module: its module fixture builds a lake every worker would build again.
+pytestmark = pytest.mark.xdist_group("dictionary_asset")
+
+
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> DictionaryRun:
     root = tmp_path_factory.mktemp("dictionary")

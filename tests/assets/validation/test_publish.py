@@ -8,6 +8,7 @@ import json
 import dagster as dg
 import duckdb
 import polars as pl
+import pytest
 
 from assets.generator import GeneratorConfig, generate_dataset
 from resources import LakeResource
@@ -59,6 +60,7 @@ def _validated_meta(result) -> dict:
     return {k: v.value for k, v in event.materialization.metadata.items()}
 
 
+@pytest.mark.e2e
 def test_a_version_whose_gate_failed_is_held_back_and_readers_keep_the_published_one(
     settings, tmp_path
 ):

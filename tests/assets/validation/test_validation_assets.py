@@ -63,6 +63,10 @@ class CleanRun:
     result: dg.ExecuteInProcessResult
 
 
+# One worker for the module: its module fixture builds a lake every worker would build again.
+pytestmark = pytest.mark.xdist_group("validation_assets")
+
+
 @pytest.fixture(scope="module")
 def clean_run(tmp_path_factory: pytest.TempPathFactory) -> CleanRun:
     """Shared by the tests that only read the clean run or copy its lake before changing it."""
