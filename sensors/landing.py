@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,7 +26,14 @@ import dagster as dg
 
 from assets.core.s3 import is_s3_uri, split_s3_uri
 from assets.core.spec import DatasetSpec
-from assets.ingestion.candidates import list_landing_files, s3_candidates
+from assets.ingestion.candidates import (
+    Deferred,
+    LandedFile,
+    landing_listing,
+    open_landed_file,
+    opened_path,
+    s3_candidates,
+)
 from assets.ingestion.landing import sha256_file
 from assets.ingestion.partitions import Window, file_event_span, range_tags, window_of
 from resources import LandingZoneResource, S3StorageResource
@@ -41,16 +49,19 @@ class Arrival:
     local_path: Path | None = None
     bucket: str = ""
     key: str = ""
+    landed: LandedFile | None = None  # what the listing saw of a local file
 
 
 def _local_arrivals(landing: LandingZoneResource, folder: str) -> list[Arrival]:
-    files, _refused = list_landing_files(landing.path, folder)  # refusals are ingestion's to report
+    # Refusals are ingestion's to report.
+    listing = landing_listing(landing.path, folder)
     root = landing.path.resolve()
-    out = []
-    for path in files:
-        st = path.stat()
-        out.append(Arrival(max(st.st_mtime_ns, st.st_ctime_ns), str(path.relative_to(root)), path))
-    return out
+    return [
+        Arrival(
+            max(st.st_mtime_ns, st.st_ctime_ns), str(path.relative_to(root)), path, landed=landed
+        )
+        for path, landed, st in listing.files
+    ]
 
 
 def _s3_arrivals(landing: LandingZoneResource, s3: S3StorageResource, folder: str) -> list[Arrival]:
@@ -71,7 +82,19 @@ def _inspect(
     spec: DatasetSpec,
     window: Window | None,
 ) -> tuple[str, Span | None]:
-    """The file's content hash and, for a partitioned dataset, the days its rows fall on."""
+    """The file's content hash and, for a partitioned dataset, the days its rows fall on.
+
+    A local file is read through a descriptor of the very file the listing saw, as ingestion
+    reads it: one swapped since for a link (to a file outside the zone, to a FIFO that would
+    hang the tick) raises Deferred instead of being read."""
+    if arrival.landed is not None and arrival.local_path is not None:
+        fd = open_landed_file(arrival.landed)
+        try:
+            path = opened_path(fd, arrival.local_path)
+            span = None if window is None else file_event_span(path, spec, window, workdir)
+            return sha256_file(path), span
+        finally:
+            os.close(fd)
     if arrival.local_path is not None:
         path, fetched = arrival.local_path, False
     else:
@@ -106,13 +129,22 @@ def plan_dataset(
     seen = set(recent)
     hashes = []
     spans: list[Span] = []
-    for arrival in batch:
-        digest, span = inspector(arrival)
+    for i, arrival in enumerate(batch):
+        try:
+            digest, span = inspector(arrival)
+        except Deferred:
+            # Changed since the listing: the cursor stops before it, so the next tick's
+            # listing judges it again (with whatever follows it).
+            waiting += len(batch) - i
+            batch = batch[:i]
+            break
         if digest not in seen:
             hashes.append(digest)
             seen.add(digest)
             if span is not None:
                 spans.append(span)
+    if not batch:
+        return None, state, waiting
     last = batch[-1]
     new_state = {"after": [last.stamp, last.rel], "recent": (recent + hashes)[-RECENT_HASHES:]}
     if not hashes:

@@ -92,14 +92,6 @@ def local_candidates(
     return out, named
 
 
-def list_landing_files(
-    landing_root: Path, folder: str
-) -> tuple[list[Path], list[tuple[Path, str]]]:
-    """Files under ``landing_root/folder`` (sorted) and the entries refused: landing_listing."""
-    listing = landing_listing(landing_root, folder)
-    return [path for path, _landed, _st in listing.files], listing.refused
-
-
 def landing_listing(landing_root: Path, folder: str) -> Listing:
     """The regular files under ``landing_root/folder`` (sorted), refusing any entry that leads
     outside the landing zone: a symbolic link (or a folder) resolving outside it, and a hard
@@ -155,6 +147,12 @@ _OPEN_FLAGS = (
 
 
 def open_landed(cand: Candidate) -> int:
+    """A descriptor of the very file the listing saw (``open_landed_file``)."""
+    assert cand.landed is not None
+    return open_landed_file(cand.landed)
+
+
+def open_landed_file(landed: LandedFile) -> int:
     """A descriptor of the very file the listing saw, opened without following a link.
 
     The opened file must be the listed one (same device and inode), a regular file, with no
@@ -162,8 +160,6 @@ def open_landed(cand: Candidate) -> int:
     a hard link or another file) is never read. That is Deferred, not refused: the next listing
     judges whatever is there then.
     """
-    landed = cand.landed
-    assert landed is not None
     try:
         fd = os.open(landed.real, _OPEN_FLAGS)
     except FileNotFoundError:

@@ -166,3 +166,44 @@ def test_an_unpartitioned_sensor_sets_no_range(sensor, tmp_path: Path) -> None:
     with dg.instance_for_test() as instance:
         (request,) = tick(sensor, root, None, instance).run_requests
     assert not any(k.startswith("dagster/asset_partition_range") for k in request.tags)
+
+
+def test_a_file_swapped_for_a_link_after_the_listing_is_not_read(
+    sensor, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sensor reads the file the listing saw, as ingestion does: a link swapped in between
+    (here to a file outside the landing zone) is left for the next tick's listing, which
+    refuses it, and the cursor does not pass it meanwhile."""
+    root = tmp_path / "landing"
+    (root / "orders").mkdir(parents=True)
+    secret = tmp_path / "secret.csv"
+    secret.write_text("order_id\nSECRET-1\n")
+    (root / "orders" / "a.csv").write_text("order_id\nO1\n")
+    (root / "orders" / "b.csv").write_text("order_id\nO2\n")
+    listing = landing_sensor_module.landing_listing
+
+    def listing_then_swap(landing_root: Path, folder: str):
+        seen = listing(landing_root, folder)
+        swapped = landing_root / folder / "b.csv"
+        if swapped.exists() and not swapped.is_symlink():
+            swapped.unlink()
+            swapped.symlink_to(secret)
+        return seen
+
+    monkeypatch.setattr(landing_sensor_module, "landing_listing", listing_then_swap)
+    read: list[str] = []
+    hash_file = landing_sensor_module.sha256_file
+
+    def recording_hash(path: Path) -> str:
+        read.append(Path(path).read_text())
+        return hash_file(path)
+
+    monkeypatch.setattr(landing_sensor_module, "sha256_file", recording_hash)
+    with dg.instance_for_test() as instance:
+        first = tick(sensor, root, None, instance)
+        assert [r.tags["pipeline/new_files"] for r in first.run_requests] == ["1"]
+        assert read == ["order_id\nO1\n"]
+        # The next listing refuses the link (it leads outside the zone): nothing more is read.
+        second = tick(sensor, root, first.cursor, instance)
+        assert not second.run_requests
+    assert all("SECRET" not in text for text in read)
