@@ -307,6 +307,13 @@ def read_parquet_file(path: Path, max_bytes: int | None = None) -> pl.LazyFrame:
                     f"its pages inflate to {inflated:,} bytes, over the {max_bytes:,}-byte limit "
                     "for one file"
                 )
+            decoded = parquet_decoded_bytes(path, len(schema))
+            if decoded > max_bytes:
+                raise BadFile(
+                    f"its rows would take at least {decoded:,} bytes as CSV text, over the "
+                    f"{max_bytes:,}-byte limit for one file (its encodings, not its compression, "
+                    "make it small)"
+                )
     except BadFile:
         raise
     except Exception as exc:  # polars raises ComputeError/OSError variants for corrupt footers
@@ -326,6 +333,22 @@ def parquet_inflated_bytes(path: Path) -> int:
     finally:
         con.close()
     return int(total[0]) if total else 0
+
+
+def parquet_decoded_bytes(path: Path, columns: int) -> int:
+    """A lower bound of the file's rows written as CSV text (a one-character value and its
+    separator each), from the footer's row count: run-length and dictionary encodings keep
+    a million equal values in a few bytes, which the pages' uncompressed size does not show.
+    The size limit bounds what a compressed CSV inflates to; this holds a Parquet file to the
+    least its rows would take as a CSV."""
+    con = duckdb.connect()
+    try:
+        found = con.execute(
+            "SELECT coalesce(sum(num_rows), 0) FROM parquet_file_metadata(?)", [str(path)]
+        ).fetchone()
+    finally:
+        con.close()
+    return (int(found[0]) if found else 0) * columns * 2
 
 
 def _first_line(exc: BaseException) -> str:

@@ -15,7 +15,7 @@ import pytest
 
 from assets.core import xml_reader
 from assets.core.reader_base import BadFile, Budget
-from assets.core.readers import SAMPLE, _csv_dialect, read_landing_file
+from assets.core.readers import SAMPLE, _csv_dialect, parquet_inflated_bytes, read_landing_file
 from assets.core.spec import load_catalog
 from assets.generator import GeneratorConfig, generate_dataset
 from assets.ingestion.landing import ingest_landing_folder, load_ledger, scan_table
@@ -261,3 +261,19 @@ def test_nul_bytes_past_the_head_quarantine_the_file_in_every_format(tmp_path):
     assert raw.height == 4
     # XML cannot hold a NUL at all, not even as a character reference: expat refuses it.
     assert got["ref.xml"][0] == "quarantined" and "invalid character" in got["ref.xml"][1]
+
+
+def test_parquet_small_through_its_encodings_is_refused_by_what_its_rows_take_as_text(tmp_path):
+    """Five million equal rows are runs of a few bytes: the pages' uncompressed size stays far
+    under the limit, while the same rows as CSV text would take 80 MB and more."""
+    folder = tmp_path / "landing" / "orders"
+    folder.mkdir(parents=True)
+    rows = 5_000_000
+    orders = pl.DataFrame(orders_rows(1)).select(pl.all().repeat_by(rows).explode())
+    orders.write_parquet(folder / "runs.parquet", compression="zstd")
+    assert (folder / "runs.parquet").stat().st_size < 200_000
+    assert parquet_inflated_bytes(folder / "runs.parquet") < 1_000_000  # what the old check saw
+    report = ingest(tmp_path, max_file_bytes=1_000_000)
+    status, reason = statuses(report)["runs.parquet"]
+    assert status == "quarantined", (status, reason)
+    assert "its rows would take at least 80,000,000 bytes as CSV text" in reason, reason
