@@ -13,6 +13,7 @@ from typing import NamedTuple
 
 import polars as pl
 
+from assets.core.columns import ERRORS_COLUMN
 from assets.core.frames import join_lookup
 from assets.core.spec import DatasetSpec
 from assets.validation.imputation import apply_imputation, imputation_values
@@ -93,7 +94,10 @@ def flag_rows(
     outside the partitions being validated.
     """
     schema = raw.collect_schema()
-    payload = data_columns(schema)
+    # Two rows are exact duplicates only if what they hold is the same: a value that failed to
+    # parse is null in its column and its text in ``_ingest_errors``, so rows whose dates were
+    # unreadable in different ways are not one row.
+    payload = data_columns(schema) + [ERRORS_COLUMN] * (ERRORS_COLUMN in schema)
     indexed = raw.with_row_index(ROW_ID)
     # Duplicates and repeated keys are found first, on narrow hashes; what remains is one
     # row-wise query (plus joins against parents), which streams in bounded memory.

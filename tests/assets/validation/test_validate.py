@@ -66,3 +66,23 @@ def test_warn_policy_makes_failed_gates_warnings(tmp_path: Path) -> None:
     gate = outcome.check("items_required_fields_complete")
     assert not gate.passed and gate.severity == "WARN"
     assert outcome.check("items_contract_conforms").severity == "ERROR"
+
+
+def test_rows_whose_unreadable_values_differ_are_not_exact_duplicates(tmp_path: Path) -> None:
+    """Two rows equal in every typed value, but whose dates failed to parse from different
+    texts, are two rows: each is quarantined with its reason, none dropped as a duplicate."""
+    lake = LakeAt(root=str(tmp_path / "lake"))
+    raw = frame(
+        {"born": None, "_ingest_errors": '{"born": "13.05.2014"}'},
+        {"id": "r0", "born": None, "_ingest_errors": '{"born": "07.07.2012"}'},
+        {"id": "r0", "born": None, "_ingest_errors": '{"born": "07.07.2012"}'},
+    )
+    outcome = _validate(lake, raw)
+    assert outcome.report.exact_duplicates == 1  # only the third row repeats the second
+    quarantined = lake.scan(GROUP, "quarantined_items").collect().sort("_ingest_errors")
+    assert quarantined["_ingest_errors"].to_list() == [
+        '{"born": "07.07.2012"}',
+        '{"born": "13.05.2014"}',
+    ]
+    assert outcome.report.rows_in == 3
+    assert outcome.report.valid_rows + outcome.report.quarantined_rows == 2
