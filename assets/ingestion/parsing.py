@@ -164,9 +164,10 @@ def parse_text(text: pl.Expr, col: ColumnSpec) -> pl.Expr:
     if col.type == "string":
         return text
     if col.type == "integer":
-        as_float = t.cast(pl.Float64, strict=False)
-        integral = pl.when(as_float == as_float.round(0)).then(
-            as_float.cast(pl.Int64, strict=False)
+        # A zero fraction ("5.0", as spreadsheets write whole numbers) is taken, and every digit
+        # kept; scientific notation is not: a code such as 0E8 is not the number 0.
+        integral = pl.when(t.str.contains(r"^[+-]?\d+\.0*$")).then(
+            t.str.replace(r"\.0*$", "").cast(pl.Int64, strict=False)
         )
         return pl.coalesce(t.cast(pl.Int64, strict=False), integral)
     if col.type == "float":

@@ -189,3 +189,19 @@ def test_leftovers_keep_positions_and_the_failures_keep_the_spec_order():
     assert got["ts"][7] == datetime(2024, 1, 3, 10, 0)
     assert got["i"].null_count() == 3
     assert got["b"].null_count() == 3
+
+
+def test_an_integer_is_digits_with_at_most_a_zero_fraction() -> None:
+    """Codes such as 0E8 are not the number 0: scientific notation is a type error in an
+    integer column (a float column takes it), and a zero fraction keeps every digit."""
+    col = SIMPLE.column_map["i"]
+    texts = ["5.0", "-3.00", "+7.", "0E8", "0E0", "1e3", "5.5", "9007199254740993.0"]
+    value, failed = _typed("i", pl.String(), col)
+    got = pl.DataFrame({"i": texts}).select(value.alias("v"), failed.alias("f"))
+    assert got["v"].to_list() == [5, -3, 7, None, None, None, None, 9007199254740993]
+    assert got["f"].to_list() == [None, None, None, "0E8", "0E0", "1e3", "5.5", None]
+    # Through conform's fast path too.
+    typed = conform(
+        pl.LazyFrame({"i": texts}), spec_of(i="integer"), source_file="t.csv", file_sha256="h"
+    )
+    assert typed.collect()["i"].to_list() == [5, -3, 7, None, None, None, None, 9007199254740993]
