@@ -142,15 +142,16 @@ def fast_parse(src: pl.Expr, col: ColumnSpec) -> pl.Expr | None:
     if col.type == "float":
         return src.cast(pl.Float64, strict=False)
     if col.type in ("date", "datetime") and col.format is not None:
-        return _formatted(src, col)
+        return written_years(_formatted(src, col), src)
     if col.type == "date":
-        return src.str.to_date("%Y-%m-%d", strict=False)
+        return written_years(src.str.to_date("%Y-%m-%d", strict=False), src)
     if col.type == "datetime" and col.unit is not None:
         return _epoch(src.cast(pl.Float64, strict=False), col.unit)
     if col.type == "datetime":
-        return src.map_batches(
+        sniffed = src.map_batches(
             _sniffed_datetime(col.timezone), return_dtype=pl.Datetime("us"), is_elementwise=True
         )
+        return written_years(sniffed, src)
     return None
 
 
@@ -175,10 +176,28 @@ def parse_text(text: pl.Expr, col: ColumnSpec) -> pl.Expr:
     if col.type == "boolean":
         low = t.str.to_lowercase()
         return pl.when(low.is_in(_TRUE)).then(True).when(low.is_in(_FALSE)).then(False)
-    if col.format is not None:
-        return _formatted(t, col)
     if col.unit is not None:
         return _epoch(t.cast(pl.Float64, strict=False), col.unit)
+    return written_years(_parsed_temporal(t, col), t)
+
+
+def written_years(parsed: pl.Expr, text: pl.Expr) -> pl.Expr:
+    """``parsed`` where its year is written in full in ``text``, else null (a type error).
+
+    Polars' ``%Y`` also reads a year of one or two digits, so ``1/1/12`` read with
+    ``%m/%d/%Y`` was the year 12 and validated. A year under 1000 is kept only where the text
+    shows it in four digits (``0012``); the text is searched only for those rows, so the check
+    costs next to nothing on real dates.
+    """
+    year = parsed.dt.year()
+    early = pl.when(year < 1000).then(text)
+    shown = early.str.contains(year.cast(pl.String).str.zfill(4), literal=True)
+    return pl.when(shown.is_null() | shown).then(parsed)
+
+
+def _parsed_temporal(t: pl.Expr, col: ColumnSpec) -> pl.Expr:
+    if col.format is not None:
+        return _formatted(t, col)
     family = _families(t)
     naive = _parsed(family["naive"], _NAIVE_FORMATS)
     instant = _instant_as(_parsed(family["zoned"], _INSTANT_FORMATS), col)

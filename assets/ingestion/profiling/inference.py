@@ -37,9 +37,17 @@ STRAY_SHARE = 0.01  # if they hold at most this share of the rows
 # every text wins, and a second that also does (01/02/2024, day or month first) is reported.
 DATE_FORMATS = ("%d/%m/%Y", "%m/%d/%Y", "%d.%m.%Y", "%Y%m%d", "%b %d %Y", "%d %b %Y", "%B %d %Y")
 DATE_FORMATS += ("%d %B %Y", "%d-%b-%Y", "%Y/%m/%d")
+# Two-digit years last: a full year is never read by them (ingestion holds %Y to four digits).
+_SHORT_YEAR = ("%d/%m/%y", "%m/%d/%y", "%d.%m.%y")
+DATE_FORMATS += _SHORT_YEAR
 DATETIME_FORMATS = tuple(f"{d} %H:%M:%S" for d in ("%d/%m/%Y", "%m/%d/%Y", "%d.%m.%Y"))
 DATETIME_FORMATS += tuple(f"{d} %H:%M" for d in ("%d/%m/%Y", "%m/%d/%Y", "%d.%m.%Y"))
 DATETIME_FORMATS += ("%Y%m%d %H%M%S", "%Y%m%d %H%M", "%Y%m%dT%H%M%S", "%d %b %Y %H:%M:%S")
+DATETIME_FORMATS += tuple(f"{d} %H:%M" for d in _SHORT_YEAR)
+SHORT_YEAR_DOUBT = (
+    "two-digit years: 00-69 are read as 2000-2069 and 70-99 as 1970-1999; check the oldest "
+    "and newest dates"
+)
 # A number is an epoch only under a name that says time and in the range of 1973..2033.
 EPOCH_NAME = re.compile(r"(^|_)(ts|timestamp|epoch|time|created|updated|at)$|_(at|ts|time)$")
 EPOCH_RANGES = {"s": (1e8, 2e9), "ms": (1e11, 2e12)}
@@ -141,6 +149,8 @@ def _formatted_choice(present: pl.Series) -> Inferred | None:
             values = {f: _values(present, kind, f) for f in readers}
             others = [f for f in readers[1:] if not values[f].equals(values[readers[0]])]
             doubts = [f"also reads as {', '.join(repr(f) for f in others)}"] if others else []
+            if "%y" in readers[0]:
+                doubts.append(SHORT_YEAR_DOUBT)
             return Inferred(kind, format=readers[0], doubts=doubts)
     return None
 

@@ -205,3 +205,38 @@ def test_an_integer_is_digits_with_at_most_a_zero_fraction() -> None:
         pl.LazyFrame({"i": texts}), spec_of(i="integer"), source_file="t.csv", file_sha256="h"
     )
     assert typed.collect()["i"].to_list() == [5, -3, 7, None, None, None, None, 9007199254740993]
+
+
+def test_a_year_must_be_written_in_full() -> None:
+    """Polars' %Y reads 12 as the year 12: a date whose year is not written in four digits is
+    a type error, by the fast path and the full parser alike, with a format or without."""
+    spec = DatasetSpec.model_validate(
+        {
+            "name": "t",
+            "columns": [
+                {"name": "us", "type": "date", "format": "%m/%d/%Y"},
+                {"name": "iso", "type": "date"},
+                {"name": "ts", "type": "datetime"},
+                {"name": "short", "type": "date", "format": "%m/%d/%y"},
+            ],
+        }
+    )
+    texts = {
+        "us": ["1/1/12", "1/1/2012", "12/31/0012"],
+        "iso": ["12-01-01", "2012-01-01", "0012-01-01"],
+        "ts": ["12-01-01T10:00:00", "2012-01-01T10:00:00", "0012-01-01 10:00:00"],
+        "short": ["1/1/12", "12/31/99", "1/1/2012"],
+    }
+    typed = conform(pl.LazyFrame(texts), spec, source_file="t.csv", file_sha256="h").collect()
+    years = {c: [v.year if v else None for v in typed[c]] for c in texts}
+    assert years == {
+        "us": [None, 2012, 12],
+        "iso": [None, 2012, 12],
+        "ts": [None, 2012, 12],
+        "short": [2012, 1999, None],
+    }
+    for name in texts:  # the full parser on its own agrees
+        col = spec.column_map[name]
+        value, _failed = _typed(name, pl.String(), col)
+        full = pl.DataFrame({name: texts[name]}).select(value.alias("v"))["v"]
+        assert [v.year if v else None for v in full] == years[name], name

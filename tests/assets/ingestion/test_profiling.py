@@ -78,6 +78,18 @@ def test_a_date_read_day_first_or_month_first_is_reported_as_unsure():
     assert "# - d: also reads as '%m/%d/%Y'" in to_yaml(draft)
 
 
+def test_two_digit_years_are_drafted_as_such_and_reported_as_unsure():
+    """Ingestion holds %Y to four digits, so 1/1/12 gets %y and the century is a doubt, where
+    the draft said %Y and min 0012-01-01 and every row validated as a date 2000 years ago."""
+    draft = _draft({"d": ["1/1/12", "1/2/12", "12/31/15", "7/4/14"]})
+    column = draft.spec["columns"][0]  # type: ignore[index]
+    assert (column["format"], column["min"]) == ("%m/%d/%y", "2012-01-01")
+    assert draft.doubts == [
+        "d: two-digit years: 00-69 are read as 2000-2069 and 70-99 as 1970-1999; check the "
+        "oldest and newest dates"
+    ]
+
+
 def test_null_spellings_become_null_values_of_the_dataset_and_of_a_column():
     draft = _draft({"n": ["1", "NA", "3"], "x": ["1.5", "?", "n/a"], "s": ["a", "None", "b"]})
     cols = {c["name"]: c for c in draft.spec["columns"]}  # type: ignore[union-attr]
