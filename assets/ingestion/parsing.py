@@ -142,16 +142,16 @@ def fast_parse(src: pl.Expr, col: ColumnSpec) -> pl.Expr | None:
     if col.type == "float":
         return src.cast(pl.Float64, strict=False)
     if col.type in ("date", "datetime") and col.format is not None:
-        return written_years(_formatted(src, col), src)
+        return written_years(_formatted(src, col), src, col)
     if col.type == "date":
-        return written_years(src.str.to_date("%Y-%m-%d", strict=False), src)
+        return written_years(src.str.to_date("%Y-%m-%d", strict=False), src, col)
     if col.type == "datetime" and col.unit is not None:
         return _epoch(src.cast(pl.Float64, strict=False), col.unit)
     if col.type == "datetime":
         sniffed = src.map_batches(
             _sniffed_datetime(col.timezone), return_dtype=pl.Datetime("us"), is_elementwise=True
         )
-        return written_years(sniffed, src)
+        return written_years(sniffed, src, col)
     return None
 
 
@@ -178,21 +178,36 @@ def parse_text(text: pl.Expr, col: ColumnSpec) -> pl.Expr:
         return pl.when(low.is_in(_TRUE)).then(True).when(low.is_in(_FALSE)).then(False)
     if col.unit is not None:
         return _epoch(t.cast(pl.Float64, strict=False), col.unit)
-    return written_years(_parsed_temporal(t, col), t)
+    return written_years(_parsed_temporal(t, col), t, col)
 
 
-def written_years(parsed: pl.Expr, text: pl.Expr) -> pl.Expr:
+def written_years(parsed: pl.Expr, text: pl.Expr, col: ColumnSpec) -> pl.Expr:
     """``parsed`` where its year is written in full in ``text``, else null (a type error).
 
     Polars' ``%Y`` also reads a year of one or two digits, so ``1/1/12`` read with
     ``%m/%d/%Y`` was the year 12 and validated. A year under 1000 is kept only where the text
-    shows it in four digits (``0012``); the text is searched only for those rows, so the check
-    costs next to nothing on real dates.
+    holds four digits in a row (``0012``). Checked a batch at a time, and the texts only read
+    in a batch that has such a year: as one expression the check cost 30 ns a row on every
+    date, this 14 ns.
     """
-    year = parsed.dt.year()
-    early = pl.when(year < 1000).then(text)
-    shown = early.str.contains(year.cast(pl.String).str.zfill(4), literal=True)
-    return pl.when(shown.is_null() | shown).then(parsed)
+    dtype = pl.Date() if col.type == "date" else pl.Datetime("us")
+    # The struct takes ``parsed``'s name (the column's), which the result keeps.
+    return pl.struct(parsed, text.alias(_TEXT)).map_batches(
+        _years_written, return_dtype=dtype, is_elementwise=True
+    )
+
+
+_TEXT = "__year_text"
+
+
+def _years_written(batch: pl.Series) -> pl.Series:
+    parsed = batch.struct.field(batch.struct.fields[0]).alias(batch.name)
+    early = parsed.dt.year() < 1000
+    if not early.any():
+        return parsed
+    shown = batch.struct.field(_TEXT).str.contains(r"\d{4}")
+    keep = (~early | shown).fill_null(True)
+    return parsed.zip_with(keep, pl.Series(dtype=parsed.dtype).extend_constant(None, len(parsed)))
 
 
 def _parsed_temporal(t: pl.Expr, col: ColumnSpec) -> pl.Expr:
