@@ -23,8 +23,8 @@ from assets.core.spec_files import (
     SpecError,
     format_validation_error,
     is_pipeline_document,
-    read_spec_documents,
     read_yaml,
+    spec_files,
 )
 from assets.core.spec_rules import (
     CompareRule,
@@ -313,34 +313,48 @@ def load_spec_file(path: Path) -> DatasetSpec:
 
 
 def load_catalog(extra_dirs: Iterable[Path] = ()) -> dict[str, DatasetSpec]:
-    """Built-in specs plus any user spec directories; names must be unique and FKs resolvable."""
+    """Built-in specs plus any user spec directories; names must be unique and FKs resolvable.
+
+    Every file is read and checked before anything is refused, so one SpecError lists the
+    problems of all the files at once instead of one file per attempt."""
     specs: dict[str, DatasetSpec] = {}
     origin: dict[str, Path] = {}
-    for path, raw in read_spec_documents([BUILTIN_CATALOG_DIR, *extra_dirs]):
-        if is_pipeline_document(raw):
-            continue
-        spec = parse_spec(raw, path)
-        if spec.name in specs:
-            raise SpecError(
-                f"{path}: field 'name': dataset {spec.name!r} is already declared "
-                f"in {origin[spec.name]}"
-            )
-        specs[spec.name] = spec
-        origin[spec.name] = path
+    errors: list[str] = []
+    for directory in (BUILTIN_CATALOG_DIR, *extra_dirs):
+        for path in spec_files(directory) if directory.is_dir() else ():
+            try:
+                raw = read_yaml(path)
+                if is_pipeline_document(raw):
+                    continue
+                spec = parse_spec(raw, path)
+            except SpecError as exc:
+                errors.append(str(exc))
+                continue
+            if spec.name in specs:
+                errors.append(
+                    f"{path}: field 'name': dataset {spec.name!r} is already declared "
+                    f"in {origin[spec.name]}"
+                )
+                continue
+            specs[spec.name] = spec
+            origin[spec.name] = path
     for spec in specs.values():
         for fk in spec.foreign_keys:
             target = specs.get(fk.references)
             if target is None:
                 hint = difflib.get_close_matches(fk.references, list(specs), n=1)
                 suggestion = f"; did you mean {hint[0]!r}?" if hint else ""
-                raise SpecError(
+                errors.append(
                     f"{origin[spec.name]}: field 'foreign_keys.references': unknown dataset "
                     f"{fk.references!r}{suggestion}"
                 )
-            for c in fk.ref_columns:
-                if c not in target.column_map:
-                    raise SpecError(
-                        f"{origin[spec.name]}: field 'foreign_keys.ref_columns': dataset "
-                        f"{fk.references!r} has no column {c!r}"
-                    )
+                continue
+            errors += [
+                f"{origin[spec.name]}: field 'foreign_keys.ref_columns': dataset "
+                f"{fk.references!r} has no column {c!r}"
+                for c in fk.ref_columns
+                if c not in target.column_map
+            ]
+    if errors:
+        raise SpecError("\n".join(errors))
     return specs

@@ -189,6 +189,11 @@ def format_validation_error(path: Path, exc: ValidationError, root: type[BaseMod
         if named:
             parts, msg = [*parts, *named.group(1).split(".")], named.group(2)
         loc = ".".join(parts) or "<root>"
+        if err["type"] == "literal_error" and isinstance(err.get("input"), str):
+            allowed = re.findall(r"'([^']*)'", str((err.get("ctx") or {}).get("expected", "")))
+            hint = difflib.get_close_matches(err["input"], allowed, n=1)
+            if hint:
+                msg = f"{msg}; did you mean {hint[0]!r}?"
         if err["type"] == "extra_forbidden" and parts:
             valid = _fields_at(root, parts[:-1])
             hint = difflib.get_close_matches(parts[-1], valid, n=1)

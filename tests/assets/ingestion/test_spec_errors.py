@@ -256,3 +256,29 @@ def test_two_foreign_keys_to_one_parent_load_with_a_gate_each(tmp_path: Path):
         "flights_reference_airports_by_origin",
         "flights_reference_airports_by_dest",
     ]
+
+
+def test_every_broken_file_is_named_at_once_and_a_misspelt_choice_gets_a_hint(tmp_path: Path):
+    """Three broken files give one refusal naming all three, instead of one per attempt."""
+    (tmp_path / "a.yaml").write_text(
+        "name: a\ncolumns:\n  - {name: x, type: flaot}\n  - {name: y, requird: true}\n"
+    )
+    (tmp_path / "b.yaml").write_text("name: b\ncolumns: [{name: x}]\nkey: [z]\n")
+    (tmp_path / "c.yaml").write_text("name: c\ncolumns: [{name: x}\n")  # not YAML
+    (tmp_path / "d.yaml").write_text(
+        "name: d\ncolumns: [{name: x}]\n"
+        "foreign_keys: [{columns: [x], references: bb, ref_columns: [x]}]\n"
+    )
+    with pytest.raises(SpecError) as refused:
+        load_catalog([tmp_path])
+    lines = str(refused.value).splitlines()
+    assert [line.split(":", 1)[0] for line in lines if line.startswith(str(tmp_path))] == [
+        str(tmp_path / "a.yaml"),
+        str(tmp_path / "a.yaml"),
+        str(tmp_path / "b.yaml"),
+        str(tmp_path / "c.yaml"),
+        str(tmp_path / "d.yaml"),
+    ], lines
+    assert "field 'columns.0.type'" in lines[0] and "did you mean 'float'?" in lines[0]
+    assert "did you mean 'required'?" in lines[1]
+    assert "field 'foreign_keys.references': unknown dataset 'bb'" in lines[-1]
