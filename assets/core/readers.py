@@ -86,6 +86,10 @@ def detect_encoding(sample: bytes, truncated: bool = True) -> str:
     """
     if sample.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
+    if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        # Spreadsheets' "Unicode text": NUL bytes in every ASCII character, and a BOM that says
+        # so. The codec reads the BOM and drops it.
+        return "utf-16"
     if b"\x00" in sample:
         raise BadFile("binary content (NUL bytes), not a text file")
     try:

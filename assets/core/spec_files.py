@@ -192,7 +192,7 @@ def format_validation_error(path: Path, exc: ValidationError, root: type[BaseMod
         if err["type"] == "literal_error" and isinstance(err.get("input"), str):
             allowed = re.findall(r"'([^']*)'", str((err.get("ctx") or {}).get("expected", "")))
             hint = difflib.get_close_matches(err["input"], allowed, n=1)
-            if hint:
+            if hint and len(allowed) > 2:  # two choices are both named in the message already
                 msg = f"{msg}; did you mean {hint[0]!r}?"
         if err["type"] == "extra_forbidden" and parts:
             valid = _fields_at(root, parts[:-1])

@@ -4,6 +4,7 @@ reason, and the files beside it are read."""
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import json
 import subprocess
@@ -277,3 +278,28 @@ def test_parquet_small_through_its_encodings_is_refused_by_what_its_rows_take_as
     status, reason = statuses(report)["runs.parquet"]
     assert status == "quarantined", (status, reason)
     assert "its rows would take at least 80,000,000 bytes as CSV text" in reason, reason
+
+
+def test_utf16_text_with_its_byte_order_mark_is_read_as_text(tmp_path):
+    """Spreadsheets save "Unicode text" as UTF-16 with a byte-order mark: NUL bytes in every
+    ASCII character, which made it "binary content". Both byte orders are read, values intact."""
+    folder = tmp_path / "landing" / "orders"
+    folder.mkdir(parents=True)
+    rows = (
+        "O1,C1,P1,2,9.5,2024-03-01T10:00:00,web,completed\n"
+        "O2,C1,P1,1,5.0,2024-03-02T10:00:00,web,completed\n"
+    )
+    text = f"{HEADER}\n{rows}"
+    (folder / "le.csv").write_bytes(text.encode("utf-16"))  # BOM, then little-endian
+    (folder / "be.csv").write_bytes(
+        codecs.BOM_UTF16_BE + text.replace("O", "Q").encode("utf-16-be")
+    )
+    report = ingest(tmp_path)
+    assert {n: s for n, (s, _r) in statuses(report).items()} == {
+        "le.csv": "ingested",
+        "be.csv": "ingested",
+    }
+    raw = scan_table(tmp_path / "lake" / "orders").collect().sort("order_id")
+    assert raw["order_id"].to_list() == ["O1", "O2", "Q1", "Q2"]
+    assert raw["quantity"].to_list() == [2, 1, 2, 1]
+    assert raw["_ingest_errors"].null_count() == 4
