@@ -294,12 +294,19 @@ def test_utf16_text_with_its_byte_order_mark_is_read_as_text(tmp_path):
     (folder / "be.csv").write_bytes(
         codecs.BOM_UTF16_BE + text.replace("O", "Q").encode("utf-16-be")
     )
+    fields = "".join(
+        f"<{k}>{v}</{k}>"
+        for k, v in zip(HEADER.split(","), rows.splitlines()[0].replace("O1", "X1").split(","))
+    )
+    xml = f'<?xml version="1.0" encoding="UTF-16"?>\n<orders><record>{fields}</record></orders>'
+    (folder / "x.xml").write_bytes(xml.encode("utf-16"))
     report = ingest(tmp_path)
     assert {n: s for n, (s, _r) in statuses(report).items()} == {
         "le.csv": "ingested",
         "be.csv": "ingested",
+        "x.xml": "ingested",
     }
     raw = scan_table(tmp_path / "lake" / "orders").collect().sort("order_id")
-    assert raw["order_id"].to_list() == ["O1", "O2", "Q1", "Q2"]
-    assert raw["quantity"].to_list() == [2, 1, 2, 1]
-    assert raw["_ingest_errors"].null_count() == 4
+    assert raw["order_id"].to_list() == ["O1", "O2", "Q1", "Q2", "X1"]
+    assert raw["quantity"].to_list() == [2, 1, 2, 1, 2]
+    assert raw["_ingest_errors"].null_count() == 5
