@@ -294,10 +294,8 @@ def test_utf16_text_with_its_byte_order_mark_is_read_as_text(tmp_path):
     (folder / "be.csv").write_bytes(
         codecs.BOM_UTF16_BE + text.replace("O", "Q").encode("utf-16-be")
     )
-    fields = "".join(
-        f"<{k}>{v}</{k}>"
-        for k, v in zip(HEADER.split(","), rows.splitlines()[0].replace("O1", "X1").split(","))
-    )
+    first = rows.splitlines()[0].replace("O1", "X1").split(",")
+    fields = "".join(f"<{k}>{v}</{k}>" for k, v in zip(HEADER.split(","), first, strict=True))
     xml = f'<?xml version="1.0" encoding="UTF-16"?>\n<orders><record>{fields}</record></orders>'
     (folder / "x.xml").write_bytes(xml.encode("utf-16"))
     report = ingest(tmp_path)
