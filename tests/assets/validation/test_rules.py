@@ -18,6 +18,23 @@ from tests.assets.validation.rows import flag, frame, rules_of
             "type:qty",
             "qty is not a valid integer: 'N/A'",
         ),
+        (
+            {"born": None, "_ingest_errors": '{"born": "13.05.2014"}'},
+            "type:born",
+            "born is not a valid date: '13.05.2014' (it reads with format '%d.%m.%Y': declare "
+            "it on the column)",
+        ),
+        (
+            {"opened": None, "_ingest_errors": '{"opened": "5/13/14 10:30"}'},
+            "type:opened",
+            "opened is not a valid datetime: '5/13/14 10:30' (it reads with format "
+            "'%d/%m/%y %H:%M' or '%m/%d/%y %H:%M': declare it on the column)",
+        ),
+        (
+            {"born": None, "_ingest_errors": '{"born": "soon"}'},
+            "type:born",
+            "born is not a valid date: 'soon'",
+        ),
         ({"qty": None}, "required:qty", "qty is required but missing"),
         ({"qty": 0}, "range:qty", "qty 0 is below the minimum 1"),
         ({"qty": 11}, "range:qty", "qty 11 is above the maximum 10"),
@@ -41,6 +58,8 @@ def test_each_rule_flags_its_row_with_a_readable_reason(change, rule, reason):
     flagged = flag(frame({}, change))
     assert flagged[RULES].to_list() == [[], [rule]]
     assert flagged[REASONS][1][0].startswith(reason)
+    if rule.startswith("type:"):
+        assert flagged[REASONS][1][0] == reason
 
 
 def test_nulls_pass_optional_and_cross_field_rules():
