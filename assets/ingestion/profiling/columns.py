@@ -196,12 +196,17 @@ def column_profile(
     if kind == "string" and present:
         texts = found.texts if found.texts is not None else present_values
         s = s | text_forms(name, texts, int(s[p + "maxlen"] or 0))
-        profile.free_text = bool(
+        categorical = (
+            values <= MAX_ALLOWED_VALUES and values * 2 <= present and not NOTE_NAME.search(name)
+        )
+        # A few names that repeat (firms, regions: "General Motors") are categories, which a
+        # panel's key is made of, not free text.
+        profile.free_text = not categorical and bool(
             (s[p + "spaced"] or 0) > 0.5
             or (s[p + "maxlen"] or 0) > MAX_CODE_LENGTH
             or (FREE_TEXT_NAME.search(name.lower()) and values > MAX_ALLOWED_VALUES)
         )
-        if values <= MAX_ALLOWED_VALUES and values * 2 <= present and not NOTE_NAME.search(name):
+        if categorical:
             entry["allowed"] = sorted(present_values.to_list())
             notes.append(f"{values} value{'s cover' if values > 1 else ' covers'} every row")
         else:

@@ -143,6 +143,20 @@ def test_keys_are_minimal_column_sets_never_floats_or_free_text():
     assert keys.key == ["origin", "hour"] and keys.near == {}
 
 
+def test_a_panel_key_takes_a_category_of_names_with_spaces():
+    """Grunfeld's investment panel: firm names hold spaces but are a few repeated categories,
+    so (firm, year) is the key, where the draft said there was none."""
+    firms = ["General Motors", "US Steel", "General Electric", "Chrysler"]
+    draft = _draft(
+        {
+            "firm": [f for f in firms for _ in range(20)],
+            "year": [1935 + i for _ in firms for i in range(20)],
+            "invest": [float(i) for i in range(80)],
+        }
+    )
+    assert draft.spec["key"] == ["firm", "year"]
+
+
 def test_a_near_key_is_reported_with_its_duplicates_named():
     ids = [f"C{i:03d}" for i in range(500)] + ["C007", "C042"]
     draft = _draft({"customer_id": ids, "v": list(range(502))})
