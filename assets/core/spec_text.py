@@ -11,11 +11,18 @@ COLUMN_RULE_SEVERITY = "error"
 
 
 def _value(v: object) -> str:
-    if isinstance(v, float) and v.is_integer():
-        return f"{v:,.0f}"
     if isinstance(v, int | float):
-        return f"{v:,}"
+        return number_text(v)
     return str(v)
+
+
+def number_text(v: float) -> str:
+    """A value of the data, to two decimals at most: separators from 10,000 up only, so a year
+    reads 1935, not 1,935, and a bound beside it (1500) reads the same way."""
+    sep = "," if abs(v) >= 10_000 else ""
+    if float(v).is_integer():
+        return f"{v:{sep}.0f}"
+    return f"{v:{sep}.2f}".rstrip("0").rstrip(".")
 
 
 def column_rules(column: ColumnSpec) -> list[str]:

@@ -11,6 +11,7 @@ maximum, distribution or top value is ever computed for it, so none can reach a 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import pairwise
@@ -20,7 +21,7 @@ import polars as pl
 
 from assets.core.frames import most_frequent, value_counts
 from assets.core.spec import ColumnSpec, DatasetSpec
-from assets.core.spec_text import column_rules, foreign_key_text, rule_text
+from assets.core.spec_text import column_rules, foreign_key_text, number_text, rule_text
 from assets.reports import formatting as fmt
 
 TOP_VALUES = 5
@@ -84,10 +85,8 @@ def _shown(value: Any, column: ColumnSpec) -> str:
     """A minimum or maximum as the page prints it."""
     if value is None:
         return fmt.MISSING
-    if column.type == "integer":
-        return fmt.count(value)
-    if column.type == "float":
-        return fmt.thousands(value)
+    if column.type in ("integer", "float"):
+        return number_text(value) if math.isfinite(value) else fmt.MISSING
     return fmt.moment(value) if column.type == "datetime" else fmt.day(value)
 
 
@@ -96,7 +95,7 @@ def _bin_edge(value: float, column: ColumnSpec, dtype: pl.DataType) -> str:
     datetime of the table's own ``dtype``) as the page prints it."""
     if column.type in TEMPORAL:
         return _shown(pl.Series([round(value)], dtype=pl.Int64).cast(dtype)[0], column)
-    return fmt.count(value) if column.type == "integer" else fmt.thousands(round(value, 2))
+    return number_text(round(value) if column.type == "integer" else value)
 
 
 def _histogram(

@@ -64,7 +64,7 @@ def spark(distribution: pl.DataFrame, unit: str) -> str:
     bars = []
     for i, (value, rows) in enumerate(distribution.iter_rows()):
         height = round((SPARK_H - 2) * rows / top, 1)
-        tip = h.esc(f"{mask_text(value)}: {fmt.count(rows)} {unit}")
+        tip = h.esc(f"{mask_text(value)}: {fmt.counted(rows, unit.removesuffix('s'), unit)}")
         bars.append(
             f'<rect x="{i * step + 1:.1f}" y="{SPARK_H - height:.1f}" width="{step - 2:.1f}" '
             f'height="{height}" fill="{BLUE}"><title>{tip}</title></rect>'
@@ -86,7 +86,9 @@ def _distribution_cell(
     shown = distribution.height
     if not binned and column["distinct"] == column["present_rows"] and column["distinct"] > shown:
         return '<span class="muted">every value distinct</span>'
-    listed = "\n".join(f"{mask_text(v)}: {fmt.count(r)} rows" for v, r in distribution.iter_rows())
+    listed = "\n".join(
+        f"{mask_text(v)}: {fmt.counted(r, 'row', 'rows')}" for v, r in distribution.iter_rows()
+    )
     label = (
         "equal-width bins"
         if binned
@@ -122,10 +124,9 @@ def column_table(d: Dictionary) -> str:
         if not c["present"]:
             nulls = '<span class="muted">not in the validated table</span>'
         else:
-            nulls = (
-                share_bar(c["null_share"])
-                + f"{h.esc(fmt.pct(c['null_share'], 2))} ({h.esc(fmt.count(c['nulls']))} rows)"
-            )
+            null_rows = fmt.counted(c["nulls"], "row", "rows")
+            share = fmt.pct(c["null_share"], 2)
+            nulls = share_bar(c["null_share"]) + h.esc(f"{share} ({null_rows})")
         cells = [
             f'<td class="col">{name}</td>',
             f'<td class="type">{h.esc(c["type"])}</td>',

@@ -91,7 +91,10 @@ def test_columns_and_null_shares_match_sql_on_the_parquet(parquet: Path):
                 f'count(DISTINCT "{c.name}") FROM read_parquet(?)',
                 [str(parquet)],
             ).fetchall()[0]
-            assert rows[c.name]["null share"] == f"{share:.2%} ({nulls:,} rows)", c.name
+            assert (
+                rows[c.name]["null share"]
+                == f"{share:.2%} ({nulls:,} {'row' if nulls == 1 else 'rows'})"
+            ), c.name
             assert rows[c.name]["distinct values"] == f"{distinct:,}", c.name
             assert rows[c.name]["type"] == c.type
         lo, hi = con.execute(

@@ -91,7 +91,10 @@ def test_orders_page_matches_sql_over_the_validated_table(run: DictionaryRun):
                 [parts],
             ).fetchall()[0]
             share = nulls / n
-            assert rows[column]["null share"] == f"{share:.2%} ({nulls:,} rows)"
+            assert (
+                rows[column]["null share"]
+                == f"{share:.2%} ({nulls:,} {'row' if nulls == 1 else 'rows'})"
+            )
             assert rows[column]["distinct values"] == f"{distinct:,}"
         history = str(run.settings.data_dir / "lake" / "validation" / "quality_history")
         coverage = con.execute(
