@@ -101,6 +101,8 @@ def check_parsing_fields(col: M) -> M:
         for field in ("null_values", "format", "unit", "timezone"):
             if getattr(col, field) is not None:
                 raise ValueError(f"{field}: a derived column is computed, not read from text")
+    if getattr(col, "decimal_comma", False) and kind != "float":
+        raise ValueError(f"decimal_comma: only a float column reads a decimal comma, not {kind}")
     if fmt is not None and kind not in ("date", "datetime"):
         raise ValueError(f"format: only a date or datetime column takes a format, not {kind}")
     if unit is not None and kind != "datetime":

@@ -82,6 +82,8 @@ class ColumnSpec(_Strict):
     format: StrftimeFormat | None = None
     unit: Literal["s", "ms"] | None = None
     timezone: TimeZone | None = None
+    # 317,6 is 317.6 and 1.234,5 is 1234.5 (a comma before the decimals, dots between thousands).
+    decimal_comma: bool = False
     # Derived: computed at ingestion from other columns, never read, then typed and validated.
     expression: str | None = None
     pii: bool = False  # personal data: masked wherever people read it (assets/core/privacy.py)

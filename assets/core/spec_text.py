@@ -47,6 +47,8 @@ def column_rules(column: ColumnSpec) -> list[str]:
         out.append(f"matches {column.pattern}" + ("" if named else " (regular expression)"))
     if column.format is not None:
         out.append(f"read with format {column.format}")
+    if column.decimal_comma:
+        out.append("read with a decimal comma (1.234,5)")
     if column.unit is not None:
         out.append(f"epoch {'seconds' if column.unit == 's' else 'milliseconds'}")
     if column.timezone is not None:

@@ -140,7 +140,7 @@ def fast_parse(src: pl.Expr, col: ColumnSpec) -> pl.Expr | None:
     if col.type == "integer":
         return src.cast(pl.Int64, strict=False)
     if col.type == "float":
-        return src.cast(pl.Float64, strict=False)
+        return _decimal_point(src, col).cast(pl.Float64, strict=False)
     if col.type in ("date", "datetime") and col.format is not None:
         return written_years(_formatted(src, col), src, col)
     if col.type == "date":
@@ -172,13 +172,21 @@ def parse_text(text: pl.Expr, col: ColumnSpec) -> pl.Expr:
         )
         return pl.coalesce(t.cast(pl.Int64, strict=False), integral)
     if col.type == "float":
-        return t.cast(pl.Float64, strict=False)
+        return _decimal_point(t, col).cast(pl.Float64, strict=False)
     if col.type == "boolean":
         low = t.str.to_lowercase()
         return pl.when(low.is_in(_TRUE)).then(True).when(low.is_in(_FALSE)).then(False)
     if col.unit is not None:
         return _epoch(t.cast(pl.Float64, strict=False), col.unit)
     return written_years(_parsed_temporal(t, col), t, col)
+
+
+def _decimal_point(text: pl.Expr, col: ColumnSpec) -> pl.Expr:
+    """``text`` with a decimal comma turned into a point (dots between thousands dropped), for
+    a column that declares ``decimal_comma``; ``1,5`` otherwise stays no number."""
+    if not col.decimal_comma:
+        return text
+    return text.str.replace_all(".", "", literal=True).str.replace(",", ".", literal=True)
 
 
 def written_years(parsed: pl.Expr, text: pl.Expr, col: ColumnSpec) -> pl.Expr:

@@ -31,7 +31,7 @@ from assets.ingestion.profiling.columns import (
     value_counts,
 )
 from assets.ingestion.profiling.foreign import Table, foreign_keys
-from assets.ingestion.profiling.inference import Inferred, infer_frame
+from assets.ingestion.profiling.inference import PARSING_FIELDS, Inferred, infer_frame
 from assets.ingestion.profiling.keys import ID_NAME, find_keys
 from assets.ingestion.profiling.memory import available_memory, memory_refusal
 from assets.ingestion.profiling.render import Draft, to_yaml
@@ -61,8 +61,7 @@ def _dataset_nulls(found: dict[str, Inferred]) -> list[str] | None:
 
 def _reading_spec(name: str, found: dict[str, Inferred], nulls: list[str] | None) -> DatasetSpec:
     columns = [
-        {"name": c, "type": f.type}
-        | {a: getattr(f, a) for a in ("null_values", "format", "unit") if getattr(f, a)}
+        {"name": c, "type": f.type} | {a: getattr(f, a) for a in PARSING_FIELDS if getattr(f, a)}
         for c, f in found.items()
     ]
     return DatasetSpec.model_validate(

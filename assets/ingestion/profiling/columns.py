@@ -18,7 +18,7 @@ import polars as pl
 from assets.core.frames import most_frequent
 from assets.core.spec import NAMED_PATTERNS
 from assets.ingestion.profiling.bounds import date_bounds, number_bounds
-from assets.ingestion.profiling.inference import Inferred
+from assets.ingestion.profiling.inference import PARSING_FIELDS, Inferred
 
 MAX_ALLOWED_VALUES = 20
 MAX_CODE_LENGTH = 40
@@ -176,7 +176,7 @@ def column_profile(
     present_values = counts.get_column("value").drop_nulls().alias(name)
     present = rows - nulls
     entry: dict[str, Any] = {"name": name, "type": kind}
-    for attr in ("null_values", "format", "unit"):
+    for attr in PARSING_FIELDS:
         if getattr(found, attr) is not None:
             entry[attr] = getattr(found, attr)
     if nulls == 0 and rows:

@@ -53,6 +53,11 @@ EPOCH_NAME = re.compile(r"(^|_)(ts|timestamp|epoch|time|created|updated|at)$|_(a
 EPOCH_RANGES = {"s": (1e8, 2e9), "ms": (1e11, 2e12)}
 
 
+# The fields of a column spec that say how its text is read, as a draft writes them.
+PARSING_FIELDS = ("null_values", "format", "unit", "decimal_comma")
+DECIMAL_COMMA = re.compile(r"^\s*[+-]?(\d{1,3}(\.\d{3})+|\d+)(,\d+)?\s*$")
+
+
 @dataclass
 class Inferred:
     """What ingestion needs to read one column, and what the choice rested on."""
@@ -61,6 +66,7 @@ class Inferred:
     null_values: list[str] | None = None  # None: the dataset's list
     format: str | None = None
     unit: str | None = None
+    decimal_comma: bool | None = None
     tokens: list[str] = field(default_factory=list)  # null spellings seen in the column
     doubts: list[str] = field(default_factory=list)
     texts: pl.Series | None = None  # a text column's distinct present texts, counted once
@@ -162,6 +168,16 @@ def _may_be_formatted(head: pl.Series) -> bool:
     return _formatted_choice(head.filter(~_null_like(head))) is not None
 
 
+def _decimal_comma(present: pl.Series) -> bool:
+    """Numbers written with a decimal comma (``317,6``, ``1.234,5``). ``1,234`` alone could be
+    a thousand and more in English, so some text must settle it: decimals other than three, or
+    dots between thousands before the comma."""
+    return bool(
+        present.str.contains(DECIMAL_COMMA.pattern).all()
+        and present.str.contains(r",(\d{1,2}|\d{4,})\s*$|\.\d{3},").any()
+    )
+
+
 def _epoch_unit(name: str, present: pl.Series) -> str | None:
     if not EPOCH_NAME.search(name.lower()):
         return None
@@ -185,6 +201,13 @@ def infer_text_column(name: str, column: pl.Series, texts: pl.Series | None = No
     if present.is_empty():
         return Inferred("string", tokens=tokens, doubts=["no value present: typed as text"])
     kind, extra, strays = _typed_choice(present, column)
+    if kind == "string" and _decimal_comma(present):
+        return Inferred(
+            "float",
+            decimal_comma=True,
+            tokens=tokens,
+            doubts=["decimal comma: 1,5 is read as 1.5 and a dot separates thousands"],
+        )
     if kind == "string" and _may_be_formatted(present.head(FIRST_TRY)):
         missing = _null_like(present)
         formatted = _formatted_choice(present.filter(~missing))

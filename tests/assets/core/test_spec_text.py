@@ -25,3 +25,10 @@ def test_a_rule_over_years_names_them_as_written():
         {"name": "g", "columns": [{"name": "year", "type": "integer", "min": 1935, "max": 1954}]}
     )
     assert "between 1935 and 1954" in column_rules(spec.columns[0])
+
+
+def test_a_decimal_comma_is_named_among_the_column_rules():
+    spec = DatasetSpec.model_validate(
+        {"name": "g", "columns": [{"name": "x", "type": "float", "decimal_comma": True}]}
+    )
+    assert column_rules(spec.columns[0]) == ["read with a decimal comma (1.234,5)"]

@@ -304,3 +304,37 @@ def test_the_key_search_counts_only_the_sets_a_draft_names():
     assert len(pairs) == 15
     best = sorted(pairs, key=lambda p: _rank(p, frame.columns, distinct))[:MULTI_SHOWN]
     assert [keys.key, *keys.unique] == [list(p) for p in best]
+
+
+def test_a_decimal_comma_is_drafted_and_read_only_where_the_texts_settle_it():
+    """Grunfeld saved by a European spreadsheet: 317,6 is drafted as a float with
+    decimal_comma, which ingestion then reads; 1,234 alone (a thousand in English) is not."""
+    draft = _draft(
+        {
+            "invest": ["317,6", "391,8", "1.362,4", "-2,25"],
+            "english": ["1,234", "2,500", "12,000", "7,125"],
+        }
+    )
+    invest, english = draft.spec["columns"]  # type: ignore[misc]
+    assert (invest["type"], invest["decimal_comma"]) == ("float", True)
+    assert (invest["min"], invest["max"]) == (-100.0, 1400.0)  # -2.25 and 1362.4, outward
+    assert english["type"] == "string" and "decimal_comma" not in english
+    spec = DatasetSpec.model_validate(
+        {"name": "g", "columns": [{"name": "invest", "type": "float", "decimal_comma": True}]}
+    )
+    from assets.ingestion.conform import conform
+
+    typed = conform(
+        pl.LazyFrame({"invest": ["317,6", "1.362,4", " 2,5 ", "1,2,3"]}),
+        spec,
+        source_file="g.csv",
+        file_sha256="h",
+    ).collect()
+    assert typed["invest"].to_list() == [317.6, 1362.4, 2.5, None]
+
+
+def test_decimal_comma_belongs_to_a_float_column():
+    with pytest.raises(ValueError, match="decimal_comma: only a float column"):
+        DatasetSpec.model_validate(
+            {"name": "g", "columns": [{"name": "n", "type": "integer", "decimal_comma": True}]}
+        )
