@@ -92,6 +92,25 @@ def local_candidates(
     return out, named
 
 
+def missing_folder_hint(landing_root: Path, folder: str) -> str | None:
+    """Why a dataset's landing folder gives nothing, when it does not exist: the folders that
+    are there and look like it (``weather-mixed`` for ``weather_mixed``), which no dataset
+    reads until one is renamed."""
+    if (landing_root / folder).is_dir() or not landing_root.is_dir():
+        return None
+    there = sorted(p.name for p in landing_root.iterdir() if p.is_dir())
+    key = folder.lower().replace("-", "_")
+    # Only spellings of the same name: a merely similar folder may be another dataset's.
+    alike = [n for n in there if n.lower().replace("-", "_").replace(" ", "_") == key]
+    if not alike:
+        return None
+    shown = " or ".join(f"landing/{n}/" for n in alike)
+    return (
+        f"landing/{folder}/ does not exist, but {shown} does: this dataset reads only "
+        f"landing/{folder}/ (its source.folder), so rename the folder or set source.folder."
+    )
+
+
 def landing_listing(landing_root: Path, folder: str) -> Listing:
     """The regular files under ``landing_root/folder`` (sorted), refusing any entry that leads
     outside the landing zone: a symbolic link (or a folder) resolving outside it, and a hard

@@ -10,10 +10,11 @@ from assets.common.metadata import column_schema, markdown_preview, table_metada
 from assets.core.http import ApiError
 from assets.core.privacy import mask_json, mask_text, pii_masks
 from assets.core.reader_base import EnvironmentFault
+from assets.core.s3 import is_s3_uri
 from assets.core.scratch import scratch_folder
 from assets.core.spec import DatasetSpec
 from assets.core.storage import LakePath
-from assets.ingestion.candidates import Candidate
+from assets.ingestion.candidates import Candidate, missing_folder_hint
 from assets.ingestion.checks import (
     fresh_check_result,
     fresh_check_spec,
@@ -199,6 +200,10 @@ def _ingest_pass(
         context.log.info(f"Removed scratch left by a killed process: {stale}.")
     with scratch_folder(f"pull-{spec.name}-") as tmp:
         candidates, refused = _candidates(spec, context, files_dir, landing, tmp)
+        if spec.source.kind == "landing" and not is_s3_uri(landing.root):
+            hint = missing_folder_hint(landing.path, spec.landing_folder)
+            if hint is not None:
+                context.log.warning(hint)
         try:
             report = ingest_candidates(
                 spec,

@@ -409,3 +409,17 @@ def test_an_xml_export_lands_typed_and_bad_xml_is_quarantined_with_where(tmp_pat
     assert table["account_created_date"][1] is None
     assert json.loads(table["_ingest_errors"][1]) == {"account_created_date": "2024-02-30"}
     assert snapshot(tmp_path / "landing") == before
+
+
+def test_a_misnamed_landing_folder_is_named_with_the_one_that_exists(tmp_path):
+    """Files dropped in landing/weather-mixed/ for the dataset weather_mixed were never read,
+    and nothing said so."""
+    from assets.ingestion.candidates import missing_folder_hint
+
+    (tmp_path / "weather-mixed").mkdir()
+    (tmp_path / "orders").mkdir()
+    hint = missing_folder_hint(tmp_path, "weather_mixed")
+    assert hint is not None and "landing/weather-mixed/ does" in hint
+    assert "source.folder" in hint
+    assert missing_folder_hint(tmp_path, "orders") is None
+    assert missing_folder_hint(tmp_path, "tickets") is None  # nothing like it: no noise
