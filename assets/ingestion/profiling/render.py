@@ -27,13 +27,17 @@ class Draft:
 
 
 def _flow(value: Any) -> str:
-    return yaml.safe_dump(value, default_flow_style=True, sort_keys=False, width=10**6).strip()
+    return yaml.safe_dump(
+        value, default_flow_style=True, sort_keys=False, width=10**6, allow_unicode=True
+    ).strip()
 
 
 def _block(key: str, value: Any) -> str:
     if isinstance(value, (dict, list)):
         return f"{key}: {_flow(value)}"
-    return yaml.safe_dump({key: value}, sort_keys=False, width=10**6).rstrip("\n")
+    return yaml.safe_dump({key: value}, sort_keys=False, width=10**6, allow_unicode=True).rstrip(
+        "\n"
+    )
 
 
 def _comment(text: str) -> str:

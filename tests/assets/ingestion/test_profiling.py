@@ -338,3 +338,13 @@ def test_decimal_comma_belongs_to_a_float_column():
         DatasetSpec.model_validate(
             {"name": "g", "columns": [{"name": "n", "type": "integer", "decimal_comma": True}]}
         )
+
+
+def test_a_draft_writes_accented_values_as_they_read_and_loads(tmp_path: Path):
+    """A reviewer reads Société Générale, not Soci\\xE9t\\xE9 G\\xE9n\\xE9rale."""
+    firms = ["Société Générale", "Crédit Agricole"]
+    text = to_yaml(_draft({"firm": [f for f in firms for _ in range(3)]}, name="banks"))
+    assert "Société Générale" in text and "\\xE9" not in text
+    (tmp_path / "banks.yaml").write_text(text, encoding="utf-8")
+    spec = load_spec_file(tmp_path / "banks.yaml")
+    assert spec.columns[0].allowed == sorted(firms)
