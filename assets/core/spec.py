@@ -23,8 +23,8 @@ from assets.core.spec_files import (
     SpecError,
     format_validation_error,
     is_pipeline_document,
+    read_spec_documents,
     read_yaml,
-    spec_files,
 )
 from assets.core.spec_rules import (
     CompareRule,
@@ -314,49 +314,84 @@ def load_spec_file(path: Path) -> DatasetSpec:
     return parse_spec(read_yaml(path), path)
 
 
-def load_catalog(extra_dirs: Iterable[Path] = ()) -> dict[str, DatasetSpec]:
+def load_catalog(
+    extra_dirs: Iterable[Path] = (), *, refused: dict[Path, str] | None = None
+) -> dict[str, DatasetSpec]:
     """Built-in specs plus any user spec directories; names must be unique and FKs resolvable.
 
-    Every file is read and checked before anything is refused, so one SpecError lists the
-    problems of all the files at once instead of one file per attempt."""
+    One SpecError lists the problems of every file at once. With ``refused`` (a dict to fill),
+    a user's file with problems is left out and its problems recorded there instead (with the
+    datasets whose foreign keys need it), so the others still load; built-in ones raise."""
     specs: dict[str, DatasetSpec] = {}
     origin: dict[str, Path] = {}
-    errors: list[str] = []
-    for directory in (BUILTIN_CATALOG_DIR, *extra_dirs):
-        for path in spec_files(directory) if directory.is_dir() else ():
-            try:
-                raw = read_yaml(path)
-                if is_pipeline_document(raw):
-                    continue
-                spec = parse_spec(raw, path)
-            except SpecError as exc:
-                errors.append(str(exc))
-                continue
-            if spec.name in specs:
-                errors.append(
-                    f"{path}: field 'name': dataset {spec.name!r} is already declared "
-                    f"in {origin[spec.name]}"
-                )
-                continue
-            specs[spec.name] = spec
-            origin[spec.name] = path
-    for spec in specs.values():
-        for fk in spec.foreign_keys:
-            target = specs.get(fk.references)
-            if target is None:
-                hint = difflib.get_close_matches(fk.references, list(specs), n=1)
-                suggestion = f"; did you mean {hint[0]!r}?" if hint else ""
-                errors.append(
-                    f"{origin[spec.name]}: field 'foreign_keys.references': unknown dataset "
-                    f"{fk.references!r}{suggestion}"
-                )
-                continue
-            errors += [
+    errors: dict[Path, list[str]] = {}
+    for path, raw in read_spec_documents([BUILTIN_CATALOG_DIR, *extra_dirs], errors):
+        if is_pipeline_document(raw):
+            continue
+        try:
+            spec = parse_spec(raw, path)
+        except SpecError as exc:
+            errors.setdefault(path, []).append(str(exc))
+            continue
+        if spec.name in specs:
+            errors.setdefault(path, []).append(
+                f"{path}: field 'name': dataset {spec.name!r} is already declared "
+                f"in {origin[spec.name]}"
+            )
+            continue
+        specs[spec.name] = spec
+        origin[spec.name] = path
+    left_out: set[str] = set()
+    while True:  # a dataset left out takes those whose foreign keys need it with it
+        found = {
+            origin[n]: problems
+            for n, spec in specs.items()
+            if n not in left_out
+            and (problems := _reference_problems(spec, specs, left_out, origin))
+        }
+        for path, problems in found.items():
+            errors.setdefault(path, []).extend(problems)
+        newly = {n for n in specs if n not in left_out and origin[n] in errors}
+        if not newly:
+            break
+        left_out |= newly
+    builtin = [
+        e
+        for path, lines in errors.items()
+        if path.is_relative_to(BUILTIN_CATALOG_DIR)
+        for e in lines
+    ]
+    if errors and (refused is None or builtin):
+        raise SpecError("\n".join(line for path in sorted(errors) for line in errors[path]))
+    if refused is not None:
+        refused.update({path: "\n".join(lines) for path, lines in sorted(errors.items())})
+    return {n: spec for n, spec in specs.items() if n not in left_out}
+
+
+def _reference_problems(
+    spec: DatasetSpec, specs: dict[str, DatasetSpec], left_out: set[str], origin: dict[str, Path]
+) -> list[str]:
+    """What is wrong with ``spec``'s foreign keys, ``left_out`` datasets counted as missing."""
+    out = []
+    for fk in spec.foreign_keys:
+        target = specs.get(fk.references)
+        if fk.references in left_out:
+            out.append(
+                f"{origin[spec.name]}: field 'foreign_keys.references': dataset "
+                f"{fk.references!r} was refused (see its own file's problems)"
+            )
+        elif target is None:
+            hint = difflib.get_close_matches(fk.references, list(specs), n=1)
+            suggestion = f"; did you mean {hint[0]!r}?" if hint else ""
+            out.append(
+                f"{origin[spec.name]}: field 'foreign_keys.references': unknown dataset "
+                f"{fk.references!r}{suggestion}"
+            )
+        else:
+            out += [
                 f"{origin[spec.name]}: field 'foreign_keys.ref_columns': dataset "
                 f"{fk.references!r} has no column {c!r}"
                 for c in fk.ref_columns
                 if c not in target.column_map
             ]
-    if errors:
-        raise SpecError("\n".join(errors))
-    return specs
+    return out

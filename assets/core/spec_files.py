@@ -213,11 +213,18 @@ def is_pipeline_document(raw: Any) -> bool:
     return isinstance(raw, Mapping) and "pipeline" in raw
 
 
-def read_spec_documents(directories: Iterable[Path]) -> list[tuple[Path, Any]]:
-    """Every YAML document in ``directories`` (sorted by file name), parsed but not validated."""
-    return [
-        (path, read_yaml(path))
-        for directory in directories
-        if directory.is_dir()
-        for path in spec_files(directory)
-    ]
+def read_spec_documents(
+    directories: Iterable[Path], errors: dict[Path, list[str]] | None = None
+) -> list[tuple[Path, Any]]:
+    """Every YAML document in ``directories`` (sorted by file name), parsed but not validated.
+    With ``errors``, a file that cannot be read as YAML is recorded there instead of raised."""
+    out = []
+    for directory in directories:
+        for path in spec_files(directory) if directory.is_dir() else ():
+            try:
+                out.append((path, read_yaml(path)))
+            except SpecError as exc:
+                if errors is None:
+                    raise
+                errors.setdefault(path, []).append(str(exc))
+    return out

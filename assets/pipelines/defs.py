@@ -19,13 +19,9 @@ from assets.common.metadata import column_schema
 from assets.common.postgres import publish_frame
 from assets.common.publish import publish_table
 from assets.core.spec import DatasetSpec
+from assets.pipelines.checks import check_name, evaluate_checks
 from assets.pipelines.spec import CheckSpec
-from assets.pipelines.transform import (
-    CompiledPipeline,
-    check_name,
-    evaluate_checks,
-    write_file,
-)
+from assets.pipelines.transform import CompiledPipeline, write_file
 from resources import LakeResource, ReportsResource, WarehouseResource
 from resources.postgres import PostgresResource
 

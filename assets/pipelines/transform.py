@@ -26,9 +26,9 @@ from assets.core.spec_files import (
     read_spec_documents,
 )
 from assets.core.writers import atomic_target, neutralise_formulas, write_frame
+from assets.pipelines.checks import check_name
 from assets.pipelines.spec import (
     AggregateStep,
-    CheckSpec,
     DeduplicateStep,
     DeriveStep,
     FilterStep,
@@ -206,14 +206,6 @@ def run_steps(spec: PipelineSpec, scan: Scan) -> pl.LazyFrame:
     return lf
 
 
-def check_name(spec: PipelineSpec, check: CheckSpec) -> str:
-    if check.name:
-        return check.name
-    body = getattr(check, check.kind)
-    cols = getattr(body, "columns", None) or ([body.column] if hasattr(body, "column") else [])
-    return "_".join([spec.name, check.kind, *cols])[:120]
-
-
 @dataclass(frozen=True)
 class CompiledPipeline:
     spec: PipelineSpec
@@ -294,88 +286,34 @@ def _claim_targets(
 
 
 def load_pipelines(
-    directories: Iterable[Path], catalog: Mapping[str, DatasetSpec]
+    directories: Iterable[Path],
+    catalog: Mapping[str, DatasetSpec],
+    *,
+    refused: dict[Path, str] | None = None,
 ) -> list[CompiledPipeline]:
-    """Every ``pipeline:`` document in the spec folders, compiled against the catalog."""
+    """Every ``pipeline:`` document in the spec folders, compiled against the catalog. With
+    ``refused`` (a dict to fill), a document with a problem is left out and its problem
+    recorded there instead of raised."""
     compiled: dict[str, CompiledPipeline] = {}
     written: dict[str, str] = {}  # destination table -> the pipeline that writes it
-    for path, raw in read_spec_documents(directories):
+    # A file that is not YAML is the catalog's to report (it reads the same files first).
+    for path, raw in read_spec_documents(directories, None if refused is None else {}):
         if not is_pipeline_document(raw):
             continue
-        spec = parse_pipeline(raw, path)
-        if spec.name in compiled or spec.name in catalog:
-            where = compiled[spec.name].path if spec.name in compiled else "the dataset catalog"
-            raise SpecError(
-                f"{path}: field 'pipeline.name': {spec.name!r} is already declared in {where}"
-            )
-        _claim_targets(spec, path, written, catalog)
-        compiled[spec.name] = compile_pipeline(spec, path, catalog)
+        try:
+            spec = parse_pipeline(raw, path)
+            if spec.name in compiled or spec.name in catalog:
+                where = compiled[spec.name].path if spec.name in compiled else "the catalog"
+                raise SpecError(
+                    f"{path}: field 'pipeline.name': {spec.name!r} is already declared in {where}"
+                )
+            _claim_targets(spec, path, written, catalog)
+            compiled[spec.name] = compile_pipeline(spec, path, catalog)
+        except SpecError as exc:
+            if refused is None:
+                raise
+            refused.setdefault(path, str(exc))
     return list(compiled.values())
-
-
-# ---------------------------------------------------------------------------- checks
-
-
-@dataclass(frozen=True)
-class CheckOutcome:
-    name: str
-    passed: bool
-    blocking: bool
-    metadata: dict[str, Any]
-
-
-def evaluate_checks(spec: PipelineSpec, frame: pl.LazyFrame) -> list[CheckOutcome]:
-    """Every check of ``spec`` on the result, in one pass over it."""
-    exprs: list[pl.Expr] = [pl.len().alias("__rows")]
-    for i, check in enumerate(spec.checks):
-        if check.completeness:
-            cols = check.completeness.columns
-            exprs += [pl.col(c).is_not_null().mean().alias(f"{i}:{c}") for c in cols]
-        elif check.uniqueness:
-            cols = check.uniqueness.columns
-            exprs.append(pl.struct(cols).is_duplicated().sum().alias(f"{i}:dup"))
-        elif check.range:
-            r, col = check.range, pl.col(check.range.column)
-            bad = pl.lit(False)
-            if r.min is not None:
-                bad = bad | (col < r.min)
-            if r.max is not None:
-                bad = bad | (col > r.max)
-            exprs += [bad.fill_null(False).sum().alias(f"{i}:bad"), col.min().alias(f"{i}:min")]
-            exprs.append(col.max().alias(f"{i}:max"))
-    row = frame.select(exprs).collect().row(0, named=True)
-    rows = int(row["__rows"])
-    outcomes = []
-    for i, check in enumerate(spec.checks):
-        meta: dict[str, Any]
-        if check.completeness:
-            shares = {
-                c: float(row[f"{i}:{c}"] or 0.0) if rows else 1.0
-                for c in check.completeness.columns
-            }
-            passed = all(v >= check.completeness.min for v in shares.values())
-            meta = {"non_null_share": shares, "min": check.completeness.min}
-        elif check.uniqueness:
-            dup = int(row[f"{i}:dup"] or 0)
-            passed = dup == 0
-            meta = {"duplicated_rows": dup, "columns": check.uniqueness.columns}
-        elif check.range:
-            bad = int(row[f"{i}:bad"] or 0)
-            passed = bad == 0
-            meta = {
-                "out_of_range_rows": bad,
-                "observed_min": row[f"{i}:min"],
-                "observed_max": row[f"{i}:max"],
-                "min": check.range.min,
-                "max": check.range.max,
-            }
-        else:
-            assert check.row_count is not None
-            rc = check.row_count
-            passed = rows >= rc.min and (rc.max is None or rows <= rc.max)
-            meta = {"rows": rows, "min": rc.min, "max": rc.max}
-        outcomes.append(CheckOutcome(check_name(spec, check), passed, check.blocking, meta))
-    return outcomes
 
 
 # ---------------------------------------------------------------------------- destinations

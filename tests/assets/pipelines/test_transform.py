@@ -10,8 +10,9 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from assets.core.spec import SpecError, load_catalog
+from assets.pipelines.checks import evaluate_checks
 from assets.pipelines.spec import PipelineSpec
-from assets.pipelines.transform import compile_pipeline, evaluate_checks, run_steps
+from assets.pipelines.transform import compile_pipeline, run_steps
 
 ORDERS = pl.DataFrame(
     {
