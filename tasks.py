@@ -194,6 +194,8 @@ def dev(args: list[str]) -> None:
     # Assets after ingestion follow their inputs (README, "Orchestration"): here the automation
     # sensor starts running unless PIPELINE_AUTOMATION=off.
     env.setdefault("PIPELINE_AUTOMATION", "on")
+    # A long-running server stays up when a user's spec breaks (README, "Errors").
+    env.setdefault("PIPELINE_SPEC_ERRORS", "skip")
     run(BIN / "dagster", "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", *args, env=env)
 
 

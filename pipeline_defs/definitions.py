@@ -22,7 +22,7 @@ from assets.ingestion.defs import (
     daily_partitions,
 )
 from assets.pipelines.defs import build_pipeline_assets
-from assets.pipelines.transform import load_pipelines
+from assets.pipelines.transform import CompiledPipeline, load_pipelines
 from assets.reports.defs import (
     PostgresExportConfig,
     build_pipeline_report,
@@ -34,6 +34,7 @@ from assets.validation.defs import GROUP as VALIDATION
 from assets.validation.defs import build_validation_assets, validation_config_classes
 from pipeline_defs.launch_config import launch_checks
 from pipeline_defs.settings import Settings
+from pipeline_defs.spec_errors import spec_error_assets
 from resources import LakeResource, LandingZoneResource, ReportsResource, WarehouseResource
 from resources.alerts import AlertSinkResource
 from resources.postgres import PostgresResource
@@ -231,10 +232,26 @@ def automation_sensor(
     )
 
 
+def _check_pipeline(p: CompiledPipeline, taken: set[str], settings: Settings) -> None:
+    """A pipeline's name and destinations against the rest of the project and the environment."""
+    if p.spec.name in taken:
+        raise SpecError(
+            f"{p.path}: field 'pipeline.name': {p.spec.name!r} is already an asset of this "
+            "project; choose another name"
+        )
+    for i, dest in enumerate(p.spec.destinations):
+        if dest.format == "postgres" and not settings.has("PIPELINE_PG_URL"):
+            raise SpecError(
+                f"{p.path}: field 'pipeline.destinations.{i}': a postgres destination needs "
+                "PIPELINE_PG_URL (the connection URL) in the environment"
+            )
+
+
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     settings = settings or Settings.from_env()
-    catalog = load_catalog([settings.datasets_dir])
-    pipelines = load_pipelines([settings.datasets_dir], catalog)
+    refused: dict[Path, str] | None = {} if settings.spec_errors == "skip" else None
+    catalog = load_catalog([settings.datasets_dir], refused=refused)
+    pipelines = load_pipelines([settings.datasets_dir], catalog, refused=refused)
     daily = (
         daily_partitions(settings.partition_start)
         if settings.partitions == "daily" and any(spec.partitioning for spec in catalog.values())
@@ -254,18 +271,17 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
         *build_report_assets(catalog),
     ]
     taken = {key.to_user_string() for a in assets for key in a.keys}
+    kept = []
     for p in pipelines:
-        if p.spec.name in taken:
-            raise SpecError(
-                f"{p.path}: field 'pipeline.name': {p.spec.name!r} is already an asset of this "
-                "project; choose another name"
-            )
-        for i, dest in enumerate(p.spec.destinations):
-            if dest.format == "postgres" and not settings.has("PIPELINE_PG_URL"):
-                raise SpecError(
-                    f"{p.path}: field 'pipeline.destinations.{i}': a postgres destination needs "
-                    "PIPELINE_PG_URL (the connection URL) in the environment"
-                )
+        try:
+            _check_pipeline(p, taken, settings)
+        except SpecError as exc:
+            if refused is None:
+                raise
+            refused[p.path] = str(exc)
+            continue
+        kept.append(p)
+    pipelines = kept
     assets += build_pipeline_assets(pipelines, catalog)
     config_classes = {
         **ingestion_config_classes(catalog),
@@ -282,6 +298,8 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     }
     assets.append(build_pipeline_report(stage_of))
     assets = declare_automation(assets, catalog)
+    # After the automation: a refused file's asset only fails, and no condition starts it.
+    assets += spec_error_assets(refused or {})
     validated = sorted(f"validated_{name}" for name in catalog)
     pulled = any(spec.source.kind != "landing" for spec in catalog.values())
     # In-process by default: each step here is seconds of Polars work, and a subprocess per

@@ -65,6 +65,9 @@ class Settings:
     automation: bool = False
     # How long versions of a validated table that are not published are kept.
     keep_versions_hours: float = 168.0
+    # A user's broken spec file: "refuse" fails the load naming every problem (CI, the CLI);
+    # "skip" loads the rest and shows the file as a failing spec_error_<file> asset (servers).
+    spec_errors: str = "refuse"
 
     def has(self, name: str) -> bool:
         return name in self.env_present
@@ -122,6 +125,9 @@ class Settings:
         automation = env.get("PIPELINE_AUTOMATION") or "off"
         if automation not in ("on", "off"):
             raise ValueError(f"PIPELINE_AUTOMATION must be on or off, not {automation!r}")
+        spec_errors = env.get("PIPELINE_SPEC_ERRORS") or "refuse"
+        if spec_errors not in ("refuse", "skip"):
+            raise ValueError(f"PIPELINE_SPEC_ERRORS must be refuse or skip, not {spec_errors!r}")
         start_text = env.get("PIPELINE_PARTITION_START") or "2024-01-01"
         try:
             partition_start = date.fromisoformat(start_text)
@@ -151,6 +157,7 @@ class Settings:
             partition_start=partition_start,
             automation=automation == "on",
             keep_versions_hours=_hours(env, "PIPELINE_KEEP_VERSIONS_HOURS", 168.0),
+            spec_errors=spec_errors,
         )
 
 

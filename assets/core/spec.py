@@ -325,6 +325,7 @@ def load_catalog(
     specs: dict[str, DatasetSpec] = {}
     origin: dict[str, Path] = {}
     errors: dict[Path, list[str]] = {}
+    unreadable: set[str] = set()  # names of the datasets whose own file was refused
     for path, raw in read_spec_documents([BUILTIN_CATALOG_DIR, *extra_dirs], errors):
         if is_pipeline_document(raw):
             continue
@@ -332,6 +333,8 @@ def load_catalog(
             spec = parse_spec(raw, path)
         except SpecError as exc:
             errors.setdefault(path, []).append(str(exc))
+            if isinstance(raw, Mapping) and raw.get("name") not in (None, *specs):
+                unreadable.add(str(raw["name"]))
             continue
         if spec.name in specs:
             errors.setdefault(path, []).append(
@@ -341,7 +344,7 @@ def load_catalog(
             continue
         specs[spec.name] = spec
         origin[spec.name] = path
-    left_out: set[str] = set()
+    left_out = set(unreadable)
     while True:  # a dataset left out takes those whose foreign keys need it with it
         found = {
             origin[n]: problems

@@ -282,3 +282,35 @@ def test_every_broken_file_is_named_at_once_and_a_misspelt_choice_gets_a_hint(tm
     assert "field 'columns.0.type'" in lines[0] and "did you mean 'float'?" in lines[0]
     assert "did you mean 'required'?" in lines[1]
     assert "field 'foreign_keys.references': unknown dataset 'bb'" in lines[-1]
+
+
+def test_with_skip_a_broken_file_leaves_the_location_up_and_shows_as_a_failing_asset(
+    tmp_path: Path,
+):
+    """A server's code location must not go down for one user's typo: the built-in datasets
+    and the good user files load, the broken file is an asset whose description and failure
+    name the field, and a dataset whose foreign key needs the broken one is left out too."""
+    import dagster as dg
+
+    from pipeline_defs.definitions import build_definitions
+    from pipeline_defs.settings import Settings
+
+    datasets = tmp_path / "datasets"
+    datasets.mkdir()
+    (datasets / "airports.yaml").write_text(AIRPORTS + "key: [faa_code]\n")  # no such column
+    (datasets / "flights.yaml").write_text(FLIGHTS)  # its foreign keys need airports
+    (datasets / "invoices.yaml").write_text(INVOICES)
+    env = {"PIPELINE_DATA_DIR": str(tmp_path / "data"), "PIPELINE_DATASETS_DIR": str(datasets)}
+    with pytest.raises(SpecError, match="field 'key': unknown column 'faa_code'"):
+        build_definitions(Settings.from_env(env))  # refuse, the default: the CLI and CI
+    defs = build_definitions(Settings.from_env({**env, "PIPELINE_SPEC_ERRORS": "skip"}))
+    keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
+    assert {"raw_invoices", "validated_orders", "spec_error_airports", "spec_error_flights"} <= keys
+    assert not {"raw_airports", "raw_flights"} & keys
+    error = defs.get_assets_def("spec_error_airports")
+    assert "field 'key': unknown column 'faa_code'" in (error.descriptions_by_key[error.key] or "")
+    result = dg.materialize([error], raise_on_error=False)
+    failure = result.get_step_failure_events()[0].step_failure_data.error
+    assert failure is not None and "field 'key': unknown column 'faa_code'" in failure.message
+    flights = defs.get_assets_def("spec_error_flights")
+    assert "dataset 'airports' was refused" in (flights.descriptions_by_key[flights.key] or "")
