@@ -74,8 +74,13 @@ def gates(report: QualityReport, spec: DatasetSpec) -> list[Gate]:
             min(report.uniqueness.values(), default=1.0) >= t.uniqueness,
             min(report.uniqueness.values(), default=1.0),
             t.uniqueness,
-            f"Keys are unique in at least {t.uniqueness:.0%} of rows (exact duplicates are "
-            "removed first and do not count).",
+            (
+                f"Keys are unique in at least {t.uniqueness:.0%} of rows (exact duplicates are "
+                "removed first and do not count)."
+                if spec.key or any(c.unique for c in spec.columns)
+                else "No key and no unique column is declared, so there is nothing to judge: "
+                "it passes (declare `key:` to make it a gate)."
+            ),
             ("unique:",),
         ),
         Gate(

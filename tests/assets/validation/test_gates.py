@@ -83,3 +83,16 @@ def test_the_contract_sample_masks_a_personal_columns_failure_cases():
     )
     sample = contract_outcome(_personal(SPEC, "email", "born"), failures).metadata["sample"]
     assert sample["failure_case"].to_list() == ["z***", "0", "1890"]
+
+
+def test_the_key_gate_of_a_table_without_a_key_says_it_judges_nothing():
+    """cars (no key declared) showed keys_unique passing at 100% as if a key had been held."""
+    keyless = SPEC.model_copy(
+        update={
+            "key": [],
+            "columns": [c.model_copy(update={"unique": False}) for c in SPEC.columns],
+        }
+    )
+    assert "Keys are unique" in gate_descriptions(SPEC)["items_keys_unique"]
+    described = gate_descriptions(keyless)["items_keys_unique"]
+    assert described.startswith("No key and no unique column is declared")
