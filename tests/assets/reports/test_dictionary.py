@@ -208,3 +208,25 @@ def test_a_column_named_like_the_counts_is_counted():
     assert book.columns["distinct"].to_list() == [2, 2]
     assert book.distributions["len"].rows() == [("a", 2), ("b", 1)]
     assert book.distributions["rows"].rows() == [("1", 2), ("2", 1)]
+
+
+def test_a_value_on_a_bin_edge_counts_in_the_bin_it_closes_as_the_page_says():
+    """Bins hold (lower, upper], the first also the minimum: 138 horsepower counts in
+    "120 to 138", as the page's method line says, where a floor-based reading put it in the
+    next bin. The counts are DuckDB's for that rule."""
+    spec = DatasetSpec.model_validate(
+        {"name": "cars", "columns": [{"name": "hp", "type": "float"}]}
+    )
+    values = [float(v) for v in range(0, 101)]  # 0..100: edges at 10, 20, ..., 100
+    book = dictionary(pl.LazyFrame({"hp": values}), spec, HISTORY)
+    counts = book.distributions["hp"]["rows"].to_list()
+    with duckdb.connect() as con:
+        # (lower, upper] for every bin; the minimum 0 joins the first.
+        found = con.execute(
+            "SELECT greatest(ceil(v / 10) - 1, 0) AS bin, count(*) FROM range(0, 101) t(v) "
+            "GROUP BY bin ORDER BY bin"
+        ).fetchall()
+    expected = [int(n) for _bin, n in found]
+    assert counts == expected == [11] + [10] * 9
+    text = read_page_text(dataset_page(book, GENERATED)).text
+    assert "up to and including its upper edge (the first also holds the minimum)" in text
