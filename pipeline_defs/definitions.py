@@ -176,12 +176,12 @@ def declare_automation(
         name = spec.key.to_user_string()
         dataset = name.split("_", 1)[1] if name.startswith(("raw_", "validated_")) else None
         freshness = None
-        if dataset in catalog:
+        if dataset in catalog and catalog[dataset].freshness.max_lag_hours is not None:
             # A raw table materializes only when new data arrived, so this is the data's age.
             f = catalog[dataset].freshness
             warn = timedelta(hours=f.warn_after_hours) if f.warn_after_hours else None
             freshness = dg.FreshnessPolicy.time_window(
-                fail_window=timedelta(hours=f.max_lag_hours), warn_window=warn
+                fail_window=timedelta(hours=f.max_lag_hours or 0), warn_window=warn
             )
         automation = FOLLOW_UPSTREAM if spec.group_name != INGESTION else None
         return spec.replace_attributes(

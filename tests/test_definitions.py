@@ -150,3 +150,33 @@ def test_a_stream_dataset_is_read_by_its_sensor_not_by_the_batch_jobs(settings):
         assert dg.AssetKey("raw_clicks") not in selected, job
         assert dg.AssetKey("raw_orders") in selected
     assert dg.AssetKey("raw_clicks") in graph.get_all_asset_keys()
+
+
+def test_a_reference_table_declared_never_stale_gets_no_freshness_policy(tmp_path):
+    """Every dataset had a 24-hour policy, so a reference table loaded once went stale in the
+    UI; ``max_lag_hours: null`` says it never does."""
+    import pytest
+
+    from assets.core.spec import DatasetSpec, load_catalog
+    from pipeline_defs.settings import Settings
+
+    specs = tmp_path / "datasets"
+    specs.mkdir()
+    (specs / "countries.yaml").write_text(
+        "name: countries\ncolumns:\n  - {name: code, required: true}\nkey: [code]\n"
+        "freshness: {max_lag_hours: null}\n"
+    )
+    env = {"PIPELINE_DATA_DIR": str(tmp_path / "data"), "PIPELINE_DATASETS_DIR": str(specs)}
+    graph = build_definitions(Settings.from_env(env)).resolve_asset_graph()
+    assert graph.get(dg.AssetKey("raw_countries")).freshness_policy is None
+    assert graph.get(dg.AssetKey("validated_countries")).freshness_policy is None
+    assert graph.get(dg.AssetKey("raw_orders")).freshness_policy is not None
+    assert load_catalog([specs])["countries"].freshness.max_lag_hours is None
+    with pytest.raises(ValueError, match="column: data with no freshness limit"):
+        DatasetSpec.model_validate(
+            {
+                "name": "c",
+                "columns": [{"name": "d", "type": "date"}],
+                "freshness": {"max_lag_hours": None, "column": "d"},
+            }
+        )

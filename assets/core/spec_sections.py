@@ -85,14 +85,23 @@ class FreshnessSpec(_Strict):
     """How new the data must be. ``max_lag_hours`` bounds the time since the raw table last took
     new rows (Dagster's freshness policy); with ``column`` (a date or datetime column dating the
     rows), the check ``<dataset>_fresh`` also compares the newest row with now: a warning past
-    ``warn_after_hours``, an error past ``max_lag_hours``."""
+    ``warn_after_hours``, an error past ``max_lag_hours``. ``max_lag_hours: null`` is data
+    that never goes stale (a reference table loaded once): no freshness policy, no check."""
 
     column: str | None = None
-    max_lag_hours: float = Field(default=24.0, gt=0)
+    max_lag_hours: float | None = Field(default=24.0, gt=0)
     warn_after_hours: float | None = Field(default=None, gt=0)
 
     @model_validator(mode="after")
     def _warn_first(self) -> FreshnessSpec:
+        if self.max_lag_hours is None:
+            for field in ("column", "warn_after_hours"):
+                if getattr(self, field) is not None:
+                    raise ValueError(
+                        f"{field}: data with no freshness limit (max_lag_hours: null) is "
+                        "never judged; give max_lag_hours or drop this field"
+                    )
+            return self
         if self.warn_after_hours is not None and self.warn_after_hours >= self.max_lag_hours:
             raise ValueError(
                 f"warn_after_hours: {self.warn_after_hours:g} must be less than max_lag_hours "

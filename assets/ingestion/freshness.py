@@ -58,6 +58,7 @@ def data_freshness(table: pl.LazyFrame, spec: FreshnessSpec, now: datetime) -> D
     A table with no dated row has nothing fresh in it, so it is stale.
     """
     assert spec.column is not None, "only a dataset that names its dating column is judged"
+    assert spec.max_lag_hours is not None  # a column needs a limit (FreshnessSpec)
     newest = newest_row(table, spec.column)
     lag = None if newest is None else max((now - newest).total_seconds() / 3600, 0.0)
     if lag is None or lag > spec.max_lag_hours:

@@ -191,7 +191,12 @@ def freshness_lines(d: Dictionary, generated: datetime) -> list[str]:
         )
     f = spec.freshness
     limit = fmt.number(f.max_lag_hours, 1)
-    if f.column:
+    if f.max_lag_hours is None:
+        lines.append(
+            "Freshness limit: none (freshness.max_lag_hours: null): data that is never stale, "
+            "such as a reference table loaded once."
+        )
+    elif f.column:
         warn = (
             f"warns after {fmt.number(f.warn_after_hours, 1)} hours, "
             if f.warn_after_hours is not None
