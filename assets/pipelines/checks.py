@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
 
+from assets.core.check_outcome import CheckOutcome
 from assets.pipelines.spec import CheckSpec, PipelineSpec
 
 
@@ -16,14 +16,6 @@ def check_name(spec: PipelineSpec, check: CheckSpec) -> str:
     body = getattr(check, check.kind)
     cols = getattr(body, "columns", None) or ([body.column] if hasattr(body, "column") else [])
     return "_".join([spec.name, check.kind, *cols])[:120]
-
-
-@dataclass(frozen=True)
-class CheckOutcome:
-    name: str
-    passed: bool
-    blocking: bool
-    metadata: dict[str, Any]
 
 
 def evaluate_checks(spec: PipelineSpec, frame: pl.LazyFrame) -> list[CheckOutcome]:
@@ -76,5 +68,6 @@ def evaluate_checks(spec: PipelineSpec, frame: pl.LazyFrame) -> list[CheckOutcom
             rc = check.row_count
             passed = rows >= rc.min and (rc.max is None or rows <= rc.max)
             meta = {"rows": rows, "min": rc.min, "max": rc.max}
-        outcomes.append(CheckOutcome(check_name(spec, check), passed, check.blocking, meta))
+        severity = "ERROR" if check.blocking else "WARN"
+        outcomes.append(CheckOutcome(check_name(spec, check), passed, severity, meta))
     return outcomes

@@ -95,7 +95,7 @@ def build_pipeline_asset(
         )
         result = lake.scan(GROUP, name)
         outcomes = evaluate_checks(spec, result)
-        blocked = [o.name for o in outcomes if o.blocking and not o.passed]
+        blocked = [o.name for o in outcomes if o.severity == "ERROR" and not o.passed]
         written: dict[str, str] = {}
         if blocked:
             context.log.warning(
@@ -125,7 +125,7 @@ def build_pipeline_asset(
             yield dg.AssetCheckResult(
                 check_name=o.name,
                 passed=o.passed,
-                severity=dg.AssetCheckSeverity.ERROR if o.blocking else dg.AssetCheckSeverity.WARN,
+                severity=dg.AssetCheckSeverity[o.severity],
                 metadata={k: _metadata_value(v) for k, v in o.metadata.items() if v is not None},
             )
 

@@ -10,31 +10,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
 
 import polars as pl
 
+from assets.core.check_outcome import CheckOutcome, Severity
 from assets.core.privacy import mask_frame, mask_value_expr, pii_masks
 from assets.core.spec import DatasetSpec
 from assets.validation.quality import QualityReport
 from assets.validation.rules import COLUMN_KINDS, EXACT_DUP, RULES
 
-Severity = Literal["ERROR", "WARN"]
-
 
 class Markdown(str):
     """Metadata text shown as markdown."""
-
-
-@dataclass(frozen=True)
-class CheckOutcome:
-    """One check's result: the wiring's ``AssetCheckResult`` without Dagster."""
-
-    name: str
-    passed: bool
-    severity: Severity
-    metadata: dict[str, Any]
-    description: str | None = None
 
 
 @dataclass(frozen=True)

@@ -116,9 +116,8 @@ def memory_refusal(datasets: list[list[Path]], available: int | None) -> str | N
 def available_memory() -> int | None:
     """The bytes the kernel says can be allocated without swapping (None where it cannot say)."""
     try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return None
+        lines = Path("/proc/meminfo").read_text().splitlines()
+    except OSError:  # not Linux: nothing to refuse by
+        return None
+    found = [line.split()[1] for line in lines if line.startswith("MemAvailable:")]
+    return int(found[0]) * 1024 if found else None
